@@ -1,0 +1,10 @@
+// Command tagline runs the NTAG 424 DNA encoding station.
+package main
+
+import (
+	"os"
+
+	"github.com/tagline-station/tagline/cmd"
+)
+
+func main() { os.Exit(cmd.Execute(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
