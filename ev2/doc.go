@@ -1,0 +1,17 @@
+// Package ev2 holds the NTAG 424 DNA EV2 secure-messaging primitives that
+// both ends of the exchange need: the encoder (PCD side) and the simulated
+// tag (PICC side) call the same functions, and both are proven against the
+// AN12196/AN12343 vectors, so neither can agree with the other on a mistake.
+//
+// References are to the datasheet NT4H2421Gx Rev. 3.0 section 9 (secure
+// messaging) unless noted.
+//
+// Invariants:
+//   - The 2-byte command counter is LSB first in every IV and MAC input.
+//   - MACt is the CMAC bytes 1, 3, ..., 15 (keys.Truncate).
+//   - Full-mode data is padded with ISO/IEC 9797-1 method 2 even when it is
+//     block aligned; authentication uses a zero IV and no padding.
+//   - MACs are compared in constant time; a failed comparison reveals no
+//     byte position.
+//   - A Session never holds the long-term key it was derived from.
+package ev2
