@@ -1,0 +1,262 @@
+package batch
+
+import (
+	"bytes"
+	"fmt"
+	"maps"
+	"slices"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Report is the result of Check. Problems is empty for a healthy journal.
+type Report struct {
+	Path          string   `json:"path"`
+	Format        int      `json:"format"`
+	StationID     string   `json:"station_id"`
+	Batches       int      `json:"batches"`
+	Bindings      int      `json:"bindings"`
+	Superseded    int      `json:"superseded"`
+	OpenIntents   int      `json:"open_intents"`
+	OutboxEntries int      `json:"outbox_entries"`
+	LastSeq       uint64   `json:"last_seq"`
+	SyncedUpto    uint64   `json:"synced_upto"`
+	Problems      []string `json:"problems"`
+}
+
+// OK reports whether no problem was found.
+func (r Report) OK() bool { return len(r.Problems) == 0 }
+
+const maxProblems = 1000
+
+func (r *Report) problem(format string, args ...any) {
+	switch {
+	case len(r.Problems) < maxProblems:
+		r.Problems = append(r.Problems, fmt.Sprintf(format, args...))
+	case len(r.Problems) == maxProblems:
+		r.Problems = append(r.Problems, "more problems were found and not listed")
+	}
+}
+
+// Check runs bbolt's page-level consistency check and then the journal's
+// own: that every index and outbox entry leads to the right binding, every
+// binding is indexed and in the outbox, counters match what they count, no
+// tag has both a binding and an open intent (unless re-encoding), and no
+// record holds what looks like key material. The error is for a check
+// that could not run; what it finds is in Report.Problems.
+//
+// On a writable store Check holds the write lock, so commits wait for it.
+func (s *Store) Check() (Report, error) {
+	rep := Report{Path: s.path}
+	var tx *bolt.Tx
+	var err error
+	if s.readOnly {
+		tx, err = s.db.Begin(false)
+	} else {
+		tx, err = s.db.Begin(true)
+	}
+	if err != nil {
+		return rep, fmt.Errorf("check journal %s: %w", s.path, closedErr(err))
+	}
+	defer tx.Rollback()
+
+	for e := range tx.Check() {
+		rep.problem("storage: %v", e)
+	}
+	if err := guard(func() error { checkJournal(tx, &rep); return nil }); err != nil {
+		rep.problem("the check stopped early: %v", err)
+	}
+	return rep, nil
+}
+
+func checkJournal(tx *bolt.Tx, rep *Report) {
+	id, err := readIdentity(tx)
+	rep.Format, rep.StationID = id.format, id.station
+	if err != nil {
+		rep.problem("%v", err)
+	}
+	bk, err := buckets(tx)
+	if err != nil {
+		return
+	}
+	rep.LastSeq = bk.outbox.Sequence()
+	if cur, err := readCursor(bk); err != nil {
+		rep.problem("the sync cursor is unreadable")
+	} else {
+		rep.SyncedUpto = cur
+		if cur > rep.LastSeq {
+			rep.problem("the sync cursor %d is past the last binding %d", cur, rep.LastSeq)
+		}
+	}
+
+	// Batches, and the counts the counters will be compared with.
+	done := map[string]uint64{}
+	open := map[string]uint64{}
+	_ = bk.batches.ForEach(func(k, v []byte) error {
+		rep.Batches++
+		b, err := decodeBatch(v)
+		if err != nil {
+			rep.problem("batch %s: %v", k, err)
+			return nil
+		}
+		if b.ID != string(k) {
+			rep.problem("batch stored under %q says its id is %q", k, b.ID)
+		}
+		if b.Status != StatusOpen && b.Status != StatusClosed {
+			rep.problem("batch %s has unknown status %q", k, b.Status)
+		}
+		if bk.index.Bucket(k) == nil {
+			rep.problem("batch %s has no index", k)
+		}
+		if _, err := getCounters(bk.stats, string(k)); err != nil {
+			rep.problem("batch %s has no readable counters", k)
+		}
+		done[string(k)], open[string(k)] = 0, 0
+		return nil
+	})
+	_ = bk.stats.ForEach(func(k, _ []byte) error {
+		if bk.batches.Get(k) == nil {
+			rep.problem("counters exist for batch %s, which does not exist", k)
+		}
+		return nil
+	})
+
+	// Index entries must lead to a binding of their own batch.
+	_ = bk.index.ForEach(func(name, v []byte) error {
+		idx := bk.index.Bucket(name)
+		if idx == nil {
+			rep.problem("the index holds a stray value under %q", name)
+			return nil
+		}
+		if bk.batches.Get(name) == nil {
+			rep.problem("an index exists for batch %s, which does not exist", name)
+		}
+		return idx.ForEach(func(k, uid []byte) error {
+			seq, ok := keySeq(k)
+			if !ok {
+				rep.problem("index of batch %s has a malformed key %x", name, k)
+				return nil
+			}
+			done[string(name)]++
+			if seq == 0 || seq > rep.LastSeq {
+				rep.problem("index of batch %s has entry %d beyond the last sequence number %d", name, seq, rep.LastSeq)
+			}
+			rec, err := recordAt(bk, seq, uid)
+			if err != nil {
+				rep.problem("index of batch %s, entry %d (tag %s): no such binding", name, seq, uid)
+				return nil
+			}
+			if rec.BatchID != string(name) {
+				rep.problem("index of batch %s, entry %d: tag %s was bound in batch %s", name, seq, uid, rec.BatchID)
+			}
+			return nil
+		})
+	})
+
+	// Bindings, current and superseded, must be indexed and in the outbox.
+	logged := func(what string, b Binding) {
+		k := seqKey(b.Seq)
+		if b.Seq == 0 || b.Seq > rep.LastSeq {
+			rep.problem("%s of tag %s has sequence number %d, beyond the last %d", what, b.UID, b.Seq, rep.LastSeq)
+		}
+		if idx := bk.index.Bucket([]byte(b.BatchID)); idx == nil || !bytes.Equal(idx.Get(k), []byte(b.UID)) {
+			rep.problem("%s of tag %s (seq %d) is missing from the index of batch %s", what, b.UID, b.Seq, b.BatchID)
+		}
+		if !bytes.Equal(bk.outbox.Get(k), []byte(b.UID)) {
+			rep.problem("%s of tag %s (seq %d) is missing from the outbox", what, b.UID, b.Seq)
+		}
+		if bk.batches.Get([]byte(b.BatchID)) == nil {
+			rep.problem("%s of tag %s names batch %s, which does not exist", what, b.UID, b.BatchID)
+		}
+		if b.Outcome != OutcomeEncoded && b.Outcome != OutcomeVerified {
+			rep.problem("%s of tag %s has outcome %q; only encoded and verified tags are bound", what, b.UID, b.Outcome)
+		}
+		if len(b.MasterKCV) > 16 {
+			rep.problem("%s of tag %s holds a %d-byte master_kcv, which may be key material: inspect and wipe it", what, b.UID, len(b.MasterKCV)/2)
+		}
+	}
+	_ = bk.bindings.ForEach(func(k, v []byte) error {
+		rep.Bindings++
+		b, err := decodeBinding(v)
+		if err != nil {
+			rep.problem("binding of tag %s: %v", k, err)
+			return nil
+		}
+		if b.UID != string(k) {
+			rep.problem("binding stored under tag %s says its tag is %s", k, b.UID)
+		}
+		logged("binding", b)
+		return nil
+	})
+	_ = bk.history.ForEach(func(k, v []byte) error {
+		rep.Superseded++
+		b, err := decodeBinding(v)
+		if err != nil {
+			rep.problem("superseded binding %x: %v", k, err)
+			return nil
+		}
+		if seq, _ := keySeq(k); seq != b.Seq {
+			rep.problem("superseded binding of tag %s is stored under sequence number %d but says %d", b.UID, seq, b.Seq)
+		}
+		cur := bk.bindings.Get([]byte(b.UID))
+		if cur == nil {
+			rep.problem("superseded binding of tag %s (seq %d) has no current binding", b.UID, b.Seq)
+		} else if cb, err := decodeBinding(cur); err == nil && cb.Seq <= b.Seq {
+			rep.problem("superseded binding of tag %s (seq %d) is newer than the current one (seq %d)", b.UID, b.Seq, cb.Seq)
+		}
+		logged("superseded binding", b)
+		return nil
+	})
+
+	_ = bk.outbox.ForEach(func(k, uid []byte) error {
+		rep.OutboxEntries++
+		seq, ok := keySeq(k)
+		if !ok {
+			rep.problem("the outbox has a malformed key %x", k)
+			return nil
+		}
+		if _, err := recordAt(bk, seq, uid); err != nil {
+			rep.problem("outbox entry %d (tag %s) leads to no binding", seq, uid)
+		}
+		return nil
+	})
+	if n := rep.Bindings + rep.Superseded; rep.OutboxEntries != n {
+		rep.problem("the outbox has %d entries for %d bindings", rep.OutboxEntries, n)
+	}
+
+	_ = bk.intents.ForEach(func(k, v []byte) error {
+		rep.OpenIntents++
+		it, err := decodeIntent(v)
+		if err != nil {
+			rep.problem("intent of tag %s: %v", k, err)
+			return nil
+		}
+		if it.UID != string(k) {
+			rep.problem("intent stored under tag %s says its tag is %s", k, it.UID)
+		}
+		if _, ok := open[it.BatchID]; !ok {
+			rep.problem("intent of tag %s names batch %s, which does not exist", it.UID, it.BatchID)
+		}
+		open[it.BatchID]++
+		if bk.bindings.Get(k) != nil && !it.Reencode {
+			rep.problem("tag %s has both a binding and an open intent, and the intent is not a re-encode", k)
+		}
+		if len(it.MasterKCV) > 16 {
+			rep.problem("intent of tag %s holds a %d-byte master_kcv, which may be key material: inspect and wipe it", k, len(it.MasterKCV)/2)
+		}
+		return nil
+	})
+
+	for _, id := range slices.Sorted(maps.Keys(done)) {
+		c, err := getCounters(bk.stats, id)
+		if err != nil {
+			continue // reported with the batch
+		}
+		if c.done != done[id] {
+			rep.problem("batch %s counts %d done but its index holds %d", id, c.done, done[id])
+		}
+		if c.open != open[id] {
+			rep.problem("batch %s counts %d open intents but %d are open", id, c.open, open[id])
+		}
+	}
+}

@@ -1,0 +1,186 @@
+package batch
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"runtime/debug"
+	"sync"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Group commit.
+//
+// Every write goes through one committer goroutine. It takes whatever
+// requests are queued (up to maxGroup), runs them one after another in a
+// single read-write transaction and commits once, so one pair of fsyncs
+// makes a whole group durable. A caller returns only after the commit that
+// holds its change, or its error, is on disk.
+//
+// bbolt's own DB.Batch was not used: it waits up to MaxBatchDelay (10 ms by
+// default) to fill a batch, which alone breaks a 10 ms p99 budget, and it
+// re-runs a failing function solo in a transaction of its own. Here a group
+// starts as soon as the previous one is durable, so the wait is at most one
+// commit; the queue that builds up during a commit is the next group.
+
+const maxGroup = 512
+
+// txFunc is one request. It may be run more than once (when another
+// request of its group fails, the group is rolled back and run again
+// without it), so it must derive everything from the transaction it is
+// given and leave no effects outside it.
+type txFunc func(tx *bolt.Tx) error
+
+// rejection is an error that keeps the request's writes: the transaction
+// commits and the caller gets err once it is durable. BeginIntent uses it
+// to count a refused duplicate in the same commit that refuses it. Any
+// other error rolls back only the failing request.
+type rejection struct{ err error }
+
+func (r *rejection) Error() string { return r.err.Error() }
+
+type request struct {
+	fn   txFunc
+	err  error
+	done chan error
+}
+
+type committer struct {
+	db      *bolt.DB
+	mu      sync.RWMutex // held shared while sending, exclusive to close reqs
+	closed  bool
+	reqs    chan *request
+	stopped chan struct{}
+}
+
+func startCommitter(db *bolt.DB) *committer {
+	c := &committer{
+		db:      db,
+		reqs:    make(chan *request, maxGroup),
+		stopped: make(chan struct{}),
+	}
+	go c.loop()
+	return c
+}
+
+var requestPool = sync.Pool{New: func() any { return &request{done: make(chan error, 1)} }}
+
+// do runs fn in the next group and returns once that group is durable.
+func (c *committer) do(fn txFunc) error {
+	r := requestPool.Get().(*request)
+	r.fn = fn
+	c.mu.RLock()
+	if c.closed {
+		c.mu.RUnlock()
+		requestPool.Put(r)
+		return ErrClosed
+	}
+	c.reqs <- r
+	c.mu.RUnlock()
+	err := <-r.done
+	r.fn, r.err = nil, nil
+	requestPool.Put(r)
+	return err
+}
+
+// stop lets queued requests finish, then ends the loop.
+func (c *committer) stop() {
+	c.mu.Lock()
+	if !c.closed {
+		c.closed = true
+		close(c.reqs)
+	}
+	c.mu.Unlock()
+	<-c.stopped
+}
+
+func (c *committer) loop() {
+	debug.SetPanicOnFault(true) // this goroutine only; see guard
+	defer close(c.stopped)
+	group := make([]*request, 0, maxGroup)
+	for r := range c.reqs {
+		group = append(group[:0], r)
+		// Callers woken by the previous commit are runnable but may not
+		// have queued their next request yet; one yield lets them, which
+		// roughly doubles the group size with many writers and costs
+		// nothing measurable with one.
+		if len(c.reqs) == 0 {
+			runtime.Gosched()
+		}
+	fill:
+		for len(group) < maxGroup {
+			select {
+			case r, ok := <-c.reqs:
+				if !ok {
+					break fill
+				}
+				group = append(group, r)
+			default:
+				break fill
+			}
+		}
+		c.run(group)
+	}
+}
+
+func (c *committer) run(group []*request) {
+	live := group
+	for {
+		failed, err := c.attempt(live)
+		if failed < 0 {
+			if err != nil {
+				err = fmt.Errorf("journal commit failed, nothing in this group was recorded: %w", err)
+				for _, r := range group {
+					r.err = err
+				}
+			}
+			break
+		}
+		live = append(live[:failed:failed], live[failed+1:]...)
+		if len(live) == 0 {
+			break
+		}
+	}
+	// A dropped request's error may rest on writes of earlier requests in
+	// its group (two Completes for one tag); it is therefore only reported
+	// after those writes are durable, and replaced by the commit error if
+	// they never became so.
+	for _, r := range group {
+		r.done <- r.err
+	}
+}
+
+// attempt runs reqs in one transaction. failed is the index of a request
+// whose error aborted the transaction (nothing committed), or -1 when the
+// transaction committed (err nil) or could not be begun or committed.
+func (c *committer) attempt(reqs []*request) (failed int, err error) {
+	tx, err := c.db.Begin(true)
+	if err != nil {
+		return -1, err
+	}
+	for i, r := range reqs {
+		e := call(r.fn, tx)
+		var rej *rejection
+		switch {
+		case e == nil:
+			r.err = nil
+		case errors.As(e, &rej):
+			r.err = rej.err
+		default:
+			r.err = e
+			_ = tx.Rollback()
+			return i, nil
+		}
+	}
+	return -1, tx.Commit()
+}
+
+func call(fn txFunc, tx *bolt.Tx) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: reading the file failed (%v); run tagline check", ErrCorrupt, r)
+		}
+	}()
+	return fn(tx)
+}

@@ -1,0 +1,585 @@
+package batch
+
+import (
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// KeyState is what the caller of FailIntent knows about the tag's keys.
+type KeyState int
+
+const (
+	// KeysUntouched: no ChangeKey reached the tag in this attempt, so it
+	// holds whatever keys it had before.
+	KeysUntouched KeyState = iota
+	// KeysMayHaveChanged: a ChangeKey was sent, and the tag may now hold
+	// some of the new keys.
+	KeysMayHaveChanged
+)
+
+type txBuckets struct {
+	meta, batches, bindings, index, intents, outbox, history, stats *bolt.Bucket
+}
+
+func buckets(tx *bolt.Tx) (txBuckets, error) {
+	b := txBuckets{
+		meta:     tx.Bucket(bktMeta),
+		batches:  tx.Bucket(bktBatches),
+		bindings: tx.Bucket(bktBindings),
+		index:    tx.Bucket(bktIndex),
+		intents:  tx.Bucket(bktIntents),
+		outbox:   tx.Bucket(bktOutbox),
+		history:  tx.Bucket(bktHistory),
+		stats:    tx.Bucket(bktStats),
+	}
+	if b.meta == nil || b.batches == nil || b.bindings == nil || b.index == nil ||
+		b.intents == nil || b.outbox == nil || b.history == nil || b.stats == nil {
+		return b, fmt.Errorf("%w: a journal bucket is missing; run tagline check", ErrCorrupt)
+	}
+	return b, nil
+}
+
+// counters is the stats value: a version byte, then done, failed,
+// duplicates and open intents as big-endian uint64s.
+type counters struct{ done, failed, dups, open uint64 }
+
+const countersLen = 1 + 4*8
+
+func getCounters(b *bolt.Bucket, id string) (counters, error) {
+	v := b.Get([]byte(id))
+	if len(v) != countersLen || v[0] != recordV1 {
+		return counters{}, fmt.Errorf("%w: unreadable counters of batch %s", ErrCorrupt, id)
+	}
+	return counters{
+		done:   binary.BigEndian.Uint64(v[1:]),
+		failed: binary.BigEndian.Uint64(v[9:]),
+		dups:   binary.BigEndian.Uint64(v[17:]),
+		open:   binary.BigEndian.Uint64(v[25:]),
+	}, nil
+}
+
+func putCounters(b *bolt.Bucket, id string, c counters) error {
+	v := make([]byte, countersLen)
+	v[0] = recordV1
+	binary.BigEndian.PutUint64(v[1:], c.done)
+	binary.BigEndian.PutUint64(v[9:], c.failed)
+	binary.BigEndian.PutUint64(v[17:], c.dups)
+	binary.BigEndian.PutUint64(v[25:], c.open)
+	return b.Put([]byte(id), v)
+}
+
+func updateCounters(b *bolt.Bucket, id string, fn func(*counters)) error {
+	c, err := getCounters(b, id)
+	if err != nil {
+		return err
+	}
+	fn(&c)
+	return putCounters(b, id, c)
+}
+
+func (s *Store) write(fn txFunc) error {
+	if s.readOnly {
+		return ErrReadOnly
+	}
+	return s.c.do(fn)
+}
+
+func getBatch(b txBuckets, id string) (Batch, error) {
+	v := b.batches.Get([]byte(id))
+	if v == nil {
+		return Batch{}, fmt.Errorf("%w: %s; create it first or check the id (tagline batch list)", ErrNoBatch, id)
+	}
+	return decodeBatch(v)
+}
+
+// CreateBatch records a new open batch and returns it as stored. An empty
+// ID is filled in as YYYYMMDD-NNN from the clock and a journal-wide
+// counter.
+func (s *Store) CreateBatch(b Batch) (Batch, error) {
+	if b.ID != "" {
+		if err := validName("batch id", b.ID); err != nil {
+			return Batch{}, err
+		}
+	}
+	if err := validText("sku", b.SKU, 64, true); err != nil {
+		return Batch{}, err
+	}
+	if err := validText("template", b.Template, 256, false); err != nil {
+		return Batch{}, err
+	}
+	if err := validText("notes", b.Notes, 4096, false); err != nil {
+		return Batch{}, err
+	}
+	if b.Target < 0 {
+		return Batch{}, fmt.Errorf("%w: negative target %d", ErrInvalid, b.Target)
+	}
+	now := s.now().UTC()
+	var out Batch
+	err := s.write(func(tx *bolt.Tx) error {
+		bk, err := buckets(tx)
+		if err != nil {
+			return err
+		}
+		nb := b
+		nb.Status, nb.CreatedAt, nb.ClosedAt = StatusOpen, now, time.Time{}
+		if nb.ID == "" {
+			n, err := bk.batches.NextSequence()
+			if err != nil {
+				return err
+			}
+			nb.ID = fmt.Sprintf("%s-%03d", now.Format("20060102"), n)
+		}
+		if bk.batches.Get([]byte(nb.ID)) != nil {
+			return fmt.Errorf("%w: %s; pick another id", ErrBatchExists, nb.ID)
+		}
+		v, err := encodeRecord(nb)
+		if err != nil {
+			return err
+		}
+		if err := bk.batches.Put([]byte(nb.ID), v); err != nil {
+			return err
+		}
+		if _, err := bk.index.CreateBucket([]byte(nb.ID)); err != nil {
+			return fmt.Errorf("%w: index of batch %s: %v", ErrCorrupt, nb.ID, err)
+		}
+		if err := putCounters(bk.stats, nb.ID, counters{}); err != nil {
+			return err
+		}
+		out = nb
+		return nil
+	})
+	return out, err
+}
+
+// GetBatch returns the batch or an error wrapping ErrNoBatch.
+func (s *Store) GetBatch(id string) (Batch, error) {
+	var out Batch
+	err := s.view(func(tx *bolt.Tx) error {
+		bk, err := buckets(tx)
+		if err != nil {
+			return err
+		}
+		out, err = getBatch(bk, id)
+		return err
+	})
+	return out, err
+}
+
+// ListBatches returns all batches ordered by ID (which, for generated IDs,
+// is creation order).
+func (s *Store) ListBatches() ([]Batch, error) {
+	var out []Batch
+	err := s.view(func(tx *bolt.Tx) error {
+		bk, err := buckets(tx)
+		if err != nil {
+			return err
+		}
+		return bk.batches.ForEach(func(_, v []byte) error {
+			b, err := decodeBatch(v)
+			out = append(out, b)
+			return err
+		})
+	})
+	return out, err
+}
+
+// CloseBatch stops a batch from taking new intents. Intents already open
+// in it can still be completed or failed: refusing them would leave tags
+// whose keys were changed without a record. Closing a closed batch is a
+// no-op.
+func (s *Store) CloseBatch(id string) error {
+	now := s.now().UTC()
+	return s.write(func(tx *bolt.Tx) error {
+		bk, err := buckets(tx)
+		if err != nil {
+			return err
+		}
+		b, err := getBatch(bk, id)
+		if err != nil || b.Status == StatusClosed {
+			return err
+		}
+		b.Status, b.ClosedAt = StatusClosed, now
+		v, err := encodeRecord(b)
+		if err != nil {
+			return err
+		}
+		return bk.batches.Put([]byte(id), v)
+	})
+}
+
+// Stats returns the counters of a batch.
+func (s *Store) Stats(id string) (BatchStats, error) {
+	var out BatchStats
+	err := s.view(func(tx *bolt.Tx) error {
+		bk, err := buckets(tx)
+		if err != nil {
+			return err
+		}
+		b, err := getBatch(bk, id)
+		if err != nil {
+			return err
+		}
+		c, err := getCounters(bk.stats, id)
+		if err != nil {
+			return err
+		}
+		out = BatchStats{Done: int(c.done), Failed: int(c.failed), Duplicates: int(c.dups), OpenIntents: int(c.open), Target: b.Target}
+		return nil
+	})
+	return out, err
+}
+
+// BeginIntent records, durably, that the station is about to change the
+// keys of a tag. It returns only after the intent is committed and synced;
+// the caller must not touch the tag before it returns nil.
+//
+// SKU and StationID default to the batch's and the store's; KeyVersion
+// must equal the batch's. A tag that already has a binding is refused with
+// a *DuplicateError (wrapping ErrDuplicate) unless Reencode is set. An
+// intent already open for the same tag, batch and keys is resumed: its
+// Attempts count goes up and StartedAt is kept.
+func (s *Store) BeginIntent(it Intent) error {
+	uid, err := NormalizeUID(it.UID)
+	if err != nil {
+		return err
+	}
+	it.UID = uid
+	if it.MasterKCV, err = normalizeKCV(it.MasterKCV); err != nil {
+		return err
+	}
+	if it.TemplateHash, err = normalizeTemplateHash(it.TemplateHash); err != nil {
+		return err
+	}
+	if it.StationID == "" {
+		it.StationID = s.station
+	}
+	if err := validName("station id", it.StationID); err != nil {
+		return err
+	}
+	if err := validText("sku", it.SKU, 64, false); err != nil {
+		return err
+	}
+	now := s.now().UTC()
+	if it.StartedAt.IsZero() {
+		it.StartedAt = now
+	}
+	it.StartedAt = it.StartedAt.UTC()
+	it.KeysMayHaveChanged, it.LastError = false, ""
+
+	return s.write(func(tx *bolt.Tx) error {
+		bk, err := buckets(tx)
+		if err != nil {
+			return err
+		}
+		b, err := getBatch(bk, it.BatchID)
+		if err != nil {
+			return err
+		}
+		rec := it
+		if rec.SKU == "" {
+			rec.SKU = b.SKU
+		}
+		if rec.SKU != b.SKU {
+			return fmt.Errorf("%w: tag %s: sku %q differs from batch %s's %q", ErrInvalid, uid, rec.SKU, b.ID, b.SKU)
+		}
+		if rec.KeyVersion != b.KeyVersion {
+			return fmt.Errorf("%w: tag %s: key version %d differs from batch %s's %d", ErrInvalid, uid, rec.KeyVersion, b.ID, b.KeyVersion)
+		}
+		prev := bk.intents.Get([]byte(uid))
+		if prev == nil && b.Status != StatusOpen {
+			return fmt.Errorf("%w: batch %s was closed at %s; create a new batch for more tags", ErrBatchClosed, b.ID, b.ClosedAt.Format(time.RFC3339))
+		}
+		if prev != nil {
+			p, err := decodeIntent(prev)
+			if err != nil {
+				return err
+			}
+			if p.BatchID != rec.BatchID || p.KeyVersion != rec.KeyVersion || p.MasterKCV != rec.MasterKCV {
+				return fmt.Errorf("%w: tag %s has an open intent in batch %s (key version %d, kcv %s) since %s; complete or fail it first",
+					ErrIntentOpen, uid, p.BatchID, p.KeyVersion, p.MasterKCV, p.StartedAt.Format(time.RFC3339))
+			}
+			// A resumed intent keeps what the earlier attempt knew.
+			rec.StartedAt = p.StartedAt
+			rec.Attempts = p.Attempts + 1
+			rec.KeysMayHaveChanged = p.KeysMayHaveChanged
+			rec.LastError = p.LastError
+			rec.Reencode = rec.Reencode || p.Reencode
+		} else {
+			rec.Attempts = 1
+		}
+		if old := bk.bindings.Get([]byte(uid)); old != nil && !rec.Reencode {
+			ob, err := decodeBinding(old)
+			if err != nil {
+				return err
+			}
+			if err := updateCounters(bk.stats, b.ID, func(c *counters) { c.dups++ }); err != nil {
+				return err
+			}
+			return &rejection{&DuplicateError{UID: uid, BatchID: ob.BatchID, Completed: ob.CompletedAt}}
+		}
+		v, err := encodeRecord(rec)
+		if err != nil {
+			return err
+		}
+		if err := bk.intents.Put([]byte(uid), v); err != nil {
+			return err
+		}
+		if prev == nil {
+			return updateCounters(bk.stats, b.ID, func(c *counters) { c.open++ })
+		}
+		return nil
+	})
+}
+
+// Complete turns the open intent of b.UID into a binding, in one durable
+// transaction: the intent is deleted, the binding written, and its
+// sequence number appended to the batch index and the sync outbox. Call it
+// only after the tag's new keys and files were read back.
+//
+// Empty fields of b are taken from the intent; fields that are set must
+// agree with it. Seq, Attempts and StartedAt always come from the journal.
+// Outcome must be OutcomeEncoded or OutcomeVerified; CompletedAt defaults
+// to now.
+func (s *Store) Complete(b Binding) error {
+	uid, err := NormalizeUID(b.UID)
+	if err != nil {
+		return err
+	}
+	b.UID = uid
+	if b.Outcome != OutcomeEncoded && b.Outcome != OutcomeVerified {
+		return fmt.Errorf("%w: tag %s: outcome %q; a binding records an encoded or verified tag, use FailIntent for failures", ErrInvalid, uid, b.Outcome)
+	}
+	if b.MasterKCV, err = normalizeKCV(b.MasterKCV); err != nil {
+		return err
+	}
+	if b.TemplateHash, err = normalizeTemplateHash(b.TemplateHash); err != nil {
+		return err
+	}
+	if b.CompletedAt.IsZero() {
+		b.CompletedAt = s.now()
+	}
+	b.CompletedAt = b.CompletedAt.UTC()
+
+	return s.write(func(tx *bolt.Tx) error {
+		bk, err := buckets(tx)
+		if err != nil {
+			return err
+		}
+		raw := bk.intents.Get([]byte(uid))
+		if raw == nil {
+			return fmt.Errorf("%w %s; BeginIntent must be recorded before a tag's keys change", ErrNoIntent, uid)
+		}
+		it, err := decodeIntent(raw)
+		if err != nil {
+			return err
+		}
+		rec := b
+		for _, f := range []struct {
+			name       string
+			got        *string
+			fromIntent string
+		}{
+			{"batch", &rec.BatchID, it.BatchID},
+			{"sku", &rec.SKU, it.SKU},
+			{"station", &rec.StationID, it.StationID},
+			{"master_kcv", &rec.MasterKCV, it.MasterKCV},
+			{"template_hash", &rec.TemplateHash, it.TemplateHash},
+		} {
+			if *f.got == "" {
+				*f.got = f.fromIntent
+			} else if *f.got != f.fromIntent {
+				return fmt.Errorf("%w: tag %s: %s %q differs from the intent's %q", ErrInvalid, uid, f.name, *f.got, f.fromIntent)
+			}
+		}
+		if rec.KeyVersion != it.KeyVersion {
+			return fmt.Errorf("%w: tag %s: key version %d differs from the intent's %d", ErrInvalid, uid, rec.KeyVersion, it.KeyVersion)
+		}
+		rec.Attempts, rec.StartedAt = it.Attempts, it.StartedAt
+
+		if old := bk.bindings.Get([]byte(uid)); old != nil {
+			ob, err := decodeBinding(old)
+			if err != nil {
+				return err
+			}
+			if !it.Reencode {
+				return &DuplicateError{UID: uid, BatchID: ob.BatchID, Completed: ob.CompletedAt}
+			}
+			if err := bk.history.Put(seqKey(ob.Seq), old); err != nil {
+				return err
+			}
+		}
+		seq, err := bk.outbox.NextSequence()
+		if err != nil {
+			return err
+		}
+		rec.Seq = seq
+		v, err := encodeRecord(rec)
+		if err != nil {
+			return err
+		}
+		idx := bk.index.Bucket([]byte(rec.BatchID))
+		if idx == nil {
+			return fmt.Errorf("%w: batch %s has no index", ErrCorrupt, rec.BatchID)
+		}
+		// Both logs only ever grow at the end; full pages keep them compact.
+		idx.FillPercent, bk.outbox.FillPercent = 1, 1
+		k := seqKey(seq)
+		if err := bk.bindings.Put([]byte(uid), v); err != nil {
+			return err
+		}
+		if err := idx.Put(k, []byte(uid)); err != nil {
+			return err
+		}
+		if err := bk.outbox.Put(k, []byte(uid)); err != nil {
+			return err
+		}
+		if err := bk.intents.Delete([]byte(uid)); err != nil {
+			return err
+		}
+		return updateCounters(bk.stats, rec.BatchID, func(c *counters) {
+			c.done++
+			if c.open > 0 {
+				c.open--
+			}
+		})
+	})
+}
+
+// FailIntent records a failed attempt on a tag. With KeysUntouched the
+// intent is removed, since the tag still holds its old keys, unless an
+// earlier attempt already reported KeysMayHaveChanged. With
+// KeysMayHaveChanged the intent stays open, marked, for recovery.
+func (s *Store) FailIntent(uid, reason string, keys KeyState) error {
+	u, err := NormalizeUID(uid)
+	if err != nil {
+		return err
+	}
+	reason = clipReason(reason)
+	return s.write(func(tx *bolt.Tx) error {
+		bk, err := buckets(tx)
+		if err != nil {
+			return err
+		}
+		raw := bk.intents.Get([]byte(u))
+		if raw == nil {
+			return fmt.Errorf("%w %s", ErrNoIntent, u)
+		}
+		it, err := decodeIntent(raw)
+		if err != nil {
+			return err
+		}
+		keep := keys == KeysMayHaveChanged || it.KeysMayHaveChanged
+		if keep {
+			it.KeysMayHaveChanged = true
+			it.LastError = reason
+			v, err := encodeRecord(it)
+			if err != nil {
+				return err
+			}
+			if err := bk.intents.Put([]byte(u), v); err != nil {
+				return err
+			}
+		} else if err := bk.intents.Delete([]byte(u)); err != nil {
+			return err
+		}
+		return updateCounters(bk.stats, it.BatchID, func(c *counters) {
+			c.failed++
+			if !keep && c.open > 0 {
+				c.open--
+			}
+		})
+	})
+}
+
+// OpenIntents lists the intents a restarted station must resolve, ordered
+// by UID.
+func (s *Store) OpenIntents() ([]Intent, error) {
+	var out []Intent
+	err := s.view(func(tx *bolt.Tx) error {
+		bk, err := buckets(tx)
+		if err != nil {
+			return err
+		}
+		return bk.intents.ForEach(func(_, v []byte) error {
+			it, err := decodeIntent(v)
+			out = append(out, it)
+			return err
+		})
+	})
+	return out, err
+}
+
+// Lookup returns the current binding of a tag.
+func (s *Store) Lookup(uid string) (Binding, bool, error) {
+	u, err := NormalizeUID(uid)
+	if err != nil {
+		return Binding{}, false, err
+	}
+	var out Binding
+	var found bool
+	err = s.view(func(tx *bolt.Tx) error {
+		bk, err := buckets(tx)
+		if err != nil {
+			return err
+		}
+		v := bk.bindings.Get([]byte(u))
+		if v == nil {
+			return nil
+		}
+		found = true
+		out, err = decodeBinding(v)
+		return err
+	})
+	return out, found, err
+}
+
+// Superseded returns the earlier bindings of a re-encoded tag, oldest
+// first. It scans the history bucket, which only re-encodes fill.
+func (s *Store) Superseded(uid string) ([]Binding, error) {
+	u, err := NormalizeUID(uid)
+	if err != nil {
+		return nil, err
+	}
+	var out []Binding
+	err = s.view(func(tx *bolt.Tx) error {
+		bk, err := buckets(tx)
+		if err != nil {
+			return err
+		}
+		return bk.history.ForEach(func(_, v []byte) error {
+			b, err := decodeBinding(v)
+			if err == nil && b.UID == u {
+				out = append(out, b)
+			}
+			return err
+		})
+	})
+	return out, err
+}
+
+// recordAt returns the binding written with seq for uid: the current one,
+// or the one a re-encode moved to history. Records never change once
+// written, which is what makes exports and the outbox repeatable.
+func recordAt(bk txBuckets, seq uint64, uid []byte) (Binding, error) {
+	if v := bk.bindings.Get(uid); v != nil {
+		b, err := decodeBinding(v)
+		if err != nil {
+			return b, err
+		}
+		if b.Seq == seq {
+			return b, nil
+		}
+	}
+	v := bk.history.Get(seqKey(seq))
+	if v == nil {
+		return Binding{}, fmt.Errorf("%w: entry %d names tag %s, which has no binding with that sequence number; run tagline check", ErrCorrupt, seq, uid)
+	}
+	b, err := decodeBinding(v)
+	if err == nil && b.UID != string(uid) {
+		err = fmt.Errorf("%w: entry %d names tag %s, but the record is for %s", ErrCorrupt, seq, uid, b.UID)
+	}
+	return b, err
+}

@@ -1,0 +1,260 @@
+package batch
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// BatchStatus says whether a batch still accepts new tags.
+type BatchStatus string
+
+const (
+	StatusOpen   BatchStatus = "open"
+	StatusClosed BatchStatus = "closed"
+)
+
+// Outcome is what happened to a tag. Complete accepts only OutcomeEncoded
+// and OutcomeVerified: a binding claims a finished tag. The other two values
+// are part of the stable vocabulary shared with manifests and the sync
+// remote, which report refused and failed tags with the same words.
+type Outcome string
+
+const (
+	// OutcomeEncoded: keys and files were written and read back.
+	OutcomeEncoded Outcome = "encoded"
+	// OutcomeVerified: as encoded, and a SUN message from the finished
+	// tag was checked against the new keys.
+	OutcomeVerified  Outcome = "verified"
+	OutcomeFailed    Outcome = "failed"
+	OutcomeDuplicate Outcome = "duplicate"
+)
+
+// Batch is one production run of a single SKU with one key version.
+type Batch struct {
+	ID         string      `json:"id"`
+	SKU        string      `json:"sku"`
+	Target     int         `json:"target"`
+	Template   string      `json:"template"`
+	KeyVersion byte        `json:"key_version"`
+	Notes      string      `json:"notes,omitempty"`
+	Status     BatchStatus `json:"status"`
+	CreatedAt  time.Time   `json:"created_at"`
+	ClosedAt   time.Time   `json:"closed_at,omitzero"`
+}
+
+// Binding is the durable record that a tag left the line personalised.
+// MasterKCV is a key check value; key bytes never reach the journal.
+type Binding struct {
+	UID          string    `json:"uid"`
+	SKU          string    `json:"sku"`
+	BatchID      string    `json:"batch_id"`
+	StationID    string    `json:"station_id"`
+	KeyVersion   byte      `json:"key_version"`
+	MasterKCV    string    `json:"master_kcv"`
+	TemplateHash string    `json:"template_hash"`
+	Outcome      Outcome   `json:"outcome"`
+	Attempts     int       `json:"attempts"`
+	ReadCtr      uint32    `json:"read_ctr"`
+	StartedAt    time.Time `json:"started_at"`
+	CompletedAt  time.Time `json:"completed_at"`
+	Seq          uint64    `json:"seq"`
+}
+
+// Intent is written, durably, before the first key on a tag is changed. As
+// long as it is open, a restarted station knows which tag may carry which
+// keys.
+type Intent struct {
+	UID          string    `json:"uid"`
+	BatchID      string    `json:"batch_id"`
+	SKU          string    `json:"sku"`
+	StationID    string    `json:"station_id"`
+	KeyVersion   byte      `json:"key_version"`
+	MasterKCV    string    `json:"master_kcv"`
+	TemplateHash string    `json:"template_hash"`
+	StartedAt    time.Time `json:"started_at"`
+	Attempts     int       `json:"attempts"`
+	// Reencode allows the intent for a tag that already has a binding; on
+	// Complete the old binding moves to the history bucket.
+	Reencode bool `json:"reencode,omitempty"`
+	// KeysMayHaveChanged is set by FailIntent when an attempt may have left
+	// new keys on the tag. It is never cleared: the intent then stays open
+	// until Complete.
+	KeysMayHaveChanged bool   `json:"keys_may_have_changed,omitempty"`
+	LastError          string `json:"last_error,omitempty"`
+}
+
+// BatchStats is the progress of a batch, kept as counters updated in the
+// same transaction as the records they count.
+type BatchStats struct {
+	// Done counts the bindings made in this batch, including ones later
+	// superseded by a re-encode.
+	Done int `json:"done"`
+	// Failed counts FailIntent calls.
+	Failed int `json:"failed"`
+	// Duplicates counts BeginIntent calls refused with ErrDuplicate.
+	Duplicates  int `json:"duplicates"`
+	OpenIntents int `json:"open_intents"`
+	Target      int `json:"target"`
+}
+
+// recordV1 is the first byte of every stored record: JSON follows.
+const recordV1 byte = 1
+
+func encodeRecord(v any) ([]byte, error) {
+	js, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 1+len(js))
+	out[0] = recordV1
+	copy(out[1:], js)
+	return out, nil
+}
+
+// decodeRecord is the one place that knows every encoding version ever
+// written; a later version adds a case here and keeps the old ones.
+func decodeRecord(kind string, data []byte, v any) error {
+	if len(data) == 0 {
+		return fmt.Errorf("%w: empty %s record", ErrCorrupt, kind)
+	}
+	switch data[0] {
+	case recordV1:
+		if err := json.Unmarshal(data[1:], v); err != nil {
+			return fmt.Errorf("%w: unreadable %s record: %v", ErrCorrupt, kind, err)
+		}
+		return nil
+	default:
+		return fmt.Errorf("%w: %s record has encoding version %d; this tagline reads version %d, upgrade it", ErrFormat, kind, data[0], recordV1)
+	}
+}
+
+func decodeBinding(data []byte) (Binding, error) {
+	var b Binding
+	err := decodeRecord("binding", data, &b)
+	return b, err
+}
+
+func decodeIntent(data []byte) (Intent, error) {
+	var it Intent
+	err := decodeRecord("intent", data, &it)
+	return it, err
+}
+
+func decodeBatch(data []byte) (Batch, error) {
+	var b Batch
+	err := decodeRecord("batch", data, &b)
+	return b, err
+}
+
+// NormalizeUID returns uid as upper-case hex without separators. It accepts
+// ':' and space separators and lower case, as readers and operators type
+// them, and 4-, 7- or 10-byte UIDs (the ISO 14443-3 sizes).
+func NormalizeUID(uid string) (string, error) {
+	u := strings.ToUpper(strings.NewReplacer(":", "", " ", "").Replace(strings.TrimSpace(uid)))
+	if u == "" {
+		return "", fmt.Errorf("%w: empty tag uid", ErrInvalid)
+	}
+	if _, err := hex.DecodeString(u); err != nil {
+		return "", fmt.Errorf("%w: tag uid %q is not hex", ErrInvalid, uid)
+	}
+	switch len(u) / 2 {
+	case 4, 7, 10:
+		return u, nil
+	}
+	return "", fmt.Errorf("%w: tag uid %q has %d bytes; uids have 4, 7 or 10", ErrInvalid, uid, len(u)/2)
+}
+
+// normalizeKCV accepts at most 8 bytes: a key check value is 3 bytes by
+// convention, and anything of key size is refused so that a caller passing
+// a key by mistake gets an error instead of a journal full of secrets.
+func normalizeKCV(kcv string) (string, error) {
+	k := strings.ToUpper(strings.TrimSpace(kcv))
+	if k == "" {
+		return "", nil
+	}
+	if _, err := hex.DecodeString(k); err != nil {
+		return "", fmt.Errorf("%w: master_kcv is not hex", ErrInvalid)
+	}
+	if len(k) > 16 {
+		return "", fmt.Errorf("%w: master_kcv has %d bytes, which looks like key material; store only the key check value (3 bytes)", ErrInvalid, len(k)/2)
+	}
+	if len(k) < 4 {
+		return "", fmt.Errorf("%w: master_kcv has %d byte; a check value has at least 2", ErrInvalid, len(k)/2)
+	}
+	return k, nil
+}
+
+func normalizeTemplateHash(h string) (string, error) {
+	t := strings.ToLower(strings.TrimSpace(h))
+	if t == "" {
+		return "", nil
+	}
+	if len(t) != 64 {
+		return "", fmt.Errorf("%w: template_hash must be a hex sha-256 (64 characters), got %d", ErrInvalid, len(t))
+	}
+	if _, err := hex.DecodeString(t); err != nil {
+		return "", fmt.Errorf("%w: template_hash is not hex", ErrInvalid)
+	}
+	return t, nil
+}
+
+// validName is the rule for batch and station IDs: they appear in file
+// names, command lines and CSV cells, so they are kept to characters that
+// need no quoting anywhere.
+func validName(what, s string) error {
+	if s == "" {
+		return fmt.Errorf("%w: empty %s", ErrInvalid, what)
+	}
+	if len(s) > 64 {
+		return fmt.Errorf("%w: %s %q is longer than 64 characters", ErrInvalid, what, s)
+	}
+	for i, r := range s {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' ||
+			(i > 0 && (r == '-' || r == '_' || r == '.'))
+		if !ok {
+			return fmt.Errorf("%w: %s %q may hold only letters, digits and '-', '_', '.' (not first)", ErrInvalid, what, s)
+		}
+	}
+	return nil
+}
+
+func validText(what, s string, max int, required bool) error {
+	if s == "" {
+		if required {
+			return fmt.Errorf("%w: empty %s", ErrInvalid, what)
+		}
+		return nil
+	}
+	if len(s) > max {
+		return fmt.Errorf("%w: %s is longer than %d bytes", ErrInvalid, what, max)
+	}
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("%w: %s is not valid utf-8", ErrInvalid, what)
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) && r != '\t' {
+			return fmt.Errorf("%w: %s contains a control character", ErrInvalid, what)
+		}
+	}
+	return nil
+}
+
+// clipReason keeps failure reasons bounded; they come from lower layers and
+// may be long wrapped error chains.
+func clipReason(s string) string {
+	s = strings.ToValidUTF8(strings.TrimSpace(s), "?")
+	const max = 500
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
