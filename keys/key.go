@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 )
 
@@ -67,6 +68,9 @@ func (k Key) GoString() string { return k.String() }
 
 // Format redacts every verb, including %x and %v on structs that embed a Key.
 func (k Key) Format(f fmt.State, verb rune) { _, _ = f.Write([]byte(k.String())) }
+
+// LogValue makes slog print the redacted form.
+func (k Key) LogValue() slog.Value { return slog.StringValue(k.String()) }
 
 // MarshalJSON refuses: key bytes never reach a manifest or the journal.
 func (k Key) MarshalJSON() ([]byte, error) { return nil, ErrSecretMarshal }

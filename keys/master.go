@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"unicode"
@@ -64,6 +65,9 @@ func (m Master) Format(f fmt.State, verb rune) { _, _ = f.Write([]byte(m.String(
 func (m Master) MarshalJSON() ([]byte, error)  { return nil, ErrSecretMarshal }
 func (m Master) MarshalText() ([]byte, error)  { return nil, ErrSecretMarshal }
 
+// LogValue makes slog print the redacted form.
+func (m Master) LogValue() slog.Value { return slog.StringValue(m.String()) }
+
 // ParseMaster accepts hex (whitespace and an optional 0x ignored) or, when
 // the input is exactly 16 or 32 bytes that are not all hex digits, raw key
 // bytes. Errors describe the input's shape, never its content.
@@ -86,10 +90,21 @@ func ParseMaster(in []byte) (Master, error) {
 		}
 		return NewMaster(b)
 	}
-	if len(in) == 16 || len(in) == 32 {
+	// Text that is not hex is a typo, not a raw key: raw keys are taken
+	// only when they contain bytes that no one types.
+	if (len(in) == 16 || len(in) == 32) && !isPrintable(in) {
 		return NewMaster(in)
 	}
-	return Master{}, fmt.Errorf("%w: expected 32 hex digits or 16 raw bytes, got %d bytes that are neither", ErrMasterKey, len(in))
+	return Master{}, fmt.Errorf("%w: expected 32 hex digits or 16 raw bytes; got %d bytes of text that is not hex", ErrMasterKey, len(in))
+}
+
+func isPrintable(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 && c != '\n' && c != '\r' && c != '\t' || c > 0x7E {
+			return false
+		}
+	}
+	return true
 }
 
 func isHexText(b []byte) bool {
