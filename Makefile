@@ -1,0 +1,34 @@
+# The two commands of the README:
+#   make run    installs what is missing, builds tagline and runs the
+#               station's main job on its embedded default (a batch of
+#               simulated tags journaled to a bbolt file)
+#   make test   installs what is missing and runs the whole test suite
+# .ci/run calls `make test`.
+
+GO ?= go
+BIN := bin/tagline
+
+.PHONY: run test setup build vet bench clean
+
+setup:
+	@bash scripts/setup.sh
+
+build:
+	$(GO) build -o $(BIN) ./cmd/tagline
+
+run: setup build
+	./$(BIN) demo
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
+	CGO_ENABLED=0 $(GO) build ./...
+
+test: setup vet
+	$(GO) test -count=1 -timeout 12m ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./...
+
+clean:
+	rm -rf bin
