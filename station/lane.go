@@ -1,0 +1,138 @@
+package station
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/tagline-station/tagline/reader"
+)
+
+// EventKind is what happened at a lane.
+type EventKind int
+
+const (
+	EvWaiting    EventKind = iota // lane waits for a tag
+	EvArrived                     // a tag entered the field; encoding starts
+	EvResult                      // a tag's result (Event.Result)
+	EvRemoved                     // the tag left the field
+	EvReaderLost                  // the reader failed; the lane retries
+	EvStopped                     // the lane ended (context cancelled)
+)
+
+// Event is sent by a lane to whoever shows the station (UI, log lines).
+type Event struct {
+	Kind   EventKind
+	Reader string
+	UID    string
+	Result *Result
+	Err    error
+	At     time.Time
+}
+
+// Gate pauses lanes between tags; a lane never stops in the middle of one.
+type Gate struct {
+	mu     sync.Mutex
+	paused bool
+	resume chan struct{}
+}
+
+// Pause makes lanes wait before their next tag.
+func (g *Gate) Pause() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.paused {
+		g.paused, g.resume = true, make(chan struct{})
+	}
+}
+
+// Resume lets lanes go on.
+func (g *Gate) Resume() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.paused {
+		g.paused = false
+		close(g.resume)
+	}
+}
+
+// Paused reports the gate's state.
+func (g *Gate) Paused() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.paused
+}
+
+func (g *Gate) wait(ctx context.Context) error {
+	if g == nil {
+		return nil
+	}
+	g.mu.Lock()
+	ch, paused := g.resume, g.paused
+	g.mu.Unlock()
+	if !paused {
+		return nil
+	}
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// LaneOptions tune a lane.
+type LaneOptions struct {
+	Gate *Gate
+	// Limit stops the lane after this many results (0: no limit).
+	Limit int
+	// RetryAfter is the pause after a reader error (default 1s).
+	RetryAfter time.Duration
+}
+
+// Lane runs one reader until ctx ends or Limit results were produced:
+// wait for a tag, encode it, report, wait for it to leave. A reader error
+// is reported and retried; it never ends the lane.
+func (s *Station) Lane(ctx context.Context, r reader.Reader, opts LaneOptions, events chan<- Event) error {
+	name := r.Info().Name
+	emit := func(e Event) {
+		e.Reader, e.At = name, s.cfg.Now()
+		select {
+		case events <- e:
+		case <-ctx.Done():
+		}
+	}
+	defer emit(Event{Kind: EvStopped})
+	retry := opts.RetryAfter
+	if retry == 0 {
+		retry = time.Second
+	}
+	for n := 0; opts.Limit == 0 || n < opts.Limit; {
+		if err := opts.Gate.wait(ctx); err != nil {
+			return nil
+		}
+		emit(Event{Kind: EvWaiting})
+		tag, err := r.WaitTag(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			emit(Event{Kind: EvReaderLost, Err: err})
+			select {
+			case <-time.After(retry):
+			case <-ctx.Done():
+				return nil
+			}
+			continue
+		}
+		emit(Event{Kind: EvArrived, UID: upperHex(tag.UID())})
+		res := s.Encode(ctx, tag, name)
+		_ = tag.Close()
+		n++
+		emit(Event{Kind: EvResult, UID: res.UID, Result: &res})
+		if err := r.WaitRemoved(ctx); err == nil {
+			emit(Event{Kind: EvRemoved, UID: res.UID})
+		}
+	}
+	return nil
+}

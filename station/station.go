@@ -1,0 +1,270 @@
+package station
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/tagline-station/tagline/apdu"
+	"github.com/tagline-station/tagline/batch"
+	"github.com/tagline-station/tagline/encoder"
+	"github.com/tagline-station/tagline/keys"
+	"github.com/tagline-station/tagline/reader"
+	"github.com/tagline-station/tagline/sdm"
+)
+
+// Config is one batch being encoded.
+type Config struct {
+	Journal  *batch.Store
+	Batch    batch.Batch
+	Deriver  *keys.Deriver
+	Template *sdm.Template
+	// EncData is the plaintext mirrored by {enc}; default: the SKU padded
+	// or cut to 16 bytes.
+	EncData  []byte
+	Reencode bool
+	Rand     io.Reader
+	Now      func() time.Time
+}
+
+// Outcome of one tag at the station.
+type Outcome string
+
+const (
+	Encoded   Outcome = "encoded"   // personalised now and journaled
+	Finished  Outcome = "finished"  // a torn earlier attempt completed
+	Duplicate Outcome = "duplicate" // already bound in the journal
+	Failed    Outcome = "failed"    // not personalised; see Reason and Hint
+)
+
+// Result is what the operator sees for one tag.
+type Result struct {
+	Reader    string        `json:"reader,omitempty"`
+	UID       string        `json:"uid,omitempty"`
+	SKU       string        `json:"sku"`
+	Batch     string        `json:"batch"`
+	Outcome   Outcome       `json:"outcome"`
+	URL       string        `json:"url,omitempty"`
+	ReadCtr   uint32        `json:"read_ctr"`
+	Exchanges int           `json:"exchanges"`
+	Duration  time.Duration `json:"duration_ns"`
+	Reason    string        `json:"reason,omitempty"`
+	Hint      string        `json:"hint,omitempty"`
+	Err       error         `json:"-"`
+}
+
+// Station encodes tags of one batch.
+type Station struct {
+	cfg  Config
+	job  encoder.Job
+	kcv  string
+	hash string
+}
+
+// New checks the configuration against the batch.
+func New(cfg Config) (*Station, error) {
+	if cfg.Journal == nil || cfg.Deriver == nil || cfg.Template == nil {
+		return nil, errors.New("station needs a journal, keys and a template")
+	}
+	if cfg.Deriver.Version() != cfg.Batch.KeyVersion {
+		return nil, fmt.Errorf("batch %s uses key version %d, the keys are version %d", cfg.Batch.ID, cfg.Batch.KeyVersion, cfg.Deriver.Version())
+	}
+	if cfg.Batch.Status == batch.StatusClosed {
+		return nil, fmt.Errorf("%w: batch %s; create a new batch", batch.ErrBatchClosed, cfg.Batch.ID)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.EncData == nil && cfg.Template.HasEnc() {
+		cfg.EncData = DefaultEncData(cfg.Batch.SKU)
+	}
+	s := &Station{cfg: cfg, kcv: cfg.Deriver.MasterKCV(), hash: cfg.Template.Hash()}
+	s.job = encoder.Job{Deriver: cfg.Deriver, Template: cfg.Template, EncData: cfg.EncData, Reencode: cfg.Reencode}
+	return s, nil
+}
+
+// DefaultEncData is the SKU as 16 bytes of file data, space padded.
+func DefaultEncData(sku string) []byte {
+	b := []byte(fmt.Sprintf("%-16.16s", sku))
+	return b
+}
+
+// Encode personalises the tag in front of one reader and journals it.
+func (s *Station) Encode(ctx context.Context, tag reader.Tag, readerName string) Result {
+	start := s.cfg.Now()
+	res := Result{Reader: readerName, SKU: s.cfg.Batch.SKU, Batch: s.cfg.Batch.ID}
+	job := s.job
+	job.ReaderUID = tag.UID()
+	began := false
+	job.BeforeWrite = func(ctx context.Context, uid []byte, found encoder.Found) error {
+		err := s.cfg.Journal.BeginIntent(batch.Intent{
+			UID: upperHex(uid), BatchID: s.cfg.Batch.ID, SKU: s.cfg.Batch.SKU,
+			KeyVersion: s.cfg.Deriver.Version(), MasterKCV: s.kcv, TemplateHash: s.hash,
+			Reencode: s.cfg.Reencode,
+		})
+		began = err == nil
+		return err
+	}
+	r, err := encoder.Personalise(ctx, tag, job, encoder.Options{Rand: s.cfg.Rand})
+	res.Exchanges, res.ReadCtr, res.URL = r.Exchanges, r.ReadCtr, r.URL
+	if r.UID != nil {
+		res.UID = upperHex(r.UID)
+	}
+	switch {
+	case err == nil:
+		res.Outcome = Encoded
+		if r.Found == encoder.FoundPartial {
+			res.Outcome = Finished
+		}
+		if jerr := s.complete(res); jerr != nil {
+			return s.fail(res, jerr)
+		}
+		res.Duration = s.cfg.Now().Sub(start)
+		return res
+	case errors.Is(err, encoder.ErrAlreadyOurs):
+		res = s.alreadyOurs(res)
+		res.Duration = s.cfg.Now().Sub(start)
+		return res
+	}
+	if began {
+		ks := batch.KeysUntouched
+		var se *encoder.StepError
+		if errors.As(err, &se) && wroteSomething(se.Step) {
+			ks = batch.KeysMayHaveChanged
+		}
+		if ferr := s.cfg.Journal.FailIntent(res.UID, err.Error(), ks); ferr != nil {
+			err = fmt.Errorf("%w (and the journal refused the failure record: %v)", err, ferr)
+		}
+	}
+	res = s.fail(res, err)
+	res.Duration = s.cfg.Now().Sub(start)
+	return res
+}
+
+// alreadyOurs handles a tag whose keys are ours: bound already (a
+// duplicate), or torn after its last key change (finish the binding).
+func (s *Station) alreadyOurs(res Result) Result {
+	b, ok, err := s.cfg.Journal.Lookup(res.UID)
+	if err != nil {
+		return s.fail(res, err)
+	}
+	if ok {
+		res.Outcome = Duplicate
+		res.Reason = fmt.Sprintf("already encoded in batch %s at %s", b.BatchID, b.CompletedAt.UTC().Format(time.RFC3339))
+		res.Hint = "set this tag aside; it is done (use --reencode to encode it again)"
+		res.Err = &batch.DuplicateError{UID: res.UID, BatchID: b.BatchID, Completed: b.CompletedAt}
+		return res
+	}
+	open, err := s.hasOpenIntent(res.UID)
+	if err != nil {
+		return s.fail(res, err)
+	}
+	if !open {
+		res.Outcome = Failed
+		res.Reason = "tag already carries this station's keys but is in no journal record"
+		res.Hint = "set it aside and report it: it was encoded with this master key elsewhere"
+		res.Err = encoder.ErrAlreadyOurs
+		return res
+	}
+	// The keys are all ours and the SUN message verified: the torn
+	// attempt reached its last key change. Resume the intent and bind.
+	if err := s.cfg.Journal.BeginIntent(batch.Intent{
+		UID: res.UID, BatchID: s.cfg.Batch.ID, SKU: s.cfg.Batch.SKU,
+		KeyVersion: s.cfg.Deriver.Version(), MasterKCV: s.kcv, TemplateHash: s.hash,
+	}); err != nil {
+		return s.fail(res, err)
+	}
+	res.Outcome = Finished
+	if err := s.complete(res); err != nil {
+		return s.fail(res, err)
+	}
+	return res
+}
+
+func (s *Station) hasOpenIntent(uid string) (bool, error) {
+	its, err := s.cfg.Journal.OpenIntents()
+	if err != nil {
+		return false, err
+	}
+	for _, it := range its {
+		if it.UID == uid {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func (s *Station) complete(res Result) error {
+	return s.cfg.Journal.Complete(batch.Binding{
+		UID: res.UID, BatchID: s.cfg.Batch.ID, SKU: s.cfg.Batch.SKU,
+		KeyVersion: s.cfg.Deriver.Version(), MasterKCV: s.kcv, TemplateHash: s.hash,
+		Outcome: batch.OutcomeVerified, ReadCtr: res.ReadCtr, CompletedAt: s.cfg.Now(),
+	})
+}
+
+// wroteSomething reports steps at or after the first write to the tag.
+func wroteSomething(st encoder.Step) bool {
+	switch st {
+	case encoder.StepSelect, encoder.StepInspect, encoder.StepKeyVersion, encoder.StepAuth, encoder.StepUID, encoder.StepJournal:
+		return false
+	}
+	return true
+}
+
+func (s *Station) fail(res Result, err error) Result {
+	res.Err = err
+	res.Outcome = Failed
+	var dup *batch.DuplicateError
+	if errors.As(err, &dup) {
+		res.Outcome = Duplicate
+	}
+	res.Reason, res.Hint = Explain(err)
+	return res
+}
+
+// Explain turns an error into plain words and an instruction for the
+// operator. It is the one place where errors meet the line.
+func Explain(err error) (reason, hint string) {
+	var dup *batch.DuplicateError
+	var se *encoder.StepError
+	step := ""
+	if errors.As(err, &se) {
+		step = " during " + string(se.Step)
+	}
+	switch {
+	case err == nil:
+		return "", ""
+	case errors.As(err, &dup):
+		return fmt.Sprintf("tag belongs to batch %s (encoded %s)", dup.BatchID, dup.Completed.UTC().Format(time.RFC3339)),
+			"set this tag aside; it is already done"
+	case errors.Is(err, reader.ErrTagRemoved):
+		return "tag moved away" + step, "present the same tag again to finish it"
+	case errors.Is(err, apdu.ErrAuthDelay):
+		return "tag refuses authentication for now (too many failed attempts)", "set this tag aside and report it; do not retry it"
+	case errors.Is(err, encoder.ErrForeignTag):
+		return "tag belongs to another system", "set this tag aside; it cannot be encoded here"
+	case errors.Is(err, encoder.ErrWrongKey):
+		return "tag carries our key version but not our key", "check the master key file and the batch's key version"
+	case errors.Is(err, batch.ErrBatchClosed):
+		return "batch is closed", "create a new batch with tagline batch new"
+	case errors.Is(err, batch.ErrIntentOpen):
+		return "tag was started in another batch", "finish it in the batch that started it (tagline journal check lists open intents)"
+	case errors.Is(err, encoder.ErrReadBack):
+		return "the tag's SUN message did not verify" + step, "present the tag again; if it fails twice set it aside"
+	case errors.Is(err, apdu.ErrIntegrity):
+		return "communication error" + step, "present the tag again"
+	case errors.Is(err, batch.ErrLocked), errors.Is(err, batch.ErrCorrupt), errors.Is(err, batch.ErrClosed), errors.Is(err, batch.ErrInvalid):
+		return "journal error: " + err.Error(), "stop the line and run tagline journal check"
+	case errors.Is(err, reader.ErrNoReader), errors.Is(err, reader.ErrStackUnavailable):
+		return "reader lost", "check the reader's cable; tagline picks it up again"
+	case errors.Is(err, apdu.ErrPermission), errors.Is(err, apdu.ErrAuthFailed):
+		return "tag refused a command" + step, "set this tag aside and report it"
+	}
+	return strings.TrimSpace(err.Error()), "present the tag again; if it fails twice set it aside"
+}
+
+func upperHex(b []byte) string { return strings.ToUpper(hex.EncodeToString(b)) }
