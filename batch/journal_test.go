@@ -1,0 +1,550 @@
+package batch
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+func TestBatchLifeCycle(t *testing.T) {
+	s := newStore(t)
+	b := mustBatch(t, s, "B1")
+	if b.Status != StatusOpen || b.CreatedAt.IsZero() || !b.ClosedAt.IsZero() {
+		t.Fatalf("new batch %+v", b)
+	}
+	if _, err := s.CreateBatch(Batch{ID: "B1", SKU: "x"}); !errors.Is(err, ErrBatchExists) {
+		t.Fatalf("duplicate batch id: %v", err)
+	}
+	gen, err := s.CreateBatch(Batch{SKU: "SKU-gen", Target: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(gen.ID, "20260302-") {
+		t.Errorf("generated id %q", gen.ID)
+	}
+	got, err := s.GetBatch("B1")
+	if err != nil || got != b {
+		t.Fatalf("GetBatch = %+v, %v; want %+v", got, err, b)
+	}
+	if _, err := s.GetBatch("nope"); !errors.Is(err, ErrNoBatch) {
+		t.Fatalf("GetBatch(nope): %v", err)
+	}
+	list, err := s.ListBatches()
+	if err != nil || len(list) != 2 || list[0].ID != gen.ID || list[1].ID != "B1" {
+		t.Fatalf("ListBatches = %+v, %v", list, err)
+	}
+
+	if err := s.CloseBatch("B1"); err != nil {
+		t.Fatal(err)
+	}
+	closed, _ := s.GetBatch("B1")
+	if closed.Status != StatusClosed || closed.ClosedAt.IsZero() {
+		t.Fatalf("closed batch %+v", closed)
+	}
+	if err := s.CloseBatch("B1"); err != nil {
+		t.Fatalf("closing twice: %v", err)
+	}
+	again, _ := s.GetBatch("B1")
+	if !again.ClosedAt.Equal(closed.ClosedAt) {
+		t.Error("closing twice moved ClosedAt")
+	}
+	if err := s.CloseBatch("nope"); !errors.Is(err, ErrNoBatch) {
+		t.Fatalf("CloseBatch(nope): %v", err)
+	}
+}
+
+func TestCreateBatchValidation(t *testing.T) {
+	s := newStore(t)
+	for _, b := range []Batch{
+		{ID: "B 1", SKU: "x"},
+		{ID: "-B1", SKU: "x"},
+		{ID: "B1"},
+		{ID: "B1", SKU: "x", Target: -1},
+		{ID: "B1", SKU: "a\nb"},
+		{ID: strings.Repeat("B", 65), SKU: "x"},
+	} {
+		if _, err := s.CreateBatch(b); !errors.Is(err, ErrInvalid) {
+			t.Errorf("CreateBatch(%+v) = %v, want ErrInvalid", b, err)
+		}
+	}
+	if l, _ := s.ListBatches(); len(l) != 0 {
+		t.Fatalf("invalid batches were stored: %+v", l)
+	}
+}
+
+func TestIntentThenBinding(t *testing.T) {
+	s := newStore(t)
+	mustBatch(t, s, "B1")
+	uid := "04:a1:b2:c3:d4:e5:f6" // as a reader might print it
+	if err := s.BeginIntent(intentFor(uid, "B1")); err != nil {
+		t.Fatal(err)
+	}
+	its, err := s.OpenIntents()
+	if err != nil || len(its) != 1 {
+		t.Fatalf("OpenIntents = %+v, %v", its, err)
+	}
+	it := its[0]
+	if it.UID != "04A1B2C3D4E5F6" || it.SKU != "SKU-B1" || it.StationID != "line1" || it.Attempts != 1 || it.StartedAt.IsZero() {
+		t.Fatalf("stored intent %+v", it)
+	}
+	if st, _ := s.Stats("B1"); st.OpenIntents != 1 || st.Done != 0 {
+		t.Fatalf("stats with an open intent %+v", st)
+	}
+	if _, ok, _ := s.Lookup(uid); ok {
+		t.Fatal("a binding exists before Complete")
+	}
+
+	if err := s.Complete(Binding{UID: uid, KeyVersion: 1, Outcome: OutcomeVerified, ReadCtr: 3}); err != nil {
+		t.Fatal(err)
+	}
+	b, ok, err := s.Lookup("04A1B2C3D4E5F6")
+	if err != nil || !ok {
+		t.Fatalf("Lookup: %v %v", ok, err)
+	}
+	want := Binding{
+		UID: "04A1B2C3D4E5F6", SKU: "SKU-B1", BatchID: "B1", StationID: "line1", KeyVersion: 1,
+		MasterKCV: testKCV, TemplateHash: testTemplateHash, Outcome: OutcomeVerified, Attempts: 1,
+		ReadCtr: 3, StartedAt: it.StartedAt, CompletedAt: b.CompletedAt, Seq: 1,
+	}
+	if b != want || !b.CompletedAt.After(b.StartedAt) {
+		t.Fatalf("binding\n got %+v\nwant %+v", b, want)
+	}
+	if its, _ := s.OpenIntents(); len(its) != 0 {
+		t.Fatalf("intent left after Complete: %+v", its)
+	}
+	if st, _ := s.Stats("B1"); st != (BatchStats{Done: 1, Target: 100}) {
+		t.Fatalf("stats %+v", st)
+	}
+	if err := s.Complete(bindingFor(uid)); !errors.Is(err, ErrNoIntent) {
+		t.Fatalf("second Complete: %v", err)
+	}
+}
+
+func TestCompleteRefusesWhatTheIntentDidNotSay(t *testing.T) {
+	s := newStore(t)
+	mustBatch(t, s, "B1")
+	mustBatch(t, s, "B2")
+	if err := s.Complete(bindingFor(uidN(1))); !errors.Is(err, ErrNoIntent) || !strings.Contains(err.Error(), "BeginIntent") {
+		t.Fatalf("Complete without intent: %v", err)
+	}
+	if err := s.BeginIntent(intentFor(uidN(1), "B1")); err != nil {
+		t.Fatal(err)
+	}
+	bad := []Binding{
+		{UID: uidN(1), KeyVersion: 2, Outcome: OutcomeVerified},
+		{UID: uidN(1), KeyVersion: 1, BatchID: "B2", Outcome: OutcomeVerified},
+		{UID: uidN(1), KeyVersion: 1, MasterKCV: "FFFFFF", Outcome: OutcomeVerified},
+		{UID: uidN(1), KeyVersion: 1, Outcome: OutcomeFailed},
+		{UID: uidN(1), KeyVersion: 1, Outcome: ""},
+		{UID: uidN(1), KeyVersion: 1, Outcome: OutcomeVerified, MasterKCV: strings.Repeat("AB", 16)},
+		{UID: "zz", KeyVersion: 1, Outcome: OutcomeVerified},
+	}
+	for _, b := range bad {
+		if err := s.Complete(b); !errors.Is(err, ErrInvalid) {
+			t.Errorf("Complete(%+v) = %v, want ErrInvalid", b, err)
+		}
+	}
+	if _, ok, _ := s.Lookup(uidN(1)); ok {
+		t.Fatal("a refused Complete wrote a binding")
+	}
+	if its, _ := s.OpenIntents(); len(its) != 1 {
+		t.Fatal("a refused Complete removed the intent")
+	}
+}
+
+func TestBeginIntentValidation(t *testing.T) {
+	s := newStore(t)
+	mustBatch(t, s, "B1")
+	cases := []struct {
+		it   Intent
+		want error
+	}{
+		{Intent{UID: uidN(1), BatchID: "nope", KeyVersion: 1}, ErrNoBatch},
+		{Intent{UID: uidN(1), BatchID: "B1", KeyVersion: 2}, ErrInvalid},
+		{Intent{UID: uidN(1), BatchID: "B1", KeyVersion: 1, SKU: "other"}, ErrInvalid},
+		{Intent{UID: "04A1", BatchID: "B1", KeyVersion: 1}, ErrInvalid},
+		{Intent{UID: uidN(1), BatchID: "B1", KeyVersion: 1, MasterKCV: strings.Repeat("00", 16)}, ErrInvalid},
+		{Intent{UID: uidN(1), BatchID: "B1", KeyVersion: 1, TemplateHash: "abc"}, ErrInvalid},
+	}
+	for _, c := range cases {
+		if err := s.BeginIntent(c.it); !errors.Is(err, c.want) {
+			t.Errorf("BeginIntent(%+v) = %v, want %v", c.it, err, c.want)
+		}
+	}
+	err := s.BeginIntent(Intent{UID: uidN(1), BatchID: "B1", KeyVersion: 1, MasterKCV: strings.Repeat("00", 16)})
+	if !strings.Contains(err.Error(), "key material") {
+		t.Errorf("a key passed as check value should be named as such: %v", err)
+	}
+	if its, _ := s.OpenIntents(); len(its) != 0 {
+		t.Fatalf("refused intents were stored: %+v", its)
+	}
+}
+
+func TestDuplicateRefused(t *testing.T) {
+	s := newStore(t)
+	mustBatch(t, s, "B1")
+	mustBatch(t, s, "B2")
+	encode(t, s, uidN(1), "B1")
+	first, _, _ := s.Lookup(uidN(1))
+
+	err := s.BeginIntent(intentFor(uidN(1), "B2"))
+	if !errors.Is(err, ErrDuplicate) {
+		t.Fatalf("got %v, want ErrDuplicate", err)
+	}
+	var de *DuplicateError
+	if !errors.As(err, &de) || de.BatchID != "B1" || !de.Completed.Equal(first.CompletedAt) {
+		t.Fatalf("duplicate details %+v", de)
+	}
+	want := fmt.Sprintf("tag %s already encoded in batch B1 at %s; use --reencode to encode it again",
+		uidN(1), first.CompletedAt.Format(time.RFC3339))
+	if err.Error() != want {
+		t.Errorf("message\n got %q\nwant %q", err, want)
+	}
+	if its, _ := s.OpenIntents(); len(its) != 0 {
+		t.Fatal("a refused duplicate left an intent")
+	}
+	if st, _ := s.Stats("B2"); st.Duplicates != 1 || st.OpenIntents != 0 {
+		t.Fatalf("B2 stats %+v", st)
+	}
+	if got, _, _ := s.Lookup(uidN(1)); got != first {
+		t.Fatal("a refused duplicate changed the binding")
+	}
+}
+
+func TestReencodeKeepsHistory(t *testing.T) {
+	s := newStore(t)
+	mustBatch(t, s, "B1")
+	mustBatch(t, s, "B2")
+	encode(t, s, uidN(1), "B1")
+	encode(t, s, uidN(2), "B1")
+	old, _, _ := s.Lookup(uidN(1))
+
+	it := intentFor(uidN(1), "B2")
+	it.Reencode = true
+	if err := s.BeginIntent(it); err != nil {
+		t.Fatal(err)
+	}
+	// Until Complete, the old binding stands.
+	if cur, _, _ := s.Lookup(uidN(1)); cur != old {
+		t.Fatal("binding changed before Complete")
+	}
+	if err := s.Complete(bindingFor(uidN(1))); err != nil {
+		t.Fatal(err)
+	}
+	cur, _, _ := s.Lookup(uidN(1))
+	if cur.BatchID != "B2" || cur.Seq != 3 {
+		t.Fatalf("current binding %+v", cur)
+	}
+	hist, err := s.Superseded(uidN(1))
+	if err != nil || len(hist) != 1 || hist[0] != old {
+		t.Fatalf("Superseded = %+v, %v; want the old binding", hist, err)
+	}
+	// B1's manifest still lists the tag as it was bound there.
+	var out strings.Builder
+	sum, err := s.Export(&out, "B1", ExportOptions{})
+	if err != nil || sum.Count != 2 || !strings.Contains(out.String(), `"seq":1,"uid":"`+uidN(1)+`"`) {
+		t.Fatalf("B1 manifest after re-encode (%+v, %v):\n%s", sum, err, out.String())
+	}
+	if st, _ := s.Stats("B1"); st.Done != 2 {
+		t.Fatalf("B1 stats %+v", st)
+	}
+	if st, _ := s.Stats("B2"); st.Done != 1 {
+		t.Fatalf("B2 stats %+v", st)
+	}
+	p, _ := s.Pending(10)
+	if len(p) != 3 || p[0] != old || p[2] != cur {
+		t.Fatalf("outbox after re-encode %+v", p)
+	}
+	// And a second re-encode, in the same batch.
+	it = intentFor(uidN(1), "B2")
+	it.Reencode = true
+	encodeIntent(t, s, it)
+	if h, _ := s.Superseded(uidN(1)); len(h) != 2 {
+		t.Fatalf("history after two re-encodes: %+v", h)
+	}
+}
+
+func encodeIntent(t *testing.T, s *Store, it Intent) {
+	t.Helper()
+	if err := s.BeginIntent(it); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Complete(bindingFor(it.UID)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestClosedBatchRefusesNewIntents(t *testing.T) {
+	s := newStore(t)
+	mustBatch(t, s, "B1")
+	if err := s.BeginIntent(intentFor(uidN(1), "B1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CloseBatch("B1"); err != nil {
+		t.Fatal(err)
+	}
+	err := s.BeginIntent(intentFor(uidN(2), "B1"))
+	if !errors.Is(err, ErrBatchClosed) || !strings.Contains(err.Error(), "create a new batch") {
+		t.Fatalf("new intent on closed batch: %v", err)
+	}
+	// The tag already under way must still be finished and recorded.
+	if err := s.BeginIntent(intentFor(uidN(1), "B1")); err != nil {
+		t.Fatalf("resuming an intent on a closed batch: %v", err)
+	}
+	if err := s.Complete(bindingFor(uidN(1))); err != nil {
+		t.Fatalf("completing an intent on a closed batch: %v", err)
+	}
+	if st, _ := s.Stats("B1"); st.Done != 1 || st.OpenIntents != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestResumedIntent(t *testing.T) {
+	s := newStore(t)
+	mustBatch(t, s, "B1")
+	mustBatch(t, s, "B2")
+	if err := s.BeginIntent(intentFor(uidN(1), "B1")); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := s.OpenIntents()
+	if err := s.FailIntent(uidN(1), "tag removed during ChangeKey", KeysMayHaveChanged); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.BeginIntent(intentFor(uidN(1), "B1")); err != nil {
+		t.Fatal(err)
+	}
+	its, _ := s.OpenIntents()
+	if len(its) != 1 || its[0].Attempts != 2 || !its[0].StartedAt.Equal(first[0].StartedAt) || !its[0].KeysMayHaveChanged {
+		t.Fatalf("resumed intent %+v", its)
+	}
+	// Another batch, or other keys, may not take over the tag.
+	if err := s.BeginIntent(intentFor(uidN(1), "B2")); !errors.Is(err, ErrIntentOpen) {
+		t.Fatalf("intent in another batch: %v", err)
+	}
+	other := intentFor(uidN(1), "B1")
+	other.MasterKCV = "0F0F0F"
+	if err := s.BeginIntent(other); !errors.Is(err, ErrIntentOpen) {
+		t.Fatalf("intent with other keys: %v", err)
+	}
+	if err := s.Complete(bindingFor(uidN(1))); err != nil {
+		t.Fatal(err)
+	}
+	b, _, _ := s.Lookup(uidN(1))
+	if b.Attempts != 2 {
+		t.Fatalf("binding attempts %d", b.Attempts)
+	}
+	if st, _ := s.Stats("B1"); st != (BatchStats{Done: 1, Failed: 1, Target: 100}) {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestFailIntent(t *testing.T) {
+	s := newStore(t)
+	mustBatch(t, s, "B1")
+	for i := 1; i <= 3; i++ {
+		if err := s.BeginIntent(intentFor(uidN(i), "B1")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Untouched keys: the tag is as it was, the intent goes.
+	if err := s.FailIntent(uidN(1), "authentication failed", KeysUntouched); err != nil {
+		t.Fatal(err)
+	}
+	// Keys may have changed: the intent stays, with the reason.
+	if err := s.FailIntent(uidN(2), "tag removed", KeysMayHaveChanged); err != nil {
+		t.Fatal(err)
+	}
+	// Once keys may have changed, a later clean failure does not clear it.
+	if err := s.FailIntent(uidN(2), "timeout before ChangeKey", KeysUntouched); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FailIntent(uidN(9), "x", KeysUntouched); !errors.Is(err, ErrNoIntent) {
+		t.Fatalf("FailIntent without intent: %v", err)
+	}
+	its, _ := s.OpenIntents()
+	if len(its) != 2 || its[0].UID != uidN(2) || its[1].UID != uidN(3) {
+		t.Fatalf("open intents %+v", its)
+	}
+	if !its[0].KeysMayHaveChanged || its[0].LastError != "timeout before ChangeKey" {
+		t.Fatalf("failed intent %+v", its[0])
+	}
+	if st, _ := s.Stats("B1"); st != (BatchStats{Failed: 3, OpenIntents: 2, Target: 100}) {
+		t.Fatalf("stats %+v", st)
+	}
+	long := strings.Repeat("é", 400)
+	if err := s.FailIntent(uidN(3), long, KeysMayHaveChanged); err != nil {
+		t.Fatal(err)
+	}
+	its, _ = s.OpenIntents()
+	if r := its[1].LastError; len(r) > 510 || !strings.HasSuffix(r, "…") {
+		t.Fatalf("long reason stored as %d bytes", len(r))
+	}
+}
+
+func TestTimeIsInjected(t *testing.T) {
+	s := newStore(t) // clock starts at t0 and ticks 1s per reading
+	b := mustBatch(t, s, "B1")
+	if !b.CreatedAt.Equal(t0.Add(2 * time.Second)) {
+		t.Fatalf("batch created at %v", b.CreatedAt)
+	}
+	encode(t, s, uidN(1), "B1")
+	got, _, _ := s.Lookup(uidN(1))
+	if !got.StartedAt.Equal(t0.Add(3*time.Second)) || !got.CompletedAt.Equal(t0.Add(4*time.Second)) {
+		t.Fatalf("binding times %v %v", got.StartedAt, got.CompletedAt)
+	}
+	if got.StartedAt.Location() != time.UTC {
+		t.Fatal("times are not stored in UTC")
+	}
+}
+
+// Many writers share the store; every tag must be bound exactly once with
+// a distinct sequence number, and refusals in a group must not affect the
+// other requests of that group.
+func TestConcurrentWriters(t *testing.T) {
+	s := newStore(t)
+	mustBatch(t, s, "B1")
+	const workers, perWorker = 8, 40
+	encode(t, s, uidN(0), "B1") // every worker will also try this one
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*perWorker*2)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perWorker {
+				uid := uidN(1 + w*perWorker + i)
+				if err := s.BeginIntent(intentFor(uid, "B1")); err != nil {
+					errs <- err
+					continue
+				}
+				if i%10 == 0 {
+					if err := s.BeginIntent(intentFor(uidN(0), "B1")); !errors.Is(err, ErrDuplicate) {
+						errs <- fmt.Errorf("duplicate in a busy group: %v", err)
+					}
+				}
+				if err := s.Complete(bindingFor(uid)); err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	st, _ := s.Stats("B1")
+	if st.Done != 1+workers*perWorker || st.Duplicates != workers*perWorker/10 || st.OpenIntents != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	seen := map[uint64]bool{}
+	p, _ := s.Pending(10000)
+	for _, b := range p {
+		if seen[b.Seq] {
+			t.Fatalf("sequence %d used twice", b.Seq)
+		}
+		seen[b.Seq] = true
+	}
+	if len(seen) != 1+workers*perWorker {
+		t.Fatalf("%d bindings in the outbox", len(seen))
+	}
+}
+
+// A request that fails inside a group is rolled back alone; the others in
+// the group commit.
+func TestGroupCommitIsolatesFailures(t *testing.T) {
+	s := newStore(t)
+	mustBatch(t, s, "B1")
+	// Hold the committer in a request of its own until all the others are
+	// queued, so that they run as one group.
+	gate, running := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	held := make(chan error, 1)
+	go func() {
+		held <- s.write(func(*bolt.Tx) error {
+			once.Do(func() { close(running) })
+			<-gate
+			return nil
+		})
+	}()
+	<-running
+	var wg sync.WaitGroup
+	results := make([]error, 64)
+	boom := errors.New("boom")
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = s.write(func(tx *bolt.Tx) error {
+				if err := tx.Bucket(bktMeta).Put([]byte(fmt.Sprintf("k%02d", i)), []byte("v")); err != nil {
+					return err
+				}
+				switch i % 8 {
+				case 3:
+					return boom
+				case 5:
+					panic("bad page")
+				}
+				return nil
+			})
+		}()
+	}
+	for len(s.c.reqs) < len(results) {
+		time.Sleep(time.Millisecond)
+	}
+	close(gate)
+	wg.Wait()
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+	_ = s.view(func(tx *bolt.Tx) error {
+		for i, err := range results {
+			stored := tx.Bucket(bktMeta).Get([]byte(fmt.Sprintf("k%02d", i))) != nil
+			switch i % 8 {
+			case 3:
+				if !errors.Is(err, boom) || stored {
+					t.Errorf("request %d: err %v stored %v", i, err, stored)
+				}
+			case 5:
+				if !errors.Is(err, ErrCorrupt) || stored {
+					t.Errorf("request %d: err %v stored %v", i, err, stored)
+				}
+			default:
+				if err != nil || !stored {
+					t.Errorf("request %d: err %v stored %v", i, err, stored)
+				}
+			}
+		}
+		return nil
+	})
+	// Clean up the test keys so that the journal checks clean.
+	_ = s.write(func(tx *bolt.Tx) error {
+		for i := range results {
+			tx.Bucket(bktMeta).Delete([]byte(fmt.Sprintf("k%02d", i)))
+		}
+		return nil
+	})
+}
+
+func TestNormalizeUID(t *testing.T) {
+	for in, want := range map[string]string{
+		"04a1b2c3d4e5f6":        "04A1B2C3D4E5F6",
+		" 04:A1:B2:C3:D4:E5:F6": "04A1B2C3D4E5F6",
+		"04 a1 b2 c3":           "04A1B2C3",
+		"0102030405060708090A":  "0102030405060708090A",
+	} {
+		if got, err := NormalizeUID(in); err != nil || got != want {
+			t.Errorf("NormalizeUID(%q) = %q, %v", in, got, err)
+		}
+	}
+	for _, in := range []string{"", "04A1B2C3D4E5F", "04A1B2C3D4E5", "04A1B2C3D4E5FG", "0x04A1B2C3"} {
+		if _, err := NormalizeUID(in); !errors.Is(err, ErrInvalid) {
+			t.Errorf("NormalizeUID(%q) = %v, want ErrInvalid", in, err)
+		}
+	}
+}
