@@ -183,7 +183,7 @@ func (c *Card) serve() {
 	r := bufio.NewReader(c.conn)
 	buf := make([]byte, maxPayload)
 	for {
-		msg, err := readFrame(r, buf)
+		msg, err := readFrame(r, buf, func() { quickAck(c.conn) })
 		if err != nil {
 			c.finish(err)
 			return
@@ -234,11 +234,18 @@ func (c *Card) control(code byte) error {
 }
 
 // readFrame reads one length-prefixed message into buf (which must hold
-// maxPayload bytes) and returns the filled part.
-func readFrame(r io.Reader, buf []byte) ([]byte, error) {
+// maxPayload bytes) and returns the filled part. beforeRead, when not nil,
+// runs before reading the length and again before reading the payload.
+func readFrame(r *bufio.Reader, buf []byte, beforeRead func()) ([]byte, error) {
 	var hdr [2]byte
+	if beforeRead != nil {
+		beforeRead()
+	}
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
 		return nil, err
+	}
+	if beforeRead != nil && r.Buffered() < int(binary.BigEndian.Uint16(hdr[:])) {
+		beforeRead()
 	}
 	n := int(binary.BigEndian.Uint16(hdr[:]))
 	if _, err := io.ReadFull(r, buf[:n]); err != nil {

@@ -81,7 +81,7 @@ func (c *driverConn) send(payload ...byte) {
 
 func (c *driverConn) recv() ([]byte, error) {
 	buf := make([]byte, maxPayload)
-	msg, err := readFrame(c.r, buf)
+	msg, err := readFrame(c.r, buf, nil)
 	if err != nil {
 		return nil, err
 	}
