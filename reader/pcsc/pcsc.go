@@ -121,24 +121,23 @@ func (s *Stack) do(f func(*scard.Context) error) error {
 	if s.closed {
 		return ErrClosed
 	}
-	for attempt := 0; ; attempt++ {
+	var err error
+	for range 2 {
 		if s.sc == nil {
 			sc, err := establish(context.Background())
 			if err != nil {
-				return err
+				return err // pcscd is not there (any more)
 			}
 			s.sc = sc
 		}
-		err := f(s.sc)
-		if err == nil || !serviceGone(err) || attempt > 0 {
-			if err != nil && serviceGone(err) {
-				return fmt.Errorf("%w: pcsc: %w", reader.ErrStackUnavailable, err)
-			}
+		if err = f(s.sc); !serviceGone(err) {
 			return err
 		}
+		// pcscd was restarted since the context was made: make another.
 		_ = s.sc.Release()
 		s.sc = nil
 	}
+	return fmt.Errorf("%w: pcsc: %w", reader.ErrStackUnavailable, err)
 }
 
 func listReaders(sc *scard.Context) ([]string, error) {
@@ -253,8 +252,16 @@ func (r *pcscReader) Info() reader.Info {
 	return info
 }
 
+// Close ends the reader's waits (they return ErrClosed). Tags it returned
+// stay connected until closed.
 func (r *pcscReader) Close() error {
-	r.closeOnce.Do(func() { close(r.closed) })
+	r.closeOnce.Do(func() {
+		close(r.closed)
+		s := r.stack
+		s.mu.Lock()
+		s.readers = slices.DeleteFunc(s.readers, func(x *pcscReader) bool { return x == r })
+		s.mu.Unlock()
+	})
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -378,6 +379,35 @@ func TestWaitCancelAndClose(t *testing.T) {
 	}
 	if _, err := r.WaitTag(testCtx(t)); !errors.Is(err, ErrClosed) {
 		t.Fatalf("WaitTag on a closed reader: %v", err)
+	}
+}
+
+// TestWaitAbsentReader: waiting on a reader that is not plugged in blocks
+// on the PnP notification (it does not fail, and does not spin) until ctx
+// ends.
+func TestWaitAbsentReader(t *testing.T) {
+	_, st := setup(t, 2)
+	const name = "Unplugged Reader 00 00"
+	var calls atomic.Int32
+	hook := func(n string, states []scard.ReaderState) {
+		if n == name {
+			calls.Add(1)
+		}
+	}
+	testHookWait.Store(&hook)
+	defer testHookWait.Store(nil)
+	r := &pcscReader{stack: st, name: name, closed: make(chan struct{})}
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	if _, err := r.WaitTag(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("WaitTag on an absent reader: %v", err)
+	}
+	t.Logf("%d blocking waits", calls.Load())
+	if c := calls.Load(); c > 4 {
+		t.Fatalf("%d blocking waits in 500 ms: the wait spins", c)
+	}
+	if err := r.WaitRemoved(testCtx(t)); err != nil {
+		t.Fatalf("WaitRemoved on an absent reader: %v", err)
 	}
 }
 
