@@ -154,8 +154,9 @@ func (e *Emulator) diagnose(p []byte) {
 		}
 		e.reply(CmdDiagnose, []byte{fails})
 	case 0x06: // attention request / ISO 14443-4 card presence
+		inField, _ := e.currentTag()
 		switch {
-		case !e.st.target:
+		case !e.st.target && inField != nil:
 			e.reply(CmdDiagnose, []byte{StatusNotAllowed})
 		case e.targetTag() == nil || !e.st.active:
 			e.reply(CmdDiagnose, []byte{StatusTimeout})
@@ -385,14 +386,15 @@ func (e *Emulator) inDataExchange(p []byte) []byte {
 	}
 	tg, data := p[0], p[1:]
 	more := tg&0x40 != 0
-	if tg&0x3F != 1 || !e.st.target || !e.st.active {
-		e.st.chainIn, e.st.chainOut = nil, nil
-		return []byte{StatusNotAllowed}
-	}
 	tag := e.targetTag()
-	if tag == nil {
+	if tg&0x3F != 1 || tag == nil || !e.st.active {
 		e.st.chainIn, e.st.chainOut = nil, nil
-		return []byte{StatusTimeout}
+		if inField, _ := e.currentTag(); tg&0x3F == 1 && (e.st.target || inField == nil) {
+			// Nothing answers the I-block: the tag left, was put
+			// back without a new listing, or was deselected.
+			return []byte{StatusTimeout}
+		}
+		return []byte{StatusNotAllowed} // no such target listed
 	}
 	if len(data) == 0 && !more && e.st.chainOut != nil {
 		return e.nextChunk()

@@ -56,7 +56,8 @@
 //   - With no activated tag in the field, InDataExchange, the presence check
 //     (Diagnose 06) and libnfc's R(NAK) ping (InCommunicateThru B2) answer
 //     status 01 (timeout), which libnfc reports as NFC_ERFTRANS or
-//     NFC_ETGRELEASED; without a listed target they answer status 27.
+//     NFC_ETGRELEASED. Only with a tag in the field but no target listed
+//     (or after InRelease) do they answer status 27 (not acceptable).
 //   - Raw frames other than the R and S blocks of the activated ISO 14443-4
 //     tag time out, so that libnfc's probes for type B', SRx and CTx tags find
 //     no phantom targets.

@@ -233,8 +233,8 @@ func TestListAndExchange(t *testing.T) {
 	if got := h.cmd(0x4A, 0x01, 0x00); !bytes.Equal(got, []byte{0x00}) {
 		t.Fatalf("list without a tag → % X", got)
 	}
-	if got := h.cmd(0x40, 0x01, 0x00, 0xA4, 0x04, 0x00); !bytes.Equal(got, []byte{StatusNotAllowed}) {
-		t.Errorf("exchange without a target → % X", got)
+	if got := h.cmd(0x40, 0x01, 0x00, 0xA4, 0x04, 0x00); !bytes.Equal(got, []byte{StatusTimeout}) {
+		t.Errorf("exchange without a tag → % X", got)
 	}
 	tag := newTestTag()
 	e.SetTag(tag)
