@@ -15,7 +15,7 @@
 // exceed 255 bytes (LEN = FF FF LENM LENL LCS). The emulator resynchronises
 // on the start code 00 FF, so libnfc's wake-up preamble (55 55 00 00 00) and
 // line noise are skipped; frames with a bad LCS or DCS are dropped without an
-// ACK, as the host then times out and retries. Every command frame is
+// ACK (the host times out waiting for it) and logged. Every command frame is
 // acknowledged with 00 00 FF 00 FF 00 before its answer. An ACK from the host
 // aborts a command that is still waiting (a listing with infinite retries,
 // InAutoPoll); a NACK makes the emulator resend its last answer. Unknown
