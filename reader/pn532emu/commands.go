@@ -195,6 +195,9 @@ func (e *Emulator) rfConfiguration(p []byte) {
 		on := p[1]&0x01 != 0
 		if !on {
 			// The tag loses power: whatever was activated is gone.
+			if e.st.rfOn {
+				e.resetTag()
+			}
 			e.st.targetGen = 0
 			e.st.chainIn, e.st.chainOut = nil, nil
 		}
@@ -217,8 +220,18 @@ func (e *Emulator) release() {
 	e.st.chainIn, e.st.chainOut = nil, nil
 }
 
+// resetTag tells a tag that models it that it lost power or its session.
+func (e *Emulator) resetTag() {
+	if tag, _ := e.currentTag(); tag != nil {
+		if r, ok := tag.(Resetter); ok {
+			r.Reset()
+		}
+	}
+}
+
 // activate makes the tag of generation gen logical target 1.
 func (e *Emulator) activate(gen uint64, uid []byte) {
+	e.resetTag()
 	e.st.target, e.st.active, e.st.targetGen = true, true, gen
 	e.st.targetUID = append(e.st.targetUID[:0], uid...)
 	e.st.piccBlock = 1 // ISO 14443-4: the PICC block number starts at 1
@@ -425,7 +438,9 @@ func (e *Emulator) inDataExchange(p []byte) []byte {
 		e.mu.Unlock()
 		return []byte{StatusTimeout} // removed while the tag was busy
 	}
-	if tear {
+	if tear || len(resp) == 0 {
+		// An empty answer is no answer: reader/sim's tag gives one
+		// when its own fault hooks took it out of the field.
 		e.setTagLocked(nil)
 		e.mu.Unlock()
 		return []byte{StatusTimeout}

@@ -39,7 +39,9 @@
 // A listing finds the tag set with SetTag and reports Tg 01, ATQA 03 44 (the
 // PN532 gives SENS_RES most significant byte first), SAK 20, the UID and,
 // because the PN532 does the RATS itself, the ATS including TL; a tag
-// implementing Anticollision reports its own ATQA and SAK. InDataExchange
+// implementing Anticollision reports its own ATQA and SAK. Tags implementing
+// Resetter are reset on activation and when the field goes off; tags
+// implementing Departer may leave the field by themselves. InDataExchange
 // D4 40 01 <C-APDU> calls reader.Emulated.Process and answers D5 41 00
 // <R-APDU>. Long C-APDUs may arrive in one extended frame or chained by the
 // host (MI bit 0x40 in the target byte, each part answered with status 00);
@@ -67,7 +69,9 @@
 //   - The fault hooks count APDU exchanges from the moment they are armed:
 //     RemoveAfter(k) lets exchange k complete and then removes the tag;
 //     RemoveDuring(k) lets exchange k reach the tag (Process runs) and loses
-//     its answer. SetTag and RemoveTag disarm them.
+//     its answer. SetTag and RemoveTag disarm them. A tag whose Process
+//     returns nothing (reader/sim's tag after its own removal fault) has left
+//     the field too: the exchange times out and the emulator removes it.
 //   - The emulator keeps its own descriptor of the pty slave open, so reads
 //     on the master never fail when libnfc closes and reopens the port. The
 //     slave starts in raw mode; libnfc's termios (raw too, plus its private

@@ -38,6 +38,21 @@ type Anticollision interface {
 	SAK() byte
 }
 
+// Departer is implemented by emulated tags that can leave the field by
+// themselves (reader/sim's Tag through its fault hooks): when Gone is closed
+// the emulator takes the tag out of the field, as RemoveTag does.
+type Departer interface {
+	Gone() <-chan struct{}
+}
+
+// Resetter is implemented by emulated tags that model a field reset
+// (reader/sim's Tag). The emulator calls Reset when it switches the RF field
+// off and when it activates the tag, since a tag activated anew has lost any
+// session it had.
+type Resetter interface {
+	Reset()
+}
+
 // Emulator is a PN532 behind a pseudo-terminal. libnfc's pn532_uart driver
 // opens Path() like the tty of a USB-serial PN532 board.
 type Emulator struct {
@@ -162,6 +177,24 @@ func (e *Emulator) setTagLocked(t reader.Emulated) {
 	e.removeAfter, e.removeDuring = 0, 0
 	close(e.tagEvent)
 	e.tagEvent = make(chan struct{})
+	if d, ok := t.(Departer); ok {
+		go e.watchDeparture(d.Gone(), e.tagGen, e.tagEvent)
+	}
+}
+
+// watchDeparture takes the tag of generation gen out of the field when it
+// leaves by itself, until the tag changes or the emulator stops.
+func (e *Emulator) watchDeparture(gone <-chan struct{}, gen uint64, changed <-chan struct{}) {
+	select {
+	case <-gone:
+		e.mu.Lock()
+		if e.tagGen == gen {
+			e.setTagLocked(nil)
+		}
+		e.mu.Unlock()
+	case <-changed:
+	case <-e.done:
+	}
 }
 
 // TagPresent reports whether a tag is in the field.

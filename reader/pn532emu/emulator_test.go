@@ -41,6 +41,8 @@ func (f *testTag) Process(c []byte) []byte {
 		return []byte{0x90, 0x00}
 	case len(c) >= 5 && c[1] == 0xEE:
 		return append(append([]byte(nil), c[5:]...), 0x90, 0x00)
+	case len(c) >= 2 && c[1] == 0xDD: // a tag that leaves while answering
+		return nil
 	case len(c) >= 4 && c[1] == 0xEF:
 		n := int(c[2])<<8 | int(c[3])
 		r := make([]byte, n+2)
@@ -367,6 +369,13 @@ func TestFaultHooks(t *testing.T) {
 	if e.Exchanges() != 3 {
 		t.Errorf("Exchanges = %d, want 3", e.Exchanges())
 	}
+
+	// An empty answer from Process means the tag left.
+	e.SetTag(tag)
+	h.cmd(0x4A, 0x01, 0x00)
+	if got := h.cmd(0x40, 0x01, 0x90, 0xDD, 0x00, 0x00); !bytes.Equal(got, []byte{StatusTimeout}) || e.TagPresent() {
+		t.Errorf("empty answer → % X, tag present %v", got, e.TagPresent())
+	}
 }
 
 func TestInfiniteListWaitsForTag(t *testing.T) {
@@ -425,5 +434,42 @@ func TestLink(t *testing.T) {
 	e.Close()
 	if _, err := os.Lstat(link); !os.IsNotExist(err) {
 		t.Errorf("link left behind: %v", err)
+	}
+}
+
+// lifecycleTag models reader/sim's optional interfaces.
+type lifecycleTag struct {
+	*testTag
+	gone   chan struct{}
+	resets chan struct{}
+}
+
+func (l *lifecycleTag) Gone() <-chan struct{} { return l.gone }
+func (l *lifecycleTag) Reset()                { l.resets <- struct{}{} }
+
+func TestDepartureAndReset(t *testing.T) {
+	e, h := newHost(t, Options{})
+	tag := &lifecycleTag{testTag: newTestTag(), gone: make(chan struct{}), resets: make(chan struct{}, 8)}
+	e.SetTag(tag)
+	h.cmd(0x4A, 0x01, 0x00)
+	select {
+	case <-tag.resets:
+	default:
+		t.Error("activation did not reset the tag")
+	}
+	h.cmd(0x32, 0x01, 0x00) // field off
+	select {
+	case <-tag.resets:
+	default:
+		t.Error("field off did not reset the tag")
+	}
+	h.cmd(0x32, 0x01, 0x01)
+	close(tag.gone)
+	deadline := time.Now().Add(2 * time.Second)
+	for e.TagPresent() && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if e.TagPresent() {
+		t.Fatal("a tag that left by itself is still in the field")
 	}
 }
