@@ -2,6 +2,7 @@ package sim
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
 	"math/rand/v2"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	"github.com/tagline-station/tagline/apdu"
 	"github.com/tagline-station/tagline/ev2"
 	"github.com/tagline-station/tagline/keys"
+	"github.com/tagline-station/tagline/reader"
 	"github.com/tagline-station/tagline/sdm"
 )
 
@@ -107,17 +109,30 @@ func sw(r []byte) apdu.StatusWord {
 
 // pcd is a minimal reader-side implementation for the tests.
 type pcd struct {
-	t   testing.TB
-	tag *Tag
-	s   *ev2.Session
+	t    testing.TB
+	tag  *Tag
+	s    *ev2.Session
+	send func([]byte) []byte
 }
 
-func newPCD(t testing.TB, tag *Tag) *pcd { return &pcd{t: t, tag: tag} }
+func newPCD(t testing.TB, tag *Tag) *pcd { return &pcd{t: t, tag: tag, send: tag.Process} }
+
+// cardPCD talks to tag through a reader.Card.
+func cardPCD(t testing.TB, tag *Tag, c reader.Card) *pcd {
+	return &pcd{t: t, tag: tag, send: func(capdu []byte) []byte {
+		t.Helper()
+		r, err := c.Transmit(context.Background(), capdu)
+		if err != nil {
+			t.Fatalf("transmit %X: %v", capdu, err)
+		}
+		return r
+	}}
+}
 
 // expect sends c and checks the status word; it returns the data.
 func (p *pcd) expect(c []byte, want apdu.StatusWord) []byte {
 	p.t.Helper()
-	r := p.tag.Process(c)
+	r := p.send(c)
 	if got := sw(r); got != want {
 		p.t.Fatalf("%X: got %X, want status %04X", c, r, uint16(want))
 	}
@@ -158,6 +173,24 @@ func (p *pcd) authFirst(keyNo byte, k keys.Key, rndA []byte) {
 	}
 	e, m := ev2.DeriveSessionKeys(k, rndA, rndB)
 	p.s = ev2.NewSession(e, m, a.TI, keyNo)
+}
+
+// authNonFirst runs AuthenticateEV2NonFirst in the current session.
+func (p *pcd) authNonFirst(keyNo byte, k keys.Key, rndA []byte) {
+	p.t.Helper()
+	ti, ctr := p.s.TI, p.s.CmdCtr
+	enc := p.expect(apdu.Native(apdu.InsAuthenticateEV2NonFirst, []byte{keyNo}), apdu.SWAdditionalFrame)
+	crypt, rndB, err := ev2.PCDPart2(k, enc, rndA)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	ans := p.expect(apdu.Native(apdu.InsAdditionalFrame, crypt), apdu.SWNativeOK)
+	if err := ev2.PCDVerifyNonFirst(k, ans, rndA); err != nil {
+		p.t.Fatal(err)
+	}
+	e, m := ev2.DeriveSessionKeys(k, rndA, rndB)
+	p.s = ev2.NewSession(e, m, ti, keyNo)
+	p.s.CmdCtr = ctr
 }
 
 // authFail runs an AuthenticateEV2First with a wrong key and expects the
