@@ -261,7 +261,7 @@ func (t *Tag) getFileSettings(data []byte) []byte {
 	return t.wrap(mode, f.set.GetData())
 }
 
-// keyRight reports whether an access condition is a key number, E or F.
+// validRight reports whether an access condition is a key number, E or F.
 func validRight(r byte) bool { return r < NumKeys || r == sdm.AccessFree || r == sdm.AccessNone }
 
 // validateSettings applies sdm.FileSettings.Validate; an SDMReadCtrOffset

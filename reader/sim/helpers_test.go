@@ -65,7 +65,7 @@ func setCmdCtr(tag *Tag, ctr uint16) {
 	tag.sess.CmdCtr = ctr
 }
 
-// sessionKeys returns the keys of the current session (nil when none).
+// sessionOf returns the current session (nil when none).
 func sessionOf(tag *Tag) *ev2.Session {
 	tag.mu.Lock()
 	defer tag.mu.Unlock()

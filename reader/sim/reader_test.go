@@ -103,6 +103,17 @@ func TestRemoveAfter(t *testing.T) {
 	if r.Info().TagPresent || tag.Process(selectApp) != nil {
 		t.Fatal("tag still answers")
 	}
+	// A hook armed before the tag is presented applies to the new
+	// activation; the spent one does not fire again.
+	tag.RemoveAfter(1)
+	r.Present(tag)
+	c = waitTag(t, r)
+	if _, err := c.Transmit(context.Background(), selectApp); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Transmit(context.Background(), selectApp); !errors.Is(err, reader.ErrTagRemoved) {
+		t.Fatalf("second exchange: %v", err)
+	}
 }
 
 func TestRemoveDuringAndCorrupt(t *testing.T) {

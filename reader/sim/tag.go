@@ -59,6 +59,8 @@ func Timing106() *Timing {
 type Options struct {
 	// UID is the 7-byte UID; empty means 04 followed by six random bytes
 	// (from crypto/rand, never from Rand, so Rand's draw order is fixed).
+	// New panics on a UID of another length; NewPersonalised returns an
+	// error.
 	UID []byte
 	// Rand supplies RndB, TI and the PICCData padding; nil is crypto/rand.
 	Rand io.Reader
@@ -364,7 +366,13 @@ func (t *Tag) activate() {
 		t.removed = false
 		t.left = make(chan struct{})
 	}
-	t.removeAt, t.loseAt, t.corruptAt = 0, 0, 0
+	// Hooks that fired are spent; pending ones stay armed.
+	if t.removeAt != 0 && t.exchanges >= t.removeAt {
+		t.removeAt = 0
+	}
+	if t.loseAt != 0 && t.exchanges >= t.loseAt {
+		t.loseAt = 0
+	}
 	t.resetVolatile()
 }
 
