@@ -424,29 +424,27 @@ func (t *Tag) grant(f *file, write bool) (byte, apdu.StatusWord) {
 
 func le24(b []byte) int { return int(b[0]) | int(b[1])<<8 | int(b[2])<<16 }
 
-// dataCmd parses the header FileNo || Offset || Length of ReadData and
-// WriteData and the target file.
-func (t *Tag) dataCmd(data []byte) (*file, int, int, apdu.StatusWord) {
+// dataCmd is the common part of ReadData and WriteData: the header
+// FileNo || Offset || Length, the target file, the access decision and the
+// secure messaging of the command in the mode the access grants.
+func (t *Tag) dataCmd(ins byte, data []byte, write bool) (f *file, off, n int, mode byte, body []byte, sw apdu.StatusWord) {
 	if len(data) < 7 {
-		return nil, 0, 0, apdu.SWLengthError
+		return nil, 0, 0, 0, nil, apdu.SWLengthError
 	}
-	f := t.file(data[0])
-	if f == nil {
-		return nil, 0, 0, apdu.SWFileNotFound
+	if f = t.file(data[0]); f == nil {
+		return nil, 0, 0, 0, nil, apdu.SWFileNotFound
 	}
-	return f, le24(data[1:4]), le24(data[4:7]), 0
+	if mode, sw = t.grant(f, write); sw != 0 {
+		return nil, 0, 0, 0, nil, sw
+	}
+	if _, body, sw = t.unwrap(ins, data, 7, mode); sw != 0 {
+		return nil, 0, 0, 0, nil, sw
+	}
+	return f, le24(data[1:4]), le24(data[4:7]), mode, body, 0
 }
 
 func (t *Tag) readData(data []byte) []byte {
-	f, off, n, sw := t.dataCmd(data)
-	if sw != 0 {
-		return t.fail(sw)
-	}
-	mode, sw := t.grant(f, false)
-	if sw != 0 {
-		return t.fail(sw)
-	}
-	_, body, sw := t.unwrap(apdu.InsReadData, data, 7, mode)
+	f, off, n, mode, body, sw := t.dataCmd(apdu.InsReadData, data, false)
 	if sw != 0 {
 		return t.fail(sw)
 	}
@@ -465,9 +463,7 @@ func (t *Tag) readData(data []byte) []byte {
 	}
 	content := f.data
 	if t.sess == nil && f.set.SDM {
-		var sw apdu.StatusWord
-		content, sw = t.mirror(f, false)
-		if sw != 0 {
+		if content, sw = t.mirror(f, false); sw != 0 {
 			return t.fail(sw)
 		}
 	}
@@ -475,15 +471,7 @@ func (t *Tag) readData(data []byte) []byte {
 }
 
 func (t *Tag) writeData(data []byte) []byte {
-	f, off, n, sw := t.dataCmd(data)
-	if sw != 0 {
-		return t.fail(sw)
-	}
-	mode, sw := t.grant(f, true)
-	if sw != 0 {
-		return t.fail(sw)
-	}
-	_, body, sw := t.unwrap(apdu.InsWriteData, data, 7, mode)
+	f, off, n, mode, body, sw := t.dataCmd(apdu.InsWriteData, data, true)
 	if sw != 0 {
 		return t.fail(sw)
 	}
