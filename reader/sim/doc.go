@@ -22,8 +22,9 @@
 //     error status word leaves keys, file data, file settings and counters as
 //     they were; the only state an error changes is volatile: it ends the
 //     authenticated session (datasheet 9.1.9: "any other error during the
-//     command execution has the same consequences") and a failed
-//     authentication is counted.
+//     command execution has the same consequences"), a failed
+//     authentication is counted and a 91AD answer spends one unit of the
+//     authentication delay.
 //   - Keys never leave the tag as bytes. The only accessors that return key
 //     material are Key and IsPersonalisedWith, which exist for tests and
 //     return keys.Key (which prints as a check value) or a boolean computed
