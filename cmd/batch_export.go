@@ -1,0 +1,122 @@
+package cmd
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tagline-station/tagline/batch"
+)
+
+type batchExportOptions struct {
+	journal string
+	format  string
+	since   uint64
+	output  string
+}
+
+func newBatchExportCmd(e *env) *cobra.Command {
+	o := &batchExportOptions{}
+	c := &cobra.Command{
+		Use:   "export ID [--format jsonl|csv] [--since N] [-o FILE]",
+		Short: "Export a batch's manifest",
+		Long: `export writes the manifest of a batch (format tagline-manifest/1, see
+batch/MANIFEST.md): a header, one record per encoded tag in journal order and
+a trailer with the count, the SHA-256 of the records and next_since, the
+cursor to resume from with --since. The output depends on the journal only:
+exporting twice gives the same bytes.
+
+The manifest goes to standard output, or with -o to FILE, written to a
+temporary file first and renamed into place, so FILE is never half-written.`,
+		Example: `  tagline batch export 20250101-001 > manifest.jsonl
+  tagline batch export 20250101-001 --format csv -o manifest.csv
+  tagline batch export 20250101-001 --since 1200 -o delta.jsonl`,
+		Args: exactArgs(1, "a batch ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runBatchExport(cmd, e, o, args[0])
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&o.journal, "journal", "", "journal `FILE` (default: journal in the config file, else "+defaultJournalHelp()+")")
+	f.StringVar(&o.format, "format", "jsonl", "manifest format: jsonl or csv")
+	f.Uint64Var(&o.since, "since", 0, "only records after sequence number `N` (the next_since of an earlier export)")
+	f.StringVarP(&o.output, "output", "o", "", "write to `FILE` (atomically) instead of standard output")
+	return c
+}
+
+func runBatchExport(cmd *cobra.Command, e *env, o *batchExportOptions, id string) error {
+	switch o.format {
+	case "jsonl", "csv":
+	default:
+		return usageErrorf("--format is jsonl or csv", "unknown manifest format %q", o.format)
+	}
+	jpath, err := e.journalPath(o.journal)
+	if err != nil {
+		return err
+	}
+	store, err := e.openJournalRO(jpath)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if _, err := store.GetBatch(id); err != nil {
+		return err
+	}
+	opts := batch.ExportOptions{Format: o.format, Since: o.since}
+	if o.output == "" || o.output == "-" {
+		_, err := store.Export(cmd.OutOrStdout(), id, opts)
+		return err
+	}
+	var sum batch.ExportSummary
+	err = writeFileAtomic(o.output, func(w io.Writer) error {
+		var err error
+		sum, err = store.Export(w, id, opts)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	e.log.Info("manifest exported", "batch", id, "file", o.output, "records", sum.Count, "sha256", sum.SHA256)
+	fmt.Fprintf(cmd.ErrOrStderr(), "wrote %d %s to %s (sha256 %s, next --since %d)\n",
+		sum.Count, plural(sum.Count, "record", "records"), o.output, sum.SHA256, sum.NextSince)
+	return nil
+}
+
+// writeFileAtomic writes path through a temporary file in the same folder
+// that is synced and renamed into place only when write succeeded.
+func writeFileAtomic(path string, write func(io.Writer) error) (err error) {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = tmp.Close()
+			_ = os.Remove(tmp.Name())
+		}
+	}()
+	if err = write(tmp); err != nil {
+		return err
+	}
+	if err = tmp.Chmod(0o644); err != nil {
+		return err
+	}
+	if err = tmp.Sync(); err != nil {
+		return err
+	}
+	if err = tmp.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	if d, derr := os.Open(dir); derr == nil {
+		_ = d.Sync()
+		_ = d.Close()
+	}
+	return nil
+}

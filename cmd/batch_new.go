@@ -1,0 +1,109 @@
+package cmd
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tagline-station/tagline/batch"
+	"github.com/tagline-station/tagline/sdm"
+)
+
+type batchNewOptions struct {
+	id         string
+	sku        string
+	target     int
+	template   string
+	keyVersion int
+	notes      string
+	journal    string
+	stationID  string
+	json       bool
+}
+
+func newBatchNewCmd(e *env) *cobra.Command {
+	o := &batchNewOptions{}
+	c := &cobra.Command{
+		Use:   "new --sku SKU --target N --key-version V [--template URL] [--notes TEXT] [--id ID]",
+		Short: "Create a batch",
+		Long: `new records a new open batch in the journal (creating the journal file if
+needed). The template is checked against what an NTAG 424 DNA can mirror:
+an https URL with {picc} (encrypted UID and counter) and {mac}, optionally
+{enc}; or {uid} and {ctr} in plain. --template defaults to template in the
+config file. Without --id the batch is named YYYYMMDD-NNN.`,
+		Example: `  tagline batch new --sku SKU-123 --target 5000 --key-version 1 \
+    --template 'https://sdm.tagline.example/tag?picc_data={picc}&cmac={mac}'
+  tagline batch new --id spring-run --sku SKU-9 --target 200 --key-version 2 --notes 'pilot' --json`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runBatchNew(cmd, e, o)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&o.id, "id", "", "batch `ID` (letters, digits, '-', '_', '.'; default YYYYMMDD-NNN)")
+	f.StringVar(&o.sku, "sku", "", "product `SKU` of every tag in the batch")
+	f.IntVar(&o.target, "target", 0, "number of tags planned (`N`)")
+	f.StringVar(&o.template, "template", "", "SUN URL template (default: template in the config file)")
+	f.IntVar(&o.keyVersion, "key-version", 0, "key version `V` (1-255) written to every key")
+	f.StringVar(&o.notes, "notes", "", "free text kept with the batch")
+	f.StringVar(&o.journal, "journal", "", "journal `FILE` (default: journal in the config file, else "+defaultJournalHelp()+")")
+	f.StringVar(&o.stationID, "station-id", "", "this station's `ID` (default: station_id in the config file, else the host name)")
+	f.BoolVar(&o.json, "json", false, "print the new batch as JSON")
+	return c
+}
+
+func runBatchNew(cmd *cobra.Command, e *env, o *batchNewOptions) error {
+	if err := requireFlags(cmd, "sku", "target", "key-version"); err != nil {
+		return err
+	}
+	if o.target < 0 {
+		return usageErrorf("", "--target must not be negative")
+	}
+	if o.keyVersion < 1 || o.keyVersion > 255 {
+		return usageErrorf("key version 0 is the factory keys' version; use 1 for a first key generation", "--key-version must be 1 to 255, got %d", o.keyVersion)
+	}
+	raw := o.template
+	if raw == "" {
+		cfg, err := e.config()
+		if err != nil {
+			return err
+		}
+		raw = cfg.Template
+	}
+	if raw == "" {
+		return usageErrorf(hintFor(sdm.ErrTemplate), "--template is required (or set template in the config file)")
+	}
+	if _, err := sdm.ParseTemplate(raw); err != nil {
+		return withCode(ExitUsage, fmt.Errorf("--template: %w", err), hintFor(sdm.ErrTemplate))
+	}
+	jpath, err := e.journalPath(o.journal)
+	if err != nil {
+		return err
+	}
+	sid, err := e.stationID(o.stationID)
+	if err != nil {
+		return err
+	}
+	store, err := e.openJournal(jpath, sid)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	b, err := store.CreateBatch(batch.Batch{
+		ID: o.id, SKU: o.sku, Target: o.target, Template: raw,
+		KeyVersion: byte(o.keyVersion), Notes: o.notes,
+	})
+	if err != nil {
+		return err
+	}
+	if err := store.Close(); err != nil {
+		return err
+	}
+	e.log.Info("batch created", "batch", b.ID, "sku", b.SKU, "target", b.Target, "key_version", b.KeyVersion)
+	if o.json {
+		return writeJSONIndent(cmd.OutOrStdout(), newBatchJSON(b, batch.BatchStats{Target: b.Target}))
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "created batch %s (sku %s, target %d, key version %d) in %s\n", b.ID, b.SKU, b.Target, b.KeyVersion, jpath)
+	fmt.Fprintf(cmd.OutOrStdout(), "next: tagline encode --batch %s --reader NAME\n", b.ID)
+	return nil
+}

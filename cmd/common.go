@@ -1,0 +1,182 @@
+package cmd
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"runtime"
+
+	"github.com/tagline-station/tagline/batch"
+	"github.com/tagline-station/tagline/keys"
+)
+
+// errNoJournal reports a journal file that does not exist yet.
+var errNoJournal = errors.New("no journal")
+
+// journalPath resolves --journal, then the config file, then the default.
+func (e *env) journalPath(flag string) (string, error) {
+	if flag != "" {
+		return flag, nil
+	}
+	cfg, err := e.config()
+	if err != nil {
+		return "", err
+	}
+	if cfg.Journal != "" {
+		return cfg.Journal, nil
+	}
+	p, err := batch.DefaultPath()
+	if err != nil {
+		return "", usageErrorf("pass --journal FILE or set journal in the config file", "%v", err)
+	}
+	return p, nil
+}
+
+// stationID resolves --station-id, then the config file.
+func (e *env) stationID(flag string) (string, error) {
+	if flag != "" {
+		if err := checkStationID(flag); err != nil {
+			return "", usageErrorf("", "--station-id %q: %v", flag, err)
+		}
+		return flag, nil
+	}
+	cfg, err := e.config()
+	if err != nil {
+		return "", err
+	}
+	return cfg.StationID, nil
+}
+
+// openJournal opens the journal for writing, creating it if needed.
+func (e *env) openJournal(path, stationID string) (*batch.Store, error) {
+	e.log.Info("open journal", "path", path, "station_id", stationID)
+	st, err := batch.Open(path, batch.Options{StationID: stationID, Now: e.now})
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// openJournalRO opens an existing journal read-only. A missing file is
+// reported as errNoJournal.
+func (e *env) openJournalRO(path string) (*batch.Store, error) {
+	if err := journalExists(path); err != nil {
+		return nil, err
+	}
+	e.log.Info("open journal read-only", "path", path)
+	return batch.Open(path, batch.Options{ReadOnly: true, Now: e.now})
+}
+
+// journalExists reports a missing journal file as errNoJournal (exit 5),
+// for commands that must not create one.
+func journalExists(path string) error {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return withCode(ExitJournal, fmt.Errorf("%w at %s", errNoJournal, path),
+			"check --journal (or journal in the config file); tagline batch new creates the journal")
+	}
+	return nil
+}
+
+// masterKeySource picks the master key file: the flag, then
+// $TAGLINE_MASTER_KEY_FILE, then the config file.
+func (e *env) masterKeySource(flag string) (keys.Source, error) {
+	if flag != "" {
+		return keys.Source{File: flag, Stdin: e.stdin}, nil
+	}
+	if p := e.getenv(envMasterKeyFile); p != "" {
+		return keys.Source{File: p, Stdin: e.stdin}, nil
+	}
+	cfg, err := e.config()
+	if err != nil {
+		return keys.Source{}, err
+	}
+	if cfg.MasterKeyFile != "" {
+		return keys.Source{File: cfg.MasterKeyFile, Stdin: e.stdin}, nil
+	}
+	return keys.Source{}, nil // LoadMaster explains that none was given
+}
+
+// loadMaster loads the master key and warns about a key file that others
+// can read. Errors never contain the key (package keys guarantees it).
+func (e *env) loadMaster(src keys.Source) (keys.Master, error) {
+	m, err := keys.LoadMaster(src)
+	if err != nil {
+		return keys.Master{}, err
+	}
+	if src.File != "" && src.File != "-" {
+		warnKeyFileMode(e.stderr, src.File)
+	}
+	e.log.Info("master key loaded", "source", src.File, "kcv", m.KCV())
+	return m, nil
+}
+
+func warnKeyFileMode(w io.Writer, path string) {
+	if runtime.GOOS == "windows" {
+		return
+	}
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		fmt.Fprintf(w, "tagline: warning: master key file %s can be read by other users (mode %04o); chmod 600 %s\n", path, fi.Mode().Perm(), path)
+	}
+}
+
+// kdfScheme resolves --kdf, then the config file, then "tagline".
+func (e *env) kdfScheme(flag string) (keys.Scheme, error) {
+	name := flag
+	if name == "" {
+		cfg, err := e.config()
+		if err != nil {
+			return "", err
+		}
+		name = cfg.KDF
+	}
+	if name == "" {
+		return keys.SchemeTagline, nil
+	}
+	s, err := keys.ParseScheme(name)
+	if err != nil {
+		return "", usageErrorf("--kdf is tagline or sdm-backend", "%v", err)
+	}
+	return s, nil
+}
+
+// createKeyFile writes a new random 16-byte master key as hex to path with
+// mode 0600, refusing to replace an existing file.
+func createKeyFile(path string) error {
+	var k [16]byte
+	if _, err := rand.Read(k[:]); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(hex.EncodeToString(k[:]) + "\n")
+	clear(k[:])
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(path)
+	}
+	return err
+}
+
+// writeJSON writes v as one line of JSON.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// writeJSONIndent writes v as indented JSON.
+func writeJSONIndent(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

@@ -1,0 +1,283 @@
+package cmd
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tagline-station/tagline/batch"
+	"github.com/tagline-station/tagline/keys"
+	"github.com/tagline-station/tagline/reader"
+	"github.com/tagline-station/tagline/sdm"
+	"github.com/tagline-station/tagline/station"
+)
+
+type encodeOptions struct {
+	batchID       string
+	reader        string
+	readers       []string
+	allReaders    bool
+	count         int
+	reencode      bool
+	yes           bool
+	noTUI         bool
+	json          bool
+	journal       string
+	masterKeyFile string
+	kdf           string
+	stationID     string
+	simInterval   time.Duration
+}
+
+func newEncodeCmd(e *env) *cobra.Command {
+	o := &encodeOptions{}
+	c := &cobra.Command{
+		Use:   "encode --batch ID [--reader NAME | --readers N1,N2 | --all-readers]",
+		Short: "Run the encoding station on one or more readers",
+		Long: `encode is the station: it waits for tags on each reader (one lane per
+reader, all into one journal), personalises them for the batch, reads each
+back as a phone would, verifies its SUN message and journals it.
+
+The batch's template and key version come from the journal's batch record;
+the master key from --master-key-file, $TAGLINE_MASTER_KEY_FILE or the
+config file's master_key_file, in that order; the key derivation from --kdf
+or the config file's kdf (default tagline).
+
+Readers (--reader, or reader in the config file):
+  sim                  built-in simulated reader: a fresh simulated tag every
+                       --sim-interval, to try the station without hardware
+  pcsc:NAME or NAME    a PC/SC reader (tagline readers lists the names)
+  libnfc[:CONNSTRING]  a libnfc device (libnfc's default device when empty)
+
+On a terminal encode opens the operator UI; with --no-tui, --json or without
+a terminal it prints one line (or one JSON object) per tag as results come.
+
+Ctrl-C (or SIGTERM) stops the station cleanly: lanes stop taking new tags,
+a tag in progress is finished, and encode exits 0 unless a tag failed. A
+second Ctrl-C quits at once (the journal keeps any half-done tag open;
+tagline journal check lists it).
+
+--reencode rewrites the URL and file settings of tags that already carry
+this station's keys (keys are kept). It asks for confirmation on a terminal
+and needs --yes otherwise.`,
+		Example: `  tagline encode --batch 20250101-001 --reader 'pcsc:ACS ACR122U PICC Interface 00 00'
+  tagline encode --batch 20250101-001 --readers 'pcsc:Reader A 00 00,pcsc:Reader B 00 00'
+  tagline encode --batch 20250101-001 --all-readers --no-tui
+  tagline encode --batch demo-20250101-120000 --journal tagline-demo.db \
+    --master-key-file tagline-demo.key --reader sim --count 3 --json
+  tagline encode --batch 20250101-001 --reader libnfc:pn532_uart:/dev/ttyUSB0 --reencode --yes`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runEncode(cmd, e, o)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&o.batchID, "batch", "", "batch `ID` to encode (tagline batch list shows them)")
+	f.StringVar(&o.reader, "reader", "", "reader to use: sim, pcsc:NAME, NAME or libnfc[:CONNSTRING]")
+	f.StringSliceVar(&o.readers, "readers", nil, "several readers, comma separated (one lane each)")
+	f.BoolVar(&o.allReaders, "all-readers", false, "every PC/SC reader and the default libnfc device")
+	f.IntVar(&o.count, "count", 0, "stop after `N` tags (0: until Ctrl-C)")
+	f.BoolVar(&o.reencode, "reencode", false, "rewrite tags that already carry this station's keys (destructive)")
+	f.BoolVarP(&o.yes, "yes", "y", false, "confirm --reencode without asking")
+	f.BoolVar(&o.noTUI, "no-tui", false, "print one line per tag instead of the operator UI")
+	f.BoolVar(&o.json, "json", false, "print one JSON object per tag (implies --no-tui)")
+	f.StringVar(&o.journal, "journal", "", "journal `FILE` (default: journal in the config file, else "+defaultJournalHelp()+")")
+	f.StringVar(&o.masterKeyFile, "master-key-file", "", "master key `FILE` (default $TAGLINE_MASTER_KEY_FILE, else master_key_file in the config file)")
+	f.StringVar(&o.kdf, "kdf", "", "key derivation: tagline or sdm-backend (default: kdf in the config file, else tagline)")
+	f.StringVar(&o.stationID, "station-id", "", "this station's `ID` in the journal (default: station_id in the config file, else the host name)")
+	f.DurationVar(&o.simInterval, "sim-interval", 500*time.Millisecond, "with --reader sim: pause between one simulated tag's result and the next tag")
+	return c
+}
+
+func defaultJournalHelp() string {
+	if p, err := batch.DefaultPath(); err == nil {
+		return p
+	}
+	return "the per-user data folder"
+}
+
+func runEncode(cmd *cobra.Command, e *env, o *encodeOptions) error {
+	if err := requireFlags(cmd, "batch"); err != nil {
+		return err
+	}
+	if o.count < 0 {
+		return usageErrorf("", "--count must not be negative")
+	}
+	if o.simInterval < 0 {
+		return usageErrorf("", "--sim-interval must not be negative")
+	}
+	specs, err := e.encodeReaderSpecs(cmd, o)
+	if err != nil {
+		return err
+	}
+	scheme, err := e.kdfScheme(o.kdf)
+	if err != nil {
+		return err
+	}
+	jpath, err := e.journalPath(o.journal)
+	if err != nil {
+		return err
+	}
+	stationID, err := e.stationID(o.stationID)
+	if err != nil {
+		return err
+	}
+	src, err := e.masterKeySource(o.masterKeyFile)
+	if err != nil {
+		return err
+	}
+	master, err := e.loadMaster(src)
+	if err != nil {
+		return err
+	}
+
+	store, err := e.openJournal(jpath, stationID)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	b, err := store.GetBatch(o.batchID)
+	if err != nil {
+		return err
+	}
+	if b.Status == batch.StatusClosed {
+		return withHint(fmt.Errorf("%w: %s", batch.ErrBatchClosed, b.ID), "create a new batch with tagline batch new")
+	}
+	if b.Template == "" {
+		return usageErrorf("create a batch with --template", "batch %s has no URL template", b.ID)
+	}
+	tmpl, err := sdm.ParseTemplate(b.Template)
+	if err != nil {
+		return fmt.Errorf("batch %s: %w", b.ID, err)
+	}
+	deriver, err := keys.NewDeriver(scheme, master, b.KeyVersion)
+	if err != nil {
+		return err
+	}
+	if o.reencode && !o.yes {
+		if err := e.confirmReencode(cmd, b); err != nil {
+			return err
+		}
+	}
+	st, err := station.New(station.Config{Journal: store, Batch: b, Deriver: deriver, Template: tmpl, Reencode: o.reencode, Now: e.now})
+	if err != nil {
+		return err
+	}
+	readers, err := e.openReaders(cmd.Context(), specs, o.allReaders,
+		simFeederOptions{Interval: o.simInterval, Max: o.count, UID: e.simRandom})
+	if err != nil {
+		return err
+	}
+	defer readers.Close()
+	for _, l := range readers.lanes {
+		if l.spec.Kind == reader.KindSim {
+			fmt.Fprintf(cmd.ErrOrStderr(), "tagline: note: reader %s presents simulated tags; they are journaled in batch %s like real ones\n", l.name, b.ID)
+		}
+	}
+
+	useTUI := !o.noTUI && !o.json && e.stdoutTTY && uiAvailable
+	out := cmd.OutOrStdout()
+	info := cmd.ErrOrStderr()
+	e.log.Info("station starting", "batch", b.ID, "readers", strings.Join(readers.names(), ","), "tui", useTUI,
+		"kdf", string(scheme), "master_kcv", master.KCV(), "reencode", o.reencode)
+	t, err := e.runStation(cmd.Context(), runOptions{
+		station: st, store: store, batch: b, readers: readers,
+		count: o.count, json: o.json, tui: useTUI, out: out, info: info,
+	})
+	if err != nil {
+		return err
+	}
+	sum := out
+	if o.json {
+		sum = info
+	}
+	s := t.summary()
+	if stats, serr := store.Stats(b.ID); serr == nil {
+		s += fmt.Sprintf("; batch %s: %d", b.ID, stats.Done)
+		if stats.Target > 0 {
+			s += fmt.Sprintf(" of %d", stats.Target)
+		}
+		s += " done"
+	}
+	fmt.Fprintln(sum, s)
+	return t.failureError()
+}
+
+// encodeReaderSpecs picks the readers: --reader, --readers, --all-readers,
+// else the config file's reader.
+func (e *env) encodeReaderSpecs(cmd *cobra.Command, o *encodeOptions) ([]readerSpec, error) {
+	n := 0
+	for _, set := range []bool{o.reader != "", len(o.readers) > 0, o.allReaders} {
+		if set {
+			n++
+		}
+	}
+	if n > 1 {
+		return nil, usageErrorf("give one of --reader, --readers or --all-readers", "--reader, --readers and --all-readers exclude each other")
+	}
+	var raw []string
+	switch {
+	case o.allReaders:
+		return nil, nil
+	case o.reader != "":
+		raw = []string{o.reader}
+	case len(o.readers) > 0:
+		raw = o.readers
+	default:
+		cfg, err := e.config()
+		if err != nil {
+			return nil, err
+		}
+		if cfg.Reader == "" {
+			return nil, usageErrorf("tagline readers lists the readers; pass one with --reader NAME (or --reader sim to try without hardware), or set reader in the config file",
+				"no reader chosen")
+		}
+		raw = []string{cfg.Reader}
+	}
+	var specs []readerSpec
+	for _, r := range raw {
+		sp, err := parseReaderSpec(r)
+		if err != nil {
+			return nil, usageErrorf("tagline readers lists the readers", "--reader %q: %v", r, err)
+		}
+		specs = append(specs, sp)
+	}
+	return specs, nil
+}
+
+// confirmReencode asks on a terminal and refuses without one.
+func (e *env) confirmReencode(cmd *cobra.Command, b batch.Batch) error {
+	if !e.stdinTTY {
+		return usageErrorf("pass --yes to confirm re-encoding when there is no terminal to ask on",
+			"--reencode rewrites tags that are already encoded and needs confirmation")
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "--reencode rewrites the URL and file settings of tags already encoded with this station's keys (batch %s). Continue? [y/N] ", b.ID)
+	ok, err := readYes(e.stdin)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return withCode(ExitFailure, errors.New("re-encoding not confirmed; nothing was done"), "")
+	}
+	return nil
+}
+
+func readYes(r io.Reader) (bool, error) {
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if err != nil && line == "" {
+		if errors.Is(err, io.EOF) {
+			return false, nil
+		}
+		return false, err
+	}
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "y", "yes":
+		return true, nil
+	}
+	return false, nil
+}

@@ -1,0 +1,185 @@
+package cmd
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/tagline-station/tagline/station"
+)
+
+// tagJSON is one line of --json output for a tag: a stable contract for
+// scripts. Fields are only ever added.
+type tagJSON struct {
+	Reader     string  `json:"reader"`
+	UID        string  `json:"uid"`
+	SKU        string  `json:"sku"`
+	Batch      string  `json:"batch"`
+	Outcome    string  `json:"outcome"`
+	OK         bool    `json:"ok"`
+	URL        string  `json:"url"`
+	ReadCtr    uint32  `json:"read_ctr"`
+	Exchanges  int     `json:"exchanges"`
+	DurationMS float64 `json:"duration_ms"`
+	Reason     string  `json:"reason,omitempty"`
+	Hint       string  `json:"hint,omitempty"`
+}
+
+func resultOK(r *station.Result) bool {
+	return r.Outcome == station.Encoded || r.Outcome == station.Finished
+}
+
+func toTagJSON(r *station.Result) tagJSON {
+	return tagJSON{
+		Reader:     r.Reader,
+		UID:        r.UID,
+		SKU:        r.SKU,
+		Batch:      r.Batch,
+		Outcome:    string(r.Outcome),
+		OK:         resultOK(r),
+		URL:        r.URL,
+		ReadCtr:    r.ReadCtr,
+		Exchanges:  r.Exchanges,
+		DurationMS: math.Round(float64(r.Duration)/float64(time.Microsecond)) / 1000,
+		Reason:     r.Reason,
+		Hint:       r.Hint,
+	}
+}
+
+// resultLabel is the first column of a result line.
+func resultLabel(r *station.Result) string {
+	switch r.Outcome {
+	case station.Encoded, station.Finished:
+		return "PASS"
+	case station.Duplicate:
+		return "DUP "
+	}
+	return "FAIL"
+}
+
+// writeResultLine prints one tag as a line an operator reads at a glance,
+// plus a hint line for a tag that needs handling:
+//
+//	PASS  04A1B2C3D4E5F6  DEMO-SKU  ctr 1  https://...
+//	FAIL  04A1B2C3D4E5F6  DEMO-SKU  tag moved away during write ndef
+//	      hint: present the same tag again to finish it
+func writeResultLine(w io.Writer, r *station.Result, showReader bool) {
+	var b strings.Builder
+	b.WriteString(resultLabel(r))
+	b.WriteString("  ")
+	if showReader {
+		fmt.Fprintf(&b, "[%s]  ", r.Reader)
+	}
+	uid := r.UID
+	if uid == "" {
+		uid = "(no uid)"
+	}
+	fmt.Fprintf(&b, "%-14s  %s  ", uid, r.SKU)
+	switch {
+	case resultOK(r):
+		fmt.Fprintf(&b, "ctr %d  %s", r.ReadCtr, r.URL)
+		if r.Outcome == station.Finished {
+			b.WriteString("  (finished an interrupted earlier attempt)")
+		}
+	default:
+		b.WriteString(oneLine(r.Reason))
+	}
+	fmt.Fprintln(w, b.String())
+	if !resultOK(r) && r.Hint != "" {
+		fmt.Fprintf(w, "      hint: %s\n", r.Hint)
+	}
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// tally counts the results of a run.
+type tally struct {
+	Total       int
+	Passed      int
+	Failed      int
+	Duplicates  int
+	Interrupted int
+	Code        int // worst exit code among the tags
+	Start, Last time.Time
+}
+
+func (t *tally) add(r *station.Result, at time.Time) {
+	t.Total++
+	t.Last = at
+	code := ExitOK
+	switch {
+	case resultOK(r):
+		t.Passed++
+	case r.Outcome == station.Duplicate:
+		t.Duplicates++
+		code = ExitTag
+	default:
+		t.Failed++
+		code = classify(r.Err)
+		if isInterrupted(r.Err) {
+			t.Interrupted++
+			code = ExitTag
+		}
+		if code == ExitFailure || code == ExitUsage || code == ExitOK {
+			code = ExitTag
+		}
+	}
+	t.Code = max(t.Code, code)
+}
+
+func isInterrupted(err error) bool {
+	return err != nil && (errors.Is(err, errInterrupted) || strings.Contains(err.Error(), "context canceled"))
+}
+
+var errInterrupted = errors.New("interrupted")
+
+// rate is tags per second from the start of the run to the last result.
+func (t *tally) rate() float64 {
+	d := t.Last.Sub(t.Start).Seconds()
+	if t.Total == 0 || d <= 0 {
+		return 0
+	}
+	return float64(t.Total) / d
+}
+
+// summary is the closing line of a run.
+func (t *tally) summary() string {
+	d := t.Last.Sub(t.Start)
+	if t.Total == 0 {
+		return "no tags"
+	}
+	s := fmt.Sprintf("%d %s in %.2fs (%.1f tags/s): %d passed", t.Total, plural(t.Total, "tag", "tags"), d.Seconds(), t.rate(), t.Passed)
+	if t.Failed > 0 {
+		s += fmt.Sprintf(", %d failed", t.Failed)
+	}
+	if t.Duplicates > 0 {
+		s += fmt.Sprintf(", %d %s", t.Duplicates, plural(t.Duplicates, "duplicate", "duplicates"))
+	}
+	return s
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// failureError is what a run with failed tags returns: the per-tag lines
+// were printed already, so it only says how many.
+func (t *tally) failureError() error {
+	if t.Code == ExitOK {
+		return nil
+	}
+	bad := t.Failed + t.Duplicates
+	hint := "the lines above say what to do with each tag"
+	if t.Interrupted > 0 {
+		hint = "a tag was interrupted mid-way; present it again (tagline journal check lists tags that may be half-keyed)"
+	}
+	return withCode(t.Code, fmt.Errorf("%d of %d %s not encoded", bad, t.Total, plural(t.Total, "tag", "tags")), hint)
+}

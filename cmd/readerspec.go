@@ -1,0 +1,246 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/tagline-station/tagline/reader"
+	"github.com/tagline-station/tagline/reader/libnfc"
+	"github.com/tagline-station/tagline/reader/pcsc"
+	"github.com/tagline-station/tagline/reader/sim"
+)
+
+// readerSpec is one --reader value:
+//
+//	sim                  the built-in simulated reader (also sim:LABEL)
+//	pcsc:NAME or NAME    a PC/SC reader by its pcscd name
+//	libnfc[:CONNSTRING]  a libnfc device (libnfc's default when empty)
+type readerSpec struct {
+	Kind reader.Kind
+	Name string // pcsc reader name, libnfc connstring, or the sim reader's name
+	Raw  string
+}
+
+func parseReaderSpec(s string) (readerSpec, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return readerSpec{}, errors.New("empty reader name")
+	}
+	kind, rest, hasColon := strings.Cut(s, ":")
+	switch strings.ToLower(kind) {
+	case "sim":
+		return readerSpec{Kind: reader.KindSim, Name: s, Raw: s}, nil
+	case "pcsc":
+		if !hasColon || rest == "" {
+			return readerSpec{}, errors.New("pcsc: needs a reader name, e.g. pcsc:'ACS ACR122U PICC Interface 00 00' (tagline readers lists them)")
+		}
+		return readerSpec{Kind: reader.KindPCSC, Name: rest, Raw: s}, nil
+	case "libnfc":
+		return readerSpec{Kind: reader.KindLibNFC, Name: rest, Raw: s}, nil
+	}
+	return readerSpec{Kind: reader.KindPCSC, Name: s, Raw: s}, nil
+}
+
+func (r readerSpec) String() string { return r.Raw }
+
+// lane is one opened reader and, for the simulated reader, its feeder.
+type lane struct {
+	spec   readerSpec
+	r      reader.Reader
+	name   string
+	feeder *simFeeder
+}
+
+// openedReaders owns the readers of a run and the stacks behind them.
+type openedReaders struct {
+	lanes   []*lane
+	closers []func() error
+}
+
+func (o *openedReaders) Close() {
+	for _, l := range o.lanes {
+		_ = l.r.Close()
+	}
+	for i := len(o.closers) - 1; i >= 0; i-- {
+		_ = o.closers[i]()
+	}
+}
+
+func (o *openedReaders) names() []string {
+	var n []string
+	for _, l := range o.lanes {
+		n = append(n, l.name)
+	}
+	return n
+}
+
+// openReaders opens every reader of the run. all adds every PC/SC reader
+// pcscd knows and libnfc's default device.
+func (e *env) openReaders(ctx context.Context, specs []readerSpec, all bool, simOpts simFeederOptions) (*openedReaders, error) {
+	o := &openedReaders{}
+	fail := func(err error) (*openedReaders, error) {
+		o.Close()
+		return nil, err
+	}
+	var stack *pcsc.Stack
+	pcscStack := func() (*pcsc.Stack, error) {
+		if stack != nil {
+			return stack, nil
+		}
+		octx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		s, err := pcsc.Open(octx)
+		if err != nil {
+			return nil, err
+		}
+		stack = s
+		o.closers = append(o.closers, s.Close)
+		return s, nil
+	}
+	seen := map[string]bool{}
+	add := func(l *lane) error {
+		if seen[l.name] {
+			_ = l.r.Close()
+			return usageErrorf("name each reader once", "reader %q is given twice", l.name)
+		}
+		seen[l.name] = true
+		o.lanes = append(o.lanes, l)
+		e.log.Info("reader opened", "reader", l.name, "kind", string(l.spec.Kind))
+		return nil
+	}
+	if all {
+		s, err := pcscStack()
+		if err == nil {
+			infos, lerr := s.List()
+			if lerr != nil {
+				return fail(lerr)
+			}
+			for _, in := range infos {
+				specs = append(specs, readerSpec{Kind: reader.KindPCSC, Name: in.Name, Raw: "pcsc:" + in.Name})
+			}
+		} else {
+			e.log.Info("pcsc unavailable for --all-readers", "err", err)
+		}
+		if libnfc.Compiled {
+			e.quietLibNFC()
+			if d, err := libnfc.Open(""); err == nil {
+				if err := add(&lane{spec: readerSpec{Kind: reader.KindLibNFC, Raw: "libnfc"}, r: d, name: "libnfc:" + d.Connstring()}); err != nil {
+					return fail(err)
+				}
+			}
+		}
+		if len(specs) == 0 && len(o.lanes) == 0 {
+			return fail(withCode(ExitTag, fmt.Errorf("%w: --all-readers found no PC/SC reader and no libnfc device", reader.ErrNoReader),
+				"plug a reader in, check it with tagline readers, or name one with --reader"))
+		}
+	}
+	for _, sp := range specs {
+		var l *lane
+		switch sp.Kind {
+		case reader.KindSim:
+			sr := sim.NewReader(sp.Name)
+			l = &lane{spec: sp, r: sr, name: sp.Name, feeder: newSimFeeder(sr, simOpts)}
+		case reader.KindPCSC:
+			s, err := pcscStack()
+			if err != nil {
+				return fail(err)
+			}
+			r, err := s.Reader(sp.Name)
+			if err != nil {
+				return fail(withHint(err, "tagline readers lists the PC/SC readers pcscd knows"))
+			}
+			l = &lane{spec: sp, r: r, name: "pcsc:" + sp.Name}
+		case reader.KindLibNFC:
+			e.quietLibNFC()
+			d, err := libnfc.Open(sp.Name)
+			if err != nil {
+				return fail(err)
+			}
+			l = &lane{spec: sp, r: d, name: "libnfc:" + d.Connstring()}
+		}
+		if err := add(l); err != nil {
+			return fail(err)
+		}
+	}
+	return o, nil
+}
+
+// quietLibNFC keeps libnfc from logging to the process's stderr (it
+// writes there directly, under the operator UI too) unless the operator
+// asked for its log with LIBNFC_LOG_LEVEL. Errors still reach tagline as
+// return values.
+func (e *env) quietLibNFC() {
+	if e.getenv("LIBNFC_LOG_LEVEL") == "" {
+		_ = os.Setenv("LIBNFC_LOG_LEVEL", "0")
+	}
+}
+
+// simFeederOptions says how the simulated reader presents tags.
+type simFeederOptions struct {
+	Interval time.Duration // pause between a tag's result and the next tag
+	Max      int           // stop after this many tags (0: no limit)
+	UID      func() []byte // UID of the next tag; nil: random 04xxxxxxxxxxxx
+}
+
+// simFeeder presents factory-fresh simulated tags to a sim.Reader: the
+// first at once, each next one Interval after the previous one's result,
+// removing the previous tag first, as an operator would.
+type simFeeder struct {
+	r    *sim.Reader
+	opts simFeederOptions
+	done chan struct{}
+}
+
+func newSimFeeder(r *sim.Reader, opts simFeederOptions) *simFeeder {
+	return &simFeeder{r: r, opts: opts, done: make(chan struct{}, 1)}
+}
+
+// resultSeen tells the feeder that the tag in the field has its result.
+func (f *simFeeder) resultSeen() {
+	select {
+	case f.done <- struct{}{}:
+	default:
+	}
+}
+
+func (f *simFeeder) run(ctx context.Context) {
+	n := 0
+	present := func() {
+		opts := sim.Options{}
+		if f.opts.UID != nil {
+			opts.UID = f.opts.UID()
+		}
+		f.r.Present(sim.New(opts))
+		n++
+	}
+	present()
+	for f.opts.Max == 0 || n < f.opts.Max {
+		select {
+		case <-ctx.Done():
+			return
+		case <-f.done:
+		}
+		if f.opts.Interval > 0 {
+			t := time.NewTimer(f.opts.Interval)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
+		f.r.Remove()
+		present()
+	}
+	// Take the last tag away once it is done, so the lane's WaitRemoved
+	// returns.
+	select {
+	case <-ctx.Done():
+	case <-f.done:
+		f.r.Remove()
+	}
+}

@@ -1,0 +1,235 @@
+// Package cmd is tagline's command line: a cobra command tree over the
+// station, the journal, the keys and the readers.
+//
+// Execute is the whole program; cmd/tagline/main.go only hands it the
+// process's arguments and standard streams and exits with its result.
+// Every command writes through cmd.OutOrStdout and cmd.ErrOrStderr, returns
+// its error instead of exiting, and exitcodes.go maps errors to exit codes
+// in one place.
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+// env is what every command shares: the process's streams and
+// environment, the global flags and the lazily loaded configuration.
+// Tests build one with their own streams and environment.
+type env struct {
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	getenv func(string) string
+	now    func() time.Time
+
+	// stdinTTY and stdoutTTY report terminals: stdout decides the operator
+	// UI, stdin whether a confirmation can be asked.
+	stdinTTY  bool
+	stdoutTTY bool
+
+	// Global flags.
+	configFlag string
+	logFile    string
+	noColor    bool
+
+	cfg       *config
+	log       *slog.Logger
+	closeLog  func() error
+	runUI     uiRunner
+	simRandom func() []byte // UID source of simulated tags; nil: random
+}
+
+func newEnv(stdin io.Reader, stdout, stderr io.Writer) *env {
+	return &env{
+		stdin:     stdin,
+		stdout:    stdout,
+		stderr:    stderr,
+		getenv:    os.Getenv,
+		now:       time.Now,
+		stdinTTY:  isTerminal(stdin),
+		stdoutTTY: isTerminal(stdout),
+		log:       slog.New(slog.DiscardHandler),
+		closeLog:  func() error { return nil },
+		runUI:     defaultUIRunner,
+	}
+}
+
+func isTerminal(v any) bool {
+	f, ok := v.(interface{ Fd() uintptr })
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// config returns the configuration file's content, reading it on first
+// use. Commands that do not need it (version, completion, demo) never
+// read it, so a broken config file does not stop them.
+func (e *env) config() (config, error) {
+	if e.cfg != nil {
+		return *e.cfg, nil
+	}
+	path, required := configLocation(e.configFlag, e.getenv)
+	c, err := loadConfig(path, required)
+	if err != nil {
+		return config{}, withHint(err, configHint)
+	}
+	e.cfg = &c
+	if c.Path != "" {
+		e.log.Info("config loaded", "path", c.Path)
+	}
+	return c, nil
+}
+
+// Execute runs tagline with args (without the program name) and returns
+// the process exit code. The first SIGINT or SIGTERM cancels the command's
+// context, which long-running commands treat as "stop cleanly"; a second
+// one ends the process at once.
+func Execute(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop() // restore the default action for the next signal
+	}()
+	return run(ctx, newEnv(stdin, stdout, stderr), args)
+}
+
+// run executes the command tree with an env and a context of the caller's.
+func run(ctx context.Context, e *env, args []string) int {
+	root := newRootCmd(e)
+	root.SetArgs(args)
+	root.SetIn(e.stdin)
+	root.SetOut(e.stdout)
+	root.SetErr(e.stderr)
+	err := root.ExecuteContext(ctx)
+	if cerr := e.closeLog(); cerr != nil && err == nil {
+		err = fmt.Errorf("closing the log file: %w", cerr)
+	}
+	if err != nil {
+		e.log.Error("command failed", "err", err)
+		reportError(e.stderr, err)
+	}
+	return exitCode(err)
+}
+
+func newRootCmd(e *env) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "tagline",
+		Short: "NTAG 424 DNA encoding station",
+		Long: `tagline personalises NTAG 424 DNA tags on a production line: it gives each
+tag its own keys derived from the station's master key, writes a SUN URL
+template, reads the tag back as a phone would, verifies the SUN message and
+records the tag in a journal (a bbolt file) before and after.
+
+Start with "tagline demo", which runs the whole flow on simulated tags.
+
+` + exitCodesHelp + `
+
+Configuration: --config FILE, else $TAGLINE_CONFIG, else the per-user
+config.toml (see cmd/CONFIG.md); flags override the config file.`,
+		Example: `  # try the whole flow on simulated tags
+  tagline demo
+
+  # production: create a batch, then run the station on a PC/SC reader
+  tagline batch new --sku SKU-123 --target 5000 --key-version 1 \
+    --template 'https://sdm.tagline.example/tag?picc_data={picc}&cmac={mac}'
+  tagline encode --batch 20250101-001 --reader 'pcsc:ACS ACR122U PICC Interface 00 00'`,
+		Args:          cobra.ArbitraryArgs,
+		RunE:          groupRunE,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			return e.openLog()
+		},
+	}
+	root.CompletionOptions.DisableDefaultCmd = true
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageErrorf(fmt.Sprintf("run '%s --help' for usage", c.CommandPath()), "%v", err)
+	})
+	pf := root.PersistentFlags()
+	pf.StringVar(&e.configFlag, "config", "", "config `FILE` (default $TAGLINE_CONFIG, else the per-user config.toml)")
+	pf.StringVar(&e.logFile, "log", "", "append a log to `FILE` (never to the screen)")
+	pf.BoolVar(&e.noColor, "no-color", false, "no colours in the operator UI (also when NO_COLOR is set)")
+
+	root.AddCommand(
+		newDemoCmd(e),
+		newEncodeCmd(e),
+		newBatchCmd(e),
+		newJournalCmd(e),
+		newReadersCmd(e),
+		newKeysCmd(e),
+		newSimCmd(e),
+		newVersionCmd(e),
+		newCompletionCmd(e),
+	)
+	return root
+}
+
+// openLog starts the --log file, if any.
+func (e *env) openLog() error {
+	if e.getenv("NO_COLOR") != "" {
+		e.noColor = true
+	}
+	if e.logFile == "" {
+		return nil
+	}
+	f, err := os.OpenFile(e.logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return usageErrorf("--log takes a file that tagline may create or append to", "cannot open log file: %v", err)
+	}
+	e.log = slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	e.closeLog = f.Close
+	return nil
+}
+
+// groupRunE is the RunE of commands that only group others: without
+// arguments it prints the help, with an unknown one it is a usage error.
+func groupRunE(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return cmd.Help()
+	}
+	msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+		msg += fmt.Sprintf("; did you mean %q?", s[0])
+	}
+	return usageErrorf(fmt.Sprintf("run '%s --help' for the list of commands", cmd.CommandPath()), "%s", msg)
+}
+
+// noArgs refuses positional arguments with a usage error.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageErrorf(fmt.Sprintf("run '%s --help' for usage", cmd.CommandPath()),
+			"%s takes no arguments, got %q", cmd.CommandPath(), strings.Join(args, " "))
+	}
+	return nil
+}
+
+// exactArgs wants exactly n positional arguments, named what.
+func exactArgs(n int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usageErrorf(fmt.Sprintf("usage: %s", cmd.UseLine()),
+				"%s needs %s, got %d argument(s)", cmd.CommandPath(), what, len(args))
+		}
+		return nil
+	}
+}
+
+// requireFlags reports the first missing required flag as a usage error.
+func requireFlags(cmd *cobra.Command, names ...string) error {
+	for _, n := range names {
+		if !cmd.Flags().Changed(n) {
+			return usageErrorf(fmt.Sprintf("usage: %s (see --help)", cmd.UseLine()), "--%s is required", n)
+		}
+	}
+	return nil
+}

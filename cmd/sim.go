@@ -1,0 +1,177 @@
+package cmd
+
+import (
+	"bufio"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tagline-station/tagline/reader"
+	"github.com/tagline-station/tagline/reader/sim"
+	"github.com/tagline-station/tagline/reader/vpcd"
+)
+
+type simOptions struct {
+	vpcd    string
+	uid     string
+	onEnter bool
+	every   time.Duration
+}
+
+func newSimCmd(e *env) *cobra.Command {
+	o := &simOptions{}
+	c := &cobra.Command{
+		Use:   "sim [--vpcd HOST:PORT] [--uid HEX] [--on-enter | --every DURATION]",
+		Short: "Serve simulated tags to pcscd through the vpcd driver",
+		Long: `sim puts simulated NTAG 424 DNA tags into a "Virtual PCD" reader of a
+running pcscd (vsmartcard's vpcd driver), so that the real PC/SC stack, and
+tagline encode --reader pcsc:..., can be tried without hardware.
+
+By default it inserts one factory-fresh tag (--uid chooses its 7-byte UID)
+that stays in the reader, keeping its state in memory, until sim ends
+(Ctrl-C). --on-enter replaces it with a new fresh tag each time Enter is
+pressed; --every replaces it every DURATION.
+
+Debian's vpcd driver listens on 127.0.0.1:35963 (reader "Virtual PCD 00 00")
+and 35964 ("Virtual PCD 00 01").`,
+		Example: `  tagline sim --vpcd 127.0.0.1:35963
+  tagline sim --vpcd 127.0.0.1:35963 --uid 04A1B2C3D4E5F6
+  tagline sim --vpcd 127.0.0.1:35964 --on-enter
+  tagline sim --every 5s &
+  tagline encode --batch 20250101-001 --reader 'pcsc:Virtual PCD 00 00' --no-tui`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runSim(cmd, e, o)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&o.vpcd, "vpcd", vpcd.DefaultAddr, "address of the vpcd reader slot (`HOST:PORT`)")
+	f.StringVar(&o.uid, "uid", "", "7-byte UID of the tag in hex (default: random 04xxxxxxxxxxxx)")
+	f.BoolVar(&o.onEnter, "on-enter", false, "present a new fresh tag each time Enter is pressed")
+	f.DurationVar(&o.every, "every", 0, "present a new fresh tag every `DURATION` (e.g. 5s)")
+	return c
+}
+
+func runSim(cmd *cobra.Command, e *env, o *simOptions) error {
+	if o.onEnter && o.every != 0 {
+		return usageErrorf("pick one way of changing tags", "--on-enter and --every exclude each other")
+	}
+	if o.every < 0 {
+		return usageErrorf("", "--every must be positive")
+	}
+	var uid []byte
+	if o.uid != "" {
+		if o.onEnter || o.every != 0 {
+			return usageErrorf("every new tag gets a random UID", "--uid serves one tag; it cannot be combined with --on-enter or --every")
+		}
+		u, err := hex.DecodeString(strings.NewReplacer(":", "", " ", "").Replace(o.uid))
+		if err != nil || len(u) != 7 {
+			return usageErrorf("a UID is 7 bytes, 14 hex digits, e.g. 04A1B2C3D4E5F6", "--uid %q is not a 7-byte hex UID", o.uid)
+		}
+		uid = u
+	}
+	ctx := cmd.Context()
+	out := cmd.OutOrStdout()
+
+	insert := func() (*vpcd.Card, *sim.Tag, error) {
+		opts := sim.Options{UID: uid}
+		if uid == nil && e.simRandom != nil {
+			opts.UID = e.simRandom()
+		}
+		t := sim.New(opts)
+		ictx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		c, err := vpcd.Insert(ictx, o.vpcd, t, vpcd.Options{})
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, nil, ctx.Err()
+			}
+			return nil, nil, withCode(ExitTag, fmt.Errorf("%w: %v", reader.ErrStackUnavailable, err),
+				"start pcscd with vsmartcard's vpcd driver (Debian: apt install pcscd vsmartcard-vpcd); its first slot listens on "+vpcd.DefaultAddr)
+		}
+		e.log.Info("sim tag inserted", "vpcd", o.vpcd, "uid", fmt.Sprintf("%X", t.UID()))
+		fmt.Fprintf(out, "inserted tag %X into vpcd %s\n", t.UID(), o.vpcd)
+		return c, t, nil
+	}
+	remove := func(c *vpcd.Card, t *sim.Tag) {
+		_ = c.Remove()
+		s := t.Snapshot()
+		state := "factory-fresh"
+		if !s.FactoryFresh {
+			state = fmt.Sprintf("personalised, key version %d", s.KeyVersion[0])
+		}
+		e.log.Info("sim tag removed", "uid", fmt.Sprintf("%X", t.UID()), "exchanges", s.Exchanges)
+		fmt.Fprintf(out, "removed tag %X (%s, %d APDUs)\n", t.UID(), state, s.Exchanges)
+	}
+
+	card, tag, err := insert()
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return nil
+		}
+		return err
+	}
+	switch {
+	case o.onEnter:
+		fmt.Fprintln(out, "press Enter for a new tag, Ctrl-C (or end of input) to stop")
+	case o.every > 0:
+		fmt.Fprintf(out, "a new tag every %s; Ctrl-C to stop\n", o.every)
+	default:
+		fmt.Fprintln(out, "the tag stays in the reader until Ctrl-C")
+	}
+
+	var lines <-chan struct{}
+	var inputDone <-chan struct{}
+	if o.onEnter {
+		l, d := readLines(e.stdin)
+		lines, inputDone = l, d
+	}
+	var tick <-chan time.Time
+	if o.every > 0 {
+		t := time.NewTicker(o.every)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			remove(card, tag)
+			return nil
+		case <-inputDone:
+			remove(card, tag)
+			return nil
+		case <-card.Done():
+			return withCode(ExitTag, fmt.Errorf("%w: vpcd %s dropped the card: %v", reader.ErrStackUnavailable, o.vpcd, card.Err()),
+				"pcscd (or its vpcd driver) stopped; start it again and rerun tagline sim")
+		case <-lines:
+		case <-tick:
+		}
+		remove(card, tag)
+		if card, tag, err = insert(); err != nil {
+			if errors.Is(err, context.Canceled) {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// readLines signals each line read from r, and closes done at its end.
+func readLines(r io.Reader) (<-chan struct{}, <-chan struct{}) {
+	lines := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			lines <- struct{}{}
+		}
+	}()
+	return lines, done
+}
