@@ -312,6 +312,13 @@ func ReadBack(ctx context.Context, c *Conn, job Job) (ReadBackResult, uint32, er
 	if err != nil {
 		return ReadBackResult{}, 0, err
 	}
+	if c.Authenticated() {
+		// The tag refuses ISO reads within a session (datasheet table
+		// 89); selecting the application ends it.
+		if err := c.SelectApplication(ctx); err != nil {
+			return ReadBackResult{}, 0, err
+		}
+	}
 	if err := c.SelectFile(ctx, apdu.FIDNDEF); err != nil {
 		return ReadBackResult{}, 0, err
 	}
