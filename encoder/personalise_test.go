@@ -33,7 +33,7 @@ const (
 // same numbers on every run and transcripts replay byte for byte.
 type seeded struct{ r *rand.ChaCha8 }
 
-func newSeeded(seed byte) *seeded { return &seeded{rand.NewChaCha8([32]byte{seed})} }
+func newSeeded(seed byte) *seeded            { return &seeded{rand.NewChaCha8([32]byte{seed})} }
 func (s *seeded) Read(p []byte) (int, error) { return s.r.Read(p) }
 
 func deriver(t testing.TB, masterHex string, version byte) *keys.Deriver {
