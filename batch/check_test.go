@@ -33,17 +33,17 @@ func TestCheckFindsProblems(t *testing.T) {
 			return idx.Bucket([]byte("B2")).Put(seqKey(1), []byte(uidN(0)))
 		}, []string{"index of batch B2, entry 1: tag 04000000000000 was bound in batch B1"}},
 		{"binding and intent for one tag", func(tx *bolt.Tx) error {
-			v, _ := encodeRecord(Intent{UID: uidN(1), BatchID: "B1", KeyVersion: 1})
+			v := encodeIntent(&Intent{UID: uidN(1), BatchID: "B1", KeyVersion: 1})
 			return tx.Bucket(bktIntents).Put([]byte(uidN(1)), v)
 		}, []string{"tag 04000000000001 has both a binding and an open intent", "counts 0 open intents but 1 are open"}},
 		{"key material in a record", func(tx *bolt.Tx) error {
 			b, _ := decodeBinding(tx.Bucket(bktBindings).Get([]byte(uidN(0))))
 			b.MasterKCV = strings.Repeat("00", 16)
-			v, _ := encodeRecord(b)
+			v := encodeBinding(&b)
 			return tx.Bucket(bktBindings).Put([]byte(uidN(0)), v)
 		}, []string{"may be key material"}},
 		{"record from the future", func(tx *bolt.Tx) error {
-			return tx.Bucket(bktBindings).Put([]byte(uidN(0)), []byte{9, '{', '}'})
+			return tx.Bucket(bktBindings).Put([]byte(uidN(0)), []byte{9, 1, 2, 3})
 		}, []string{"encoding version 9"}},
 		{"cursor past the end", func(tx *bolt.Tx) error {
 			return tx.Bucket(bktMeta).Put(keySyncedUpto, seqKey(99))
@@ -51,7 +51,7 @@ func TestCheckFindsProblems(t *testing.T) {
 		{"binding in an unknown batch", func(tx *bolt.Tx) error {
 			b, _ := decodeBinding(tx.Bucket(bktBindings).Get([]byte(uidN(0))))
 			b.BatchID = "B9"
-			v, _ := encodeRecord(b)
+			v := encodeBinding(&b)
 			return tx.Bucket(bktBindings).Put([]byte(uidN(0)), v)
 		}, []string{"names batch B9, which does not exist"}},
 		{"bucket gone", func(tx *bolt.Tx) error {
@@ -96,7 +96,7 @@ func TestCheckReport(t *testing.T) {
 	encode(t, s, uidN(1), "B1")
 	it := intentFor(uidN(1), "B1")
 	it.Reencode = true
-	encodeIntent(t, s, it)
+	encodeWithIntent(t, s, it)
 	if err := s.BeginIntent(intentFor(uidN(2), "B1")); err != nil {
 		t.Fatal(err)
 	}

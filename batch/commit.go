@@ -3,28 +3,39 @@ package batch
 import (
 	"errors"
 	"fmt"
-	"runtime"
 	"runtime/debug"
 	"sync"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
 
 // Group commit.
 //
-// Every write goes through one committer goroutine. It takes whatever
-// requests are queued (up to maxGroup), runs them one after another in a
-// single read-write transaction and commits once, so one pair of fsyncs
-// makes a whole group durable. A caller returns only after the commit that
-// holds its change, or its error, is on disk.
+// Every write goes through one committer goroutine. It takes the requests
+// that are queued, runs them one after another in a single read-write
+// transaction and commits once, so one commit (two fdatasyncs in bbolt: data
+// pages, then the meta page) makes the whole group durable. A caller
+// returns only after the commit holding its change, or its error, is on
+// disk.
 //
-// bbolt's own DB.Batch was not used: it waits up to MaxBatchDelay (10 ms by
-// default) to fill a batch, which alone breaks a 10 ms p99 budget, and it
-// re-runs a failing function solo in a transaction of its own. Here a group
-// starts as soon as the previous one is durable, so the wait is at most one
-// commit; the queue that builds up during a commit is the next group.
+// With N busy callers, each has at most one request in flight, so a group
+// can hold at most N requests, and a group cut short costs a whole extra
+// commit. When the last group had k requests, the committer therefore
+// waits up to groupLinger for k requests before committing, which is the
+// time callers just released by the previous commit need to come back.
+// The expectation drops by one per group, so a lone caller (the common
+// case at a station with one reader) never waits.
+//
+// bbolt's own DB.Batch was not used: it waits up to MaxBatchDelay (10 ms
+// by default) for a batch to fill, which alone would break a 10 ms p99
+// budget, and after a failure it re-runs the failing function solo in a
+// transaction of its own, outside any group.
 
-const maxGroup = 512
+const (
+	maxGroup    = 512
+	groupLinger = 200 * time.Microsecond
+)
 
 // txFunc is one request. It may be run more than once (when another
 // request of its group fails, the group is rolled back and run again
@@ -99,15 +110,12 @@ func (c *committer) loop() {
 	debug.SetPanicOnFault(true) // this goroutine only; see guard
 	defer close(c.stopped)
 	group := make([]*request, 0, maxGroup)
+	expected := 1
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	for r := range c.reqs {
 		group = append(group[:0], r)
-		// Callers woken by the previous commit are runnable but may not
-		// have queued their next request yet; one yield lets them, which
-		// roughly doubles the group size with many writers and costs
-		// nothing measurable with one.
-		if len(c.reqs) == 0 {
-			runtime.Gosched()
-		}
+		armed := false
 	fill:
 		for len(group) < maxGroup {
 			select {
@@ -116,10 +124,31 @@ func (c *committer) loop() {
 					break fill
 				}
 				group = append(group, r)
+				continue
 			default:
+			}
+			if len(group) >= expected {
+				break
+			}
+			if !armed {
+				timer.Reset(groupLinger)
+				armed = true
+			}
+			select {
+			case r, ok := <-c.reqs:
+				if !ok {
+					break fill
+				}
+				group = append(group, r)
+			case <-timer.C:
+				armed = false
 				break fill
 			}
 		}
+		if armed {
+			timer.Stop()
+		}
+		expected = max(len(group), expected-1)
 		c.run(group)
 	}
 }

@@ -32,7 +32,7 @@ func exportJournal(t *testing.T) *Store {
 	}
 	it := intentFor(uidN(2), "B1") // bound in B2, re-encoded into B1
 	it.Reencode = true
-	encodeIntent(t, s, it)
+	encodeWithIntent(t, s, it)
 	return s
 }
 

@@ -130,14 +130,11 @@ func bulkBind(tx *bolt.Tx, s *Store, uid, batchID string) error {
 		return err
 	}
 	now := s.now().UTC()
-	v, err := encodeRecord(Binding{
+	v := encodeBinding(&Binding{
 		UID: uid, SKU: b.SKU, BatchID: batchID, StationID: s.station, KeyVersion: b.KeyVersion,
 		MasterKCV: testKCV, TemplateHash: testTemplateHash, Outcome: OutcomeVerified,
 		Attempts: 1, ReadCtr: 1, StartedAt: now, CompletedAt: now, Seq: seq,
 	})
-	if err != nil {
-		return err
-	}
 	idx := bk.index.Bucket([]byte(batchID))
 	idx.FillPercent, bk.outbox.FillPercent = 1, 1
 	k := seqKey(seq)

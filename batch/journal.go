@@ -135,11 +135,7 @@ func (s *Store) CreateBatch(b Batch) (Batch, error) {
 		if bk.batches.Get([]byte(nb.ID)) != nil {
 			return fmt.Errorf("%w: %s; pick another id", ErrBatchExists, nb.ID)
 		}
-		v, err := encodeRecord(nb)
-		if err != nil {
-			return err
-		}
-		if err := bk.batches.Put([]byte(nb.ID), v); err != nil {
+		if err := bk.batches.Put([]byte(nb.ID), encodeBatch(&nb)); err != nil {
 			return err
 		}
 		if _, err := bk.index.CreateBucket([]byte(nb.ID)); err != nil {
@@ -202,11 +198,7 @@ func (s *Store) CloseBatch(id string) error {
 			return err
 		}
 		b.Status, b.ClosedAt = StatusClosed, now
-		v, err := encodeRecord(b)
-		if err != nil {
-			return err
-		}
-		return bk.batches.Put([]byte(id), v)
+		return bk.batches.Put([]byte(id), encodeBatch(&b))
 	})
 }
 
@@ -320,11 +312,7 @@ func (s *Store) BeginIntent(it Intent) error {
 			}
 			return &rejection{&DuplicateError{UID: uid, BatchID: ob.BatchID, Completed: ob.CompletedAt}}
 		}
-		v, err := encodeRecord(rec)
-		if err != nil {
-			return err
-		}
-		if err := bk.intents.Put([]byte(uid), v); err != nil {
+		if err := bk.intents.Put([]byte(uid), encodeIntent(&rec)); err != nil {
 			return err
 		}
 		if prev == nil {
@@ -416,10 +404,7 @@ func (s *Store) Complete(b Binding) error {
 			return err
 		}
 		rec.Seq = seq
-		v, err := encodeRecord(rec)
-		if err != nil {
-			return err
-		}
+		v := encodeBinding(&rec)
 		idx := bk.index.Bucket([]byte(rec.BatchID))
 		if idx == nil {
 			return fmt.Errorf("%w: batch %s has no index", ErrCorrupt, rec.BatchID)
@@ -475,11 +460,7 @@ func (s *Store) FailIntent(uid, reason string, keys KeyState) error {
 		if keep {
 			it.KeysMayHaveChanged = true
 			it.LastError = reason
-			v, err := encodeRecord(it)
-			if err != nil {
-				return err
-			}
-			if err := bk.intents.Put([]byte(u), v); err != nil {
+			if err := bk.intents.Put([]byte(u), encodeIntent(&it)); err != nil {
 				return err
 			}
 		} else if err := bk.intents.Delete([]byte(u)); err != nil {

@@ -263,13 +263,13 @@ func TestReencodeKeepsHistory(t *testing.T) {
 	// And a second re-encode, in the same batch.
 	it = intentFor(uidN(1), "B2")
 	it.Reencode = true
-	encodeIntent(t, s, it)
+	encodeWithIntent(t, s, it)
 	if h, _ := s.Superseded(uidN(1)); len(h) != 2 {
 		t.Fatalf("history after two re-encodes: %+v", h)
 	}
 }
 
-func encodeIntent(t *testing.T, s *Store, it Intent) {
+func encodeWithIntent(t *testing.T, s *Store, it Intent) {
 	t.Helper()
 	if err := s.BeginIntent(it); err != nil {
 		t.Fatal(err)

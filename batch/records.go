@@ -2,7 +2,6 @@ package batch
 
 import (
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -102,71 +101,35 @@ type BatchStats struct {
 	Target      int `json:"target"`
 }
 
-// recordV1 is the first byte of every stored record: JSON follows.
-const recordV1 byte = 1
-
-func encodeRecord(v any) ([]byte, error) {
-	js, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]byte, 1+len(js))
-	out[0] = recordV1
-	copy(out[1:], js)
-	return out, nil
-}
-
-// decodeRecord is the one place that knows every encoding version ever
-// written; a later version adds a case here and keeps the old ones.
-func decodeRecord(kind string, data []byte, v any) error {
-	if len(data) == 0 {
-		return fmt.Errorf("%w: empty %s record", ErrCorrupt, kind)
-	}
-	switch data[0] {
-	case recordV1:
-		if err := json.Unmarshal(data[1:], v); err != nil {
-			return fmt.Errorf("%w: unreadable %s record: %v", ErrCorrupt, kind, err)
-		}
-		return nil
-	default:
-		return fmt.Errorf("%w: %s record has encoding version %d; this tagline reads version %d, upgrade it", ErrFormat, kind, data[0], recordV1)
-	}
-}
-
-func decodeBinding(data []byte) (Binding, error) {
-	var b Binding
-	err := decodeRecord("binding", data, &b)
-	return b, err
-}
-
-func decodeIntent(data []byte) (Intent, error) {
-	var it Intent
-	err := decodeRecord("intent", data, &it)
-	return it, err
-}
-
-func decodeBatch(data []byte) (Batch, error) {
-	var b Batch
-	err := decodeRecord("batch", data, &b)
-	return b, err
-}
-
 // NormalizeUID returns uid as upper-case hex without separators. It accepts
 // ':' and space separators and lower case, as readers and operators type
 // them, and 4-, 7- or 10-byte UIDs (the ISO 14443-3 sizes).
 func NormalizeUID(uid string) (string, error) {
-	u := strings.ToUpper(strings.NewReplacer(":", "", " ", "").Replace(strings.TrimSpace(uid)))
-	if u == "" {
+	var buf [32]byte
+	u := buf[:0]
+	for i := 0; i < len(uid); i++ {
+		c := uid[i]
+		switch {
+		case c == ':' || c == ' ':
+			continue
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 'A'
+		case c >= '0' && c <= '9' || c >= 'A' && c <= 'F':
+		default:
+			return "", fmt.Errorf("%w: tag uid %q is not hex", ErrInvalid, uid)
+		}
+		if len(u) == cap(u) {
+			return "", fmt.Errorf("%w: tag uid %q is too long; uids have 4, 7 or 10 bytes", ErrInvalid, uid)
+		}
+		u = append(u, c)
+	}
+	switch len(u) {
+	case 0:
 		return "", fmt.Errorf("%w: empty tag uid", ErrInvalid)
+	case 8, 14, 20:
+		return string(u), nil
 	}
-	if _, err := hex.DecodeString(u); err != nil {
-		return "", fmt.Errorf("%w: tag uid %q is not hex", ErrInvalid, uid)
-	}
-	switch len(u) / 2 {
-	case 4, 7, 10:
-		return u, nil
-	}
-	return "", fmt.Errorf("%w: tag uid %q has %d bytes; uids have 4, 7 or 10", ErrInvalid, uid, len(u)/2)
+	return "", fmt.Errorf("%w: tag uid %q has %d hex digits; uids have 4, 7 or 10 bytes", ErrInvalid, uid, len(u))
 }
 
 // normalizeKCV accepts at most 8 bytes: a key check value is 3 bytes by

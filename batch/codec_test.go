@@ -1,0 +1,240 @@
+package batch
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// The records below are the content of the v1 files in testdata. Those
+// files were written once by the first tagline and must stay readable by
+// every later one: never regenerate them to make this test pass.
+var (
+	v1Binding = Binding{
+		UID: "04A1B2C3D4E5F6", SKU: "CAP-30-BLUE", BatchID: "20260302-001", StationID: "line1",
+		KeyVersion: 1, MasterKCV: "A1B2C3", TemplateHash: testTemplateHash, Outcome: OutcomeVerified,
+		Attempts: 2, ReadCtr: 7,
+		StartedAt:   time.Date(2026, 3, 2, 8, 15, 1, 250_000_000, time.UTC),
+		CompletedAt: time.Date(2026, 3, 2, 8, 15, 1, 730_123_456, time.UTC),
+		Seq:         42,
+	}
+	v1Intent = Intent{
+		UID: "04A1B2C3D4E5F6", BatchID: "20260302-001", SKU: "CAP-30-BLUE", StationID: "line1",
+		KeyVersion: 1, MasterKCV: "A1B2C3", TemplateHash: testTemplateHash,
+		StartedAt: time.Date(2026, 3, 2, 8, 15, 1, 250_000_000, time.UTC),
+		Attempts:  2, Reencode: true, KeysMayHaveChanged: true, LastError: "tag removed during ChangeKey 0",
+	}
+	v1Batch = Batch{
+		ID: "20260302-001", SKU: "CAP-30-BLUE", Target: 5000, Template: "ndef-sun-v1", KeyVersion: 1,
+		Notes: "first shift, line 1 — Ø30", Status: StatusClosed,
+		CreatedAt: time.Date(2026, 3, 2, 6, 0, 0, 0, time.UTC),
+		ClosedAt:  time.Date(2026, 3, 2, 14, 0, 0, 5, time.UTC),
+	}
+)
+
+func golden(t *testing.T, name string, fresh []byte) []byte {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, fresh, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (create it with go test -run %s -update)", err, t.Name())
+	}
+	return b
+}
+
+func TestV1RecordsStayReadable(t *testing.T) {
+	b, err := decodeBinding(golden(t, "binding_v1.bin", encodeBinding(&v1Binding)))
+	if err != nil || b != v1Binding {
+		t.Fatalf("binding v1:\n got %+v (%v)\nwant %+v", b, err, v1Binding)
+	}
+	it, err := decodeIntent(golden(t, "intent_v1.bin", encodeIntent(&v1Intent)))
+	if err != nil || it != v1Intent {
+		t.Fatalf("intent v1:\n got %+v (%v)\nwant %+v", it, err, v1Intent)
+	}
+	bt, err := decodeBatch(golden(t, "batch_v1.bin", encodeBatch(&v1Batch)))
+	if err != nil || bt != v1Batch {
+		t.Fatalf("batch v1:\n got %+v (%v)\nwant %+v", bt, err, v1Batch)
+	}
+}
+
+// While v1 is what tagline writes, it must write exactly the stored bytes.
+// When a v2 appears, this test moves to comparing against v2 files.
+func TestEncoderWritesV1(t *testing.T) {
+	for _, c := range []struct {
+		file string
+		enc  []byte
+	}{
+		{"binding_v1.bin", encodeBinding(&v1Binding)},
+		{"intent_v1.bin", encodeIntent(&v1Intent)},
+		{"batch_v1.bin", encodeBatch(&v1Batch)},
+	} {
+		want, err := os.ReadFile(filepath.Join("testdata", c.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(c.enc, want) {
+			t.Errorf("%s: encoder output changed:\n got %x\nwant %x", c.file, c.enc, want)
+		}
+	}
+}
+
+func TestRecordRoundTrip(t *testing.T) {
+	cases := []Binding{
+		{},
+		v1Binding,
+		{UID: "04000000000000", SKU: "Ø \"q\" \t", Attempts: -1, ReadCtr: 1<<32 - 1, Seq: 1<<64 - 1,
+			StartedAt: time.Date(9999, 12, 31, 23, 59, 59, 999_999_999, time.UTC), CompletedAt: time.Unix(0, 1).UTC()},
+	}
+	for _, b := range cases {
+		got, err := decodeBinding(encodeBinding(&b))
+		if err != nil || got != b {
+			t.Errorf("round trip of %+v gave %+v, %v", b, got, err)
+		}
+	}
+	var zi Intent
+	if got, err := decodeIntent(encodeIntent(&zi)); err != nil || got != zi {
+		t.Errorf("zero intent: %+v %v", got, err)
+	}
+	var zb Batch
+	if got, err := decodeBatch(encodeBatch(&zb)); err != nil || got != zb || !got.ClosedAt.IsZero() {
+		t.Errorf("zero batch: %+v %v", got, err)
+	}
+}
+
+// Any damage to a record's bytes must give an error, never a panic or a
+// silently different record.
+func TestDamagedRecords(t *testing.T) {
+	full := encodeBinding(&v1Binding)
+	for n := 0; n < len(full); n++ {
+		if _, err := decodeBinding(full[:n]); !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("binding cut to %d bytes: %v", n, err)
+		}
+	}
+	if _, err := decodeBinding(append(bytes.Clone(full), 0)); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("trailing byte: %v", err)
+	}
+	future := bytes.Clone(full)
+	future[0] = 2
+	_, err := decodeBinding(future)
+	if !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), "upgrade") {
+		t.Fatalf("version 2 record: %v", err)
+	}
+	it := encodeIntent(&v1Intent)
+	for n := 0; n < len(it); n++ {
+		if _, err := decodeIntent(it[:n]); !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("intent cut to %d bytes: %v", n, err)
+		}
+	}
+	bt := encodeBatch(&v1Batch)
+	for n := 0; n < len(bt); n++ {
+		if _, err := decodeBatch(bt[:n]); !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("batch cut to %d bytes: %v", n, err)
+		}
+	}
+}
+
+func FuzzDecodeRecords(f *testing.F) {
+	f.Add(encodeBinding(&v1Binding))
+	f.Add(encodeIntent(&v1Intent))
+	f.Add(encodeBatch(&v1Batch))
+	f.Add([]byte{1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if b, err := decodeBinding(data); err == nil {
+			if again, err := decodeBinding(encodeBinding(&b)); err != nil || again != b {
+				t.Fatalf("binding does not round-trip: %+v", b)
+			}
+		}
+		_, _ = decodeIntent(data)
+		_, _ = decodeBatch(data)
+	})
+}
+
+// A journal written by the first tagline, with its manifest: a later
+// tagline must open it, find it healthy and export the same bytes.
+func TestV1JournalStaysReadable(t *testing.T) {
+	src := filepath.Join("testdata", "journal_v1.db")
+	if *update {
+		os.Remove(src)
+		s, err := Open(src, Options{StationID: "line1", Now: newClock().Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.CreateBatch(v1Batch); err != nil {
+			t.Fatal(err)
+		}
+		mustBatch(t, s, "B2")
+		for i := range 5 {
+			encode(t, s, uidN(i), v1Batch.ID)
+		}
+		encode(t, s, uidN(5), "B2")
+		it := intentFor(uidN(1), "B2")
+		it.Reencode = true
+		encodeWithIntent(t, s, it)
+		if err := s.BeginIntent(intentFor(uidN(6), "B2")); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.FailIntent(uidN(6), "tag removed", KeysMayHaveChanged); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CloseBatch(v1Batch.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Ack(3); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "journal.db") // Open may write; keep testdata pristine
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := openStore(t, path, Options{Now: newClock().Now})
+	if s.StationID() != "line1" {
+		t.Fatalf("station %q", s.StationID())
+	}
+	bt, err := s.GetBatch(v1Batch.ID)
+	if err != nil || bt.Status != StatusClosed || bt.Notes != v1Batch.Notes {
+		t.Fatalf("batch %+v %v", bt, err)
+	}
+	if st, _ := s.Stats(v1Batch.ID); st != (BatchStats{Done: 5, Target: 5000}) {
+		t.Fatalf("stats %+v", st)
+	}
+	its, err := s.OpenIntents()
+	if err != nil || len(its) != 1 || its[0].UID != uidN(6) || !its[0].KeysMayHaveChanged {
+		t.Fatalf("intents %+v %v", its, err)
+	}
+	if b, ok, _ := s.Lookup(uidN(1)); !ok || b.BatchID != "B2" {
+		t.Fatalf("re-encoded binding %+v", b)
+	}
+	if up, last, _ := s.SyncState(); up != 3 || last != 7 {
+		t.Fatalf("sync state %d %d", up, last)
+	}
+	for _, f := range []string{"jsonl", "csv"} {
+		var out bytes.Buffer
+		if _, err := s.Export(&out, v1Batch.ID, ExportOptions{Format: f}); err != nil {
+			t.Fatal(err)
+		}
+		want := golden(t, "journal_v1_manifest."+f, out.Bytes())
+		if !bytes.Equal(out.Bytes(), want) {
+			t.Errorf("%s manifest of the v1 journal changed:\n got %s\nwant %s", f, out.Bytes(), want)
+		}
+	}
+}
