@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -194,3 +196,14 @@ func TestLaneRunsUntilLimit(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 }
+
+func newStation(s *batch.Store, b batch.Batch) (*station.Station, error) {
+	return station.New(stationConfig(nopTB{}, s, b))
+}
+
+// nopTB lets the crash child reuse stationConfig outside a test.
+type nopTB struct{ testing.TB }
+
+func (nopTB) Helper()                   {}
+func (nopTB) Fatal(args ...any)         { fmt.Fprintln(os.Stderr, args...); os.Exit(6) }
+func (nopTB) Fatalf(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...); os.Exit(6) }
