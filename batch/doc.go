@@ -1,0 +1,130 @@
+// Package batch is the station's journal: one bbolt file that binds every
+// tag the station personalised to its SKU, batch and key version, and that
+// survives a crash at any instant without losing a binding or inventing
+// one.
+//
+// # Invariants
+//
+//  1. An intent is durable before the first key change on a tag:
+//     BeginIntent returns only after the transaction holding the intent
+//     is committed and fsynced, and the caller changes no key before that.
+//  2. A binding exists only after read-back verification: Complete is
+//     called once the new keys and files were read back (OutcomeEncoded)
+//     or a SUN message was verified with them (OutcomeVerified). It
+//     deletes the intent and writes the binding, the index entry and the
+//     outbox entry in one transaction, so no reader and no crash ever sees
+//     half of it.
+//  3. At any instant each UID personalised by us is covered by either an
+//     open intent or a binding. An intent only goes away in the
+//     transaction that writes the binding, or by FailIntent with
+//     KeysUntouched when no earlier attempt may have changed keys.
+//  4. Records never change once written. A binding is written once with
+//     its sequence number; a re-encode moves it unchanged to the history
+//     bucket. Manifests and the outbox, which read records by sequence
+//     number, therefore give the same answer every time.
+//
+// Check verifies 2–4 on the stored data (plus bbolt's own page checks).
+//
+// # The station's protocol
+//
+//	BeginIntent(uid, batch, key version, master KCV)  // durable
+//	... authenticate, ChangeKey, write files, read back ...
+//	Complete(binding)                                 // durable
+//
+// On an error in between, FailIntent(uid, reason, keys) says whether any
+// ChangeKey may have reached the tag. With KeysMayHaveChanged the intent
+// stays open (and stays so even if a later attempt fails cleanly); with
+// KeysUntouched it is removed. After a restart, OpenIntents lists the tags
+// that may carry new keys; calling BeginIntent again with the same batch
+// and keys resumes the intent (Attempts+1, StartedAt kept).
+//
+// A tag that already has a binding is refused with a *DuplicateError
+// (ErrDuplicate) unless Intent.Reencode is set. On Complete of a re-encode
+// the previous binding is kept: it moves to the history bucket under its
+// own sequence number (see Superseded), and the new binding replaces it in
+// the bindings bucket. Both stay in their batches' manifests and in the
+// outbox; the higher sequence number is the current one.
+//
+// CloseBatch refuses new intents in the batch but lets open ones be
+// completed or failed, so that a tag whose keys were already changed is
+// never left without a record.
+//
+// # Durability and group commit
+//
+// bbolt runs with fsync on (NoSync false): each commit fdatasyncs the data
+// pages and then the meta page. All writes go through one committer
+// goroutine that runs every queued request in one transaction and commits
+// once; callers return after that commit (see commit.go). A request whose
+// checks fail is rolled back alone and the rest of its group re-run. Reads
+// use their own read-only transactions and never wait for commits.
+//
+// # Opening
+//
+// Open never writes to a file that has not shown itself to be a healthy
+// journal of ours. It reads bbolt's meta pages by hand (a damaged or
+// truncated file is refused before bbolt maps it), then opens the file
+// read-only under a shared lock to find the meta bucket and its marker,
+// and only then opens it for writing. A new journal is built in a
+// temporary file and linked into place. Faults and panics from reading a
+// damaged file become ErrCorrupt. A second writer gets ErrLocked after
+// Options.LockTimeout.
+//
+// # File layout (journal format 1)
+//
+// All integers in keys are big-endian so that bbolt's byte order is
+// numeric order.
+//
+//	meta       "magic" = "tagline-journal", "format" = "1" (decimal text),
+//	           "station" = station ID, "created" = RFC 3339 UTC,
+//	           "synced_upto" = uint64, the acknowledged outbox cursor
+//	batches    batch ID → Batch record
+//	bindings   UID (upper-case hex) → Binding record (the current one)
+//	index      one nested bucket per batch ID: seq (uint64) → UID
+//	intents    UID → Intent record
+//	outbox     seq (uint64) → UID; the bucket's sequence is the last seq
+//	history    seq (uint64) → Binding record superseded by a re-encode
+//	stats      batch ID → counters: 0x01, then done, failed, duplicates
+//	           and open intents as uint64
+//
+// Sequence numbers start at 1 and are assigned by Complete in commit
+// order, across all batches; a binding with sequence s has index and
+// outbox entries under s. The outbox keeps acknowledged entries; only
+// synced_upto moves, never backwards and never past the last seq.
+//
+// # Record encoding
+//
+// Each record is one version byte followed by its fields in a fixed order.
+// Version 1 (the only one so far) uses these field encodings:
+//
+//	str    uvarint byte length, then UTF-8 bytes
+//	uvar   unsigned varint (encoding/binary.AppendUvarint)
+//	var    signed zig-zag varint (encoding/binary.AppendVarint)
+//	byte   one byte
+//	time   var Unix seconds, then uvar nanoseconds (0–999999999), UTC
+//
+//	Binding v1  0x01 uid:str sku:str batch_id:str station_id:str
+//	            key_version:byte master_kcv:str template_hash:str
+//	            outcome:str attempts:var read_ctr:uvar started_at:time
+//	            completed_at:time seq:uvar
+//	Intent v1   0x01 uid:str batch_id:str sku:str station_id:str
+//	            key_version:byte master_kcv:str template_hash:str
+//	            started_at:time attempts:var flags:byte last_error:str
+//	            (flags: 0x01 reencode, 0x02 keys may have changed)
+//	Batch v1    0x01 id:str sku:str target:var template:str
+//	            key_version:byte notes:str status:str created_at:time
+//	            closed_at:time
+//
+// A record with bytes left after its last field is corrupt. A new layout
+// gets a new version byte; decoders keep reading every older version
+// (testdata holds v1 records and a v1 journal that tests open), and a
+// record of an unknown, newer version is refused with ErrFormat rather
+// than misread. The JSON tags on the record types are for manifests and
+// command output, not for storage.
+//
+// UIDs are stored as upper-case hex, key check values as upper-case hex of
+// at most 8 bytes (a 16-byte value is refused as probable key material),
+// template hashes as lower-case hex SHA-256, times in UTC. The journal
+// never holds key bytes.
+//
+// Manifests written by Export are described in MANIFEST.md.
+package batch
