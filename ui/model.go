@@ -1,0 +1,484 @@
+package ui
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/muesli/termenv"
+
+	"github.com/tagline-station/tagline/batch"
+	"github.com/tagline-station/tagline/station"
+)
+
+// State is what the big block on the screen says.
+type State int
+
+const (
+	StateWaiting    State = iota // READY: no tag yet
+	StateEncoding                // HOLD: a tag is being encoded
+	StatePass                    // PASS: encoded (or finished), verified, journaled
+	StateFail                    // FAIL: not encoded; reason and what to do
+	StateDuplicate               // ALREADY DONE: the tag was encoded before
+	StateReaderLost              // NO READER
+	StatePaused                  // PAUSED
+	numStates
+)
+
+var stateNames = [numStates]string{"waiting", "encoding", "pass", "fail", "duplicate", "reader lost", "paused"}
+
+func (s State) String() string {
+	if s < 0 || s >= numStates {
+		return "unknown"
+	}
+	return stateNames[s]
+}
+
+// bigWord is the word drawn in block letters for each state.
+var bigWord = [numStates]string{"READY", "HOLD", "PASS", "FAIL", "ALREADY DONE", "NO READER", "PAUSED"}
+
+const (
+	fastTick = 100 * time.Millisecond // while a tag is being encoded
+	slowTick = time.Second            // otherwise (rate decay, reader-lost hold)
+	// lostHold keeps NO READER up this long after the lane's last reader
+	// error: the lane retries every second and would otherwise flicker
+	// between NO READER and READY.
+	lostHold = 3 * time.Second
+	// recentMax is how many results the model keeps for the list.
+	recentMax = 16
+)
+
+type phase int
+
+const (
+	phaseIdle     phase = iota // no event yet
+	phaseWaiting               // waiting for a tag
+	phaseEncoding              // a tag is being encoded
+	phaseResult                // a result came; the lane has not asked for the next tag
+	phaseStopped               // the lane ended
+)
+
+// lane is one reader as the screen knows it.
+type lane struct {
+	name    string
+	phase   phase
+	uid     string    // tag being encoded
+	since   time.Time // when it arrived
+	res     station.Result
+	hasRes  bool
+	resAt   time.Time
+	onField bool // the last result's tag is still on the reader
+	lost    bool
+	lostAt  time.Time
+	lostMsg string
+}
+
+// entry is one line of the recent-tags list.
+type entry struct {
+	at      time.Time
+	reader  string
+	uid     string
+	outcome station.Outcome
+	d       time.Duration
+	reason  string
+}
+
+// Model is the operator's screen. It is a value: Update returns a new one
+// and View reads it and nothing else.
+type Model struct {
+	batch  batch.Batch
+	events <-chan station.Event
+	gate   *station.Gate
+	clock  func() time.Time
+	log    slog.Handler
+	keys   KeyMap
+	st     styles
+
+	width, height int
+	now           time.Time
+
+	lanes   []lane // copied on write
+	focus   int    // lane the big block shows; -1 none
+	tally   Tally
+	prog    Progress
+	recent  [recentMax]entry // newest first
+	nrecent int
+
+	paused    bool
+	pausedAt  time.Time
+	help      bool
+	confirm   bool // quit confirmation shown
+	quitAfter bool // quit when no tag is in flight
+	closed    bool // the event channel was closed
+	tickGen   int
+	seen      int // events handled
+}
+
+// NewModel builds the screen's model. It opens nothing: logs go to
+// cfg.Logger (Run opens cfg.LogPath).
+func NewModel(cfg Config) Model {
+	clock := cfg.Now
+	if clock == nil {
+		clock = time.Now
+	}
+	out := cfg.Out
+	if out == nil {
+		out = os.Stdout
+	}
+	r := lipgloss.NewRenderer(out)
+	switch {
+	case cfg.NoColor:
+		r.SetColorProfile(termenv.Ascii)
+	case cfg.profile != nil:
+		r.SetColorProfile(*cfg.profile)
+	}
+	var h slog.Handler
+	if cfg.Logger != nil {
+		h = cfg.Logger.Handler()
+	}
+	target := cfg.Batch.Target
+	if target == 0 {
+		target = cfg.Stats.Target
+	}
+	m := Model{
+		batch:  cfg.Batch,
+		events: cfg.Events,
+		gate:   cfg.Gate,
+		clock:  clock,
+		log:    h,
+		keys:   DefaultKeyMap(),
+		st:     newStyles(r),
+		width:  80,
+		height: 24,
+		now:    clock(),
+		focus:  -1,
+		prog:   Progress{Before: cfg.Stats.Done, Target: target},
+	}
+	for _, name := range cfg.Readers {
+		if !slices.ContainsFunc(m.lanes, func(l lane) bool { return l.name == name }) {
+			m.lanes = append(m.lanes, lane{name: name})
+		}
+	}
+	return m
+}
+
+// Messages.
+type (
+	eventMsg        station.Event
+	eventsClosedMsg struct{}
+	gateMsg         struct{ paused bool }
+	tickMsg         struct{ gen int }
+)
+
+// waitEvent reads the next event; Update issues it again after each one.
+func waitEvent(ch <-chan station.Event) tea.Cmd {
+	if ch == nil {
+		return nil
+	}
+	return func() tea.Msg {
+		ev, ok := <-ch
+		if !ok {
+			return eventsClosedMsg{}
+		}
+		return eventMsg(ev)
+	}
+}
+
+// gateCmd pauses or resumes the gate (set) and reports its state.
+func gateCmd(g *station.Gate, set, pause bool) tea.Cmd {
+	if g == nil {
+		return nil
+	}
+	return func() tea.Msg {
+		if set {
+			if pause {
+				g.Pause()
+			} else {
+				g.Resume()
+			}
+		}
+		return gateMsg{paused: g.Paused()}
+	}
+}
+
+func tick(gen int, d time.Duration) tea.Cmd {
+	return tea.Tick(d, func(time.Time) tea.Msg { return tickMsg{gen: gen} })
+}
+
+// logCmd builds the record now, with the model's clock, and writes it in
+// a command.
+func (m Model) logCmd(level slog.Level, msg string, attrs ...slog.Attr) tea.Cmd {
+	h := m.log
+	if h == nil || !h.Enabled(context.Background(), level) {
+		return nil
+	}
+	r := slog.NewRecord(m.now, level, msg, 0)
+	r.AddAttrs(attrs...)
+	return func() tea.Msg {
+		_ = h.Handle(context.Background(), r)
+		return nil
+	}
+}
+
+// Init starts reading events, asks the gate its state and starts the clock.
+func (m Model) Init() tea.Cmd {
+	return tea.Batch(
+		waitEvent(m.events),
+		gateCmd(m.gate, false, false),
+		tick(m.tickGen, slowTick),
+		m.logCmd(slog.LevelInfo, "screen started", slog.String("batch", m.batch.ID), slog.Int("done", m.prog.Before), slog.Int("target", m.prog.Target)),
+	)
+}
+
+// Update is the only place the model changes.
+func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	m.now = m.clock()
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.width, m.height = msg.Width, msg.Height
+		return m, nil
+	case eventMsg:
+		return m.onEvent(station.Event(msg))
+	case eventsClosedMsg:
+		m.closed = true
+		return m, m.logCmd(slog.LevelInfo, "lanes stopped sending events")
+	case gateMsg:
+		if msg.paused != m.paused {
+			m.paused = msg.paused
+			if m.paused {
+				m.pausedAt = m.now
+			}
+		}
+		return m, nil
+	case tickMsg:
+		if msg.gen != m.tickGen {
+			return m, nil // an older chain; a newer one runs
+		}
+		d := slowTick
+		if m.anyEncoding() {
+			d = fastTick
+		}
+		return m, tick(m.tickGen, d)
+	case tea.KeyMsg:
+		return m.onKey(msg)
+	}
+	return m, nil
+}
+
+func (m Model) laneIndex(name string) (Model, int) {
+	for i := range m.lanes {
+		if m.lanes[i].name == name {
+			m.lanes = slices.Clone(m.lanes)
+			return m, i
+		}
+	}
+	m.lanes = append(slices.Clone(m.lanes), lane{name: name})
+	return m, len(m.lanes) - 1
+}
+
+func (m Model) onEvent(ev station.Event) (tea.Model, tea.Cmd) {
+	m.seen++
+	at := ev.At
+	if at.IsZero() {
+		at = m.now
+	}
+	m, i := m.laneIndex(ev.Reader)
+	l := &m.lanes[i]
+	var cmds []tea.Cmd
+	switch ev.Kind {
+	case station.EvWaiting:
+		l.phase, l.uid = phaseWaiting, ""
+	case station.EvArrived:
+		l.phase, l.uid, l.since = phaseEncoding, ev.UID, at
+		l.lost, l.onField = false, true
+		m.focus = i
+		m.tickGen++
+		cmds = append(cmds, tick(m.tickGen, fastTick),
+			m.logCmd(slog.LevelDebug, "tag arrived", slog.String("reader", l.name), slog.String("uid", ev.UID)))
+	case station.EvResult:
+		if ev.Result == nil {
+			l.phase = phaseResult
+			cmds = append(cmds, m.logCmd(slog.LevelWarn, "result event without a result", slog.String("reader", l.name)))
+			break
+		}
+		r := *ev.Result
+		if r.UID == "" {
+			r.UID = ev.UID
+		}
+		if r.Reader == "" {
+			r.Reader = l.name
+		}
+		l.phase, l.uid = phaseResult, ""
+		l.res, l.hasRes, l.resAt, l.onField = r, true, at, true
+		m.focus = i
+		m.tally.Add(r.Outcome, r.Duration, at)
+		if passed(r.Outcome) {
+			m.prog.Run++
+		}
+		copy(m.recent[1:], m.recent[:recentMax-1])
+		m.recent[0] = entry{at: at, reader: l.name, uid: r.UID, outcome: r.Outcome, d: r.Duration, reason: r.Reason}
+		m.nrecent = min(m.nrecent+1, recentMax)
+		level := slog.LevelInfo
+		if r.Outcome == station.Failed {
+			level = slog.LevelWarn
+		}
+		attrs := []slog.Attr{
+			slog.String("reader", l.name), slog.String("uid", r.UID), slog.String("outcome", string(r.Outcome)),
+			slog.Duration("duration", r.Duration), slog.Int("done", m.prog.Done()),
+		}
+		if r.Reason != "" {
+			attrs = append(attrs, slog.String("reason", r.Reason), slog.String("hint", r.Hint))
+		}
+		cmds = append(cmds, m.logCmd(level, "tag result", attrs...))
+	case station.EvRemoved:
+		l.onField = false
+	case station.EvReaderLost:
+		first := !l.lost
+		l.lost, l.lostAt, l.lostMsg = true, at, errText(ev.Err)
+		if l.phase == phaseEncoding {
+			l.phase = phaseWaiting
+		}
+		if first {
+			m.focus = i
+			cmds = append(cmds, m.logCmd(slog.LevelWarn, "reader lost", slog.String("reader", l.name), slog.String("error", l.lostMsg)))
+		}
+	case station.EvStopped:
+		l.phase, l.lost, l.onField = phaseStopped, false, false
+		cmds = append(cmds, m.logCmd(slog.LevelInfo, "lane stopped", slog.String("reader", l.name)))
+	}
+	if m.quitAfter && !m.anyEncoding() {
+		// Not waiting for the next event: the sequence would block on it.
+		return m, m.quit("quit after the tag in flight", cmds...)
+	}
+	return m, tea.Batch(append(cmds, waitEvent(m.events))...)
+}
+
+func (m Model) onKey(k tea.KeyMsg) (tea.Model, tea.Cmd) {
+	km := m.keys
+	if m.confirm {
+		switch {
+		case km.QuitNow.Matches(k):
+			return m, m.quit("operator quit with a tag in flight")
+		case km.QuitAfter.Matches(k):
+			m.confirm, m.quitAfter = false, true
+			if !m.anyEncoding() {
+				return m, m.quit("operator quit")
+			}
+			m.paused, m.pausedAt = true, m.now
+			return m, tea.Batch(gateCmd(m.gate, true, true),
+				m.logCmd(slog.LevelInfo, "quitting after the tag in flight"))
+		case km.Stay.Matches(k):
+			m.confirm = false
+		}
+		return m, nil
+	}
+	if m.help {
+		switch {
+		case km.Close.Matches(k):
+			m.help = false
+			return m, nil
+		case !km.Quit.Matches(k):
+			return m, nil
+		}
+		m.help = false
+	}
+	switch {
+	case km.Quit.Matches(k):
+		if m.anyEncoding() {
+			m.confirm = true
+			return m, nil
+		}
+		return m, m.quit("operator quit")
+	case km.Pause.Matches(k):
+		if m.gate == nil {
+			return m, nil
+		}
+		m.paused = !m.paused
+		if m.paused {
+			m.pausedAt = m.now
+		}
+		m.quitAfter = false
+		word := "resumed"
+		if m.paused {
+			word = "paused"
+		}
+		return m, tea.Batch(gateCmd(m.gate, true, m.paused), m.logCmd(slog.LevelInfo, "line "+word))
+	case km.Help.Matches(k):
+		m.help = true
+	}
+	return m, nil
+}
+
+// quit logs why and then quits; the log record is written before the
+// program ends.
+func (m Model) quit(why string, also ...tea.Cmd) tea.Cmd {
+	return tea.Sequence(tea.Batch(also...), m.logCmd(slog.LevelInfo, why,
+		slog.Int("done", m.prog.Done()), slog.Int("pass", m.tally.Pass),
+		slog.Int("fail", m.tally.Fail), slog.Int("duplicate", m.tally.Duplicate)), tea.Quit)
+}
+
+func (m Model) anyEncoding() bool {
+	for _, l := range m.lanes {
+		if l.phase == phaseEncoding {
+			return true
+		}
+	}
+	return false
+}
+
+func (m Model) lostNow(l *lane) bool {
+	return l.lost && (l.phase != phaseWaiting || m.now.Sub(l.lostAt) < lostHold)
+}
+
+func (m Model) focusLane() *lane {
+	if m.focus < 0 || m.focus >= len(m.lanes) {
+		return nil
+	}
+	return &m.lanes[m.focus]
+}
+
+// State is what the big block shows now.
+func (m Model) State() State {
+	l := m.focusLane()
+	switch {
+	case l != nil && l.phase == phaseEncoding:
+		return StateEncoding
+	case l != nil && m.lostNow(l):
+		return StateReaderLost
+	case m.paused && (l == nil || !l.hasRes || !l.resAt.After(m.pausedAt)):
+		return StatePaused
+	case l != nil && l.hasRes:
+		return outcomeState(l.res.Outcome)
+	}
+	return StateWaiting
+}
+
+// Progress is the batch's progress as the screen shows it.
+func (m Model) Progress() Progress { return m.prog }
+
+// Tally is this run's counts and timings.
+func (m Model) Tally() Tally { return m.tally }
+
+func outcomeState(o station.Outcome) State {
+	switch o {
+	case station.Encoded, station.Finished:
+		return StatePass
+	case station.Duplicate:
+		return StateDuplicate
+	}
+	return StateFail
+}
+
+func passed(o station.Outcome) bool { return o == station.Encoded || o == station.Finished }
+
+func errText(err error) string {
+	if err == nil {
+		return "the reader stopped answering"
+	}
+	return strings.TrimSpace(err.Error())
+}
