@@ -1,5 +1,3 @@
-// Package vectors loads the published test vectors in testdata/vectors so
-// that every package's tests read one copy with its provenance.
 package vectors
 
 import (
