@@ -2,6 +2,7 @@ package batch
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -45,25 +46,28 @@ func (r *Report) problem(format string, args ...any) {
 // record holds what looks like key material. The error is for a check
 // that could not run; what it finds is in Report.Problems.
 //
-// On a writable store Check holds the write lock, so commits wait for it.
+// bbolt's page check needs the write lock on a writable store (its
+// freelist must not move under it), so commits wait while it runs; the
+// journal's own checks read a snapshot and let commits go on.
 func (s *Store) Check() (Report, error) {
 	rep := Report{Path: s.path}
-	var tx *bolt.Tx
-	var err error
-	if s.readOnly {
-		tx, err = s.db.Begin(false)
-	} else {
-		tx, err = s.db.Begin(true)
-	}
+	tx, err := s.db.Begin(!s.readOnly)
 	if err != nil {
 		return rep, fmt.Errorf("check journal %s: %w", s.path, closedErr(err))
 	}
-	defer tx.Rollback()
-
 	for e := range tx.Check() {
 		rep.problem("storage: %v", e)
 	}
-	if err := guard(func() error { checkJournal(tx, &rep); return nil }); err != nil {
+	_ = tx.Rollback()
+
+	err = s.view(func(tx *bolt.Tx) error {
+		checkJournal(tx, &rep)
+		return nil
+	})
+	if errors.Is(err, ErrClosed) {
+		return rep, fmt.Errorf("check journal %s: %w", s.path, err)
+	}
+	if err != nil {
 		rep.problem("the check stopped early: %v", err)
 	}
 	return rep, nil

@@ -16,6 +16,9 @@ var (
 	// ErrForeign: the file is a bbolt file but not a tagline journal, or the
 	// journal of another station. The file is left untouched.
 	ErrForeign = errors.New("not a tagline journal")
+	// ErrWrongStation: the journal belongs to another station than
+	// Options.StationID. The file is left untouched.
+	ErrWrongStation = errors.New("journal of another station")
 	// ErrFormat: the journal or a record was written by a newer tagline.
 	ErrFormat = errors.New("unsupported journal format")
 	// ErrClosed: the Store was closed.

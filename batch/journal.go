@@ -245,6 +245,9 @@ func (s *Store) BeginIntent(it Intent) error {
 	if it.TemplateHash, err = normalizeTemplateHash(it.TemplateHash); err != nil {
 		return err
 	}
+	if err := validName("batch id", it.BatchID); err != nil {
+		return err
+	}
 	if it.StationID == "" {
 		it.StationID = s.station
 	}

@@ -51,7 +51,7 @@ var (
 type Options struct {
 	// StationID names this station in new bindings. When the journal is
 	// created it is stored (default: the host name); when an existing
-	// journal names another station, Open refuses it with ErrForeign.
+	// journal names another station, Open refuses it with ErrWrongStation.
 	StationID string
 	// LockTimeout bounds the wait for another process's lock on the file
 	// (default 2s). bbolt would wait forever on zero, which a station
@@ -122,7 +122,7 @@ func Open(path string, opts Options) (*Store, error) {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		if opts.ReadOnly {
-			return nil, fmt.Errorf("open journal %s: no such file", path)
+			return nil, fmt.Errorf("open journal %s: %w", path, fs.ErrNotExist)
 		}
 		if err := create(path, opts); err != nil {
 			return nil, err
@@ -153,6 +153,9 @@ func Open(path string, opts Options) (*Store, error) {
 
 func openBolt(path string, opts Options, readOnly bool) (*Store, error) {
 	var db *bolt.DB
+	// Should bbolt panic inside Open (a damaged freelist page), the handle
+	// it opened is lost with its lock until the process exits; the caller
+	// gets ErrCorrupt and a station stops anyway.
 	err := guard(func() error {
 		var err error
 		db, err = bolt.Open(path, 0o600, &bolt.Options{
@@ -171,7 +174,7 @@ func openBolt(path string, opts Options, readOnly bool) (*Store, error) {
 			return err
 		}
 		if opts.StationID != "" && opts.StationID != id.station {
-			return fmt.Errorf("%w: it belongs to station %s, not %s; use --journal to open this station's own journal", ErrForeign, id.station, opts.StationID)
+			return fmt.Errorf("%w: it belongs to station %s, not %s; use --journal to open this station's own journal", ErrWrongStation, id.station, opts.StationID)
 		}
 		s.station, s.created = id.station, id.created
 		return nil
@@ -196,7 +199,7 @@ func openError(path string, err error) error {
 		return fmt.Errorf("open journal %s: %w: bbolt file version is not supported", path, ErrFormat)
 	case errors.Is(err, ErrCorrupt):
 		return fmt.Errorf("open journal %s: %w; the file was left untouched, restore it from a backup or move it aside", path, err)
-	case errors.Is(err, ErrForeign):
+	case errors.Is(err, ErrForeign), errors.Is(err, ErrWrongStation):
 		return fmt.Errorf("open journal %s: %w; the file was left untouched", path, err)
 	}
 	return fmt.Errorf("open journal %s: %w", path, err)

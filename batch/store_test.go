@@ -98,7 +98,7 @@ func TestOpenOtherStationsJournal(t *testing.T) {
 	opts := testOptions()
 	opts.StationID = "line2"
 	_, err = Open(path, opts)
-	if !errors.Is(err, ErrForeign) || !strings.Contains(err.Error(), "belongs to station line1, not line2") {
+	if !errors.Is(err, ErrWrongStation) || !strings.Contains(err.Error(), "belongs to station line1, not line2") {
 		t.Fatalf("got %v", err)
 	}
 }
