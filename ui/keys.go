@@ -44,7 +44,7 @@ func DefaultKeyMap() KeyMap {
 		Help:  Binding{Keys: []string{"?", "h", "H"}, Key: "?", Help: "show / hide this help"},
 
 		QuitNow:   Binding{Keys: []string{"y", "Y", "q", "Q", "ctrl+c"}, Key: "y", Help: "quit now"},
-		QuitAfter: Binding{Keys: []string{"w", "W"}, Key: "w", Help: "wait for this tag, then quit"},
+		QuitAfter: Binding{Keys: []string{"w", "W"}, Key: "w", Help: "wait for the result of the tag in flight, then quit"},
 		Stay:      Binding{Keys: []string{"n", "N", "esc"}, Key: "n", Help: "keep running"},
 
 		Close: Binding{Keys: []string{"?", "h", "H", "esc", "enter"}, Key: "esc", Help: "close the help"},

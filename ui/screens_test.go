@@ -129,7 +129,7 @@ func TestScreens(t *testing.T) {
 			sc: scenario{events: with(shift(), evArrived("sim-0", uid(8), 22*time.Second)), now: at(22300 * time.Millisecond),
 				afterEvts: "HOLD · encoding", keys: "q", afterKeys: "QUIT? · a tag is being encoded"},
 			state: StateEncoding,
-			must:  []string{"QUIT? · a tag is being encoded: 04A1B2C3D45E08 on sim-0", "w wait for the tag, then quit · y quit now · n keep running"},
+			must:  []string{"QUIT? · a tag is being encoded: 04A1B2C3D45E08 on sim-0", "w wait for its result, then quit · y quit now · n keep running"},
 		},
 		{
 			name: "pass-160x48",

@@ -199,8 +199,8 @@ func (m Model) confirmScreen() screen {
 	}
 	scr.summary = "QUIT? · a tag is being encoded: " + strings.Join(busy, ", ")
 	scr.details = []detail{
-		{"Why", "quitting now may leave the tag half encoded (present it again later to finish it)", false},
-		{"Do", "w wait for the tag, then quit · y quit now · n keep running", true},
+		{"Why", "its result would not show here if you quit now", false},
+		{"Do", "w wait for its result, then quit · y quit now · n keep running", true},
 	}
 	return scr
 }
