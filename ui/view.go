@@ -316,7 +316,7 @@ func (m Model) viewSpeed(w int) string {
 		parts = append(parts, "avg —", "worst —")
 	}
 	if pr, ok := m.tally.PassRate(m.now); ok && m.prog.Left() > 0 && pr > 0 {
-		parts = append(parts, "~"+fmtMinutes(float64(m.prog.Left())/pr)+" to target")
+		parts = append(parts, fmtMinutes(float64(m.prog.Left())/pr)+" left")
 	}
 	return clip("  "+m.st.bold.Render(fmt.Sprintf("%-7s", "Speed"))+strings.Join(parts, " · "), w)
 }
@@ -566,11 +566,13 @@ func wordState(word string) (State, bool) {
 	return 0, false
 }
 
-// fmtDur is a tag's time: "0.42 s", "12.3 s", "1m05s".
+// fmtDur is a tag's time: "35 ms", "0.42 s", "12.3 s", "1m05s".
 func fmtDur(d time.Duration) string {
 	switch {
 	case d <= 0:
 		return "—"
+	case d < 100*time.Millisecond:
+		return fmt.Sprintf("%d ms", max(d.Milliseconds(), 1))
 	case d < 10*time.Second:
 		return fmt.Sprintf("%.2f s", d.Seconds())
 	case d < time.Minute:
@@ -580,14 +582,15 @@ func fmtDur(d time.Duration) string {
 	return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
 }
 
+// fmtMinutes is a time to go: "<1 min", "~25 min", "~2.5 h".
 func fmtMinutes(min float64) string {
 	switch {
 	case min < 1:
 		return "<1 min"
 	case min < 90:
-		return fmt.Sprintf("%.0f min", min)
+		return fmt.Sprintf("~%.0f min", min)
 	}
-	return fmt.Sprintf("%.1f h", min/60)
+	return fmt.Sprintf("~%.1f h", min/60)
 }
 
 // clip cuts s (which may hold escape sequences) to w columns.
