@@ -390,3 +390,30 @@ func ioPipe(t *testing.T) (*os.File, *os.File) {
 	t.Cleanup(func() { r.Close(); w.Close() })
 	return r, w
 }
+
+// When the lanes end (the CLI's --count reached), the screen keeps the
+// last result and stops asking for the next tag.
+func TestStoppedStation(t *testing.T) {
+	c := &clockAt{at(30 * time.Second)}
+	m := drive(newTestModel(c, "r"), events(history("r", 3))...)
+	m = drive(m, eventMsg(station.Event{Kind: station.EvStopped, Reader: "r", At: c.t}), eventsClosedMsg{})
+	v := ansi.Strip(m.View())
+	if m.State() != StatePass {
+		t.Errorf("state %v, want the last result", m.State())
+	}
+	for _, want := range []string{"STOPPED", "press q to quit", "r    stopped"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("screen lacks %q:\n%s", want, v)
+		}
+	}
+	if strings.Contains(v, "present the next") {
+		t.Errorf("a stopped station asks for the next tag:\n%s", v)
+	}
+	if _, cmd := m.Update(key("q")); cmd == nil {
+		t.Error("q did not quit")
+	}
+	idle := drive(newTestModel(c, "r"), eventMsg(station.Event{Kind: station.EvStopped, Reader: "r"}))
+	if v := ansi.Strip(idle.View()); !strings.Contains(v, "STOPPED · the lanes have ended") {
+		t.Errorf("no tag, lanes ended:\n%s", v)
+	}
+}

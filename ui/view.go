@@ -181,6 +181,13 @@ func (m Model) screen() screen {
 			scr.details = append(scr.details, detail{"Note", "a reader that was already waiting still takes one more tag", false})
 		}
 	}
+	if stopped := m.closed || m.allStopped(); stopped && s != StateWaiting && s != StateEncoding {
+		// No next tag: say so instead of asking for one.
+		if s == StatePass || s == StatePaused {
+			scr.details = scr.details[:len(scr.details)-1]
+		}
+		scr.details = append(scr.details, detail{"Note", "the station has stopped taking tags: press q to quit", true})
+	}
 	return scr
 }
 
