@@ -1,0 +1,92 @@
+// Package qa is the engine of `tagline verify`: it proves that the tags of
+// a personalised batch are good, from the tags themselves (presented to a
+// reader) or from SUN URLs that phones captured (a file, one per line).
+//
+// # What is checked
+//
+// For every tag or URL, in this order:
+//
+//  1. The tag is read as a phone reads it (ReadURL: select the NDEF
+//     application and file E104, ISOReadBinary of NLEN then the message,
+//     unauthenticated). A tag that stops answering is unreadable; one
+//     without a URI record is url_mismatch.
+//  2. The URL must match the batch's template (from the batch record),
+//     else url_mismatch, and its SUN message must verify with keys derived
+//     from the master key (sdm.Template.Verify with the keys.Deriver), else
+//     bad_mac. A URL that does not verify names no UID we trust.
+//  3. For a presented tag the reader's anticollision UID must be the UID in
+//     the message (uid_mismatch).
+//  4. The UID must be bound in the journal (unknown_uid), to the batch
+//     (wrong_batch) and the SKU (wrong_sku) expected.
+//  5. The read counter must be strictly greater than the last value known
+//     for the UID: the binding's read_ctr, then every counter QA saw
+//     (counter_replay).
+//  6. With Config.CheckKeys, for presented tags: key versions 0 to 4 must
+//     be the batch's (a version 00 is factory_key_present, another is
+//     wrong_key_version), and then one AuthenticateEV2First with our key 0
+//     derived for this UID must succeed (wrong_key).
+//
+// A result passes only with no failure. Its Reason is the first failure in
+// the order of Reasons, and Reasons lists all of them.
+//
+// # Modes
+//
+// ModeFull: every tag bound to the batch must be verified; at Finish the
+// ones never verified are reported as missing. ModeSample verifies N of the
+// batch's M tags: N is given, or computed by SampleSize for a defect rate p
+// and confidence c. With a seed the sample is SelectSample(uids, N, seed),
+// reproducible by anyone; tags of the batch outside it that pass are
+// reported as skipped, sampled tags never verified as missing. With
+// OperatorPick (presented tags only) the operator draws the sample
+// physically and the first N distinct tags of the batch make it.
+//
+// # Sampling statement (zero failures, exact hypergeometric)
+//
+// If d of the M tags are defective, the probability that n tags drawn
+// without replacement all pass is
+//
+//	P0(M, d, n) = C(M-d, n) / C(M, n) = Π_{i=0}^{n-1} (M-d-i)/(M-i).
+//
+// SampleSize(M, p, c) is the least n with P0(M, ceil(p·M), n) ≤ 1-c, so a
+// sample of n with no failure shows, with confidence c, that fewer than
+// ceil(p·M) tags are defective, that is a defective fraction below p.
+// MaxDefective(M, n, c) turns it around for a given n: the least d with
+// P0(M, d, n) ≤ 1-c; the report then states "fewer than d defective". For
+// M = 10000, p = 1%, c = 95% it gives n = 294, where the binomial
+// approximation ln(1-c)/ln(1-p) gives 299 and the rule of three 300. A
+// sample with any failure proves no bound: the batch fails.
+//
+// # Invariants
+//
+//   - No key is ever printed, logged or put in a report: reports carry the
+//     master key's check value, UIDs, counters and the (public) URLs. MACs
+//     are compared in constant time by package sdm.
+//   - The factory key is never tried. Key versions are read for free; one
+//     authentication is attempted only when all five versions are the
+//     batch's, and only with our own derived key 0, so a genuine tag never
+//     has a failed attempt counted against its TotFailCtr and a defective
+//     one at most one.
+//   - Every genuine counter seen (a SUN message that verified, whatever
+//     else failed) is recorded, never lowered, and is durable in the state
+//     file (Config.StatePath) before VerifyTag, VerifyURL or VerifyURLs
+//     returns. The file is replaced atomically (temporary file, fsync,
+//     rename, fsync of the directory) and merged with what is on disk, so
+//     a replayed URL is caught on every later run. Counters are kept per
+//     binding sequence number: a re-encoded tag starts afresh.
+//   - The journal is only read.
+//   - The sample depends only on the seed and the batch's set of UIDs
+//     (SHA-256 of "tagline-qa-sample/1" || seed || UID, smallest first),
+//     never on a random generator's implementation.
+//   - Report.OK is false when any result fails or a planned tag was not
+//     verified; a skipped tag counts neither way.
+//   - Times come from Config.Now.
+//
+// # Use
+//
+//	v, err := qa.New(qa.Config{Journal: store, BatchID: id, Deriver: d,
+//		StatePath: path, CheckKeys: true})
+//	for v.Remaining() > 0 { res, err := v.VerifyTag(ctx, tag); ... }
+//	// or: results, err := v.VerifyURLs(file)
+//	rep, err := v.Finish()
+//	rep.WriteText(os.Stdout) // or WriteJSON, WriteCSV; exit 4 if !rep.OK()
+package qa

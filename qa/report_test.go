@@ -1,0 +1,184 @@
+package qa_test
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/tagline-station/tagline/qa"
+)
+
+// mixedReport is a run with passes, each kind of url failure and a
+// missing tag.
+func mixedReport(t *testing.T) (*world, *qa.Report) {
+	t.Helper()
+	wd := newWorld(t)
+	tags := wd.encode(wd.batch("b1", "SKU-1"), uid(1, 1), uid(1, 2), uid(1, 3))
+	url := wd.phoneRead(tags[0])
+	v := wd.verifier(qa.Config{CheckKeys: true})
+	wantPass(t, wd.present(v, tags[1]))
+	file := strings.Join([]string{url, url, flipMACDigit(url), "https://elsewhere.example/x,\"quoted\"", ""}, "\n")
+	if _, err := v.VerifyURLs(strings.NewReader(file)); err != nil {
+		t.Fatal(err)
+	}
+	return wd, finish(t, v)
+}
+
+func TestReportJSONRoundTrip(t *testing.T) {
+	_, rep := mixedReport(t)
+	if rep.OK() || rep.Passed {
+		t.Fatal("a failing run passed")
+	}
+	c := rep.Counts
+	if c.Results != 6 || c.Pass != 2 || c.Fail != 4 || c.Missing != 1 ||
+		c.ByReason[qa.ReasonCounterReplay] != 1 || c.ByReason[qa.ReasonBadMAC] != 1 || c.ByReason[qa.ReasonURLMismatch] != 1 {
+		t.Fatalf("%+v", c)
+	}
+	sum := 0
+	for _, n := range c.ByReason {
+		sum += n
+	}
+	if sum != c.Fail {
+		t.Fatalf("by_reason adds to %d, fail %d", sum, c.Fail)
+	}
+
+	var buf bytes.Buffer
+	if err := rep.WriteJSON(&buf); err != nil {
+		t.Fatal(err)
+	}
+	first := buf.String()
+	back, err := qa.ReadJSON(strings.NewReader(first))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var again bytes.Buffer
+	back.WriteJSON(&again)
+	if again.String() != first {
+		t.Fatalf("json changed on a round trip:\n%s\n%s", first, again.String())
+	}
+	if back.OK() != rep.OK() || !reflect.DeepEqual(back.Counts, rep.Counts) || len(back.Results) != len(rep.Results) {
+		t.Fatal("round trip lost data")
+	}
+	for i := range rep.Results {
+		a, b := rep.Results[i], back.Results[i]
+		if !a.At.Equal(b.At) {
+			t.Fatalf("time %v %v", a.At, b.At)
+		}
+		a.At = b.At
+		if !reflect.DeepEqual(a, b) {
+			t.Fatalf("result %d:\n%+v\n%+v", i, a, b)
+		}
+	}
+
+	// The field names are the stable interface.
+	var generic map[string]any
+	json.Unmarshal([]byte(first), &generic)
+	for _, k := range []string{"format", "batch", "sku", "key_version", "master_kcv", "mode", "keys_checked", "batch_size",
+		"started_at", "finished_at", "passed", "statement", "counts", "results"} {
+		if _, ok := generic[k]; !ok {
+			t.Fatalf("no %q in %s", k, first)
+		}
+	}
+	r0 := generic["results"].([]any)[0].(map[string]any)
+	for _, k := range []string{"uid", "result", "read_ctr", "url", "source", "at"} {
+		if _, ok := r0[k]; !ok {
+			t.Fatalf("no %q in result %v", k, r0)
+		}
+	}
+	if generic["format"] != qa.ReportFormat {
+		t.Fatal(generic["format"])
+	}
+	if _, err := qa.ReadJSON(strings.NewReader(`{"format":"other"}`)); err == nil {
+		t.Fatal("foreign json accepted")
+	}
+}
+
+func TestReportCSVRoundTrip(t *testing.T) {
+	_, rep := mixedReport(t)
+	var buf bytes.Buffer
+	if err := rep.WriteCSV(&buf); err != nil {
+		t.Fatal(err)
+	}
+	raw := buf.String()
+	rows, err := csv.NewReader(strings.NewReader(raw)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(rows[0], ",") != "uid,result,reason,read_ctr,url" || len(rows) != 1+len(rep.Results) {
+		t.Fatalf("%v", rows)
+	}
+	for i, res := range rep.Results {
+		row := rows[i+1]
+		ctr := ""
+		if res.ReadCtr != nil {
+			ctr = strconv.FormatUint(uint64(*res.ReadCtr), 10)
+		}
+		want := []string{res.UID, string(res.Verdict), string(res.Reason), ctr, res.URL}
+		if !reflect.DeepEqual(row, want) {
+			t.Fatalf("row %d: %q, want %q", i, row, want)
+		}
+	}
+	// The url with a comma and quotes survived quoting.
+	if !strings.Contains(raw, `"https://elsewhere.example/x,""quoted"""`) {
+		t.Fatalf("%s", raw)
+	}
+}
+
+func TestReportTextAndNoKeys(t *testing.T) {
+	wd, rep := mixedReport(t)
+	var text, js, cs bytes.Buffer
+	rep.WriteText(&text)
+	rep.WriteJSON(&js)
+	rep.WriteCSV(&cs)
+	out := text.String()
+	for _, want := range []string{"QA FAIL — batch b1", "counter_replay", "bad_mac", "url_mismatch", "missing", "line 2", "FAIL:"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("no %q in:\n%s", want, out)
+		}
+	}
+	// No key of the batch appears anywhere: not the master, not any
+	// tag's derived keys.
+	secrets := []string{masterHex}
+	for u := range wd.tags {
+		b, _ := hex.DecodeString(u)
+		ks, _ := wd.d.Tag(b)
+		for _, k := range ks.Keys {
+			kb := k.Reveal()
+			secrets = append(secrets, hex.EncodeToString(kb[:]))
+		}
+	}
+	for _, s := range secrets {
+		for _, o := range []string{out, js.String(), cs.String()} {
+			if strings.Contains(strings.ToLower(o), strings.ToLower(s)) {
+				t.Fatal("key material in a report")
+			}
+		}
+	}
+}
+
+func TestSampleStatementText(t *testing.T) {
+	wd := newWorld(t)
+	tags := wd.encode(wd.batch("b1", "SKU-1"), uid(1, 1), uid(1, 2), uid(1, 3), uid(1, 4))
+	v := wd.verifier(qa.Config{Mode: qa.ModeSample, Sample: qa.Sampling{N: 4, DefectRate: 0.25, Seed: 3}})
+	for _, tag := range tags {
+		wantPass(t, wd.present(v, tag))
+	}
+	rep := finish(t, v)
+	s := rep.Sampling
+	// All four of four: no tag is defective, with any confidence.
+	if !rep.OK() || !s.Proven || s.FewerThan != 1 || s.AchievedConfidence != 1 {
+		t.Fatalf("%+v", s)
+	}
+	var text bytes.Buffer
+	rep.WriteText(&text)
+	for _, want := range []string{"QA PASS", "hypergeometric, zero failures", "seed 3", "at most 0 of the 4 tags (0%) are defective", "with 95% confidence"} {
+		if !strings.Contains(text.String(), want) {
+			t.Fatalf("no %q in:\n%s", want, text.String())
+		}
+	}
+}
