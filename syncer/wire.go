@@ -1,0 +1,270 @@
+package syncer
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/tagline-station/tagline/batch"
+)
+
+// Format names the sync wire format (see doc.go, "Wire format").
+const Format = "tagline-sync/1"
+
+// ContentType is the media type of a chunk body.
+const ContentType = "application/x-ndjson"
+
+// ErrChunk is wrapped by every reason ParseChunk refuses a body.
+var ErrChunk = errors.New("malformed sync chunk")
+
+// Record is one binding of a chunk together with its line exactly as
+// received (including the final '\n'), which is what the checksum covers
+// and what a backend keeps.
+type Record struct {
+	batch.Binding
+	Line []byte
+}
+
+// Chunk is a parsed and validated sync body.
+type Chunk struct {
+	Station   string
+	Since     uint64
+	Records   []Record
+	SHA256    string // of the record lines, as the trailer states and ParseChunk verified
+	NextSince uint64 // the last record's seq, or Since when there is none
+}
+
+// AppendRecord appends b as one manifest record line, byte for byte what
+// batch.Store.Export writes for it (MANIFEST.md, "Records"), including the
+// terminating '\n'.
+func AppendRecord(dst []byte, b *batch.Binding) []byte {
+	dst = append(dst, `{"type":"binding","seq":`...)
+	dst = strconv.AppendUint(dst, b.Seq, 10)
+	dst = append(dst, `,"uid":`...)
+	dst = appendString(dst, b.UID)
+	dst = append(dst, `,"sku":`...)
+	dst = appendString(dst, b.SKU)
+	dst = append(dst, `,"batch_id":`...)
+	dst = appendString(dst, b.BatchID)
+	dst = append(dst, `,"station_id":`...)
+	dst = appendString(dst, b.StationID)
+	dst = append(dst, `,"key_version":`...)
+	dst = strconv.AppendUint(dst, uint64(b.KeyVersion), 10)
+	dst = append(dst, `,"master_kcv":`...)
+	dst = appendString(dst, b.MasterKCV)
+	dst = append(dst, `,"template_hash":`...)
+	dst = appendString(dst, b.TemplateHash)
+	dst = append(dst, `,"outcome":`...)
+	dst = appendString(dst, string(b.Outcome))
+	dst = append(dst, `,"attempts":`...)
+	dst = strconv.AppendInt(dst, int64(b.Attempts), 10)
+	dst = append(dst, `,"read_ctr":`...)
+	dst = strconv.AppendUint(dst, uint64(b.ReadCtr), 10)
+	dst = append(dst, `,"started_at":"`...)
+	dst = b.StartedAt.UTC().AppendFormat(dst, time.RFC3339Nano)
+	dst = append(dst, `","completed_at":"`...)
+	dst = b.CompletedAt.UTC().AppendFormat(dst, time.RFC3339Nano)
+	return append(dst, "\"}\n"...)
+}
+
+// AppendChunk appends a whole chunk body: header, one line per binding (in
+// the order given, which must be ascending seq) and the trailer. It returns
+// the body and the checksum of the record lines.
+func AppendChunk(dst []byte, station string, since uint64, bs []batch.Binding) ([]byte, string) {
+	dst = append(dst, `{"type":"header","format":`...)
+	dst = appendString(dst, Format)
+	dst = append(dst, `,"station":`...)
+	dst = appendString(dst, station)
+	dst = append(dst, `,"since":`...)
+	dst = strconv.AppendUint(dst, since, 10)
+	dst = append(dst, "}\n"...)
+	start := len(dst)
+	next := since
+	for i := range bs {
+		dst = AppendRecord(dst, &bs[i])
+		next = bs[i].Seq
+	}
+	sum := sha256.Sum256(dst[start:])
+	h := hex.EncodeToString(sum[:])
+	dst = append(dst, `{"type":"trailer","count":`...)
+	dst = strconv.AppendInt(dst, int64(len(bs)), 10)
+	dst = append(dst, `,"sha256":"`...)
+	dst = append(dst, h...)
+	dst = append(dst, `","next_since":`...)
+	dst = strconv.AppendUint(dst, next, 10)
+	dst = append(dst, "}\n"...)
+	return dst, h
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString writes s as a JSON string exactly as batch's manifest
+// writer does: invalid UTF-8 becomes \ufffd, control characters are
+// escaped, nothing else is (no HTML escaping).
+func appendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				dst = append(dst, '\\', c)
+			case c == '\n':
+				dst = append(dst, '\\', 'n')
+			case c == '\r':
+				dst = append(dst, '\\', 'r')
+			case c == '\t':
+				dst = append(dst, '\\', 't')
+			case c < 0x20:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			default:
+				dst = append(dst, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, `\ufffd`...)
+		} else {
+			dst = append(dst, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(dst, '"')
+}
+
+// MaxLine bounds one line of a chunk. A record is a few hundred bytes.
+const MaxLine = 64 << 10
+
+type wireHeader struct {
+	Type    string  `json:"type"`
+	Format  string  `json:"format"`
+	Station string  `json:"station"`
+	Since   *uint64 `json:"since"`
+}
+
+type wireRecord struct {
+	Type string `json:"type"`
+	batch.Binding
+}
+
+type wireTrailer struct {
+	Type      string  `json:"type"`
+	Count     *int    `json:"count"`
+	SHA256    string  `json:"sha256"`
+	NextSince *uint64 `json:"next_since"`
+}
+
+// ParseChunk reads and validates a chunk body: the header names Format and
+// a station; every record is a binding of that station with a canonical
+// UID, in strictly ascending seq above since; the trailer's count, sha256
+// and next_since agree with the records; nothing follows the trailer.
+// maxRecords bounds the records accepted (0: no bound).
+func ParseChunk(r io.Reader, maxRecords int) (*Chunk, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	readLine := func() ([]byte, error) {
+		var line []byte
+		for {
+			part, err := br.ReadSlice('\n')
+			line = append(line, part...)
+			if len(line) > MaxLine {
+				return nil, fmt.Errorf("%w: a line is longer than %d bytes", ErrChunk, MaxLine)
+			}
+			if err == bufio.ErrBufferFull {
+				continue
+			}
+			if err == io.EOF {
+				if len(line) == 0 {
+					return nil, io.EOF
+				}
+				return nil, fmt.Errorf("%w: the last line has no line feed (truncated body?)", ErrChunk)
+			}
+			return line, err
+		}
+	}
+	first, err := readLine()
+	if err == io.EOF {
+		return nil, fmt.Errorf("%w: empty body", ErrChunk)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var hd wireHeader
+	if err := json.Unmarshal(first, &hd); err != nil || hd.Type != "header" {
+		return nil, fmt.Errorf("%w: line 1 is not a header", ErrChunk)
+	}
+	if hd.Format != Format {
+		return nil, fmt.Errorf("%w: format %q, want %q", ErrChunk, hd.Format, Format)
+	}
+	if hd.Station == "" || hd.Since == nil {
+		return nil, fmt.Errorf("%w: the header needs station and since", ErrChunk)
+	}
+	c := &Chunk{Station: hd.Station, Since: *hd.Since}
+	h := sha256.New()
+	last := c.Since
+	for n := 2; ; n++ {
+		line, err := readLine()
+		if err == io.EOF {
+			return nil, fmt.Errorf("%w: no trailer (truncated body?)", ErrChunk)
+		}
+		if err != nil {
+			return nil, err
+		}
+		var rec wireRecord
+		if err := json.Unmarshal(line, &rec); err != nil {
+			return nil, fmt.Errorf("%w: line %d is not a JSON object of this format", ErrChunk, n)
+		}
+		if rec.Type == "trailer" {
+			var tr wireTrailer
+			if err := json.Unmarshal(line, &tr); err != nil || tr.Count == nil || tr.NextSince == nil {
+				return nil, fmt.Errorf("%w: line %d: unreadable trailer", ErrChunk, n)
+			}
+			c.SHA256 = hex.EncodeToString(h.Sum(nil))
+			c.NextSince = last
+			switch {
+			case *tr.Count != len(c.Records):
+				return nil, fmt.Errorf("%w: trailer count %d, body has %d records", ErrChunk, *tr.Count, len(c.Records))
+			case tr.SHA256 != c.SHA256:
+				return nil, fmt.Errorf("%w: trailer sha256 does not match the record lines", ErrChunk)
+			case *tr.NextSince != last:
+				return nil, fmt.Errorf("%w: trailer next_since %d, last record %d", ErrChunk, *tr.NextSince, last)
+			}
+			if _, err := readLine(); err != io.EOF {
+				return nil, fmt.Errorf("%w: data after the trailer", ErrChunk)
+			}
+			return c, nil
+		}
+		if maxRecords > 0 && len(c.Records) == maxRecords {
+			return nil, fmt.Errorf("%w: more than %d records in one chunk", ErrChunk, maxRecords)
+		}
+		if rec.Type != "binding" {
+			return nil, fmt.Errorf("%w: line %d is not a binding record", ErrChunk, n)
+		}
+		b := rec.Binding
+		switch {
+		case b.Seq <= last:
+			return nil, fmt.Errorf("%w: line %d: seq %d is not above %d", ErrChunk, n, b.Seq, last)
+		case b.StationID != c.Station:
+			return nil, fmt.Errorf("%w: line %d: station %q in a chunk of station %q", ErrChunk, n, b.StationID, c.Station)
+		case b.SKU == "":
+			return nil, fmt.Errorf("%w: line %d: empty sku", ErrChunk, n)
+		}
+		if u, err := batch.NormalizeUID(b.UID); err != nil || u != b.UID {
+			return nil, fmt.Errorf("%w: line %d: uid is not upper-case hex of 4, 7 or 10 bytes", ErrChunk, n)
+		}
+		if len(b.MasterKCV) > 16 {
+			return nil, fmt.Errorf("%w: line %d: master_kcv longer than 8 bytes (key material?)", ErrChunk, n)
+		}
+		last = b.Seq
+		h.Write(line)
+		c.Records = append(c.Records, Record{Binding: b, Line: line})
+	}
+}
