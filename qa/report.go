@@ -222,6 +222,7 @@ func reasonList(by map[Reason]int) string {
 func (r *Report) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // URLs keep their plain ampersands
 	return enc.Encode(r)
 }
 

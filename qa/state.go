@@ -15,34 +15,21 @@ const StateFormat = "tagline-qa-state/1"
 // ErrState is wrapped by errors reading or writing the state file.
 var ErrState = errors.New("qa state file")
 
-// seenCtr is the highest read counter QA saw from a UID while the UID's
-// binding had sequence number Seq (0: no binding). A re-encode gives the
-// tag a new binding and resets its counter, so an entry only counts
-// against the binding it was seen under.
-type seenCtr struct {
-	Ctr uint32 `json:"ctr"`
-	Seq uint64 `json:"seq"`
-}
-
-// newer reports whether a should replace b when two entries meet: the
-// later binding wins, and within one binding the higher counter.
-func (a seenCtr) newer(b seenCtr) bool {
-	if a.Seq != b.Seq {
-		return a.Seq > b.Seq
-	}
-	return a.Ctr > b.Ctr
-}
-
+// stateFile maps each UID to the highest read counter QA saw from it
+// under each binding, by the binding's sequence number (0: the UID had no
+// binding). A re-encode gives the tag a new binding and may reset its
+// counter, so a counter only counts against the binding it was seen
+// under; sequence numbers are per journal and never compared.
 type stateFile struct {
-	Format string             `json:"format"`
-	Tags   map[string]seenCtr `json:"tags"`
+	Format string                       `json:"format"`
+	Tags   map[string]map[uint64]uint32 `json:"tags"`
 }
 
 // state is QA's memory of the counters it saw, kept in a small JSON file
 // that only this package writes.
 type state struct {
 	path  string
-	tags  map[string]seenCtr
+	tags  map[string]map[uint64]uint32
 	dirty bool
 }
 
@@ -60,10 +47,10 @@ func loadState(path string) (*state, error) {
 // readState reads the file; a file that does not exist is an empty state,
 // a file that cannot be read or parsed is an error (losing it silently
 // would let replays through).
-func readState(path string) (map[string]seenCtr, error) {
+func readState(path string) (map[string]map[uint64]uint32, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return map[string]seenCtr{}, nil
+		return map[string]map[uint64]uint32{}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrState, err)
@@ -76,28 +63,35 @@ func readState(path string) (map[string]seenCtr, error) {
 		return nil, fmt.Errorf("%w: %s has format %q, this tagline reads %q", ErrState, path, f.Format, StateFormat)
 	}
 	if f.Tags == nil {
-		f.Tags = map[string]seenCtr{}
+		f.Tags = map[string]map[uint64]uint32{}
 	}
 	return f.Tags, nil
 }
 
 // last returns the highest counter seen from uid under binding seq.
 func (s *state) last(uid string, seq uint64) (uint32, bool) {
-	e, ok := s.tags[uid]
-	if !ok || e.Seq != seq {
-		return 0, false
-	}
-	return e.Ctr, true
+	ctr, ok := s.tags[uid][seq]
+	return ctr, ok
 }
 
 // see records a genuine counter; it never moves a counter back.
 func (s *state) see(uid string, seq uint64, ctr uint32) {
-	e := seenCtr{Ctr: ctr, Seq: seq}
-	if old, ok := s.tags[uid]; ok && !e.newer(old) {
-		return
+	if s.put(uid, seq, ctr) {
+		s.dirty = true
 	}
-	s.tags[uid] = e
-	s.dirty = true
+}
+
+func (s *state) put(uid string, seq uint64, ctr uint32) bool {
+	m := s.tags[uid]
+	if m == nil {
+		m = map[uint64]uint32{}
+		s.tags[uid] = m
+	}
+	if old, ok := m[seq]; ok && old >= ctr {
+		return false
+	}
+	m[seq] = ctr
+	return true
 }
 
 // save merges what is on disk (another run may have written since we
@@ -111,9 +105,9 @@ func (s *state) save() error {
 	if err != nil {
 		return err
 	}
-	for uid, e := range disk {
-		if old, ok := s.tags[uid]; !ok || e.newer(old) {
-			s.tags[uid] = e
+	for uid, m := range disk {
+		for seq, ctr := range m {
+			s.put(uid, seq, ctr)
 		}
 	}
 	b, err := json.Marshal(stateFile{Format: StateFormat, Tags: s.tags})

@@ -45,8 +45,8 @@ type Sampling struct {
 	N int
 	// DefectRate p and Confidence c: the claim a passing sample makes is
 	// "fewer than ceil(p·M) tags are defective, with confidence c".
-	// Confidence defaults to 0.95 when N is given; DefectRate is then
-	// optional and only reported against.
+	// Confidence defaults to 0.95. When N is given, DefectRate is optional
+	// and only reported against.
 	DefectRate float64
 	Confidence float64
 	// Seed chooses the sampled UIDs from the journal's list (SelectSample),
@@ -149,8 +149,7 @@ type Verifier struct {
 	sku      string
 	tmpl     *sdm.Template
 	kcv      string
-	uids     []string // bound tags of the batch, in binding order
-	inBatch  map[string]bool
+	uids     []string        // bound tags of the batch, in binding order
 	planned  int             // sample size N (sample mode)
 	sample   []string        // seeded sample, in selection order
 	inSample map[string]bool // nil unless seeded sampling
@@ -202,17 +201,21 @@ func New(cfg Config) (*Verifier, error) {
 	if len(bound) == 0 {
 		return nil, fmt.Errorf("%w: %s", ErrEmptyBatch, b.ID)
 	}
-	v.inBatch = make(map[string]bool, len(bound))
-	ours := 0
+	ours, other := 0, ""
 	for _, bd := range bound {
 		v.uids = append(v.uids, bd.UID)
-		v.inBatch[bd.UID] = true
-		if strings.EqualFold(bd.MasterKCV, v.kcv) {
+		switch {
+		case strings.EqualFold(bd.MasterKCV, v.kcv):
 			ours++
+		case bd.MasterKCV != "":
+			other = bd.MasterKCV
 		}
 	}
-	if ours == 0 {
-		return nil, fmt.Errorf("%w: the key has check value %s, the %d tags of batch %s were bound under %s", ErrWrongMaster, v.kcv, len(bound), b.ID, bound[0].MasterKCV)
+	// Refuse only when the journal names another key and never ours: a
+	// batch bound partly under another key is a finding (bad_mac), not a
+	// configuration error.
+	if ours == 0 && other != "" {
+		return nil, fmt.Errorf("%w: the key has check value %s, the tags of batch %s were bound under %s", ErrWrongMaster, v.kcv, b.ID, other)
 	}
 	if cfg.Mode == ModeSample {
 		if err := v.plan(); err != nil {
@@ -231,13 +234,13 @@ func (v *Verifier) now() time.Time { return v.cfg.Now().UTC() }
 func (v *Verifier) plan() error {
 	s := &v.cfg.Sample
 	m := len(v.uids)
+	if s.Confidence == 0 {
+		s.Confidence = 0.95
+	}
 	switch {
 	case s.N < 0:
 		return fmt.Errorf("%w: sample size %d", ErrSampling, s.N)
 	case s.N > 0:
-		if s.Confidence == 0 {
-			s.Confidence = 0.95
-		}
 		if err := checkConfidence(s.Confidence); err != nil {
 			return err
 		}

@@ -516,3 +516,37 @@ func TestConfigErrors(t *testing.T) {
 		t.Fatalf("no sample size: %v", err)
 	}
 }
+
+func TestStateCountsPerBinding(t *testing.T) {
+	wd := newWorld(t)
+	tags := wd.encode(wd.batch("b1", "SKU-1"), uid(1, 1))
+	u := fmt.Sprintf("%X", tags[0].UID())
+	bd, ok, err := wd.journal().Lookup(u)
+	if err != nil || !ok {
+		t.Fatal(err)
+	}
+	state := filepath.Join(t.TempDir(), "state.json")
+	write := func(seq uint64) {
+		t.Helper()
+		s := fmt.Sprintf(`{"format":%q,"tags":{%q:{"%d":1000}}}`, qa.StateFormat, u, seq)
+		if err := os.WriteFile(state, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A counter seen under another binding (before a re-encode, or in
+	// another station's journal) does not hold against this one, and is
+	// kept beside it.
+	write(bd.Seq + 1)
+	wantPass(t, wd.present(wd.verifier(qa.Config{StatePath: state}), tags[0]))
+	raw, _ := os.ReadFile(state)
+	if want := fmt.Sprintf(`{"%d":%d,"%d":1000}`, bd.Seq, tags[0].SDMReadCtr(), bd.Seq+1); !strings.Contains(string(raw), want) {
+		t.Fatalf("state %s, want %s", raw, want)
+	}
+	write(bd.Seq)
+	v := wd.verifier(qa.Config{StatePath: state})
+	res := wd.present(v, tags[0])
+	wantFail(t, res, qa.ReasonCounterReplay)
+	if !strings.Contains(res.Detail, "past 1000") {
+		t.Fatalf("%q", res.Detail)
+	}
+}
