@@ -550,3 +550,22 @@ func TestStateCountsPerBinding(t *testing.T) {
 		t.Fatalf("%q", res.Detail)
 	}
 }
+
+func TestURLFileOddLines(t *testing.T) {
+	wd := newWorld(t)
+	tags := wd.encode(wd.batch("b1", "SKU-1"), uid(1, 1))
+	url := wd.phoneRead(tags[0])
+	long := "https://brand.example/" + strings.Repeat("x", 10000)
+	file := "#only comments\n" + long + "\n\x1b[31mred\n" + url // no final newline
+	v := wd.verifier(qa.Config{})
+	res, err := v.VerifyURLs(strings.NewReader(file))
+	if err != nil || len(res) != 3 {
+		t.Fatalf("%v %+v", err, res)
+	}
+	wantFail(t, res[0], qa.ReasonURLMismatch)
+	wantFail(t, res[1], qa.ReasonURLMismatch)
+	wantPass(t, res[2])
+	if res[0].Line != 2 || res[1].Line != 3 || res[2].Line != 4 || len(res[0].URL) > 1100 || strings.ContainsRune(res[1].URL, 0x1b) {
+		t.Fatalf("%d %d %d %d %q", res[0].Line, res[1].Line, res[2].Line, len(res[0].URL), res[1].URL)
+	}
+}
