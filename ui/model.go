@@ -6,6 +6,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -93,7 +94,7 @@ type entry struct {
 type Model struct {
 	batch  batch.Batch
 	events <-chan station.Event
-	gate   *station.Gate
+	gate   *gateDriver // nil without a gate
 	clock  func() time.Time
 	log    slog.Handler
 	keys   KeyMap
@@ -111,6 +112,7 @@ type Model struct {
 
 	paused    bool
 	pausedAt  time.Time
+	gateSeq   int // presses of p (and w) sent to the gate
 	help      bool
 	confirm   bool // quit confirmation shown
 	quitAfter bool // quit when no tag is in flight
@@ -148,7 +150,6 @@ func NewModel(cfg Config) Model {
 	m := Model{
 		batch:  cfg.Batch,
 		events: cfg.Events,
-		gate:   cfg.Gate,
 		clock:  clock,
 		log:    h,
 		keys:   DefaultKeyMap(),
@@ -158,6 +159,9 @@ func NewModel(cfg Config) Model {
 		now:    clock(),
 		focus:  -1,
 		prog:   Progress{Before: cfg.Stats.Done, Target: target},
+	}
+	if cfg.Gate != nil {
+		m.gate = &gateDriver{g: cfg.Gate}
 	}
 	for _, name := range cfg.Readers {
 		if !slices.ContainsFunc(m.lanes, func(l lane) bool { return l.name == name }) {
@@ -171,7 +175,10 @@ func NewModel(cfg Config) Model {
 type (
 	eventMsg        station.Event
 	eventsClosedMsg struct{}
-	gateMsg         struct{ paused bool }
+	gateMsg         struct {
+		seq    int
+		paused bool
+	}
 	tickMsg         struct{ gen int }
 )
 
@@ -189,20 +196,33 @@ func waitEvent(ch <-chan station.Event) tea.Cmd {
 	}
 }
 
-// gateCmd pauses or resumes the gate (set) and reports its state.
-func gateCmd(g *station.Gate, set, pause bool) tea.Cmd {
-	if g == nil {
+// gateDriver applies the operator's pause and resume to the gate in the
+// order they were pressed: commands run concurrently, so two quick presses
+// of p could otherwise reach the gate in the wrong order.
+type gateDriver struct {
+	g       *station.Gate
+	mu      sync.Mutex
+	applied int // sequence number of the last press applied
+}
+
+// cmd sets the gate paused or not for press seq (0: only ask) and
+// reports its state.
+func (d *gateDriver) cmd(seq int, pause bool) tea.Cmd {
+	if d == nil {
 		return nil
 	}
 	return func() tea.Msg {
-		if set {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if seq > d.applied {
+			d.applied = seq
 			if pause {
-				g.Pause()
+				d.g.Pause()
 			} else {
-				g.Resume()
+				d.g.Resume()
 			}
 		}
-		return gateMsg{paused: g.Paused()}
+		return gateMsg{seq: seq, paused: d.g.Paused()}
 	}
 }
 
@@ -229,7 +249,7 @@ func (m Model) logCmd(level slog.Level, msg string, attrs ...slog.Attr) tea.Cmd 
 func (m Model) Init() tea.Cmd {
 	return tea.Batch(
 		waitEvent(m.events),
-		gateCmd(m.gate, false, false),
+		m.gate.cmd(0, false),
 		tick(m.tickGen, slowTick),
 		m.logCmd(slog.LevelInfo, "screen started", slog.String("batch", m.batch.ID), slog.Int("done", m.prog.Before), slog.Int("target", m.prog.Target)),
 	)
@@ -248,6 +268,9 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.closed = true
 		return m, m.logCmd(slog.LevelInfo, "lanes stopped sending events")
 	case gateMsg:
+		if msg.seq < m.gateSeq {
+			return m, nil // a later press is on its way
+		}
 		if msg.paused != m.paused {
 			m.paused = msg.paused
 			if m.paused {
@@ -370,7 +393,8 @@ func (m Model) onKey(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 				return m, m.quit("operator quit")
 			}
 			m.paused, m.pausedAt = true, m.now
-			return m, tea.Batch(gateCmd(m.gate, true, true),
+			m.gateSeq++
+			return m, tea.Batch(m.gate.cmd(m.gateSeq, true),
 				m.logCmd(slog.LevelInfo, "quitting after the tag in flight"))
 		case km.Stay.Matches(k):
 			m.confirm = false
@@ -407,7 +431,8 @@ func (m Model) onKey(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 		if m.paused {
 			word = "paused"
 		}
-		return m, tea.Batch(gateCmd(m.gate, true, m.paused), m.logCmd(slog.LevelInfo, "line "+word))
+		m.gateSeq++
+		return m, tea.Batch(m.gate.cmd(m.gateSeq, m.paused), m.logCmd(slog.LevelInfo, "line "+word))
 	case km.Help.Matches(k):
 		m.help = true
 	}

@@ -417,3 +417,26 @@ func TestStoppedStation(t *testing.T) {
 		t.Errorf("no tag, lanes ended:\n%s", v)
 	}
 }
+
+// Two quick presses of p: their commands may run in either order; the
+// gate and the screen end as the last press says.
+func TestPausePressesApplyInOrder(t *testing.T) {
+	g := &station.Gate{}
+	c := &clockAt{at(0)}
+	m := NewModel(Config{Batch: testBatch, Now: c.now, NoColor: true, Gate: g})
+	m1, pause := m.Update(key("p"))
+	m2, resume := m1.Update(key("p"))
+	if m2.(Model).paused {
+		t.Fatal("second p did not resume on screen")
+	}
+	// The resume's command runs first, the pause's after it.
+	resumed := resume().(gateMsg) // no logger: the gate's command alone
+	paused := pause().(gateMsg)
+	if g.Paused() {
+		t.Error("the earlier press, run late, paused the gate again")
+	}
+	final := drive(m2.(Model), resumed, paused)
+	if final.paused || final.State() == StatePaused {
+		t.Error("a stale gate report changed the screen")
+	}
+}
