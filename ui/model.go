@@ -179,7 +179,7 @@ type (
 		seq    int
 		paused bool
 	}
-	tickMsg         struct{ gen int }
+	tickMsg struct{ gen int }
 )
 
 // waitEvent reads the next event; Update issues it again after each one.
