@@ -32,7 +32,7 @@ const exitCodesHelp = `Exit codes:
   2  usage: bad flags or arguments, bad config file, bad master key or template
   3  tag or reader error: a tag failed or was a duplicate, no reader, reader stack unavailable
   4  verification failure: a tag failed QA (its read-back SUN message did not verify)
-  5  journal error: locked by another process, corrupt, foreign or newer format`
+  5  journal error: locked by another process, corrupt, foreign, another station's, or newer format`
 
 // cliError carries an explicit exit code and an optional hint line.
 type cliError struct {
@@ -101,7 +101,8 @@ func classify(err error) int {
 	case err == nil:
 		return ExitOK
 	case errors.Is(err, batch.ErrLocked), errors.Is(err, batch.ErrCorrupt),
-		errors.Is(err, batch.ErrForeign), errors.Is(err, batch.ErrFormat),
+		errors.Is(err, batch.ErrForeign), errors.Is(err, batch.ErrWrongStation),
+		errors.Is(err, batch.ErrFormat),
 		errors.Is(err, batch.ErrReadOnly), errors.Is(err, batch.ErrClosed):
 		return ExitJournal
 	case errors.Is(err, encoder.ErrReadBack), errors.Is(err, sdm.ErrBadMAC),
@@ -131,9 +132,11 @@ func classify(err error) int {
 func hintFor(err error) string {
 	switch {
 	case errors.Is(err, batch.ErrLocked):
-		return "another tagline process (a running station?) has this journal open; stop it first, or pass --journal to use another file"
+		return "only one tagline process may use a journal at a time: wait for it or stop it (a running tagline encode holds it until it ends)"
 	case errors.Is(err, batch.ErrCorrupt):
-		return "the file was left untouched; restore the journal from a backup, or move it aside and start a new one"
+		return "stop the line; tagline never repairs a journal: keep the damaged file for analysis"
+	case errors.Is(err, batch.ErrWrongStation):
+		return "each station writes its own journal: check --journal, and --station-id or station_id in the config file"
 	case errors.Is(err, batch.ErrForeign):
 		return "this file is not this station's tagline journal; check --journal (and station_id in the config)"
 	case errors.Is(err, batch.ErrFormat):

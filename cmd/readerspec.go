@@ -186,43 +186,52 @@ type simFeederOptions struct {
 	UID      func() []byte // UID of the next tag; nil: random 04xxxxxxxxxxxx
 }
 
-// simFeeder presents factory-fresh simulated tags to a sim.Reader: the
-// first at once, each next one Interval after the previous one's result,
-// removing the previous tag first, as an operator would.
+// simFeeder presents factory-fresh simulated tags to a sim.Reader, as an
+// operator would: the first at once; once a tag has its result, it waits
+// Interval and takes the tag away; once the lane has seen it leave, it
+// presents the next. It is driven by the lane's events (resultSeen,
+// removedSeen), never by guessing, so a tag is never swapped under a lane.
 type simFeeder struct {
-	r    *sim.Reader
-	opts simFeederOptions
-	done chan struct{}
+	r       *sim.Reader
+	opts    simFeederOptions
+	result  chan struct{}
+	removed chan struct{}
 }
 
 func newSimFeeder(r *sim.Reader, opts simFeederOptions) *simFeeder {
-	return &simFeeder{r: r, opts: opts, done: make(chan struct{}, 1)}
+	return &simFeeder{r: r, opts: opts, result: make(chan struct{}, 1), removed: make(chan struct{}, 1)}
 }
 
-// resultSeen tells the feeder that the tag in the field has its result.
-func (f *simFeeder) resultSeen() {
+func notify(c chan struct{}) {
 	select {
-	case f.done <- struct{}{}:
+	case c <- struct{}{}:
 	default:
 	}
 }
 
+// resultSeen tells the feeder that the tag in the field has its result.
+func (f *simFeeder) resultSeen() { notify(f.result) }
+
+// removedSeen tells the feeder that the lane saw the tag leave.
+func (f *simFeeder) removedSeen() { notify(f.removed) }
+
 func (f *simFeeder) run(ctx context.Context) {
-	n := 0
-	present := func() {
+	wait := func(c <-chan struct{}) bool {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-c:
+			return true
+		}
+	}
+	for n := 1; ; n++ {
 		opts := sim.Options{}
 		if f.opts.UID != nil {
 			opts.UID = f.opts.UID()
 		}
 		f.r.Present(sim.New(opts))
-		n++
-	}
-	present()
-	for f.opts.Max == 0 || n < f.opts.Max {
-		select {
-		case <-ctx.Done():
+		if !wait(f.result) {
 			return
-		case <-f.done:
 		}
 		if f.opts.Interval > 0 {
 			t := time.NewTimer(f.opts.Interval)
@@ -234,13 +243,11 @@ func (f *simFeeder) run(ctx context.Context) {
 			}
 		}
 		f.r.Remove()
-		present()
-	}
-	// Take the last tag away once it is done, so the lane's WaitRemoved
-	// returns.
-	select {
-	case <-ctx.Done():
-	case <-f.done:
-		f.r.Remove()
+		if f.opts.Max > 0 && n >= f.opts.Max {
+			return
+		}
+		if !wait(f.removed) {
+			return
+		}
 	}
 }

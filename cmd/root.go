@@ -10,6 +10,7 @@ package cmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -110,7 +111,14 @@ func run(ctx context.Context, e *env, args []string) int {
 	root.SetIn(e.stdin)
 	root.SetOut(e.stdout)
 	root.SetErr(e.stderr)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
+	if cmd == nil {
+		cmd = root
+	}
+	var ce *cliError
+	if exitCode(err) == ExitUsage && hintOf(err) == "" && errors.As(err, &ce) {
+		ce.hint = fmt.Sprintf("run '%s --help' for usage", cmd.CommandPath())
+	}
 	if cerr := e.closeLog(); cerr != nil && err == nil {
 		err = fmt.Errorf("closing the log file: %w", cerr)
 	}
@@ -198,6 +206,9 @@ func groupRunE(cmd *cobra.Command, args []string) error {
 		return cmd.Help()
 	}
 	msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = 2
+	}
 	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
 		msg += fmt.Sprintf("; did you mean %q?", s[0])
 	}

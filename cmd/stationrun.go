@@ -158,6 +158,10 @@ func (e *env) runStation(ctx context.Context, o runOptions) (*tally, error) {
 				if stopping && !anyBusy() {
 					cancelLanes()
 				}
+			case station.EvRemoved:
+				if f := feeders[ev.Reader]; f != nil {
+					f.removedSeen()
+				}
 			case station.EvReaderLost:
 				if !lost[ev.Reader] && !o.tui {
 					fmt.Fprintf(o.info, "tagline: reader %s: %v (retrying)\n", ev.Reader, ev.Err)
