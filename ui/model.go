@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
@@ -310,14 +311,14 @@ func (m Model) onEvent(ev station.Event) (tea.Model, tea.Cmd) {
 	if at.IsZero() {
 		at = m.now
 	}
-	m, i := m.laneIndex(ev.Reader)
+	m, i := m.laneIndex(oneLine(ev.Reader))
 	l := &m.lanes[i]
 	var cmds []tea.Cmd
 	switch ev.Kind {
 	case station.EvWaiting:
 		l.phase, l.uid = phaseWaiting, ""
 	case station.EvArrived:
-		l.phase, l.uid, l.since = phaseEncoding, ev.UID, at
+		l.phase, l.uid, l.since = phaseEncoding, oneLine(ev.UID), at
 		l.lost, l.onField = false, true
 		m.focus = i
 		m.tickGen++
@@ -336,6 +337,7 @@ func (m Model) onEvent(ev station.Event) (tea.Model, tea.Cmd) {
 		if r.Reader == "" {
 			r.Reader = l.name
 		}
+		r.UID, r.SKU, r.Reason, r.Hint = oneLine(r.UID), oneLine(r.SKU), oneLine(r.Reason), oneLine(r.Hint)
 		l.phase, l.uid = phaseResult, ""
 		l.res, l.hasRes, l.resAt, l.onField = r, true, at, true
 		m.focus = i
@@ -505,5 +507,20 @@ func errText(err error) string {
 	if err == nil {
 		return "the reader stopped answering"
 	}
-	return strings.TrimSpace(err.Error())
+	return oneLine(err.Error())
+}
+
+// oneLine makes text from the lanes safe to lay out: control characters
+// (newlines from wrapped errors, escape sequences from a driver) become
+// spaces, so that they cannot break a line or reach the terminal.
+func oneLine(s string) string {
+	if !strings.ContainsFunc(s, unicode.IsControl) {
+		return strings.TrimSpace(s)
+	}
+	return strings.TrimSpace(strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s))
 }

@@ -440,3 +440,23 @@ func TestPausePressesApplyInOrder(t *testing.T) {
 		t.Error("a stale gate report changed the screen")
 	}
 }
+
+// Text from the lanes cannot break the layout or reach the terminal as
+// escape sequences.
+func TestLaneTextIsCleaned(t *testing.T) {
+	c := &clockAt{at(10 * time.Second)}
+	bad := failed(uid(1), time.Second, errors.New("driver said:\n\x1b[2Jboom\r\nagain"))
+	bad.Hint = "line one\nline two"
+	m := drive(newTestModel(c, "r"), events(cycle("r\n2", bad, time.Second))...)
+	m = drive(m, eventMsg(station.Event{Kind: station.EvReaderLost, Reader: "r", Err: errors.New("gone\x1b[31m red"), At: c.t}))
+	for _, sz := range [][2]int{{80, 24}, {160, 48}} {
+		v := drive(m, tea.WindowSizeMsg{Width: sz[0], Height: sz[1]}).View()
+		if strings.ContainsAny(v, "\x1b\r") {
+			t.Errorf("escape or carriage return on a NoColor screen: %q", v)
+		}
+		checkFits(t, v, sz[0], sz[1])
+	}
+	if got := m.recent[0].reason; got != "driver said:  [2Jboom  again" {
+		t.Errorf("reason %q", got)
+	}
+}

@@ -155,7 +155,7 @@ func (m Model) screen() screen {
 		scr.summary = fmt.Sprintf("%s · %s%s", word, orDash(r.UID), on)
 		reason := r.Reason
 		if reason == "" && r.Err != nil {
-			reason = r.Err.Error()
+			reason = oneLine(r.Err.Error())
 		}
 		if reason == "" {
 			reason = "the station gave no reason"
