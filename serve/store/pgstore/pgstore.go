@@ -1,0 +1,315 @@
+// Package pgstore is the PostgreSQL store of `tagline serve`: several serve
+// instances share one database through their own pgxpool.Pool.
+//
+// # Invariants
+//
+// Those of package store, and:
+//
+//  1. The replay check is one conditional statement, never read-then-write:
+//     UPDATE tagline_bindings SET last_ctr = $2 WHERE uid = $1 AND
+//     key_version = $3 AND last_ctr < $2. Under READ COMMITTED, a
+//     concurrent update of the same row makes PostgreSQL wait and re-check
+//     the WHERE clause on the new row version, so of any number of taps of
+//     one counter value, on any number of instances, exactly one updates
+//     the row. The same statement reads the binding back (a CTE), so a tap
+//     is one round trip.
+//  2. A tap's answer comes after its transaction committed with
+//     synchronous_commit as the server has it (on by default: the WAL is
+//     flushed; PostgreSQL groups concurrent commits into one flush).
+//  3. A sync upload is one transaction that first claims its idempotency
+//     key (INSERT ... ON CONFLICT DO NOTHING): a second delivery of the
+//     same key, on any instance, waits for the first to commit and then
+//     reads its stored answer.
+//  4. The schema is created by New under a transaction-scoped advisory lock,
+//     so instances starting together do not race on DDL.
+//
+// # Schema (version 1)
+//
+// See schema below: tagline_bindings (current binding and last accepted
+// counter per UID), tagline_records (every received record line, by
+// station and seq), tagline_stations (highest seq received per station),
+// tagline_idempotency (key, body hash, stored answer).
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tagline-station/tagline/serve/store"
+)
+
+// Schema is the DDL New runs (idempotent).
+const Schema = `
+CREATE TABLE IF NOT EXISTS tagline_bindings (
+	uid           text PRIMARY KEY,
+	sku           text NOT NULL,
+	batch_id      text NOT NULL,
+	station_id    text NOT NULL,
+	seq           bigint NOT NULL,
+	key_version   smallint NOT NULL,
+	master_kcv    text NOT NULL,
+	template_hash text NOT NULL,
+	outcome       text NOT NULL,
+	read_ctr      bigint NOT NULL,
+	completed_at  timestamptz NOT NULL,
+	-- highest SDM read counter accepted; starts at read_ctr, never decreases
+	last_ctr      bigint NOT NULL,
+	last_tap_at   timestamptz
+);
+CREATE TABLE IF NOT EXISTS tagline_records (
+	station_id  text NOT NULL,
+	seq         bigint NOT NULL,
+	uid         text NOT NULL,
+	line        text NOT NULL,
+	received_at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (station_id, seq)
+);
+CREATE TABLE IF NOT EXISTS tagline_stations (
+	station_id     text PRIMARY KEY,
+	acked_upto     bigint NOT NULL,
+	last_upload_at timestamptz NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tagline_idempotency (
+	key         text PRIMARY KEY,
+	body_sha256 text NOT NULL,
+	answer      jsonb,
+	created_at  timestamptz NOT NULL DEFAULT now()
+);
+`
+
+const tapSQL = `
+WITH upd AS (
+	UPDATE tagline_bindings SET last_ctr = $2, last_tap_at = now()
+	WHERE uid = $1 AND key_version = $3 AND last_ctr < $2
+	RETURNING sku, batch_id, station_id, seq, key_version, master_kcv, template_hash, outcome, read_ctr, completed_at, last_ctr
+)
+SELECT true, sku, batch_id, station_id, seq, key_version, master_kcv, template_hash, outcome, read_ctr, completed_at, last_ctr FROM upd
+UNION ALL
+SELECT false, sku, batch_id, station_id, seq, key_version, master_kcv, template_hash, outcome, read_ctr, completed_at, last_ctr
+FROM tagline_bindings WHERE uid = $1 AND NOT EXISTS (SELECT 1 FROM upd)`
+
+// The WHERE clause is store.Replaces; GREATEST keeps invariant 4 of store.
+const upsertSQL = `
+INSERT INTO tagline_bindings AS b (uid, sku, batch_id, station_id, seq, key_version, master_kcv, template_hash, outcome, read_ctr, completed_at, last_ctr)
+SELECT u.uid, u.sku, u.batch_id, $1, u.seq, u.key_version, u.master_kcv, u.template_hash, u.outcome, u.read_ctr, u.completed_at, u.read_ctr
+FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::smallint[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::timestamptz[])
+	AS u(uid, sku, batch_id, seq, key_version, master_kcv, template_hash, outcome, read_ctr, completed_at)
+ON CONFLICT (uid) DO UPDATE SET
+	sku = EXCLUDED.sku, batch_id = EXCLUDED.batch_id, station_id = EXCLUDED.station_id, seq = EXCLUDED.seq,
+	key_version = EXCLUDED.key_version, master_kcv = EXCLUDED.master_kcv, template_hash = EXCLUDED.template_hash,
+	outcome = EXCLUDED.outcome, read_ctr = EXCLUDED.read_ctr, completed_at = EXCLUDED.completed_at,
+	last_ctr = GREATEST(b.last_ctr, EXCLUDED.read_ctr)
+WHERE (b.station_id = EXCLUDED.station_id AND b.seq < EXCLUDED.seq)
+   OR (b.station_id <> EXCLUDED.station_id AND b.completed_at < EXCLUDED.completed_at)`
+
+const recordsSQL = `
+INSERT INTO tagline_records (station_id, seq, uid, line)
+SELECT $1, u.seq, u.uid, u.line FROM unnest($2::bigint[], $3::text[], $4::text[]) AS u(seq, uid, line)
+ON CONFLICT (station_id, seq) DO NOTHING`
+
+// Store is a store.Store over a PostgreSQL database.
+type Store struct {
+	pool *pgxpool.Pool
+	own  bool
+}
+
+// Options tune New.
+type Options struct {
+	// MaxConns of the pool (default: pgxpool's, max(4, cores)).
+	MaxConns int32
+}
+
+// New connects to the database named by dsn (a postgres:// URL or a
+// key=value string) and creates the schema if needed.
+func New(ctx context.Context, dsn string, opts Options) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("postgres dsn: %w", err)
+	}
+	if opts.MaxConns > 0 {
+		cfg.MaxConns = opts.MaxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	s, err := NewFromPool(ctx, pool)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	s.own = true
+	return s, nil
+}
+
+// NewFromPool uses a pool the caller owns (Close leaves it open).
+func NewFromPool(ctx context.Context, pool *pgxpool.Pool) (*Store, error) {
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(7361626)`); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, Schema)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres schema: %w", err)
+	}
+	return &Store{pool: pool}, nil
+}
+
+// Pool is the store's connection pool.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// Close closes the pool if New opened it.
+func (s *Store) Close() error {
+	if s.own {
+		s.pool.Close()
+	}
+	return nil
+}
+
+// Ping checks the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
+
+// Tap implements store.Store with one statement (invariant 1).
+func (s *Store) Tap(ctx context.Context, uid string, ctr uint32, kv byte) (store.Tap, error) {
+	var t store.Tap
+	var accepted bool
+	var b store.Binding
+	var seq, readCtr, last int64
+	var kv16 int16
+	err := s.pool.QueryRow(ctx, tapSQL, uid, int64(ctr), int16(kv)).Scan(&accepted, &b.SKU, &b.BatchID, &b.StationID, &seq,
+		&kv16, &b.MasterKCV, &b.TemplateHash, &b.Outcome, &readCtr, &b.CompletedAt, &last)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.Tap{Result: store.Unknown}, nil
+	}
+	if err != nil {
+		return t, fmt.Errorf("tap %s: %w", uid, err)
+	}
+	b.UID, b.Seq, b.KeyVersion, b.ReadCtr = uid, uint64(seq), byte(kv16), uint32(readCtr)
+	b.CompletedAt = b.CompletedAt.UTC()
+	t.Binding, t.LastCtr = b, uint32(last)
+	switch {
+	case accepted:
+		t.Result = store.Accepted
+	case b.KeyVersion != kv:
+		t.Result = store.OtherKeyVersion
+	default:
+		// Not above the last accepted counter, either in this snapshot or
+		// after waiting for a concurrent tap of the same tag that won.
+		t.Result = store.Replayed
+		if t.LastCtr < ctr {
+			t.LastCtr = ctr
+		}
+	}
+	return t, nil
+}
+
+// Lookup implements store.Store.
+func (s *Store) Lookup(ctx context.Context, uid string) (store.Binding, uint32, bool, error) {
+	var b store.Binding
+	var seq, readCtr, last int64
+	var kv int16
+	err := s.pool.QueryRow(ctx, `SELECT sku, batch_id, station_id, seq, key_version, master_kcv, template_hash, outcome, read_ctr, completed_at, last_ctr
+		FROM tagline_bindings WHERE uid = $1`, uid).Scan(&b.SKU, &b.BatchID, &b.StationID, &seq, &kv, &b.MasterKCV, &b.TemplateHash, &b.Outcome, &readCtr, &b.CompletedAt, &last)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return b, 0, false, nil
+	}
+	if err != nil {
+		return b, 0, false, err
+	}
+	b.UID, b.Seq, b.KeyVersion, b.ReadCtr, b.CompletedAt = uid, uint64(seq), byte(kv), uint32(readCtr), b.CompletedAt.UTC()
+	return b, uint32(last), true, nil
+}
+
+// ApplySync implements store.Store in one transaction (invariant 3).
+func (s *Store) ApplySync(ctx context.Context, up store.Upload) (store.SyncAck, bool, error) {
+	var ack store.SyncAck
+	var replayed bool
+	c := up.Chunk
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO tagline_idempotency (key, body_sha256) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`, up.Key, up.BodySHA256)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			// Delivered before; the other transaction has committed (we
+			// waited on its row) and this statement sees it.
+			var sum string
+			var answer []byte
+			if err := tx.QueryRow(ctx, `SELECT body_sha256, answer FROM tagline_idempotency WHERE key = $1`, up.Key).Scan(&sum, &answer); err != nil {
+				return err
+			}
+			if sum != up.BodySHA256 {
+				return store.ErrIdempotencyConflict
+			}
+			replayed = true
+			return json.Unmarshal(answer, &ack)
+		}
+		ack = store.SyncAck{Station: c.Station, AckedSeq: c.NextSince, Count: len(c.Records)}
+		n := len(c.Records)
+		seqs, uids, lines := make([]int64, n), make([]string, n), make([]string, n)
+		for i := range c.Records {
+			seqs[i], uids[i], lines[i] = int64(c.Records[i].Seq), c.Records[i].UID, string(c.Records[i].Line)
+		}
+		tag, err = tx.Exec(ctx, recordsSQL, c.Station, seqs, uids, lines)
+		if err != nil {
+			return err
+		}
+		ack.New = int(tag.RowsAffected())
+		// One row per UID per statement (ON CONFLICT cannot touch a row
+		// twice): within a chunk, all of one station, the highest seq wins.
+		latest := make(map[string]int, n)
+		order := make([]string, 0, n)
+		for i := range c.Records {
+			u := c.Records[i].UID
+			if _, ok := latest[u]; !ok {
+				order = append(order, u)
+			}
+			latest[u] = i
+		}
+		m := len(order)
+		var (
+			bu, sku, bid, kcv, th, oc = make([]string, m), make([]string, m), make([]string, m), make([]string, m), make([]string, m), make([]string, m)
+			bseq, rctr                = make([]int64, m), make([]int64, m)
+			kvs                       = make([]int16, m)
+			cat                       = make([]time.Time, m)
+		)
+		for i, u := range order {
+			b := store.FromRecord(&c.Records[latest[u]])
+			bu[i], sku[i], bid[i], kcv[i], th[i], oc[i] = b.UID, b.SKU, b.BatchID, b.MasterKCV, b.TemplateHash, b.Outcome
+			bseq[i], rctr[i], kvs[i], cat[i] = int64(b.Seq), int64(b.ReadCtr), int16(b.KeyVersion), b.CompletedAt
+		}
+		tag, err = tx.Exec(ctx, upsertSQL, c.Station, bu, sku, bid, bseq, kvs, kcv, th, oc, rctr, cat)
+		if err != nil {
+			return err
+		}
+		ack.Bindings = int(tag.RowsAffected())
+		if _, err := tx.Exec(ctx, `INSERT INTO tagline_stations (station_id, acked_upto, last_upload_at) VALUES ($1, $2, now())
+			ON CONFLICT (station_id) DO UPDATE SET acked_upto = GREATEST(tagline_stations.acked_upto, EXCLUDED.acked_upto), last_upload_at = now()`,
+			c.Station, int64(c.NextSince)); err != nil {
+			return err
+		}
+		js, err := json.Marshal(ack)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE tagline_idempotency SET answer = $2 WHERE key = $1`, up.Key, js)
+		return err
+	})
+	if err != nil && !errors.Is(err, store.ErrIdempotencyConflict) {
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) {
+			return ack, false, fmt.Errorf("sync upload: postgres %s: %s", pe.Code, pe.Message)
+		}
+		return ack, false, fmt.Errorf("sync upload: %w", err)
+	}
+	return ack, replayed, err
+}

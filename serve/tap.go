@@ -1,0 +1,159 @@
+package serve
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/tagline-station/tagline/keys"
+	"github.com/tagline-station/tagline/sdm"
+	"github.com/tagline-station/tagline/serve/store"
+)
+
+// TapAnswer is the JSON answer of the tap endpoint.
+type TapAnswer struct {
+	Result  string `json:"result"`
+	UID     string `json:"uid,omitempty"`
+	SKU     string `json:"sku,omitempty"`
+	ReadCtr uint32 `json:"read_ctr,omitempty"`
+	// URL is where a browser would have been sent (genuine taps).
+	URL string `json:"url,omitempty"`
+}
+
+// tapStatus is the HTTP status of each result for API clients.
+var tapStatus = map[string]int{
+	ResultGenuine:   http.StatusOK,
+	ResultReplayed:  http.StatusConflict,
+	ResultUnknown:   http.StatusNotFound,
+	ResultBadMAC:    http.StatusForbidden,
+	ResultMalformed: http.StatusBadRequest,
+	ResultError:     http.StatusServiceUnavailable,
+}
+
+var tapText = map[string]string{
+	ResultReplayed:  "This link was already used. Tap the tag again.\n",
+	ResultUnknown:   "This tag is not known to us.\n",
+	ResultBadMAC:    "This tag could not be authenticated.\n",
+	ResultMalformed: "This link is not a tag link.\n",
+	ResultError:     "We cannot check tags right now. Please try again later.\n",
+}
+
+func (s *Server) handleTap(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	target := r.RequestURI
+	if !strings.HasPrefix(target, "/") {
+		target = r.URL.RequestURI() // absolute-form, from a proxy
+	}
+	ans := s.Verify(r.Context(), s.origin+target)
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	if wantsJSON(r) {
+		b, _ := json.Marshal(ans)
+		h.Set("Content-Type", "application/json")
+		w.WriteHeader(tapStatus[ans.Result])
+		w.Write(append(b, '\n'))
+	} else if ans.Result == ResultGenuine {
+		http.Redirect(w, r, ans.URL, http.StatusFound)
+	} else if s.cfg.RejectURL != "" {
+		http.Redirect(w, r, withQuery(s.cfg.RejectURL, "result", ans.Result), http.StatusFound)
+	} else {
+		h.Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(tapStatus[ans.Result])
+		w.Write([]byte(tapText[ans.Result]))
+	}
+	s.m.tap(ans.Result, time.Since(start))
+}
+
+func wantsJSON(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("Accept"), "application/json")
+}
+
+func withQuery(u, k, v string) string {
+	sep := "?"
+	if strings.Contains(u, "?") {
+		sep = "&"
+	}
+	return u + sep + k + "=" + url.QueryEscape(v)
+}
+
+// Verify decides a tap of the SUN URL u: it checks the URL against the
+// template and the SDMMAC with the configured key versions, then records
+// the read counter in the store, which accepts it only above the last
+// accepted one. It is what the tap endpoint answers.
+func (s *Server) Verify(ctx context.Context, u string) TapAnswer {
+	v, d, err := s.verifyWith(u, s.derivers)
+	if err != nil {
+		return s.reject(err)
+	}
+	uid := strings.ToUpper(hex.EncodeToString(v.UID))
+	ctr := uint32(v.Ctr)
+	t, err := s.store.Tap(ctx, uid, ctr, d.Version())
+	if err == nil && t.Result == store.OtherKeyVersion {
+		// Bound with another version: the tag must verify with that
+		// version's keys, then the counter is checked against it.
+		other := s.byVersion[t.Binding.KeyVersion]
+		if other == nil || other == d {
+			s.log.Warn("tap verified with a key version the tag is not bound with", "uid", uid, "verified_with", d.Version(), "bound_with", t.Binding.KeyVersion)
+			return TapAnswer{Result: ResultBadMAC}
+		}
+		if _, _, err := s.verifyWith(u, []*keys.Deriver{other}); err != nil {
+			return s.reject(err)
+		}
+		t, err = s.store.Tap(ctx, uid, ctr, other.Version())
+	}
+	if err != nil {
+		s.log.Error("tap store failure", "uid", uid, "read_ctr", ctr, "err", err)
+		return TapAnswer{Result: ResultError}
+	}
+	ans := TapAnswer{UID: uid, ReadCtr: ctr, SKU: t.Binding.SKU}
+	switch t.Result {
+	case store.Accepted:
+		ans.Result = ResultGenuine
+		ans.URL = s.cfg.DefaultURL
+		if to, ok := s.cfg.Redirects[t.Binding.SKU]; ok {
+			ans.URL = to
+		}
+	case store.Replayed:
+		ans.Result = ResultReplayed
+	case store.Unknown:
+		ans.Result = ResultUnknown
+	default:
+		ans.Result = ResultBadMAC
+	}
+	s.log.Debug("tap", "result", ans.Result, "uid", uid, "read_ctr", ctr, "last_ctr", t.LastCtr, "sku", ans.SKU)
+	return ans
+}
+
+// verifyWith tries each deriver in turn. A URL that does not fit the
+// template fails at once; a MAC or PICCData failure goes on to the next
+// key version.
+func (s *Server) verifyWith(u string, ds []*keys.Deriver) (sdm.Verified, *keys.Deriver, error) {
+	var last error
+	for _, d := range ds {
+		v, err := s.tmpl.Verify(u, d)
+		if err == nil {
+			return v, d, nil
+		}
+		if !errors.Is(err, sdm.ErrBadMAC) && !errors.Is(err, sdm.ErrBadPICCData) {
+			return v, nil, err
+		}
+		last = err
+	}
+	return sdm.Verified{}, nil, last
+}
+
+func (s *Server) reject(err error) TapAnswer {
+	if errors.Is(err, sdm.ErrBadMAC) || errors.Is(err, sdm.ErrBadPICCData) {
+		s.log.Debug("tap", "result", ResultBadMAC, "reason", err.Error())
+		return TapAnswer{Result: ResultBadMAC}
+	}
+	// ErrURLMismatch, ErrURLField, a UID of the wrong size, file data
+	// that does not decrypt: not a message of ours.
+	s.log.Debug("tap", "result", ResultMalformed, "reason", err.Error())
+	return TapAnswer{Result: ResultMalformed}
+}
