@@ -412,6 +412,13 @@ func TestStoppedStation(t *testing.T) {
 	if _, cmd := m.Update(key("q")); cmd == nil {
 		t.Error("q did not quit")
 	}
+	// Lanes cancelled by the CLI may not get their EvStopped through; the
+	// closed channel says it for them.
+	m = drive(newTestModel(c, "r"), events(history("r", 3))...)
+	m = drive(m, eventsClosedMsg{})
+	if v := ansi.Strip(m.View()); !strings.Contains(v, "r    stopped") || !strings.Contains(v, "press q to quit") {
+		t.Errorf("closed channel, no EvStopped:\n%s", v)
+	}
 	idle := drive(newTestModel(c, "r"), eventMsg(station.Event{Kind: station.EvStopped, Reader: "r"}))
 	if v := ansi.Strip(idle.View()); !strings.Contains(v, "STOPPED · the lanes have ended") {
 		t.Errorf("no tag, lanes ended:\n%s", v)

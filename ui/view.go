@@ -427,7 +427,7 @@ func (m Model) viewLists(w, rows int) []string {
 // laneStatus is the reader's one-word state and the rest of its line.
 func (m Model) laneStatus(l *lane) (string, string) {
 	switch {
-	case l.phase == phaseStopped:
+	case l.phase == phaseStopped, m.closed && l.phase != phaseEncoding:
 		return "stopped", ""
 	case l.phase == phaseEncoding:
 		el := max(m.now.Sub(l.since), 0)
