@@ -84,6 +84,9 @@ func baseConfig(t testing.TB) serve.Config {
 	}
 }
 
+// backend starts a server on loopback over a fresh store of one kind.
+type backend func(t testing.TB, mod func(*serve.Config)) (*serve.Server, *httptest.Server)
+
 // newBolt starts a server over a bbolt store on loopback.
 func newBolt(t testing.TB, mod func(*serve.Config)) (*serve.Server, *httptest.Server) {
 	t.Helper()

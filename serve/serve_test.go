@@ -15,8 +15,10 @@ import (
 	"github.com/tagline-station/tagline/syncer"
 )
 
-func TestTapResults(t *testing.T) {
-	s, hs := newBolt(t, nil)
+func TestTapResults(t *testing.T) { testTapResults(t, newBolt) }
+
+func testTapResults(t *testing.T, newSrv backend) {
+	s, hs := newSrv(t, nil)
 	bs := bindings(3, "SKU-A")
 	bs[1].SKU = "SKU-B"
 	if code, ack, _ := upload(t, hs.URL, syncToken, 0, bs); code != 200 || ack.AckedSeq != 3 || ack.New != 3 || ack.Bindings != 3 {
@@ -73,8 +75,10 @@ func forge(u string) string {
 	return string(b)
 }
 
-func TestTapBrowserAnswers(t *testing.T) {
-	_, hs := newBolt(t, nil)
+func TestTapBrowserAnswers(t *testing.T) { testTapBrowserAnswers(t, newBolt) }
+
+func testTapBrowserAnswers(t *testing.T, newSrv backend) {
+	_, hs := newSrv(t, nil)
 	bs := bindings(2, "SKU-A")
 	bs[1].SKU = "SKU-Z"
 	upload(t, hs.URL, syncToken, 0, bs)
@@ -97,7 +101,7 @@ func TestTapBrowserAnswers(t *testing.T) {
 	if r := get(sunURL(t, d, testUID(0), 2)); r.StatusCode != 409 || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/plain") {
 		t.Fatalf("replay: %d %v", r.StatusCode, r.Header)
 	}
-	_, hs2 := newBolt(t, func(c *serve.Config) { c.RejectURL = "https://brand.example/sorry" })
+	_, hs2 := newSrv(t, func(c *serve.Config) { c.RejectURL = "https://brand.example/sorry" })
 	if r := get2(t, hs2.URL+tapPath(sunURL(t, d, testUID(5), 2))); r.StatusCode != 302 || r.Header.Get("Location") != "https://brand.example/sorry?result=unknown_tag" {
 		t.Fatalf("reject url: %d %v", r.StatusCode, r.Header)
 	}
@@ -112,8 +116,10 @@ func get2(t *testing.T, u string) *http.Response {
 	return resp
 }
 
-func TestSyncUploadRules(t *testing.T) {
-	s, hs := newBolt(t, nil)
+func TestSyncUploadRules(t *testing.T) { testSyncUploadRules(t, newBolt) }
+
+func testSyncUploadRules(t *testing.T, newSrv backend) {
+	s, hs := newSrv(t, nil)
 	bs := bindings(10, "SKU-A")
 	body, _ := syncer.AppendChunk(nil, "line-1", 0, bs[:5])
 	key := syncer.IdempotencyKey("line-1", 1, 5)
@@ -226,8 +232,10 @@ func TestSyncerAgainstServer(t *testing.T) {
 	}
 }
 
-func TestKeyVersions(t *testing.T) {
-	_, hs := newBolt(t, func(c *serve.Config) { c.KeyVersions = []byte{1, 2} })
+func TestKeyVersions(t *testing.T) { testKeyVersions(t, newBolt) }
+
+func testKeyVersions(t *testing.T, newSrv backend) {
+	_, hs := newSrv(t, func(c *serve.Config) { c.KeyVersions = []byte{1, 2} })
 	bs := bindings(2, "SKU-A")
 	bs[1].KeyVersion = 2
 	upload(t, hs.URL, syncToken, 0, bs)
