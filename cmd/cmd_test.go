@@ -827,3 +827,40 @@ func TestLogFile(t *testing.T) {
 	}
 	c.must(2, "--log", c.path("no/such/dir/x.log"), "version")
 }
+
+// On a terminal encode hands the lanes' events to the operator UI and
+// prints no per-tag lines; quitting the UI stops the station cleanly.
+func TestEncodeOperatorUI(t *testing.T) {
+	c := newCLI(t)
+	c.must(0, "demo", "--count", "1")
+	id := demoBatchID(t, c)
+	var got uiConfig
+	results := 0
+	c.stdoutTTY = true
+	c.runUI = func(ctx context.Context, cfg uiConfig) error {
+		got = cfg
+		for ev := range cfg.Events {
+			if ev.Result != nil {
+				results++
+				if results == 2 {
+					return nil // the operator presses q
+				}
+			}
+		}
+		return nil
+	}
+	r := c.must(0, "encode", "--journal", demoJournal, "--batch", id, "--reader", "sim", "--sim-interval", "1ms", "--master-key-file", demoKeyFile)
+	if got.Batch.ID != id || got.Gate == nil || len(got.Readers) != 1 || got.Readers[0] != "sim" || got.Logger == nil || got.Stats.Done != 1 {
+		t.Errorf("ui config: %+v", got)
+	}
+	if strings.Contains(r.stdout, "PASS") || !regexp.MustCompile(`(?m)^\d+ tags in .*: \d+ passed; batch `).MatchString(r.stdout) {
+		t.Errorf("stdout:\n%s", r.stdout)
+	}
+	// --no-tui and --json keep the plain output on a terminal.
+	c.runUI = func(context.Context, uiConfig) error { t.Error("UI started with --no-tui"); return nil }
+	r = c.must(0, "encode", "--journal", demoJournal, "--batch", id, "--reader", "sim", "--count", "1", "--no-tui", "--sim-interval", "1ms", "--master-key-file", demoKeyFile)
+	if !strings.Contains(r.stdout, "PASS  ") {
+		t.Errorf("no plain line: %s", r.stdout)
+	}
+	c.must(0, "encode", "--journal", demoJournal, "--batch", id, "--reader", "sim", "--count", "1", "--json", "--sim-interval", "1ms", "--master-key-file", demoKeyFile)
+}

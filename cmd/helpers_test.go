@@ -23,13 +23,15 @@ import (
 // cli runs tagline in-process through run, with its own streams, working
 // folder and environment (never the test process's own).
 type cli struct {
-	t        *testing.T
-	dir      string
-	env      map[string]string
-	stdin    string
-	stdinTTY bool
-	ctx      context.Context
-	stdout   *syncBuffer
+	t         *testing.T
+	dir       string
+	env       map[string]string
+	stdin     string
+	stdinTTY  bool
+	stdoutTTY bool
+	runUI     uiRunner
+	ctx       context.Context
+	stdout    *syncBuffer
 }
 
 type result struct {
@@ -72,6 +74,10 @@ func (c *cli) run(args ...string) result {
 	e := newEnv(strings.NewReader(c.stdin), out, &errb)
 	e.getenv = func(k string) string { return c.env[k] }
 	e.stdinTTY = c.stdinTTY
+	e.stdoutTTY = c.stdoutTTY
+	if c.runUI != nil {
+		e.runUI = c.runUI
+	}
 	code := run(ctx, e, args)
 	r := result{code: code, stdout: out.String(), stderr: errb.String()}
 	c.t.Logf("tagline %s\n%s", strings.Join(args, " "), r)

@@ -88,6 +88,7 @@ func (e *env) runStation(ctx context.Context, o runOptions) (*tally, error) {
 			Out:     e.stdout,
 			NoColor: e.noColor,
 			LogPath: e.logFile,
+			Logger:  e.log, // the --log file, never the screen
 		}
 		go func() {
 			err := e.runUI(uiCtx, cfg)

@@ -2,39 +2,20 @@ package cmd
 
 import (
 	"context"
-	"errors"
-	"io"
-	"time"
 
-	"github.com/tagline-station/tagline/batch"
-	"github.com/tagline-station/tagline/station"
+	"github.com/tagline-station/tagline/ui"
 )
 
-// uiConfig is what the operator UI is given (the contract of package ui's
-// Config).
-type uiConfig struct {
-	Batch   batch.Batch
-	Stats   batch.BatchStats
-	Readers []string
-	Events  <-chan station.Event
-	Gate    *station.Gate
-	Now     func() time.Time
-	In      io.Reader
-	Out     io.Writer
-	NoColor bool
-	LogPath string
-}
+// uiConfig is what the operator UI is given.
+type uiConfig = ui.Config
 
 // uiRunner shows the operator UI until the operator quits or ctx ends.
+// Tests replace it.
 type uiRunner func(ctx context.Context, cfg uiConfig) error
 
-var errNoUI = errors.New("the operator UI is not part of this build")
-
-// defaultUIRunner is replaced by package ui's Run once it is available.
-func defaultUIRunner(ctx context.Context, cfg uiConfig) error {
-	return errNoUI
-}
+// defaultUIRunner is package ui's screen.
+func defaultUIRunner(ctx context.Context, cfg uiConfig) error { return ui.Run(ctx, cfg) }
 
 // uiAvailable reports whether this build has the operator UI; without it
 // encode prints lines on a terminal too.
-var uiAvailable = false
+const uiAvailable = true

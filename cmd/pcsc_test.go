@@ -1,0 +1,89 @@
+//go:build cgo
+
+package cmd
+
+import (
+	"context"
+	"encoding/json"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tagline-station/tagline/internal/pcscdtest"
+)
+
+// tagline sim serves a simulated tag through a private pcscd's vpcd
+// reader; tagline readers sees it and tagline encode personalises it over
+// the real PC/SC stack.
+func TestSimAndEncodeThroughPCSC(t *testing.T) {
+	d := pcscdtest.Start(t, 2)
+	d.Setenv(t)
+	c := newCLI(t)
+	name := d.ReaderName(0)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sc := *c
+	sc.ctx, sc.stdout = ctx, &syncBuffer{}
+	inserted := sc.stdout.when("the tag stays in the reader")
+	simDone := make(chan result, 1)
+	go func() { simDone <- sc.run("sim", "--vpcd", d.Addr(0), "--uid", "04A1B2C3D4E5F6") }()
+	select {
+	case <-inserted:
+	case r := <-simDone:
+		t.Fatalf("sim ended: %s", r)
+	case <-time.After(20 * time.Second):
+		t.Fatal("sim did not insert its tag")
+	}
+
+	// pcscd notices the card within its polling period.
+	found := false
+	var rj readersJSON
+	for deadline := time.Now().Add(10 * time.Second); !found && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if err := json.Unmarshal([]byte(c.must(0, "readers", "--json").stdout), &rj); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rj.Readers {
+			if r.Name == name && r.TagPresent && r.Spec == "pcsc:"+name {
+				found = true
+			}
+		}
+	}
+	if !found || !rj.Stacks[0].Available {
+		t.Errorf("readers: %+v\n%s", rj, d.Log())
+	}
+	if txt := c.must(0, "readers").stdout; !regexp.MustCompile(`(?m)^pcsc\s+` + regexp.QuoteMeta(name) + `\s+present\s+'pcsc:` + regexp.QuoteMeta(name) + `'$`).MatchString(txt) {
+		t.Errorf("readers:\n%s", txt)
+	}
+
+	kf := c.write("master.key", testKeyHex, 0o600)
+	c.must(0, "batch", "new", "--journal", "j.db", "--id", "b1", "--sku", "SKU-PCSC", "--target", "1", "--key-version", "1", "--template", demoTemplate)
+	r := c.must(0, "encode", "--journal", "j.db", "--batch", "b1", "--reader", "pcsc:"+name, "--count", "1", "--json", "--master-key-file", kf)
+	ls := parseTagLines(t, r.stdout)
+	if len(ls) != 1 || ls[0].UID != "04A1B2C3D4E5F6" || ls[0].Reader != name {
+		t.Fatalf("%+v", ls)
+	}
+	if v, err := checkSUN(keysFromFile(t, kf, "tagline", 1), ls[0].URL); err != nil || v.UID != "04A1B2C3D4E5F6" {
+		t.Errorf("%v %+v", err, v)
+	}
+
+	// The same tag again is a duplicate: exit 3 with what to do.
+	r = c.must(3, "encode", "--journal", "j.db", "--batch", "b1", "--reader", name, "--count", "1", "--no-tui", "--master-key-file", kf)
+	if !strings.Contains(r.stdout, "DUP   04A1B2C3D4E5F6  SKU-PCSC  already encoded in batch b1") || !strings.Contains(r.stdout, "hint: set this tag aside") {
+		t.Errorf("%s", r.stdout)
+	}
+	if !strings.Contains(r.stderr, "tagline: 1 of 1 tag not encoded") {
+		t.Errorf("%s", r.stderr)
+	}
+
+	cancel()
+	select {
+	case r := <-simDone:
+		if r.code != 0 || !strings.Contains(r.stdout, "removed tag 04A1B2C3D4E5F6 (personalised, key version 1,") {
+			t.Errorf("sim: %s", r)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("sim did not stop")
+	}
+}
