@@ -22,6 +22,7 @@ import (
 	"github.com/tagline-station/tagline/keys"
 	"github.com/tagline-station/tagline/reader"
 	"github.com/tagline-station/tagline/sdm"
+	"github.com/tagline-station/tagline/station"
 )
 
 const testKeyHex = "00112233445566778899aabbccddeeff"
@@ -863,4 +864,38 @@ func TestEncodeOperatorUI(t *testing.T) {
 		t.Errorf("no plain line: %s", r.stdout)
 	}
 	c.must(0, "encode", "--journal", demoJournal, "--batch", id, "--reader", "sim", "--count", "1", "--json", "--sim-interval", "1ms", "--master-key-file", demoKeyFile)
+}
+
+// A run's exit code is the worst of its tags: a verification failure (4)
+// beats a tag error (3); passes alone give 0.
+func TestTallyExitCode(t *testing.T) {
+	now := time.Now()
+	var tl tally
+	tl.add(&station.Result{Outcome: station.Encoded}, now)
+	tl.add(&station.Result{Outcome: station.Finished}, now)
+	if tl.failureError() != nil || tl.Passed != 2 {
+		t.Fatalf("%+v", tl)
+	}
+	tl.add(&station.Result{Outcome: station.Duplicate, Err: &batch.DuplicateError{UID: "04", BatchID: "b"}}, now)
+	if exitCode(tl.failureError()) != ExitTag {
+		t.Errorf("duplicate: %d", exitCode(tl.failureError()))
+	}
+	tl.add(&station.Result{Outcome: station.Failed, Err: &encoder.StepError{Step: encoder.StepReadBack, Err: fmt.Errorf("%w: mac", encoder.ErrReadBack)}}, now)
+	if exitCode(tl.failureError()) != ExitVerify {
+		t.Errorf("read-back: %d", exitCode(tl.failureError()))
+	}
+	tl.add(&station.Result{Outcome: station.Failed, Err: errors.New("something odd")}, now)
+	if exitCode(tl.failureError()) != ExitVerify || tl.Failed != 2 || tl.Total != 5 {
+		t.Errorf("%+v", tl)
+	}
+	var j tally
+	j.add(&station.Result{Outcome: station.Failed, Err: &encoder.StepError{Step: encoder.StepJournal, Err: batch.ErrLocked}}, now)
+	if exitCode(j.failureError()) != ExitJournal {
+		t.Errorf("journal: %d", exitCode(j.failureError()))
+	}
+	var u tally
+	u.add(&station.Result{Outcome: station.Failed, Err: errors.New("odd")}, now)
+	if exitCode(u.failureError()) != ExitTag {
+		t.Errorf("unknown tag failure: %d", exitCode(u.failureError()))
+	}
 }

@@ -65,8 +65,8 @@ master key unless they are passed as flags.`,
 	f.IntVar(&o.count, "count", 5, "number of simulated tags")
 	f.StringVar(&o.masterKeyFile, "master-key-file", "", "master key `FILE` (32 hex digits; default ./"+demoKeyFile+", created when missing)")
 	f.StringVar(&o.journal, "journal", demoJournal, "journal `FILE`")
-	f.StringVar(&o.kdf, "kdf", string(keys.SchemeTagline), "key derivation: tagline or sdm-backend")
-	f.StringVar(&o.template, "template", "", "SUN URL template (default "+demoTemplate+")")
+	f.StringVar(&o.kdf, "kdf", string(keys.SchemeTagline), "key derivation `KDF`: tagline or sdm-backend")
+	f.StringVar(&o.template, "template", "", "SUN URL `TEMPLATE` (default "+demoTemplate+")")
 	f.BoolVar(&o.enc, "enc", false, "mirror encrypted file data too: "+demoEncTemplate)
 	f.BoolVar(&o.json, "json", false, "one JSON object per tag on stdout")
 	return c

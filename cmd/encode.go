@@ -78,8 +78,8 @@ and needs --yes otherwise.`,
 	}
 	f := c.Flags()
 	f.StringVar(&o.batchID, "batch", "", "batch `ID` to encode (tagline batch list shows them)")
-	f.StringVar(&o.reader, "reader", "", "reader to use: sim, pcsc:NAME, NAME or libnfc[:CONNSTRING]")
-	f.StringSliceVar(&o.readers, "readers", nil, "several readers, comma separated (one lane each)")
+	f.StringVar(&o.reader, "reader", "", "`READER` to use: sim, pcsc:NAME, NAME or libnfc[:CONNSTRING]")
+	f.StringSliceVar(&o.readers, "readers", nil, "several `READERS`, comma separated (one lane each)")
 	f.BoolVar(&o.allReaders, "all-readers", false, "every PC/SC reader and the default libnfc device")
 	f.IntVar(&o.count, "count", 0, "stop after `N` tags (0: until Ctrl-C)")
 	f.BoolVar(&o.reencode, "reencode", false, "rewrite tags that already carry this station's keys (destructive)")
@@ -88,7 +88,7 @@ and needs --yes otherwise.`,
 	f.BoolVar(&o.json, "json", false, "print one JSON object per tag (implies --no-tui)")
 	f.StringVar(&o.journal, "journal", "", "journal `FILE` (default: journal in the config file, else "+defaultJournalHelp()+")")
 	f.StringVar(&o.masterKeyFile, "master-key-file", "", "master key `FILE` (default $TAGLINE_MASTER_KEY_FILE, else master_key_file in the config file)")
-	f.StringVar(&o.kdf, "kdf", "", "key derivation: tagline or sdm-backend (default: kdf in the config file, else tagline)")
+	f.StringVar(&o.kdf, "kdf", "", "key derivation `KDF`: tagline or sdm-backend (default: kdf in the config file, else tagline)")
 	f.StringVar(&o.stationID, "station-id", "", "this station's `ID` in the journal (default: station_id in the config file, else the host name)")
 	f.DurationVar(&o.simInterval, "sim-interval", 500*time.Millisecond, "with --reader sim: pause between one simulated tag's result and the next tag")
 	return c

@@ -77,6 +77,24 @@ func TestSimAndEncodeThroughPCSC(t *testing.T) {
 		t.Errorf("%s", r.stderr)
 	}
 
+	// --all-readers opens every PC/SC reader (one lane each, the reader
+	// named on each line); the tag in slot 0 is the duplicate.
+	r = c.must(3, "encode", "--journal", "j.db", "--batch", "b1", "--all-readers", "--count", "1", "--no-tui", "--master-key-file", kf)
+	if !strings.Contains(r.stdout, "DUP   ["+name+"]  04A1B2C3D4E5F6") {
+		t.Errorf("%s", r.stdout)
+	}
+
+	// --reencode --yes rewrites the tag that carries our keys.
+	r = c.must(0, "encode", "--journal", "j.db", "--batch", "b1", "--reader", name, "--count", "1", "--json", "--reencode", "--yes", "--master-key-file", kf)
+	if ls := parseTagLines(t, r.stdout); len(ls) != 1 || !ls[0].OK || ls[0].UID != "04A1B2C3D4E5F6" {
+		t.Errorf("reencode: %+v", ls)
+	}
+	var rep journalCheckJSON
+	json.Unmarshal([]byte(c.must(0, "journal", "check", "--journal", "j.db", "--json").stdout), &rep)
+	if rep.Report == nil || rep.Report.Superseded != 1 || len(rep.OpenIntents) != 0 {
+		t.Errorf("journal after re-encode: %+v", rep.Report)
+	}
+
 	cancel()
 	select {
 	case r := <-simDone:
@@ -85,5 +103,36 @@ func TestSimAndEncodeThroughPCSC(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("sim did not stop")
+	}
+}
+
+// sim --on-enter swaps in a fresh tag on each line of input and ends with
+// the input; --every swaps on a timer.
+func TestSimOnEnterAndEvery(t *testing.T) {
+	d := pcscdtest.Start(t, 2)
+	d.Setenv(t)
+	c := newCLI(t)
+	c.stdin = "\n\n"
+	r := c.must(0, "sim", "--vpcd", d.Addr(0), "--on-enter")
+	if n := strings.Count(r.stdout, "inserted tag 04"); n != 3 || strings.Count(r.stdout, "removed tag 04") != 3 ||
+		!strings.Contains(r.stdout, "press Enter for a new tag") || !strings.Contains(r.stdout, "factory-fresh, 0 APDUs") {
+		t.Errorf("on-enter:\n%s", r.stdout)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c.ctx, c.stdout = ctx, &syncBuffer{}
+	third := make(chan struct{})
+	go func() {
+		for strings.Count(c.stdout.String(), "inserted tag") < 3 {
+			time.Sleep(20 * time.Millisecond)
+		}
+		close(third)
+		cancel()
+	}()
+	r = c.run("sim", "--vpcd", d.Addr(1), "--every", "50ms")
+	waitOrFail(t, third, 10*time.Second, "three tags")
+	if r.code != 0 || !strings.Contains(r.stdout, "a new tag every 50ms") {
+		t.Errorf("every: %s", r)
 	}
 }

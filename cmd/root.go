@@ -168,6 +168,12 @@ config.toml (see cmd/CONFIG.md); flags override the config file.`,
 	pf.StringVar(&e.logFile, "log", "", "append a log to `FILE` (never to the screen)")
 	pf.BoolVar(&e.noColor, "no-color", false, "no colours in the operator UI (also when NO_COLOR is set)")
 
+	root.InitDefaultHelpCmd()
+	for _, c := range root.Commands() {
+		if c.Name() == "help" {
+			c.Example = "  tagline help encode\n  tagline help batch export"
+		}
+	}
 	root.AddCommand(
 		newDemoCmd(e),
 		newEncodeCmd(e),
