@@ -899,3 +899,47 @@ func TestTallyExitCode(t *testing.T) {
 		t.Errorf("unknown tag failure: %d", exitCode(u.failureError()))
 	}
 }
+
+// Tags whose encoding started and did not finish are listed with what to
+// do, and are not an error.
+func TestJournalCheckListsOpenIntents(t *testing.T) {
+	c := newCLI(t)
+	j := c.path("j.db")
+	c.must(0, "batch", "new", "--journal", j, "--id", "b1", "--sku", "S", "--target", "2", "--key-version", "1", "--template", demoTemplate)
+	st, err := batch.Open(j, batch.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, uid := range []string{"04A1B2C3D4E5F6", "04000000000001"} {
+		if err := st.BeginIntent(batch.Intent{UID: uid, BatchID: "b1", KeyVersion: 1, MasterKCV: "ABCDEF"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.FailIntent("04A1B2C3D4E5F6", "change keys: tag removed", batch.KeysMayHaveChanged); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	r := c.must(0, "journal", "check", "--journal", j)
+	for _, want := range []string{
+		"2 open intents (tags started and not finished):",
+		"04A1B2C3D4E5F6  batch b1  started",
+		"last error: change keys: tag removed",
+		"what to do: the tag may hold some new keys: present it again at a station encoding batch b1",
+		"04000000000001  batch b1",
+		"what to do: the tag's keys were not changed yet",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	var rep journalCheckJSON
+	if err := json.Unmarshal([]byte(c.must(0, "journal", "check", "--journal", j, "--json").stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.OpenIntents) != 2 || rep.OpenIntents[1].Action == "" || !rep.OpenIntents[1].KeysMayHaveChanged {
+		t.Errorf("%+v", rep.OpenIntents)
+	}
+	if s := c.must(0, "batch", "show", "b1", "--journal", j).stdout; !strings.Contains(s, "tagline journal check lists the open intents") {
+		t.Errorf("show:\n%s", s)
+	}
+}
