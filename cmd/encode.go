@@ -136,6 +136,10 @@ func runEncode(cmd *cobra.Command, e *env, o *encodeOptions) error {
 		return err
 	}
 
+	// The batch must exist, so the journal must too: never create one here.
+	if err := journalExists(jpath); err != nil {
+		return err
+	}
 	store, err := e.openJournal(jpath, stationID)
 	if err != nil {
 		return err

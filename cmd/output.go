@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -132,11 +133,12 @@ func (t *tally) add(r *station.Result, at time.Time) {
 	t.Code = max(t.Code, code)
 }
 
+// isInterrupted reports a tag cut short by the end of the run's context
+// (the grace period after Ctrl-C ran out). The text is checked too, for
+// causes wrapped without %w.
 func isInterrupted(err error) bool {
-	return err != nil && (errors.Is(err, errInterrupted) || strings.Contains(err.Error(), "context canceled"))
+	return err != nil && (errors.Is(err, context.Canceled) || strings.Contains(err.Error(), context.Canceled.Error()))
 }
-
-var errInterrupted = errors.New("interrupted")
 
 // rate is tags per second from the start of the run to the last result.
 func (t *tally) rate() float64 {

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/tagline-station/tagline/batch"
-	"github.com/tagline-station/tagline/reader"
 	"github.com/tagline-station/tagline/station"
 )
 
@@ -230,13 +229,4 @@ func (e *env) logEvent(ev station.Event) {
 	case station.EvStopped:
 		e.log.Info("lane stopped", "reader", ev.Reader)
 	}
-}
-
-// readerNames lists the names of the lanes' readers.
-func readerNames(rs []reader.Reader) []string {
-	var n []string
-	for _, r := range rs {
-		n = append(n, r.Info().Name)
-	}
-	return n
 }
