@@ -23,6 +23,9 @@ type Reader struct {
 	gen     uint64        // incremented on every Present and Remove
 	changed chan struct{} // closed and replaced on every change
 	closed  bool
+	// handed is the tag WaitTag last returned: WaitRemoved waits for that
+	// tag to leave, even if another was presented in its place meanwhile.
+	handed *Tag
 }
 
 var _ reader.Reader = (*Reader)(nil)
@@ -101,6 +104,9 @@ func (r *Reader) WaitTag(ctx context.Context) (reader.Tag, error) {
 			select {
 			case <-gone:
 			default:
+				r.mu.Lock()
+				r.handed = t
+				r.mu.Unlock()
 				return &card{r: r, t: t, gen: gen}, nil
 			}
 		}
@@ -112,8 +118,8 @@ func (r *Reader) WaitTag(ctx context.Context) (reader.Tag, error) {
 	}
 }
 
-// WaitRemoved blocks until no tag is in the field (Remove, or a fault hook
-// that took the tag out).
+// WaitRemoved blocks until the tag WaitTag last returned has left the
+// field (Remove, a fault hook, or another tag presented in its place).
 func (r *Reader) WaitRemoved(ctx context.Context) error {
 	for {
 		r.mu.Lock()
@@ -121,9 +127,9 @@ func (r *Reader) WaitRemoved(ctx context.Context) error {
 			r.mu.Unlock()
 			return reader.ErrNoReader
 		}
-		t, changed := r.tag, r.changed
+		t, handed, changed := r.tag, r.handed, r.changed
 		r.mu.Unlock()
-		if t == nil {
+		if t == nil || handed != nil && t != handed {
 			return nil
 		}
 		select {

@@ -275,3 +275,19 @@ func TestTranscriptRecordReplay(t *testing.T) {
 		t.Fatalf("replayed removal: %v", err)
 	}
 }
+
+// A tag swapped for another while the lane was busy counts as removed.
+func TestWaitRemovedAfterSwap(t *testing.T) {
+	r := NewReader("swap")
+	r.Present(New(Options{}))
+	if _, err := r.WaitTag(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r.Remove()
+	r.Present(New(Options{}))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := r.WaitRemoved(ctx); err != nil {
+		t.Fatalf("wait removed after a swap: %v", err)
+	}
+}
