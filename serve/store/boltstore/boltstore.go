@@ -5,17 +5,22 @@
 //
 // Those of package store, and:
 //
-//  1. Every write goes through bbolt's single writer. Taps that pass the
-//     read-only pre-check are queued to one committer goroutine, which runs
-//     all queued taps in one transaction, re-checking each against the
-//     committed state (so two taps of the same counter in one group are
-//     decided in order), commits with fsync, and only then answers them:
-//     group commit, one fsync for many taps, and no tap answered before its
-//     counter is durable. A failed commit fails every tap of its group.
-//  2. The pre-check runs in a read-only transaction and only ever rejects
+//  1. Taps that pass the read-only pre-check are queued to one committer
+//     goroutine. It decides the queued taps in order against the last
+//     accepted counters (bbolt, plus those accepted since the last
+//     checkpoint, kept in memory), writes the accepted ones to the tap log
+//     (taplog.go) with one write and one fdatasync, and only then answers
+//     them: group commit, one fsync for many taps, no tap answered before
+//     its counter is durable. A failed write fails every tap of its group.
+//  2. A checkpointer goroutine moves the counters of the tap log into the
+//     ctr bucket (one bbolt transaction, max with what is there) every
+//     CheckpointEvery, and only then lets their log slots be reused. Open
+//     replays the whole log the same way, so a crash loses no accepted
+//     counter.
+//  3. The pre-check runs in a read-only transaction and only ever rejects
 //     (unknown tag, other key version, counter not above the last
 //     accepted); the last accepted counter never decreases, so a rejection
-//     from a slightly stale snapshot is still right.
+//     from a slightly stale view is still right.
 //
 // # File layout (format 1)
 //
@@ -25,6 +30,8 @@
 //	records   station ‖ 0x00 ‖ seq (uint64 big-endian) → record line as received
 //	stations  station → highest acked seq, uint64 big-endian
 //	idem      idempotency key → SHA-256 of the body (32 bytes) ‖ JSON answer
+//
+// and next to the file, <path>.taplog (taplog.go).
 //
 //	binding v1: 0x01 uid sku batch_id station_id master_kcv template_hash
 //	            outcome (each uvarint length + bytes) seq:uvarint
@@ -64,21 +71,41 @@ type Options struct {
 	// LockTimeout bounds the wait for another process holding the file
 	// (default 2s).
 	LockTimeout time.Duration
-	// MaxGroup bounds the taps committed in one transaction (default 4096).
+	// MaxGroup bounds the taps decided and logged together (default 4096).
 	MaxGroup int
+	// LogCapacity is the number of record slots of the tap log (default
+	// 65536, 1.5 MiB; at least 2×MaxGroup).
+	LogCapacity int
+	// CheckpointEvery is the pause between checkpoints (default 200ms).
+	CheckpointEvery time.Duration
 }
 
-// Store is a store.Store over one bbolt file.
+// Store is a store.Store over one bbolt file and its tap log.
 type Store struct {
 	db       *bolt.DB
+	log      *tapLog
 	maxGroup int
+	every    time.Duration
 	reqs     chan *tapReq
 	mu       sync.RWMutex // guards closed against sends on reqs
 	closed   bool
 	done     chan struct{}
+	stopCkpt chan struct{}
+	ckptDone chan struct{}
 
-	commits, committedTaps uint64 // for Stats; written by the committer only
-	statsMu                sync.Mutex
+	ckptMu sync.Mutex // one checkpoint at a time
+
+	// ov guards the counters accepted but not yet checkpointed: overlay
+	// (since the last checkpoint began), frozen (being checkpointed), and
+	// the log positions.
+	ov       sync.Mutex
+	overlay  map[string]uint32
+	frozen   map[string]uint32
+	written  uint64 // records written to the log (the next lsn)
+	ckptedTo uint64 // records below this lsn are in bbolt
+
+	statsMu                       sync.Mutex
+	commits, committedTaps, ckpts uint64
 }
 
 type tapReq struct {
@@ -92,13 +119,20 @@ type tapReq struct {
 
 var reqPool = sync.Pool{New: func() any { return &tapReq{done: make(chan struct{}, 1)} }}
 
-// Open opens or creates the database at path.
+// Open opens or creates the database at path and its tap log, replaying
+// the log into the database.
 func Open(path string, opts Options) (*Store, error) {
 	if opts.LockTimeout <= 0 {
 		opts.LockTimeout = 2 * time.Second
 	}
 	if opts.MaxGroup <= 0 {
 		opts.MaxGroup = 4096
+	}
+	if opts.LogCapacity < 2*opts.MaxGroup {
+		opts.LogCapacity = max(65536, 2*opts.MaxGroup)
+	}
+	if opts.CheckpointEvery <= 0 {
+		opts.CheckpointEvery = 200 * time.Millisecond
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout:         opts.LockTimeout,
@@ -143,12 +177,46 @@ func Open(path string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("serve store %s: %w", path, err)
 	}
-	s := &Store{db: db, maxGroup: opts.MaxGroup, reqs: make(chan *tapReq, opts.MaxGroup), done: make(chan struct{})}
+	s := &Store{db: db, maxGroup: opts.MaxGroup, every: opts.CheckpointEvery,
+		reqs: make(chan *tapReq, opts.MaxGroup), done: make(chan struct{}),
+		stopCkpt: make(chan struct{}), ckptDone: make(chan struct{}),
+		overlay: map[string]uint32{}}
+	if s.log, err = openLog(path+".taplog", opts.LogCapacity); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("serve store %s: tap log: %w", path, err)
+	}
+	replayed, err := s.log.replay()
+	if err == nil && len(replayed) > 0 {
+		err = s.applyCounters(replayed)
+	}
+	if err != nil {
+		s.log.close()
+		db.Close()
+		return nil, fmt.Errorf("serve store %s: replaying the tap log: %w", path, err)
+	}
 	go s.commitLoop()
+	go s.checkpointLoop()
 	return s, nil
 }
 
-// Close stops the committer after the queued taps and closes the file.
+// applyCounters raises the stored last accepted counters to cs, durably.
+func (s *Store) applyCounters(cs map[string]uint32) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		ctrs := tx.Bucket(bCtr)
+		for uid, c := range cs {
+			if v := ctrs.Get([]byte(uid)); len(v) == 4 && binary.BigEndian.Uint32(v) >= c {
+				continue
+			}
+			if err := ctrs.Put([]byte(uid), binary.BigEndian.AppendUint32(nil, c)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Close stops the committer after the queued taps, checkpoints the tap
+// log and closes the files.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -159,7 +227,16 @@ func (s *Store) Close() error {
 	close(s.reqs)
 	s.mu.Unlock()
 	<-s.done
-	return s.db.Close()
+	close(s.stopCkpt)
+	<-s.ckptDone
+	err := s.checkpoint()
+	if cerr := s.log.close(); err == nil {
+		err = cerr
+	}
+	if cerr := s.db.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // Ping checks the file can be read.
@@ -177,21 +254,41 @@ func (s *Store) Ping(context.Context) error {
 	})
 }
 
-// Stats reports the group commits so far: transactions and the taps they
-// carried.
-func (s *Store) Stats() (commits, taps uint64) {
+// Stats reports the group commits so far (tap log writes), the taps they
+// carried and the checkpoints.
+func (s *Store) Stats() (commits, taps, checkpoints uint64) {
 	s.statsMu.Lock()
 	defer s.statsMu.Unlock()
-	return s.commits, s.committedTaps
+	return s.commits, s.committedTaps, s.ckpts
 }
 
 // Lookup returns the current binding of uid and its last accepted counter.
 func (s *Store) Lookup(_ context.Context, uid string) (b store.Binding, last uint32, ok bool, err error) {
+	s.ov.Lock() // as in commitLoop: a consistent view of bbolt and the log
+	defer s.ov.Unlock()
 	err = s.db.View(func(tx *bolt.Tx) error {
 		b, last, ok, err = get(tx, uid)
 		return err
 	})
-	return b, last, ok, err
+	return b, s.pendingMaxLocked(uid, last), ok, err
+}
+
+// pendingMax is the last accepted counter of uid given the stored one:
+// counters accepted since the last checkpoint are higher if present.
+func (s *Store) pendingMax(uid string, stored uint32) uint32 {
+	s.ov.Lock()
+	defer s.ov.Unlock()
+	return s.pendingMaxLocked(uid, stored)
+}
+
+func (s *Store) pendingMaxLocked(uid string, stored uint32) uint32 {
+	if c := s.overlay[uid]; c > stored {
+		stored = c
+	}
+	if c := s.frozen[uid]; c > stored {
+		stored = c
+	}
+	return stored
 }
 
 func get(tx *bolt.Tx, uid string) (store.Binding, uint32, bool, error) {
@@ -225,14 +322,25 @@ func decide(b store.Binding, last uint32, ok bool, ctr uint32, kv byte) store.Ta
 
 // Tap implements store.Store.
 func (s *Store) Tap(ctx context.Context, uid string, ctr uint32, kv byte) (store.Tap, error) {
-	var pre store.Tap
+	// The pre-check: rejections only, from a view that may be a little
+	// stale. ov is taken after the bbolt view has ended, never inside it
+	// (the committer takes them in the other order).
+	var b store.Binding
+	var last uint32
+	var ok bool
 	err := s.db.View(func(tx *bolt.Tx) error {
-		b, last, ok, err := get(tx, uid)
-		pre = decide(b, last, ok, ctr, kv)
+		var err error
+		b, last, ok, err = get(tx, uid)
 		return err
 	})
-	if err != nil || pre.Result != store.Accepted {
-		return pre, err
+	if err != nil {
+		return store.Tap{}, err
+	}
+	if ok {
+		last = s.pendingMax(uid, last)
+	}
+	if pre := decide(b, last, ok, ctr, kv); pre.Result != store.Accepted {
+		return pre, nil
 	}
 	r := reqPool.Get().(*tapReq)
 	r.uid, r.ctr, r.kv, r.res, r.err = uid, ctr, kv, store.Tap{}, nil
@@ -255,6 +363,8 @@ func (s *Store) Tap(ctx context.Context, uid string, ctr uint32, kv byte) (store
 func (s *Store) commitLoop() {
 	defer close(s.done)
 	group := make([]*tapReq, 0, s.maxGroup)
+	local := map[string]uint32{}
+	var buf []byte
 	for first := range s.reqs {
 		group = append(group[:0], first)
 	fill:
@@ -269,32 +379,38 @@ func (s *Store) commitLoop() {
 				break fill
 			}
 		}
-		err := s.db.Update(func(tx *bolt.Tx) error {
-			ctrs := tx.Bucket(bCtr)
+		clear(local)
+		buf = buf[:0]
+		// The view begins under ov: a checkpoint clears frozen only after
+		// its counters are committed to bbolt, and under ov, so this view
+		// sees each counter in bbolt, in overlay or in frozen.
+		s.ov.Lock()
+		err := s.db.View(func(tx *bolt.Tx) error {
 			for _, r := range group {
 				b, last, ok, err := get(tx, r.uid)
 				if err != nil {
 					r.res, r.err = store.Tap{}, err
 					continue
 				}
+				last = s.pendingMaxLocked(r.uid, last)
+				if c := local[r.uid]; c > last {
+					last = c
+				}
 				r.res = decide(b, last, ok, r.ctr, r.kv)
 				if r.res.Result == store.Accepted {
-					var v [4]byte
-					binary.BigEndian.PutUint32(v[:], r.ctr)
-					if err := ctrs.Put([]byte(r.uid), v[:]); err != nil {
-						return err
-					}
+					local[r.uid] = r.ctr
+					buf = appendRecord(buf, r.uid, r.ctr)
 				}
 			}
 			return nil
 		})
+		s.ov.Unlock()
+		if err == nil && len(buf) > 0 {
+			err = s.logGroup(buf, local)
+		}
 		if err != nil {
 			err = fmt.Errorf("committing taps: %w", err)
 		}
-		s.statsMu.Lock()
-		s.commits++
-		s.committedTaps += uint64(len(group))
-		s.statsMu.Unlock()
 		for _, r := range group {
 			if err != nil {
 				r.res, r.err = store.Tap{}, err
@@ -302,6 +418,89 @@ func (s *Store) commitLoop() {
 			r.done <- struct{}{}
 		}
 	}
+}
+
+// logGroup writes the accepted counters of a group to the tap log,
+// durably, then makes them visible as accepted.
+func (s *Store) logGroup(buf []byte, local map[string]uint32) error {
+	n := uint64(len(buf) / logRecSize)
+	s.ov.Lock()
+	for s.written+n-s.ckptedTo > s.log.capacity() {
+		// The ring is full of counters not yet in bbolt: checkpoint now.
+		s.ov.Unlock()
+		if err := s.checkpoint(); err != nil {
+			return err
+		}
+		s.ov.Lock()
+	}
+	lsn := s.written
+	s.ov.Unlock()
+	if err := s.log.write(buf, lsn); err != nil {
+		return err
+	}
+	s.ov.Lock()
+	for uid, c := range local {
+		if c > s.overlay[uid] {
+			s.overlay[uid] = c
+		}
+	}
+	s.written += n
+	s.ov.Unlock()
+	s.statsMu.Lock()
+	s.commits++
+	s.committedTaps += n
+	s.statsMu.Unlock()
+	return nil
+}
+
+func (s *Store) checkpointLoop() {
+	defer close(s.ckptDone)
+	t := time.NewTicker(s.every)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopCkpt:
+			return
+		case <-t.C:
+			s.checkpoint() // a failure leaves the counters in the log for the next try
+		}
+	}
+}
+
+// checkpoint moves the counters accepted so far into bbolt and frees
+// their log slots.
+func (s *Store) checkpoint() error {
+	s.ckptMu.Lock()
+	defer s.ckptMu.Unlock()
+	s.ov.Lock()
+	if len(s.overlay) == 0 {
+		s.ckptedTo = s.written
+		s.ov.Unlock()
+		return nil
+	}
+	s.frozen, s.overlay = s.overlay, map[string]uint32{}
+	upto, frozen := s.written, s.frozen
+	s.ov.Unlock()
+	err := s.applyCounters(frozen)
+	s.ov.Lock()
+	if err != nil {
+		// Put them back; the log still holds them.
+		for uid, c := range frozen {
+			if c > s.overlay[uid] {
+				s.overlay[uid] = c
+			}
+		}
+	} else {
+		s.ckptedTo = upto
+	}
+	s.frozen = nil
+	s.ov.Unlock()
+	if err == nil {
+		s.statsMu.Lock()
+		s.ckpts++
+		s.statsMu.Unlock()
+	}
+	return err
 }
 
 // ApplySync implements store.Store.
