@@ -25,7 +25,8 @@
 //	malformed    400  the path or query does not fit the template
 //	error        503  the store failed; nothing was decided
 //
-// Browsers get a 302 to Config.Redirects[sku] (else DefaultURL) for a
+// A HEAD on the tap path is answered 405 and decides nothing, so that a
+// link preview does not spend the counter. Browsers get a 302 to Config.Redirects[sku] (else DefaultURL) for a
 // genuine tap, and a 302 to RejectURL?result=… or a short text page with
 // the status above otherwise. Every tap answer is Cache-Control: no-store.
 //

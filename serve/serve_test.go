@@ -92,6 +92,11 @@ func testTapBrowserAnswers(t *testing.T, newSrv backend) {
 		resp.Body.Close()
 		return resp
 	}
+	head, err := jsonClient.Head(hs.URL + tapPath(sunURL(t, d, testUID(0), 2)))
+	if err != nil || head.StatusCode != 405 {
+		t.Fatalf("HEAD: %v %v", head, err)
+	}
+	head.Body.Close()
 	if r := get(sunURL(t, d, testUID(0), 2)); r.StatusCode != 302 || r.Header.Get("Location") != "https://brand.example/p/sku-a" || r.Header.Get("Cache-Control") != "no-store" {
 		t.Fatalf("%d %v", r.StatusCode, r.Header)
 	}

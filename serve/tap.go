@@ -44,6 +44,13 @@ var tapText = map[string]string{
 }
 
 func (s *Server) handleTap(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodHead {
+		// A HEAD (a link preview, a checker) must not spend the tag's
+		// counter: only a GET is a tap.
+		w.Header().Set("Allow", "GET")
+		w.WriteHeader(http.StatusMethodNotAllowed)
+		return
+	}
 	start := time.Now()
 	target := r.RequestURI
 	if !strings.HasPrefix(target, "/") {

@@ -224,7 +224,9 @@ func TestRequestTimeout(t *testing.T) {
 	if el := time.Since(start); el > 5*time.Second {
 		t.Fatalf("took %v", el)
 	}
-	if sum.Attempts != 2 || sum.SyncedUpto != 20 || len(fs.waits) != 1 {
+	// The first attempt timed out; the next ones answer at once (on a
+	// loaded machine one more may exceed the short deadline).
+	if sum.Attempts < 2 || sum.SyncedUpto != 20 || len(fs.waits) != sum.Attempts-1 {
 		t.Fatalf("%+v waits %v", sum, fs.waits)
 	}
 	rm.applied(t, 20)
