@@ -55,8 +55,24 @@ func (s *Store) Check() (Report, error) {
 	if err != nil {
 		return rep, fmt.Errorf("check journal %s: %w", s.path, closedErr(err))
 	}
-	for e := range tx.Check() {
-		rep.problem("storage: %v", e)
+	// bbolt's check runs in a goroutine of its own, where a damaged page
+	// can fault the process; it runs only on pages checkPages found sound.
+	m, err := checkHeader(s.path)
+	var probs []string
+	if err == nil {
+		probs, err = checkPages(s.path, m)
+	}
+	switch {
+	case err != nil:
+		rep.problem("storage: %v", err)
+	case len(probs) > 0:
+		for _, p := range probs {
+			rep.problem("%s", p)
+		}
+	default:
+		for e := range tx.Check() {
+			rep.problem("storage: %v", e)
+		}
 	}
 	_ = tx.Rollback()
 

@@ -188,6 +188,19 @@ func (c *committer) attempt(reqs []*request) (failed int, err error) {
 	if err != nil {
 		return -1, err
 	}
+	// bbolt reads pages while it commits, too; damage found there fails
+	// the group instead of the process.
+	defer func() {
+		if r := recover(); r != nil {
+			failed, err = -1, fmt.Errorf("%w: reading the file failed (%v); run tagline check", ErrCorrupt, r)
+			func() {
+				defer func() { _ = recover() }()
+				if tx.DB() != nil {
+					_ = tx.Rollback()
+				}
+			}()
+		}
+	}()
 	for i, r := range reqs {
 		e := call(r.fn, tx)
 		var rej *rejection
