@@ -3,8 +3,8 @@ package batch
 import (
 	"crypto/sha256"
 	"encoding/binary"
-	"fmt"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
