@@ -58,15 +58,26 @@
 // checks fail is rolled back alone and the rest of its group re-run. Reads
 // use their own read-only transactions and never wait for commits.
 //
+// bbolt's NoFreelistSync is on: commits do not rewrite the freelist, which
+// saves pages on every commit. Close writes the freelist once, so a
+// journal closed cleanly opens without bbolt rebuilding it; after a crash
+// bbolt rebuilds it at open by walking every page.
+//
 // # Opening
 //
 // Open never writes to a file that has not shown itself to be a healthy
 // journal of ours. It reads bbolt's meta pages by hand (a damaged or
 // truncated file is refused before bbolt maps it), then opens the file
-// read-only under a shared lock to find the meta bucket and its marker,
-// and only then opens it for writing. A new journal is built in a
-// temporary file and linked into place. Faults and panics from reading a
-// damaged file become ErrCorrupt. A second writer gets ErrLocked after
+// read-only under a shared lock, walks every page of the B-tree and the
+// freelist by hand (checkPages: page ids and types, element bounds, child
+// and overflow ids, key order, free pages not in use) and looks for the
+// meta bucket and its marker; only then does it open the file for writing.
+// The walk matters because bbolt trusts its pages: it walks them in
+// goroutines of its own (Check, the freelist rebuild) where a fault on a
+// damaged page kills the process, and it writes new pages over whatever
+// its freelist names. A new journal is built in a temporary file and
+// linked into place. Faults and panics from reading a damaged file in our
+// own goroutines become ErrCorrupt. A second writer gets ErrLocked after
 // Options.LockTimeout.
 //
 // # File layout (journal format 1)

@@ -13,8 +13,8 @@ var (
 	// ErrCorrupt: the file is not a readable bbolt file, or a record or
 	// bucket inside it cannot be read. The file is left untouched.
 	ErrCorrupt = errors.New("journal is corrupt")
-	// ErrForeign: the file is a bbolt file but not a tagline journal, or the
-	// journal of another station. The file is left untouched.
+	// ErrForeign: the file is not a tagline journal (not a bbolt file, or a
+	// bbolt file of another program). The file is left untouched.
 	ErrForeign = errors.New("not a tagline journal")
 	// ErrWrongStation: the journal belongs to another station than
 	// Options.StationID. The file is left untouched.

@@ -59,9 +59,10 @@ type Options struct {
 	LockTimeout time.Duration
 	// Now is the clock (default time.Now); tests inject a fixed one.
 	Now func() time.Time
-	// ReadOnly opens an existing journal without taking the write lock's
-	// exclusive form; writes return ErrReadOnly. It still waits for a
-	// writer holding the file.
+	// ReadOnly opens an existing journal for reading only, under a shared
+	// lock: other readers may open it too, a writer may not (and a writer
+	// holding it makes Open wait, then fail with ErrLocked). Writes return
+	// ErrReadOnly.
 	ReadOnly bool
 }
 
@@ -521,7 +522,8 @@ func (s *Store) Path() string { return s.path }
 // StationID is the station the journal belongs to.
 func (s *Store) StationID() string { return s.station }
 
-// Close waits for queued commits, then releases the file and its lock.
+// Close waits for queued commits, writes bbolt's freelist (see doc.go),
+// then releases the file and its lock.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		if s.c != nil {
