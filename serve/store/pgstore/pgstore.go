@@ -1,34 +1,3 @@
-// Package pgstore is the PostgreSQL store of `tagline serve`: several serve
-// instances share one database through their own pgxpool.Pool.
-//
-// # Invariants
-//
-// Those of package store, and:
-//
-//  1. The replay check is one conditional statement, never read-then-write:
-//     UPDATE tagline_bindings SET last_ctr = $2 WHERE uid = $1 AND
-//     key_version = $3 AND last_ctr < $2. Under READ COMMITTED, a
-//     concurrent update of the same row makes PostgreSQL wait and re-check
-//     the WHERE clause on the new row version, so of any number of taps of
-//     one counter value, on any number of instances, exactly one updates
-//     the row. The same statement reads the binding back (a CTE), so a tap
-//     is one round trip.
-//  2. A tap's answer comes after its transaction committed with
-//     synchronous_commit as the server has it (on by default: the WAL is
-//     flushed; PostgreSQL groups concurrent commits into one flush).
-//  3. A sync upload is one transaction that first claims its idempotency
-//     key (INSERT ... ON CONFLICT DO NOTHING): a second delivery of the
-//     same key, on any instance, waits for the first to commit and then
-//     reads its stored answer.
-//  4. The schema is created by New under a transaction-scoped advisory lock,
-//     so instances starting together do not race on DDL.
-//
-// # Schema (version 1)
-//
-// See schema below: tagline_bindings (current binding and last accepted
-// counter per UID), tagline_records (every received record line, by
-// station and seq), tagline_stations (highest seq received per station),
-// tagline_idempotency (key, body hash, stored answer).
 package pgstore
 
 import (
