@@ -43,6 +43,38 @@
 // on eight vpcd readers of one pcscd, one station and one journal: every
 // tag is personalised, verified and bound, and the journal checks clean.
 //
+// # Benchmarks
+//
+// Not run by go test without -bench. For example:
+//
+//	go test ./internal/readerpaths/ -run '^$' -bench . -benchtime 20x
+//
+// BenchmarkPersonalisePath/{inprocess,pcsc,libnfc} personalise one fresh
+// factory tag per iteration, without the tag's timing model, so that what
+// differs between paths is the stacks' own cost, and report ms/tag,
+// µs/apdu and apdus/tag (14 behind vpcd, GetCardUID included; 13 where
+// the reader gives the UID). Presenting the tag and waiting for the reader
+// to see it are outside the timer: pcscd notices a vpcd card only on its
+// 400 ms poll, which is no encoding cost. The pcsc path rotates over the
+// 16 readers pcscd allows and recycles each tag in the background, so the
+// polls overlap instead of adding up (make bench's -benchtime 2s would
+// otherwise spend minutes waiting); that background work shares the CPU
+// with the timed personalisation.
+//
+// BenchmarkLanes/{sim,pcsc}/lanes={1,8} run with the timing model on
+// (sim.Timing106: 85 µs per byte on air, 1 ms per EEPROM write), so that a
+// lane waits on its tag as with real hardware instead of racing the others
+// for the CPU. Each iteration is one tag per lane, with one station and
+// one journal (fsynced commits included); they report tags/s, ms/tag (the
+// time one tag spends in its lane) and, for lanes=8, the speedup over
+// lanes=1 of the same path. sim runs station.Lane on in-process readers.
+// pcsc runs station.Encode in one goroutine per vpcd reader; each reader
+// holds a tag changer (one card stays inserted and a fresh sim.Tag is put
+// behind it for every tag), because re-inserting through vpcd would put
+// pcscd's 400 ms poll into every tag's time or force the lanes into
+// lockstep rounds. Per-tag SCardConnect and GET DATA are therefore not in
+// the lanes figures.
+//
 // # Skips
 //
 // The PC/SC and libnfc tests and benchmarks are in files built only with
