@@ -36,8 +36,11 @@
 // reader/vpcd answers a sim.Tag that left by its own hook with an empty
 // frame instead of closing the socket, which blocks pcscd's transmit (see
 // below). Through libnfc both are the emulator's own hooks
-// (pn532emu.RemoveAfter, RemoveDuring). The pcscd cases run concurrently,
-// one per vpcd reader, so that pcscd's 400 ms polls overlap.
+// (pn532emu.RemoveAfter, RemoveDuring), plus one case with the sim.Tag's
+// own RemoveDuring, which pn532emu honours. The pcscd cases run
+// concurrently, one per vpcd reader, so that pcscd's 400 ms polls overlap
+// (a torn exchange is reported only once pcscd's next poll confirms the
+// card left); each logs the time of its steps, shown when it fails.
 //
 // TestPCSCEightLanes runs eight station lanes (station.Lane with Limit 1)
 // on eight vpcd readers of one pcscd, one station and one journal: every
@@ -78,23 +81,28 @@
 // # Skips
 //
 // The PC/SC and libnfc tests and benchmarks are in files built only with
-// cgo (reader/pcsc and reader/libnfc need it); built with CGO_ENABLED=0 the
-// package still vets and builds, runs the in-process parts, and
-// TestStacksNeedCgo skips (fails when CI=true). With cgo, the PC/SC tests
+// cgo (reader/pcsc and reader/libnfc need it). Built with CGO_ENABLED=0 the
+// package still vets and builds; its only test, TestStacksNeedCgo, skips
+// (fails when CI=true), and the benchmarks run the in-process and sim
+// parts only. With cgo, the PC/SC tests
 // skip when pcscd or the vpcd driver is missing (pcscdtest.Start) unless
 // CI=true, where they fail; libnfc-dev is needed to compile at all.
 //
 // # Workarounds for gaps found in other packages
 //
 //   - reader/sim: a tag taken out by its own fault hook (RemoveDuring,
-//     RemoveAfter) stays out until sim.Reader.Present activates it again;
-//     vpcd.Insert and pn532emu.SetTag do not, so the tag answers nothing.
+//     RemoveAfter) stays out until sim.Reader.Present activates it again.
+//     vpcd.Insert and pn532emu.SetTag do not: behind vpcd the tag answers
+//     nothing (next point), and pn532emu takes it out of the field again at
+//     once (its Gone channel is still closed), so libnfc never finds it.
 //     The tests bring it back with a throwaway sim.Reader's Present
 //     (reactivate), which is also the fresh activation (session and
 //     selection lost) that vpcd does not give a re-inserted tag.
 //   - reader/vpcd: when Process returns nil (a sim.Tag that left by its own
-//     hook) the card writes an empty frame and keeps the socket open; the
-//     vpcd driver then blocks in recv and pcscd's SCardTransmit never
-//     returns, so the encoder waits for its context. The tests never let a
-//     sim.Tag hook fire while it answers vpcd; see the answer-lost cases.
+//     hook) the card writes an empty frame and keeps the socket open,
+//     instead of leaving the reader as pn532emu does. pcscd's
+//     SCardTransmit then does not return: the encoder's exchange ends only
+//     with its context (context deadline exceeded, not
+//     reader.ErrTagRemoved) and the card stays inserted. The tests never
+//     let a sim.Tag hook fire while it answers vpcd; see answer-lost.
 package readerpaths
