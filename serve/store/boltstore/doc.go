@@ -9,7 +9,8 @@
 //     goroutine. It decides the queued taps in order against the last
 //     accepted counters (bbolt, plus those accepted since the last
 //     checkpoint, kept in memory), writes the accepted ones to the tap log
-//     (taplog.go) with one write and one fdatasync, and only then answers
+//     (taplog.go) with one write and one fdatasync (after holding the group
+//     open up to Options.GroupWait, 200µs, for more taps), and only then answers
 //     them: group commit, one fsync for many taps, no tap answered before
 //     its counter is durable. A failed write fails every tap of its group.
 //  2. A checkpointer goroutine moves the counters of the tap log into the
