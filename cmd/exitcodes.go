@@ -10,8 +10,10 @@ import (
 	"github.com/tagline-station/tagline/batch"
 	"github.com/tagline-station/tagline/encoder"
 	"github.com/tagline-station/tagline/keys"
+	"github.com/tagline-station/tagline/qa"
 	"github.com/tagline-station/tagline/reader"
 	"github.com/tagline-station/tagline/sdm"
+	"github.com/tagline-station/tagline/syncer"
 )
 
 // Exit codes of tagline. This file is the one place where errors become
@@ -122,7 +124,9 @@ func classify(err error) int {
 	case errors.Is(err, keys.ErrMasterKey), errors.Is(err, sdm.ErrTemplate),
 		errors.Is(err, batch.ErrInvalid), errors.Is(err, batch.ErrNoBatch),
 		errors.Is(err, batch.ErrBatchExists), errors.Is(err, batch.ErrBatchClosed),
-		errors.Is(err, errConfig):
+		errors.Is(err, errConfig),
+		errors.Is(err, qa.ErrConfig), errors.Is(err, qa.ErrSampling),
+		errors.Is(err, qa.ErrEmptyBatch), errors.Is(err, qa.ErrWrongMaster):
 		return ExitUsage
 	}
 	return ExitFailure
@@ -153,6 +157,20 @@ func hintFor(err error) string {
 		return "tagline readers shows which reader stacks are available"
 	case errors.Is(err, reader.ErrNoReader):
 		return "tagline readers lists the readers; pass one with --reader"
+	case errors.Is(err, qa.ErrWrongMaster):
+		return "verify needs the master key and --kdf the batch was encoded with; tagline keys check prints a key's KCV"
+	case errors.Is(err, qa.ErrEmptyBatch):
+		return "encode tags into the batch first; tagline batch show prints its counts"
+	case errors.Is(err, qa.ErrSampling):
+		return "give --sample N, or --defect-rate P with --confidence C, e.g. --defect-rate 1% --confidence 95%"
+	case errors.Is(err, qa.ErrState):
+		return "the state file holds the read counters QA saw, which catch replayed URLs; keep it next to the journal, or pass another with --state"
+	case errors.Is(err, syncer.ErrGaveUp):
+		return "the station keeps encoding; run tagline sync again later: the journal keeps every record the backend has not acknowledged"
+	case errors.Is(err, syncer.ErrRejected):
+		return "the backend refused the upload: check --endpoint and the token (--token-file or TAGLINE_SYNC_TOKEN_FILE); nothing was marked synced"
+	case errors.Is(err, syncer.ErrBadAck):
+		return "the backend's answer does not match what was sent; nothing was marked synced: check --endpoint points at tagline serve's /v1/sync"
 	}
 	return ""
 }

@@ -177,6 +177,7 @@ config.toml (see cmd/CONFIG.md); flags override the config file.`,
 	root.AddCommand(
 		newDemoCmd(e),
 		newEncodeCmd(e),
+		newVerifyCmd(e),
 		newBatchCmd(e),
 		newJournalCmd(e),
 		newReadersCmd(e),
