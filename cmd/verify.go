@@ -214,7 +214,7 @@ func runVerify(cmd *cobra.Command, e *env, o *verifyOptions) error {
 		"state", statePath, "kdf", string(scheme), "master_kcv", master.KCV(), "check_keys", o.checkKeys)
 
 	progress := info
-	if o.json || o.csv == "-" {
+	if o.json {
 		progress = io.Discard
 	}
 	what := fmt.Sprintf("every one of the %d %s bound to it", v.Planned(), plural(v.Planned(), "tag", "tags"))
