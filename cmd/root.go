@@ -183,6 +183,8 @@ config.toml (see cmd/CONFIG.md); flags override the config file.`,
 		newReadersCmd(e),
 		newKeysCmd(e),
 		newSimCmd(e),
+		newSyncCmd(e),
+		newServeCmd(e),
 		newVersionCmd(e),
 		newCompletionCmd(e),
 	)

@@ -1,0 +1,341 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tagline-station/tagline/sdm"
+	"github.com/tagline-station/tagline/serve"
+	"github.com/tagline-station/tagline/serve/store"
+	"github.com/tagline-station/tagline/serve/store/boltstore"
+	"github.com/tagline-station/tagline/serve/store/pgstore"
+)
+
+type serveOptions struct {
+	listen          string
+	store           string
+	template        string
+	masterKeyFile   string
+	kdf             string
+	keyVersions     []uint
+	redirects       []string
+	defaultRedirect string
+	rejectRedirect  string
+	tokenFile       string
+	logLevel        string
+}
+
+func newServeCmd(e *env) *cobra.Command {
+	o := &serveOptions{}
+	c := &cobra.Command{
+		Use:   "serve --store bolt:PATH|postgres://... --template URL [--listen ADDR] [--redirect SKU=URL ...]",
+		Short: "Run the brand's backend: verify phone taps, receive station syncs",
+		Long: `serve is the backend behind the tags' URLs. It answers
+
+  GET <template path>   a phone's tap: the SUN message is verified with keys
+                        derived from the master key (each --key-version),
+                        and the read counter must move past the last one
+                        accepted for the tag (the station's, at first).
+                        Browsers get a 302 to the SKU's --redirect (else
+                        --default-redirect); API clients (Accept:
+                        application/json) get {"result":"genuine",...} or
+                        replayed (409), unknown_tag (404), bad_mac (403),
+                        malformed (400)
+  POST /v1/sync         a chunk of a station's journal (tagline sync), with
+                        a bearer token from --token-file
+  GET /healthz, /metrics
+
+The store keeps the synced bindings and the last accepted counter of each
+tag: bolt:PATH is a file of its own (one serve process), postgres://...
+a PostgreSQL database that several serve instances can share.
+
+The template is the one the batches were encoded with (--template, else
+template in the config file); the master key and --kdf resolve as for
+encode. The token file holds one token per line, optionally followed by
+the station it may upload for (default: any station); tokens are at least
+16 characters and never logged. Without --token-file (or
+$TAGLINE_SYNC_TOKEN_FILE) every upload is refused.
+
+Logs are JSON lines on stderr, or in the --log file. Ctrl-C or SIGTERM
+stops serve gracefully: the listener closes and requests in flight finish.`,
+		Example: `  tagline serve --store bolt:/var/lib/tagline/serve.db \
+    --template 'https://sdm.tagline.example/tag?picc_data={picc}&cmac={mac}' \
+    --master-key-file /etc/tagline/master.key --token-file /etc/tagline/sync.tokens \
+    --redirect CAP-30-BLUE=https://brand.example/cap-30-blue --default-redirect https://brand.example/
+  tagline serve --listen :8424 --store 'postgres://tagline@db.internal/tagline' \
+    --template 'https://sdm.tagline.example/tag?picc_data={picc}&cmac={mac}' --key-version 1,2
+  tagline serve --store bolt:demo-serve.db --master-key-file tagline-demo.key \
+    --template 'https://sdm.tagline.example/tag?picc_data={picc}&cmac={mac}' --token-file sync.token`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runServe(cmd, e, o)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&o.listen, "listen", "127.0.0.1:8424", "`ADDR` to listen on (host:port; :8424 for every interface)")
+	f.StringVar(&o.store, "store", "", "`STORE`: bolt:PATH (a file) or postgres://... (PostgreSQL)")
+	f.StringVar(&o.template, "template", "", "SUN URL `TEMPLATE` the tags were encoded with (default: template in the config file)")
+	f.StringVar(&o.masterKeyFile, "master-key-file", "", "master key `FILE` (default $TAGLINE_MASTER_KEY_FILE, else master_key_file in the config file)")
+	f.StringVar(&o.kdf, "kdf", "", "key derivation `KDF`: tagline or sdm-backend (default: kdf in the config file, else tagline)")
+	f.UintSliceVar(&o.keyVersions, "key-version", []uint{1}, "key `VERSIONS` taps are verified with, tried in order (repeat or comma separate)")
+	f.StringArrayVar(&o.redirects, "redirect", nil, "send genuine taps of `SKU=URL`'s SKU to URL (repeatable)")
+	f.StringVar(&o.defaultRedirect, "default-redirect", "", "`URL` for genuine taps of SKUs without --redirect")
+	f.StringVar(&o.rejectRedirect, "reject-redirect", "", "`URL` for browsers whose tap was not genuine (?result=... is added; default: a short text page)")
+	f.StringVar(&o.tokenFile, "token-file", "", "`FILE` of sync tokens, one per line, each optionally followed by its station (default $"+envSyncTokenFile+")")
+	f.StringVar(&o.logLevel, "log-level", "info", "`LEVEL` of the JSON log: debug (one line per tap), info, warn or error")
+	return c
+}
+
+func runServe(cmd *cobra.Command, e *env, o *serveOptions) error {
+	if err := requireFlags(cmd, "store"); err != nil {
+		return err
+	}
+	kind, where, err := parseStoreSpec(o.store)
+	if err != nil {
+		return err
+	}
+	raw := o.template
+	if raw == "" {
+		cfg, err := e.config()
+		if err != nil {
+			return err
+		}
+		raw = cfg.Template
+	}
+	if raw == "" {
+		return usageErrorf("give the template the batches were encoded with: --template URL (or template in the config file)", "no template")
+	}
+	if _, err := sdm.ParseTemplate(raw); err != nil {
+		return withCode(ExitUsage, fmt.Errorf("--template: %w", err), hintFor(sdm.ErrTemplate))
+	}
+	var versions []byte
+	for _, v := range o.keyVersions {
+		if v < 1 || v > 255 {
+			return usageErrorf("key versions are 1 to 255, as tagline batch new --key-version gives them", "--key-version %d is out of range", v)
+		}
+		versions = append(versions, byte(v))
+	}
+	redirects := map[string]string{}
+	for _, r := range o.redirects {
+		sku, u, ok := strings.Cut(r, "=")
+		sku = strings.TrimSpace(sku)
+		if !ok || sku == "" {
+			return usageErrorf("write --redirect SKU=URL, e.g. --redirect CAP-30-BLUE=https://brand.example/cap", "--redirect %q is not SKU=URL", r)
+		}
+		if _, dup := redirects[sku]; dup {
+			return usageErrorf("give each SKU one --redirect", "--redirect names SKU %s twice", sku)
+		}
+		if err := checkRedirectURL("--redirect "+sku, u); err != nil {
+			return err
+		}
+		redirects[sku] = u
+	}
+	for name, u := range map[string]string{"--default-redirect": o.defaultRedirect, "--reject-redirect": o.rejectRedirect} {
+		if u != "" {
+			if err := checkRedirectURL(name, u); err != nil {
+				return err
+			}
+		}
+	}
+	tokens, err := e.serveTokens(o.tokenFile)
+	if err != nil {
+		return err
+	}
+	if _, _, err := net.SplitHostPort(o.listen); err != nil {
+		return usageErrorf("--listen takes host:port, e.g. 127.0.0.1:8424 or :8424", "--listen %q: %v", o.listen, err)
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return usageErrorf("--log-level is debug, info, warn or error", "--log-level %q: %v", o.logLevel, err)
+	}
+	scheme, err := e.kdfScheme(o.kdf)
+	if err != nil {
+		return err
+	}
+	src, err := e.masterKeySource(o.masterKeyFile)
+	if err != nil {
+		return err
+	}
+	master, err := e.loadMaster(src)
+	if err != nil {
+		return err
+	}
+
+	logger, err := e.serveLogger(cmd, level)
+	if err != nil {
+		return err
+	}
+
+	ctx := cmd.Context()
+	st, err := openServeStore(ctx, kind, where)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if len(tokens) == 0 {
+		logger.Warn("no sync tokens: POST /v1/sync refuses every upload (give --token-file)")
+	}
+	srv, err := serve.New(serve.Config{
+		Addr: o.listen, Template: raw, Master: master, Scheme: scheme, KeyVersions: versions,
+		Redirects: redirects, DefaultURL: o.defaultRedirect, RejectURL: o.rejectRedirect,
+		Tokens: tokens, Store: st, Logger: logger,
+	})
+	if err != nil {
+		if exitCode(err) == ExitFailure {
+			err = withCode(ExitUsage, err, "check the flags against tagline serve --help")
+		}
+		return err
+	}
+	defer srv.Close()
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return withCode(ExitFailure, fmt.Errorf("cannot listen on %s: %w", o.listen, err),
+			"another process may be listening there; choose another address with --listen")
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "tagline serve: listening on http://%s (taps: GET %s, sync: POST /v1/sync; store %s; Ctrl-C to stop)\n",
+		ln.Addr(), templatePath(raw), kind)
+	if err := srv.Serve(ctx, ln); err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}
+
+// parseStoreSpec splits --store into "bolt" and a path, or "postgres" and
+// a URL.
+func parseStoreSpec(s string) (kind, where string, err error) {
+	switch {
+	case strings.HasPrefix(s, "bolt:") && len(s) > len("bolt:"):
+		return "bolt", strings.TrimPrefix(s, "bolt:"), nil
+	case strings.HasPrefix(s, "postgres://"), strings.HasPrefix(s, "postgresql://"):
+		return "postgres", s, nil
+	}
+	return "", "", usageErrorf("--store is bolt:PATH (a file of its own) or postgres://USER@HOST/DB (shared by several serve instances)",
+		"--store %q is neither bolt:PATH nor a postgres:// URL", redactURL(s))
+}
+
+// redactURL hides a password in a store URL before it is shown.
+func redactURL(s string) string {
+	if u, err := url.Parse(s); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	return s
+}
+
+func openServeStore(ctx context.Context, kind, where string) (store.Store, error) {
+	switch kind {
+	case "bolt":
+		st, err := boltstore.Open(where, boltstore.Options{})
+		if err != nil {
+			return nil, withCode(ExitFailure, fmt.Errorf("opening the store %s: %w", where, err),
+				"a bolt store belongs to one serve process at a time; use postgres:// to run several")
+		}
+		return st, nil
+	default:
+		octx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		st, err := pgstore.New(octx, where, pgstore.Options{})
+		if err != nil {
+			return nil, withCode(ExitFailure, fmt.Errorf("opening the store %s: %w", redactURL(where), err),
+				"check that PostgreSQL answers at that URL and that the user may create tables in the database")
+		}
+		return st, nil
+	}
+}
+
+func checkRedirectURL(flag, raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return usageErrorf("redirects are absolute http(s) URLs, e.g. https://brand.example/product", "%s: %q is not an http(s) URL", flag, raw)
+	}
+	return nil
+}
+
+// serveTokens reads the sync tokens: lines of "TOKEN" (any station) or
+// "TOKEN STATION". None without a token file.
+func (e *env) serveTokens(flag string) (map[string]string, error) {
+	path := flag
+	if path == "" {
+		path = e.getenv(envSyncTokenFile)
+	}
+	if path == "" {
+		return nil, nil
+	}
+	lines, err := e.readTokenFile(path)
+	if err != nil {
+		return nil, err
+	}
+	tokens := map[string]string{}
+	for i, l := range lines {
+		f := strings.Fields(l)
+		station := "*"
+		switch len(f) {
+		case 1:
+		case 2:
+			station = f[1]
+			if station != "*" {
+				if err := checkStationID(station); err != nil {
+					return nil, usageErrorf("each line is TOKEN or TOKEN STATION", "token file %s, token %d: station %q: %v", path, i+1, station, err)
+				}
+			}
+		default:
+			return nil, usageErrorf("each line is TOKEN or TOKEN STATION", "token file %s, token %d: too many fields", path, i+1)
+		}
+		if len(f[0]) < 16 {
+			return nil, usageErrorf("make tokens at least 16 characters long, e.g. openssl rand -hex 16", "token file %s, token %d is shorter than 16 characters", path, i+1)
+		}
+		if _, dup := tokens[f[0]]; dup {
+			return nil, usageErrorf("give each token once", "token file %s, token %d is given twice", path, i+1)
+		}
+		tokens[f[0]] = station
+	}
+	return tokens, nil
+}
+
+// serveLogger is serve's JSON log: on stderr, or in the --log file (which
+// then gets the rest of the command's log in JSON too).
+func (e *env) serveLogger(cmd *cobra.Command, level slog.Level) (*slog.Logger, error) {
+	opts := &slog.HandlerOptions{Level: level}
+	if e.logFile == "" {
+		return slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), opts)), nil
+	}
+	f, err := os.OpenFile(e.logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, usageErrorf("--log takes a file that tagline may create or append to", "cannot open log file: %v", err)
+	}
+	l := slog.New(slog.NewJSONHandler(f, opts))
+	e.log = l
+	prev := e.closeLog
+	e.closeLog = func() error {
+		err := f.Close()
+		if perr := prev(); err == nil {
+			err = perr
+		}
+		return err
+	}
+	return l, nil
+}
+
+// templatePath is the path part of a template, for the listening line.
+func templatePath(tmpl string) string {
+	rest := tmpl
+	if i := strings.Index(rest, "://"); i >= 0 {
+		rest = rest[i+3:]
+	}
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
+		rest = rest[i:]
+	} else {
+		return "/"
+	}
+	if i := strings.IndexByte(rest, '?'); i >= 0 {
+		rest = rest[:i]
+	}
+	return rest
+}

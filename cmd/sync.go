@@ -1,0 +1,400 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tagline-station/tagline/batch"
+	"github.com/tagline-station/tagline/syncer"
+)
+
+// envSyncTokenFile names the file holding the bearer token of sync (and
+// the tokens serve accepts, when serve has no --token-file).
+const envSyncTokenFile = "TAGLINE_SYNC_TOKEN_FILE"
+
+type syncOptions struct {
+	endpoint  string
+	tokenFile string
+	chunk     int
+	attempts  int
+	timeout   time.Duration
+	watch     bool
+	interval  time.Duration
+	json      bool
+	journal   string
+}
+
+// syncJSON is the --json summary of a sync (one object per round with
+// --watch). Fields are only ever added.
+type syncJSON struct {
+	OK         bool   `json:"ok"`
+	Endpoint   string `json:"endpoint"`
+	Station    string `json:"station"`
+	Records    int    `json:"records"`
+	Chunks     int    `json:"chunks"`
+	Attempts   int    `json:"attempts"`
+	Replayed   int    `json:"replayed"`
+	SyncedUpto uint64 `json:"synced_upto"`
+	LastSeq    uint64 `json:"last_seq"`
+	Pending    uint64 `json:"pending"`
+	Error      string `json:"error,omitempty"`
+}
+
+func newSyncCmd(e *env) *cobra.Command {
+	o := &syncOptions{}
+	c := &cobra.Command{
+		Use:   "sync --endpoint URL [--token-file FILE] [--chunk N] [--watch [--interval D]] [--json]",
+		Short: "Push the journal's bindings to the brand's backend",
+		Long: `sync sends the journal's bindings that the backend (tagline serve) has not
+acknowledged yet, in sequence order and in chunks, to --endpoint (POST; an
+endpoint without a path gets /v1/sync). The journal's sync cursor moves only
+after the backend acknowledged a chunk, so nothing is ever marked synced
+that the backend does not hold, and a failed or interrupted sync resumes
+where it stopped. Each chunk is retried (--attempts times, with backoff)
+on network errors, timeouts, 408, 429 and 5xx.
+
+The bearer token is read from --token-file or the file named by
+$TAGLINE_SYNC_TOKEN_FILE (one line); it is never printed or logged.
+
+sync needs the journal for a moment, and tagline encode holds it while it
+runs: run sync between shifts, or keep tagline sync --watch running, which
+opens the journal only for each round, every --interval, and retries while
+the station holds it.
+
+Exit codes: 0 when everything pending was acknowledged (with --watch:
+after Ctrl-C), 1 when the backend could not be reached after the retries
+or refused the upload (the station keeps encoding; run sync again later),
+5 for journal errors.`,
+		Example: `  tagline sync --endpoint https://backend.example/v1/sync --token-file /etc/tagline/sync.token
+  TAGLINE_SYNC_TOKEN_FILE=/etc/tagline/sync.token tagline sync --endpoint https://backend.example --json
+  tagline sync --endpoint https://backend.example/v1/sync --watch --interval 1m
+  tagline sync --endpoint http://127.0.0.1:8424 --journal tagline-demo.db --token-file sync.token`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runSync(cmd, e, o)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&o.endpoint, "endpoint", "", "backend `URL` to POST chunks to (default path /v1/sync)")
+	f.StringVar(&o.tokenFile, "token-file", "", "`FILE` holding the bearer token (default $"+envSyncTokenFile+")")
+	f.IntVar(&o.chunk, "chunk", 500, "records per request (`N`, 1 to 10000)")
+	f.IntVar(&o.attempts, "attempts", 8, "tries per chunk before giving up (`N`)")
+	f.DurationVar(&o.timeout, "timeout", 30*time.Second, "bound of one request (`D`)")
+	f.BoolVar(&o.watch, "watch", false, "keep syncing every --interval until Ctrl-C")
+	f.DurationVar(&o.interval, "interval", 30*time.Second, "with --watch: pause between rounds (`D`)")
+	f.BoolVar(&o.json, "json", false, "print the summary as JSON (with --watch: one object per round that did something)")
+	f.StringVar(&o.journal, "journal", "", "journal `FILE` (default: journal in the config file, else "+defaultJournalHelp()+")")
+	return c
+}
+
+func runSync(cmd *cobra.Command, e *env, o *syncOptions) error {
+	if err := requireFlags(cmd, "endpoint"); err != nil {
+		return err
+	}
+	if o.chunk < 1 || o.chunk > 10000 {
+		return usageErrorf("tagline serve takes up to 10000 records per request", "--chunk must be between 1 and 10000, got %d", o.chunk)
+	}
+	if o.attempts < 1 {
+		return usageErrorf("", "--attempts must be at least 1, got %d", o.attempts)
+	}
+	if o.timeout <= 0 {
+		return usageErrorf("", "--timeout must be positive")
+	}
+	if cmd.Flags().Changed("interval") && !o.watch {
+		return usageErrorf("add --watch to keep syncing", "--interval only applies with --watch")
+	}
+	if o.interval <= 0 {
+		return usageErrorf("", "--interval must be positive")
+	}
+	endpoint, err := syncEndpoint(o.endpoint)
+	if err != nil {
+		return err
+	}
+	token, err := e.syncToken(o.tokenFile)
+	if err != nil {
+		return err
+	}
+	info := cmd.ErrOrStderr()
+	if token != "" && endpoint.Scheme == "http" && !isLoopback(endpoint.Hostname()) {
+		fmt.Fprintf(info, "tagline: warning: %s is plain http: the token and the records travel unencrypted\n", endpoint.Redacted())
+	}
+	jpath, err := e.journalPath(o.journal)
+	if err != nil {
+		return err
+	}
+	stationID, err := e.stationID("")
+	if err != nil {
+		return err
+	}
+	if err := journalExists(jpath); err != nil {
+		return err
+	}
+
+	progress := info
+	if o.json {
+		progress = io.Discard
+	}
+	opts := syncer.Options{
+		Endpoint:       endpoint.String(),
+		Token:          token,
+		ChunkSize:      o.chunk,
+		MaxAttempts:    o.attempts,
+		RequestTimeout: o.timeout,
+		Client:         &http.Client{},
+		Logger:         e.log,
+		Progress: func(p syncer.Progress) {
+			switch p.Kind {
+			case syncer.EvChunk:
+				fmt.Fprintf(progress, "sent seq %d..%d: %d %s acknowledged (synced up to %d of %d)\n",
+					p.FirstSeq, p.LastSeq, p.Count, plural(p.Count, "record", "records"), p.SyncedUpto, p.Last)
+			case syncer.EvRetry:
+				fmt.Fprintf(progress, "attempt %d of seq %d..%d failed: %v; retrying in %s\n",
+					p.Attempt, p.FirstSeq, p.LastSeq, oneLine(p.Err.Error()), p.Wait.Round(time.Millisecond))
+			}
+		},
+	}
+	shown := endpoint.Redacted()
+	ctx := cmd.Context()
+	out := cmd.OutOrStdout()
+	if !o.watch {
+		res, err := e.syncRound(ctx, jpath, stationID, opts)
+		if res != nil {
+			res.Endpoint = shown
+			writeSyncSummary(out, res, o.json, time.Time{})
+		}
+		if err != nil && ctx.Err() != nil {
+			return withCode(ExitFailure, errors.New("sync interrupted"), "run tagline sync again: it resumes after the last acknowledged record")
+		}
+		return syncError(err)
+	}
+
+	e.log.Info("sync watching", "endpoint", shown, "interval", o.interval)
+	total := 0
+	for {
+		res, err := e.syncRound(ctx, jpath, stationID, opts)
+		if ctx.Err() != nil {
+			break
+		}
+		switch {
+		case err == nil:
+			total += res.Records
+			if res.Records > 0 {
+				res.Endpoint = shown
+				writeSyncSummary(out, res, o.json, e.now())
+			}
+		case errors.Is(err, batch.ErrLocked):
+			fmt.Fprintf(progress, "journal %s is in use (tagline encode holds it while it runs); trying again in %s\n", jpath, o.interval)
+		case syncFatal(err):
+			if res != nil {
+				res.Endpoint = shown
+				writeSyncSummary(out, res, o.json, e.now())
+			}
+			return syncError(err)
+		default:
+			if res != nil {
+				total += res.Records
+				res.Endpoint = shown
+				writeSyncSummary(out, res, o.json, e.now())
+			}
+			fmt.Fprintf(progress, "sync round failed: %v; trying again in %s\n", oneLine(err.Error()), o.interval)
+		}
+		t := time.NewTimer(o.interval)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+		case <-t.C:
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	fmt.Fprintf(progress, "sync stopped: %d %s acknowledged in this session\n", total, plural(total, "record", "records"))
+	return nil
+}
+
+// syncRound opens the journal, pushes what is pending and closes it
+// again, so that the station can take the journal between rounds. The
+// summary is nil when the journal could not be opened.
+func (e *env) syncRound(ctx context.Context, jpath, stationID string, opts syncer.Options) (*syncJSON, error) {
+	// Never create a journal: one that went away is an error, not an
+	// empty journal to sync.
+	if err := journalExists(jpath); err != nil {
+		return nil, err
+	}
+	store, err := e.openJournal(jpath, stationID)
+	if err != nil {
+		return nil, err
+	}
+	defer store.Close()
+	sum, err := syncer.Run(ctx, store, opts)
+	e.log.Info("sync round", "records", sum.Records, "chunks", sum.Chunks, "attempts", sum.Attempts,
+		"replayed", sum.Replayed, "synced_upto", sum.SyncedUpto, "last", sum.Last, "err", err)
+	res := &syncJSON{
+		OK: err == nil && sum.SyncedUpto >= sum.Last, Station: store.StationID(),
+		Records: sum.Records, Chunks: sum.Chunks, Attempts: sum.Attempts, Replayed: sum.Replayed,
+		SyncedUpto: sum.SyncedUpto, LastSeq: sum.Last,
+	}
+	if sum.Last > sum.SyncedUpto {
+		res.Pending = sum.Last - sum.SyncedUpto
+	}
+	if err != nil {
+		res.Error = lowerFirst(oneLine(err.Error()))
+	}
+	return res, err
+}
+
+// syncFatal reports errors that another round cannot cure: a refusal by
+// the backend, and journal errors other than its being in use.
+func syncFatal(err error) bool {
+	switch {
+	case errors.Is(err, syncer.ErrRejected):
+		return true
+	case errors.Is(err, syncer.ErrGaveUp), errors.Is(err, syncer.ErrBadAck), errors.Is(err, batch.ErrLocked):
+		return false
+	}
+	return true // the journal
+}
+
+// syncError gives a sync failure its exit code and hint: the network and
+// the backend exit 1, the journal 5.
+func syncError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var he *syncer.HTTPError
+	switch {
+	case errors.Is(err, batch.ErrLocked):
+		return withCode(ExitJournal, err, "tagline encode holds the journal while it runs: sync when the station stops, or keep tagline sync --watch running, which retries")
+	case errors.As(err, &he) && he.Status == http.StatusUnauthorized:
+		return withCode(ExitFailure, err, "the backend does not know this token: check --token-file (or $"+envSyncTokenFile+") against the tokens tagline serve was given")
+	case errors.As(err, &he) && he.Status == http.StatusForbidden:
+		return withCode(ExitFailure, err, "the token is not allowed to upload for this station; check the station named next to it in the backend's token file")
+	case errors.As(err, &he) && he.Status == http.StatusRequestEntityTooLarge:
+		return withCode(ExitFailure, err, "send smaller chunks with --chunk")
+	case errors.Is(err, syncer.ErrGaveUp), errors.Is(err, syncer.ErrRejected), errors.Is(err, syncer.ErrBadAck):
+		return withCode(ExitFailure, err, "")
+	}
+	if exitCode(err) == ExitFailure {
+		return withCode(ExitJournal, err, "")
+	}
+	return err
+}
+
+// writeSyncSummary prints a round's summary; at, when not zero, stamps
+// the rounds of --watch.
+func writeSyncSummary(w io.Writer, r *syncJSON, asJSON bool, at time.Time) {
+	if asJSON {
+		_ = writeJSON(w, r)
+		return
+	}
+	var b strings.Builder
+	switch {
+	case r.Records == 0 && r.Error == "":
+		b.WriteString("nothing to sync")
+	case r.Records == 0:
+		fmt.Fprintf(&b, "synced nothing to %s", r.Endpoint)
+	default:
+		fmt.Fprintf(&b, "synced %d %s in %d %s to %s", r.Records, plural(r.Records, "record", "records"),
+			r.Chunks, plural(r.Chunks, "chunk", "chunks"), r.Endpoint)
+		if r.Replayed > 0 {
+			fmt.Fprintf(&b, " (%d already held by the backend)", r.Replayed)
+		}
+	}
+	fmt.Fprintf(&b, ": journal of station %s synced up to seq %d of %d", r.Station, r.SyncedUpto, r.LastSeq)
+	if r.Pending > 0 {
+		fmt.Fprintf(&b, ", %d pending", r.Pending)
+	} else {
+		b.WriteString(", nothing pending")
+	}
+	if !at.IsZero() {
+		b.WriteString(" at " + at.Format(time.TimeOnly))
+	}
+	fmt.Fprintln(w, b.String())
+}
+
+// syncEndpoint checks --endpoint and gives a bare backend URL the path of
+// tagline serve's sync endpoint.
+func syncEndpoint(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, usageErrorf("the endpoint is the backend's URL, e.g. https://backend.example/v1/sync",
+			"--endpoint %q is not an http or https URL", raw)
+	}
+	if u.Path == "" || u.Path == "/" {
+		u.Path = "/v1/sync"
+	}
+	return u, nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// syncToken reads the bearer token from --token-file, else the file named
+// by $TAGLINE_SYNC_TOKEN_FILE; none is an empty token. The token itself
+// never appears in an error.
+func (e *env) syncToken(flag string) (string, error) {
+	path := flag
+	if path == "" {
+		path = e.getenv(envSyncTokenFile)
+	}
+	if path == "" {
+		return "", nil
+	}
+	lines, err := e.readTokenFile(path)
+	if err != nil {
+		return "", err
+	}
+	if len(lines) != 1 || strings.ContainsAny(lines[0], " \t") {
+		return "", usageErrorf("the token file holds the bearer token alone, on one line",
+			"token file %s must hold exactly one token", path)
+	}
+	return lines[0], nil
+}
+
+// readTokenFile returns the non-blank lines of a token file that are not
+// comments, trimmed, and warns when others may read the file.
+func (e *env) readTokenFile(path string) ([]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, usageErrorf("--token-file (or $"+envSyncTokenFile+") names a readable file holding the token",
+			"cannot read the token file: %v", err)
+	}
+	var lines []string
+	for _, l := range strings.Split(string(data), "\n") {
+		l = strings.TrimSpace(l)
+		if l != "" && !strings.HasPrefix(l, "#") {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) == 0 {
+		return nil, usageErrorf("put the token in the file, alone on one line", "token file %s is empty", path)
+	}
+	warnTokenFileMode(e.stderr, path)
+	return lines, nil
+}
+
+// warnTokenFileMode warns about a token file others can read.
+func warnTokenFileMode(w io.Writer, path string) {
+	if runtime.GOOS == "windows" {
+		return
+	}
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		fmt.Fprintf(w, "tagline: warning: token file %s can be read by other users (mode %04o); chmod 600 %s\n", path, fi.Mode().Perm(), path)
+	}
+}
