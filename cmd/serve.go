@@ -86,7 +86,7 @@ stops serve gracefully: the listener closes and requests in flight finish.`,
 	f.StringVar(&o.masterKeyFile, "master-key-file", "", "master key `FILE` (default $TAGLINE_MASTER_KEY_FILE, else master_key_file in the config file)")
 	f.StringVar(&o.kdf, "kdf", "", "key derivation `KDF`: tagline or sdm-backend (default: kdf in the config file, else tagline)")
 	f.UintSliceVar(&o.keyVersions, "key-version", []uint{1}, "key `VERSIONS` taps are verified with, tried in order (repeat or comma separate)")
-	f.StringArrayVar(&o.redirects, "redirect", nil, "send genuine taps of `SKU=URL`'s SKU to URL (repeatable)")
+	f.StringArrayVar(&o.redirects, "redirect", nil, "`SKU=URL`: send genuine taps of that SKU to URL (repeatable)")
 	f.StringVar(&o.defaultRedirect, "default-redirect", "", "`URL` for genuine taps of SKUs without --redirect")
 	f.StringVar(&o.rejectRedirect, "reject-redirect", "", "`URL` for browsers whose tap was not genuine (?result=... is added; default: a short text page)")
 	f.StringVar(&o.tokenFile, "token-file", "", "`FILE` of sync tokens, one per line, each optionally followed by its station (default $"+envSyncTokenFile+")")
