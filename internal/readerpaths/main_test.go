@@ -188,10 +188,10 @@ func (f fixture) checkPhoneRead(tb testing.TB, card reader.Card, uid []byte, aft
 // into a field: it loses its session and selection, and a tag that left
 // the field through its own fault hook (sim.Tag.RemoveDuring) comes back.
 //
-// reader/sim exports this only through Reader.Present; neither vpcd.Insert
-// nor pn532emu.SetTag does it, so a sim.Tag taken out by its own fault hook
-// answers nothing (Process returns nil) when re-inserted through them. See
-// the package documentation.
+// reader/sim exports this only through Reader.Present, and neither
+// vpcd.Insert nor pn532emu.SetTag does it: a sim.Tag taken out by its own
+// fault hook answers nothing behind vpcd, and pn532emu takes it out again
+// at once. See the package documentation.
 func reactivate(tag *sim.Tag) {
 	sim.NewReader("reactivate").Present(tag)
 }

@@ -32,115 +32,90 @@ type supplied struct {
 	tag  *sim.Tag
 	card *vpcd.Card
 	rt   reader.Tag
-	err  error
 }
 
-// pcscSupply keeps a fresh simulated tag connected in each vpcd reader of
-// a pcscd. take(i) returns reader i's tag once pcscd has seen it;
-// recycle(i) takes it away and inserts a fresh one in the background. With
-// many readers, pcscd's 400 ms polls for removal and insertion overlap the
-// work on the other readers instead of adding up, which keeps benchmarks
-// with a large b.N (make bench) from spending minutes waiting.
-type pcscSupply struct {
-	env    *pcscEnv
-	newTag func() *sim.Tag
-	ctx    context.Context
-	ready  []chan supplied
-	wg     sync.WaitGroup
-}
-
-func newPCSCSupply(tb testing.TB, env *pcscEnv, newTag func() *sim.Tag) *pcscSupply {
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &pcscSupply{env: env, newTag: newTag, ctx: ctx, ready: make([]chan supplied, len(env.readers))}
-	for i := range s.ready {
-		s.ready[i] = make(chan supplied, 1) // at most one tag per reader
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			s.ready[i] <- s.insert(i)
-		}()
-	}
-	tb.Cleanup(func() {
-		cancel()
-		s.wg.Wait()
-		for _, ch := range s.ready {
-			select {
-			case x := <-ch:
-				if x.err == nil {
-					x.rt.Close()
-					x.card.Remove()
-				}
-			default:
-			}
-		}
-	})
-	return s
-}
-
-func (s *pcscSupply) insert(i int) supplied {
-	tag := s.newTag()
-	card, err := vpcd.Insert(s.ctx, s.env.d.Addr(i), tag, vpcd.Options{})
-	if err != nil {
-		return supplied{err: err}
-	}
-	rt, err := s.env.readers[i].WaitTag(s.ctx)
-	if err != nil {
-		card.Remove()
-		return supplied{err: fmt.Errorf("reader %d: WaitTag: %w", i, err)}
-	}
-	return supplied{tag: tag, card: card, rt: rt}
-}
-
-func (s *pcscSupply) take(tb testing.TB, i int) supplied {
+// fillReaders inserts a fresh tag into each of the first k vpcd readers and
+// returns them connected once pcscd has seen them: one 400 ms poll for all
+// of them instead of one per tag. The cards go in at once; the PC/SC calls
+// (WaitTag connects) are made one after the other (see emptyReaders).
+func fillReaders(tb testing.TB, env *pcscEnv, k int) []supplied {
 	tb.Helper()
-	x := <-s.ready[i]
-	if x.err != nil {
-		tb.Fatal(x.err)
+	xs := make([]supplied, k)
+	for i := range xs {
+		tag := sim.New(sim.Options{})
+		card, err := vpcd.Insert(testCtx(tb), env.d.Addr(i), tag, vpcd.Options{})
+		if err != nil {
+			emptyReaders(tb, env, xs)
+			tb.Fatal(err)
+		}
+		xs[i] = supplied{tag: tag, card: card}
 	}
-	return x
+	for i := range xs {
+		rt, err := env.readers[i].WaitTag(testCtx(tb))
+		if err != nil {
+			emptyReaders(tb, env, xs)
+			tb.Fatalf("reader %d: WaitTag: %v", i, err)
+		}
+		xs[i].rt = rt
+	}
+	return xs
 }
 
-func (s *pcscSupply) recycle(i int, x supplied) {
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		x.rt.Close()
-		x.card.Remove()
-		if err := s.env.readers[i].WaitRemoved(s.ctx); err != nil {
-			s.ready[i] <- supplied{err: fmt.Errorf("reader %d: WaitRemoved: %w", i, err)}
-			return
+// emptyReaders takes the tags out and waits until pcscd has seen them all
+// leave. The PC/SC calls are made one after the other: with 16 goroutines
+// disconnecting and waiting at once, libpcsclite 1.9.9 crashed (SIGSEGV in
+// SCardDisconnect while other threads were in SCardReleaseContext and
+// SCardEstablishContext), two runs out of three of -benchtime 2s.
+func emptyReaders(tb testing.TB, env *pcscEnv, xs []supplied) {
+	tb.Helper()
+	for _, x := range xs {
+		if x.rt != nil {
+			x.rt.Close()
 		}
-		s.ready[i] <- s.insert(i)
-	}()
+		if x.card != nil {
+			x.card.Remove()
+		}
+	}
+	for i, x := range xs {
+		if x.rt == nil {
+			continue
+		}
+		if err := env.readers[i].WaitRemoved(testCtx(tb)); err != nil {
+			tb.Errorf("reader %d: WaitRemoved: %v", i, err)
+		}
+	}
 }
 
 // benchPCSCPath: through libpcsclite, pcscd, the vpcd driver and
-// reader/vpcd. The tags rotate over all 16 readers pcscd allows, so that
-// insertion and removal (pcscd's polls) happen while other tags are being
-// personalised, outside the timer.
+// reader/vpcd. Tags are inserted 16 at a time (all the readers pcscd
+// allows), so that pcscd's polls for insertion and removal are waited for
+// once per 16 tags, and then personalised one after the other with nothing
+// else going on; only the personalisations are timed.
 func benchPCSCPath(b *testing.B) {
 	env := startPCSC(b, pcscdtest.MaxReaders)
-	supply := newPCSCSupply(b, env, func() *sim.Tag { return sim.New(sim.Options{}) })
 	f := newFixture(b)
 	ctx := context.Background()
 	apdus := 0
 	b.StopTimer()
 	b.ResetTimer()
-	for i := range b.N {
-		slot := i % len(env.readers)
-		x := supply.take(b, slot)
-		b.StartTimer()
-		res, err := encoder.Personalise(ctx, x.rt, f.job(x.rt.UID()), encoder.Options{})
-		b.StopTimer()
-		if err != nil {
-			b.Fatalf("tag %d: %v", i, err)
+	for done := 0; done < b.N; {
+		xs := fillReaders(b, env, min(len(env.readers), b.N-done))
+		for _, x := range xs {
+			b.StartTimer()
+			res, err := encoder.Personalise(ctx, x.rt, f.job(x.rt.UID()), encoder.Options{})
+			b.StopTimer()
+			if err != nil {
+				emptyReaders(b, env, xs)
+				b.Fatalf("tag %d: %v", done, err)
+			}
+			if done == 0 {
+				f.verifyURL(b, res.URL, x.tag.UID())
+				f.checkOurKeys(b, x.tag)
+			}
+			apdus += res.Exchanges
+			done++
 		}
-		if i == 0 {
-			f.verifyURL(b, res.URL, x.tag.UID())
-			f.checkOurKeys(b, x.tag)
-		}
-		apdus += res.Exchanges
-		supply.recycle(slot, x)
+		emptyReaders(b, env, xs)
 	}
 	reportPath(b, apdus)
 }
