@@ -283,6 +283,9 @@ func (s *Store) BeginIntent(it Intent) error {
 		if rec.KeyVersion != b.KeyVersion {
 			return fmt.Errorf("%w: tag %s: key version %d differs from batch %s's %d", ErrInvalid, uid, rec.KeyVersion, b.ID, b.KeyVersion)
 		}
+		if err := sameMaster(bk, b, rec.MasterKCV); err != nil {
+			return err
+		}
 		prev := bk.intents.Get([]byte(uid))
 		if prev == nil && b.Status != StatusOpen {
 			return fmt.Errorf("%w: batch %s was closed at %s; create a new batch for more tags", ErrBatchClosed, b.ID, b.ClosedAt.Format(time.RFC3339))
@@ -323,6 +326,34 @@ func (s *Store) BeginIntent(it Intent) error {
 		}
 		return nil
 	})
+}
+
+// sameMaster refuses an intent whose master key differs from the one the
+// batch's first binding was made with: a batch whose tags carry keys from
+// two master keys would verify only in part at the backend. One seek and
+// one read, so it costs nothing per tag.
+func sameMaster(bk txBuckets, b Batch, kcv string) error {
+	idx := bk.index.Bucket([]byte(b.ID))
+	if idx == nil {
+		return nil
+	}
+	_, uid := idx.Cursor().First()
+	if uid == nil {
+		return nil
+	}
+	raw := bk.bindings.Get(uid)
+	if raw == nil {
+		return nil
+	}
+	first, err := decodeBinding(raw)
+	if err != nil {
+		return err
+	}
+	// A first tag re-encoded into another batch since says nothing here.
+	if first.BatchID == b.ID && first.MasterKCV != kcv {
+		return fmt.Errorf("%w: batch %s was encoded with the master key of kcv %s, not %s; use that key or a new batch", ErrInvalid, b.ID, first.MasterKCV, kcv)
+	}
+	return nil
 }
 
 // Complete turns the open intent of b.UID into a binding, in one durable
@@ -384,6 +415,11 @@ func (s *Store) Complete(b Binding) error {
 			} else if *f.got != f.fromIntent {
 				return fmt.Errorf("%w: tag %s: %s %q differs from the intent's %q", ErrInvalid, uid, f.name, *f.got, f.fromIntent)
 			}
+		}
+		// Version 0 is the factory version and never written by tagline,
+		// so an unset KeyVersion is taken from the intent like the rest.
+		if rec.KeyVersion == 0 {
+			rec.KeyVersion = it.KeyVersion
 		}
 		if rec.KeyVersion != it.KeyVersion {
 			return fmt.Errorf("%w: tag %s: key version %d differs from the intent's %d", ErrInvalid, uid, rec.KeyVersion, it.KeyVersion)

@@ -489,3 +489,25 @@ func TestScatteredDamageNeverPanics(t *testing.T) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// A batch's tags all carry keys from one master key.
+func TestBatchRefusesSecondMasterKey(t *testing.T) {
+	s := newStore(t)
+	if _, err := s.CreateBatch(Batch{ID: "m1", SKU: "S", KeyVersion: 1}); err != nil {
+		t.Fatal(err)
+	}
+	hash := strings.Repeat("ab", 32)
+	if err := s.BeginIntent(Intent{UID: "04000000000001", BatchID: "m1", KeyVersion: 1, MasterKCV: "AAAAAA", TemplateHash: hash}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Complete(Binding{UID: "04000000000001", Outcome: OutcomeVerified}); err != nil {
+		t.Fatal(err)
+	}
+	err := s.BeginIntent(Intent{UID: "04000000000002", BatchID: "m1", KeyVersion: 1, MasterKCV: "BBBBBB", TemplateHash: hash})
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "AAAAAA") {
+		t.Fatalf("second master key: %v", err)
+	}
+	if err := s.BeginIntent(Intent{UID: "04000000000002", BatchID: "m1", KeyVersion: 1, MasterKCV: "AAAAAA", TemplateHash: hash}); err != nil {
+		t.Fatal(err)
+	}
+}
