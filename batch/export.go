@@ -126,7 +126,7 @@ func (s *Store) Export(w io.Writer, batchID string, opts ExportOptions) (ExportS
 				if csv {
 					line = appendCSVRecord(line[:0], &rec)
 				} else {
-					line = appendJSONRecord(line[:0], &rec)
+					line = AppendRecordJSON(line[:0], &rec)
 				}
 				h.Write(line)
 				if _, err := bw.Write(line); err != nil {
@@ -164,43 +164,46 @@ func appendTime(dst []byte, t time.Time) []byte {
 
 func appendJSONHeader(dst []byte, b Batch, station string, since uint64) []byte {
 	dst = append(dst, `{"type":"header","format":`...)
-	dst = appendJSONString(dst, ManifestFormat)
+	dst = AppendJSONString(dst, ManifestFormat)
 	dst = append(dst, `,"batch":`...)
-	dst = appendJSONString(dst, b.ID)
+	dst = AppendJSONString(dst, b.ID)
 	dst = append(dst, `,"sku":`...)
-	dst = appendJSONString(dst, b.SKU)
+	dst = AppendJSONString(dst, b.SKU)
 	dst = append(dst, `,"template":`...)
-	dst = appendJSONString(dst, b.Template)
+	dst = AppendJSONString(dst, b.Template)
 	dst = append(dst, `,"key_version":`...)
 	dst = strconv.AppendUint(dst, uint64(b.KeyVersion), 10)
 	dst = append(dst, `,"target":`...)
 	dst = strconv.AppendInt(dst, int64(b.Target), 10)
 	dst = append(dst, `,"station":`...)
-	dst = appendJSONString(dst, station)
+	dst = AppendJSONString(dst, station)
 	dst = append(dst, `,"since":`...)
 	dst = strconv.AppendUint(dst, since, 10)
 	return append(dst, "}\n"...)
 }
 
-func appendJSONRecord(dst []byte, r *Binding) []byte {
+// AppendRecordJSON appends one manifest record line for r, terminating
+// '\n' included (MANIFEST.md, "Records"). The sync wire format carries
+// the same lines, so it is exported for syncer rather than written twice.
+func AppendRecordJSON(dst []byte, r *Binding) []byte {
 	dst = append(dst, `{"type":"binding","seq":`...)
 	dst = strconv.AppendUint(dst, r.Seq, 10)
 	dst = append(dst, `,"uid":`...)
-	dst = appendJSONString(dst, r.UID)
+	dst = AppendJSONString(dst, r.UID)
 	dst = append(dst, `,"sku":`...)
-	dst = appendJSONString(dst, r.SKU)
+	dst = AppendJSONString(dst, r.SKU)
 	dst = append(dst, `,"batch_id":`...)
-	dst = appendJSONString(dst, r.BatchID)
+	dst = AppendJSONString(dst, r.BatchID)
 	dst = append(dst, `,"station_id":`...)
-	dst = appendJSONString(dst, r.StationID)
+	dst = AppendJSONString(dst, r.StationID)
 	dst = append(dst, `,"key_version":`...)
 	dst = strconv.AppendUint(dst, uint64(r.KeyVersion), 10)
 	dst = append(dst, `,"master_kcv":`...)
-	dst = appendJSONString(dst, r.MasterKCV)
+	dst = AppendJSONString(dst, r.MasterKCV)
 	dst = append(dst, `,"template_hash":`...)
-	dst = appendJSONString(dst, r.TemplateHash)
+	dst = AppendJSONString(dst, r.TemplateHash)
 	dst = append(dst, `,"outcome":`...)
-	dst = appendJSONString(dst, string(r.Outcome))
+	dst = AppendJSONString(dst, string(r.Outcome))
 	dst = append(dst, `,"attempts":`...)
 	dst = strconv.AppendInt(dst, int64(r.Attempts), 10)
 	dst = append(dst, `,"read_ctr":`...)
@@ -224,9 +227,10 @@ func appendJSONTrailer(dst []byte, s ExportSummary) []byte {
 
 const hexDigits = "0123456789abcdef"
 
-// appendJSONString writes s as a JSON string. Invalid UTF-8 becomes
-// U+FFFD, as encoding/json does, so every line is valid JSON.
-func appendJSONString(dst []byte, s string) []byte {
+// AppendJSONString writes s as a JSON string the way every manifest line
+// does: invalid UTF-8 becomes U+FFFD, as encoding/json does, control
+// characters are escaped, and nothing is HTML-escaped.
+func AppendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	for i := 0; i < len(s); {
 		c := s[i]

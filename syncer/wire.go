@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"time"
-	"unicode/utf8"
 
 	"github.com/tagline-station/tagline/batch"
 )
@@ -45,33 +43,7 @@ type Chunk struct {
 // batch.Store.Export writes for it (MANIFEST.md, "Records"), including the
 // terminating '\n'.
 func AppendRecord(dst []byte, b *batch.Binding) []byte {
-	dst = append(dst, `{"type":"binding","seq":`...)
-	dst = strconv.AppendUint(dst, b.Seq, 10)
-	dst = append(dst, `,"uid":`...)
-	dst = appendString(dst, b.UID)
-	dst = append(dst, `,"sku":`...)
-	dst = appendString(dst, b.SKU)
-	dst = append(dst, `,"batch_id":`...)
-	dst = appendString(dst, b.BatchID)
-	dst = append(dst, `,"station_id":`...)
-	dst = appendString(dst, b.StationID)
-	dst = append(dst, `,"key_version":`...)
-	dst = strconv.AppendUint(dst, uint64(b.KeyVersion), 10)
-	dst = append(dst, `,"master_kcv":`...)
-	dst = appendString(dst, b.MasterKCV)
-	dst = append(dst, `,"template_hash":`...)
-	dst = appendString(dst, b.TemplateHash)
-	dst = append(dst, `,"outcome":`...)
-	dst = appendString(dst, string(b.Outcome))
-	dst = append(dst, `,"attempts":`...)
-	dst = strconv.AppendInt(dst, int64(b.Attempts), 10)
-	dst = append(dst, `,"read_ctr":`...)
-	dst = strconv.AppendUint(dst, uint64(b.ReadCtr), 10)
-	dst = append(dst, `,"started_at":"`...)
-	dst = b.StartedAt.UTC().AppendFormat(dst, time.RFC3339Nano)
-	dst = append(dst, `","completed_at":"`...)
-	dst = b.CompletedAt.UTC().AppendFormat(dst, time.RFC3339Nano)
-	return append(dst, "\"}\n"...)
+	return batch.AppendRecordJSON(dst, b)
 }
 
 // AppendChunk appends a whole chunk body: header, one line per binding (in
@@ -79,9 +51,9 @@ func AppendRecord(dst []byte, b *batch.Binding) []byte {
 // the body and the checksum of the record lines.
 func AppendChunk(dst []byte, station string, since uint64, bs []batch.Binding) ([]byte, string) {
 	dst = append(dst, `{"type":"header","format":`...)
-	dst = appendString(dst, Format)
+	dst = batch.AppendJSONString(dst, Format)
 	dst = append(dst, `,"station":`...)
-	dst = appendString(dst, station)
+	dst = batch.AppendJSONString(dst, station)
 	dst = append(dst, `,"since":`...)
 	dst = strconv.AppendUint(dst, since, 10)
 	dst = append(dst, "}\n"...)
@@ -101,44 +73,6 @@ func AppendChunk(dst []byte, station string, since uint64, bs []batch.Binding) (
 	dst = strconv.AppendUint(dst, next, 10)
 	dst = append(dst, "}\n"...)
 	return dst, h
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString writes s as a JSON string exactly as batch's manifest
-// writer does: invalid UTF-8 becomes \ufffd, control characters are
-// escaped, nothing else is (no HTML escaping).
-func appendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				dst = append(dst, '\\', c)
-			case c == '\n':
-				dst = append(dst, '\\', 'n')
-			case c == '\r':
-				dst = append(dst, '\\', 'r')
-			case c == '\t':
-				dst = append(dst, '\\', 't')
-			case c < 0x20:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			default:
-				dst = append(dst, c)
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, `\ufffd`...)
-		} else {
-			dst = append(dst, s[i:i+size]...)
-		}
-		i += size
-	}
-	return append(dst, '"')
 }
 
 // MaxLine bounds one line of a chunk. A record is a few hundred bytes.
