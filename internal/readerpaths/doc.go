@@ -37,10 +37,11 @@
 // frame instead of closing the socket, which blocks pcscd's transmit (see
 // below). Through libnfc both are the emulator's own hooks
 // (pn532emu.RemoveAfter, RemoveDuring), plus one case with the sim.Tag's
-// own RemoveDuring, which pn532emu honours. The pcscd cases run
-// concurrently, one per vpcd reader, so that pcscd's 400 ms polls overlap
-// (a torn exchange is reported only once pcscd's next poll confirms the
-// card left); each logs the time of its steps, shown when it fails.
+// own RemoveDuring, which pn532emu honours. The pcscd cases take about
+// 1.2 s each, mostly pcscd's 400 ms polls (a torn exchange is reported
+// only once pcscd's next poll confirms the card left); they run one after
+// the other (see the libpcsclite crash below) and log the time of their
+// steps, shown when one fails.
 //
 // TestPCSCEightLanes runs eight station lanes (station.Lane with Limit 1)
 // on eight vpcd readers of one pcscd, one station and one journal: every
@@ -105,11 +106,22 @@
 //     with its context (context deadline exceeded, not
 //     reader.ErrTagRemoved) and the card stays inserted. The tests never
 //     let a sim.Tag hook fire while it answers vpcd; see answer-lost.
-//   - libpcsclite 1.9.9 (through reader/pcsc): with 16 goroutines
-//     disconnecting tags and waiting for their removal at the same moment,
-//     the test process crashed with SIGSEGV in SCardDisconnect while other
-//     threads were in SCardReleaseContext and SCardEstablishContext (two
-//     runs of BenchmarkPersonalisePath/pcsc -benchtime 2s out of three).
-//     The benchmark now makes those calls one at a time; the tests keep
-//     their concurrency (eight lanes is what the station does).
+//   - libpcsclite 1.9.9 (through reader/pcsc): concurrent PC/SC calls from
+//     several goroutines crash the process now and then with SIGSEGV in
+//     SCardDisconnect, while other threads are in SCardEstablishContext or
+//     SCardReleaseContext: two runs out of three of
+//     BenchmarkPersonalisePath/pcsc -benchtime 2s when it still
+//     disconnected 16 tags at once, and once in 150 runs of
+//     TestPCSCEightLanes with station.Lane. The fault is in simclist's
+//     list_seek (libpcsclite.so.1.0.0+0x6e2e), dereferencing a list
+//     element. In Debian's binary, SCardDisconnect removes the handle
+//     after the exchange with pcscd holding only its own context's mutex,
+//     not the library's client mutex, although that removal walks the
+//     global context list and every context's handle list, which other
+//     threads change meanwhile (SCardEstablishContext appends a context,
+//     SCardReleaseContext frees one, SCardConnect adds a handle). The
+//     benchmarks make their connects and disconnects one at a time and
+//     TestPCSCTagRemoved runs its cases one after the other;
+//     TestPCSCEightLanes keeps the concurrency, which is what the station
+//     does, until reader/pcsc serialises those calls.
 package readerpaths

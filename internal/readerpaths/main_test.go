@@ -404,30 +404,6 @@ func (c tearCase) checkSecond(tb testing.TB, f fixture, tag *sim.Tag, alreadyOur
 	f.checkOurKeys(tb, tag)
 }
 
-// runConcurrently runs each case as a subtest of t on its own goroutine,
-// at most slots at a time, and hands each the slot (reader) it holds.
-// t.Run may be called from several goroutines; unlike t.Parallel this is
-// not limited to GOMAXPROCS subtests at once, which matters on a 2-core
-// machine where the cases mostly wait for pcscd's polls.
-func runConcurrently(t *testing.T, names []string, slots int, run func(t *testing.T, i, slot int)) {
-	t.Helper()
-	free := make(chan int, slots)
-	for s := range slots {
-		free <- s
-	}
-	var wg sync.WaitGroup
-	for i, name := range names {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			slot := <-free
-			defer func() { free <- slot }()
-			t.Run(name, func(t *testing.T) { run(t, i, slot) })
-		}()
-	}
-	wg.Wait()
-}
-
 // journal opens a fresh journal with one open batch for the fixture.
 func (f fixture) journal(tb testing.TB, id string, target int) (*batch.Store, *station.Station) {
 	tb.Helper()

@@ -187,78 +187,90 @@ func TestPCSCPersonalise(t *testing.T) {
 // its answer (answer-lost: the socket is closed first, then the tag runs
 // the command under its own RemoveDuring hook). The encoder must report
 // reader.ErrTagRemoved, and the same tag inserted again must be finished.
-// The cases run concurrently, one per vpcd reader.
+//
+// The cases run one after the other, alternating between two readers so
+// that a case does not wait for pcscd to see the previous tag leave. They
+// would be faster concurrently, one per reader, but concurrent PC/SC
+// connects and disconnects can crash libpcsclite 1.9.9 (see the package
+// documentation); TestPCSCEightLanes is where concurrency is tested.
 func TestPCSCTagRemoved(t *testing.T) {
 	f := newFixture(t)
 	ref := referenceFlow(t, false)
-	env := startPCSC(t, 8)
-	cases := tearCases()
-	names := make([]string, len(cases))
-	for i, c := range cases {
-		names[i] = c.String()
+	env := startPCSC(t, 2)
+	for i, c := range tearCases() {
+		t.Run(c.String(), func(t *testing.T) { pcscTornCase(t, f, ref, env, c, i, i%env.d.Readers()) })
 	}
-	runConcurrently(t, names, env.d.Readers(), func(t *testing.T, i, slot int) {
-		c := cases[i]
-		tag := sim.New(sim.Options{UID: uidN(2, byte(i))})
-		// vpcd numbers the card's command APDUs from 1, and pcsc's GET
-		// DATA at connection is number 1.
-		n := c.at(t, ref) + 1
-		opts := vpcd.Options{RemoveAfter: n}
-		if c.executed {
-			opts.OnAPDU = func(m int, capdu, rapdu []byte) {
-				if m == n && rapdu == nil {
-					// The socket is closed: the reader has lost the
-					// tag. The tag still executes the command and
-					// leaves the field before answering.
-					tag.RemoveDuring(1)
-					if r := tag.Process(capdu); r != nil {
-						t.Errorf("torn command % X answered % X", capdu, r)
-					}
+}
+
+// pcscTornCase is case i of TestPCSCTagRemoved on vpcd reader slot.
+func pcscTornCase(t *testing.T, f fixture, ref flow, env *pcscEnv, c tearCase, i, slot int) {
+	// The reader's previous tag was taken out without waiting.
+	if err := env.readers[slot].WaitRemoved(testCtx(t)); err != nil {
+		t.Fatalf("reader %d: WaitRemoved: %v", slot, err)
+	}
+	tag := sim.New(sim.Options{UID: uidN(2, byte(i))})
+	// vpcd numbers the card's command APDUs from 1, and pcsc's GET
+	// DATA at connection is number 1.
+	n := c.at(t, ref) + 1
+	opts := vpcd.Options{RemoveAfter: n}
+	if c.executed {
+		opts.OnAPDU = func(m int, capdu, rapdu []byte) {
+			if m == n && rapdu == nil {
+				// The socket is closed: the reader has lost the
+				// tag. The tag still executes the command and
+				// leaves the field before answering.
+				tag.RemoveDuring(1)
+				if r := tag.Process(capdu); r != nil {
+					t.Errorf("torn command % X answered % X", capdu, r)
 				}
 			}
 		}
-		start := time.Now()
-		step := func(what string) { t.Logf("%6.0f ms  %s", float64(time.Since(start).Microseconds())/1000, what) }
-		card := env.insert(t, slot, tag, opts)
-		rt := env.waitTag(t, slot)
-		step(fmt.Sprintf("reader %d connected the tag; tear at card apdu %d", slot, n))
-		res, err := encoder.Personalise(testCtx(t), rt, f.job(rt.UID()), encoder.Options{})
-		step(fmt.Sprintf("first attempt: %v", err))
-		if !errors.Is(err, reader.ErrTagRemoved) {
-			t.Fatalf("%v: first attempt: %v after %d exchanges; want reader.ErrTagRemoved", c, err, res.Exchanges)
-		}
-		// The torn command has run on the tag once the card has left.
-		select {
-		case <-card.Done():
-		case <-time.After(testTimeout):
-			t.Fatalf("the vpcd card did not leave (%d apdus received)", card.APDUs())
-		}
-		alreadyOurs := c.checkTorn(t, ref, tag, res, err)
-		if got := card.APDUs(); got != n {
-			t.Errorf("the card received %d command APDUs, want %d", got, n)
-		}
-		if c.executed != tag.Removed() {
-			t.Errorf("tag left by its own hook: %v, want %v", tag.Removed(), c.executed)
-		}
-		env.takeOut(t, slot, card, rt)
-		step("pcscd saw the tag leave")
+	}
+	start := time.Now()
+	step := func(what string) { t.Logf("%6.0f ms  %s", float64(time.Since(start).Microseconds())/1000, what) }
+	card := env.insert(t, slot, tag, opts)
+	rt := env.waitTag(t, slot)
+	step(fmt.Sprintf("reader %d connected the tag; tear at card apdu %d", slot, n))
+	res, err := encoder.Personalise(testCtx(t), rt, f.job(rt.UID()), encoder.Options{})
+	step(fmt.Sprintf("first attempt: %v", err))
+	if !errors.Is(err, reader.ErrTagRemoved) {
+		t.Fatalf("%v: first attempt: %v after %d exchanges; want reader.ErrTagRemoved", c, err, res.Exchanges)
+	}
+	// The torn command has run on the tag once the card has left.
+	select {
+	case <-card.Done():
+	case <-time.After(testTimeout):
+		t.Fatalf("the vpcd card did not leave (%d apdus received)", card.APDUs())
+	}
+	alreadyOurs := c.checkTorn(t, ref, tag, res, err)
+	if got := card.APDUs(); got != n {
+		t.Errorf("the card received %d command APDUs, want %d", got, n)
+	}
+	if c.executed != tag.Removed() {
+		t.Errorf("tag left by its own hook: %v, want %v", tag.Removed(), c.executed)
+	}
+	env.takeOut(t, slot, card, rt)
+	step("pcscd saw the tag leave")
 
-		wasFresh := tag.IsFactoryFresh()
-		reactivate(tag)
-		card = env.insert(t, slot, tag, vpcd.Options{})
-		rt = env.waitTag(t, slot)
-		step("the same tag is back")
-		res, err = encoder.Personalise(testCtx(t), rt, f.job(rt.UID()), encoder.Options{})
-		step(fmt.Sprintf("second attempt: %v", err))
-		c.checkSecond(t, f, tag, alreadyOurs, wasFresh, res, err)
-		f.checkPhoneRead(t, rt, tag.UID(), res.ReadCtr)
-		env.takeOut(t, slot, card, rt)
-		step("done")
-	})
+	wasFresh := tag.IsFactoryFresh()
+	reactivate(tag)
+	card = env.insert(t, slot, tag, vpcd.Options{})
+	rt = env.waitTag(t, slot)
+	step("the same tag is back")
+	res, err = encoder.Personalise(testCtx(t), rt, f.job(rt.UID()), encoder.Options{})
+	step(fmt.Sprintf("second attempt: %v", err))
+	c.checkSecond(t, f, tag, alreadyOurs, wasFresh, res, err)
+	f.checkPhoneRead(t, rt, tag.UID(), res.ReadCtr)
+	rt.Close()
+	card.Remove()
+	step("done")
 }
 
 // TestPCSCEightLanes personalises eight tags in eight vpcd readers at once:
-// one process, one station, one journal, eight lanes.
+// one process, one station, one journal, eight lanes. The lanes connect and
+// disconnect their tags concurrently, which is what exposes the
+// libpcsclite crash described in the package documentation (seen once in
+// 150 runs).
 func TestPCSCEightLanes(t *testing.T) {
 	const lanes = 8
 	f := newFixture(t)
