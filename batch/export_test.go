@@ -293,7 +293,7 @@ func (w failingWriter) Write(p []byte) (int, error) {
 func TestJSONStringEscaping(t *testing.T) {
 	for _, s := range []string{"", "plain", `q"b\s`, "tab\tnl\ncr\r", "\x00\x01\x1f", "Ø€😀", "bad\xffutf8", "\u2028"} {
 		var got string
-		enc := appendJSONString(nil, s)
+		enc := AppendJSONString(nil, s)
 		if err := json.Unmarshal(enc, &got); err != nil {
 			t.Fatalf("%q encodes to invalid JSON %s: %v", s, enc, err)
 		}
