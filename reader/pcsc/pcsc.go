@@ -75,7 +75,7 @@ func establish(ctx context.Context) (*scard.Context, error) {
 	}
 	ch := make(chan result, 1)
 	go func() {
-		sc, err := scard.EstablishContext()
+		sc, err := establishLocked()
 		ch <- result{sc, err}
 	}()
 	select {
@@ -87,7 +87,7 @@ func establish(ctx context.Context) (*scard.Context, error) {
 	case <-ctx.Done():
 		go func() {
 			if r := <-ch; r.err == nil {
-				_ = r.sc.Release()
+				_ = release(r.sc)
 			}
 		}()
 		return nil, ctx.Err()
@@ -134,7 +134,7 @@ func (s *Stack) do(f func(*scard.Context) error) error {
 			return err
 		}
 		// pcscd was restarted since the context was made: make another.
-		_ = s.sc.Release()
+		_ = release(s.sc)
 		s.sc = nil
 	}
 	return fmt.Errorf("%w: pcsc: %w", reader.ErrStackUnavailable, err)
@@ -223,7 +223,7 @@ func (s *Stack) Close() error {
 		r.Close()
 	}
 	if sc != nil {
-		_ = sc.Release()
+		_ = release(sc)
 	}
 	return nil
 }
@@ -355,7 +355,7 @@ func (r *pcscReader) WaitTag(ctx context.Context) (reader.Tag, error) {
 	owned := false // the tag took over sc
 	defer func() {
 		if !owned {
-			_ = sc.Release()
+			_ = release(sc)
 		}
 	}()
 	states := []scard.ReaderState{
@@ -407,12 +407,12 @@ func (r *pcscReader) connect(ctx context.Context, sc *scard.Context, ev scard.St
 	if r.stack.cfg.exclusive {
 		mode = scard.ShareExclusive
 	}
-	card, err := sc.Connect(r.name, mode, scard.ProtocolAny)
+	card, err := connect(sc, r.name, mode)
 	if err != nil {
 		return nil, fmt.Errorf("pcsc: connect %q: %w", r.name, err)
 	}
 	if p := card.ActiveProtocol(); p != scard.ProtocolT0 && p != scard.ProtocolT1 {
-		_ = card.Disconnect(scard.LeaveCard)
+		_ = disconnect(card)
 		return nil, fmt.Errorf("pcsc: connect %q: unsupported protocol %#x", r.name, p)
 	}
 	t := &pcscTag{reader: r, sc: sc, card: card, state: ev, busy: make(chan struct{}, 1)}
@@ -421,7 +421,7 @@ func (r *pcscReader) connect(ctx context.Context, sc *scard.Context, ev scard.St
 	case err == nil && len(rsp) > 2 && rsp[len(rsp)-2] == 0x90 && rsp[len(rsp)-1] == 0x00:
 		t.uid = rsp[:len(rsp)-2]
 	case errors.Is(err, reader.ErrTagRemoved) || ctx.Err() != nil:
-		_ = card.Disconnect(scard.LeaveCard) // the caller releases sc
+		_ = disconnect(card) // the caller releases sc
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
@@ -451,7 +451,7 @@ func (r *pcscReader) WaitRemoved(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer sc.Release()
+	defer release(sc)
 	r.mu.Lock()
 	base := r.tagState
 	r.mu.Unlock()
@@ -611,7 +611,40 @@ func (t *pcscTag) Close() error {
 // disconnect ends the connection, releases the context and then t.busy,
 // which the caller holds.
 func (t *pcscTag) disconnect() {
-	_ = t.card.Disconnect(scard.LeaveCard)
-	_ = t.sc.Release()
+	_ = disconnect(t.card)
+	_ = release(t.sc)
 	<-t.busy
+}
+
+// libMu serialises the libpcsclite calls that add or remove contexts and
+// card handles. pcsc-lite 1.9.9 removes a card handle in SCardDisconnect
+// after releasing its own lock, walking every context's list while another
+// thread may be adding or freeing one (SCardEstablishContext,
+// SCardReleaseContext): with several lanes that crashed the process
+// (internal/readerpaths/doc.go has the evidence). Transmit and
+// GetStatusChange stay concurrent; they do not touch those lists.
+var libMu sync.Mutex
+
+func establishLocked() (*scard.Context, error) {
+	libMu.Lock()
+	defer libMu.Unlock()
+	return scard.EstablishContext()
+}
+
+func release(sc *scard.Context) error {
+	libMu.Lock()
+	defer libMu.Unlock()
+	return sc.Release()
+}
+
+func connect(sc *scard.Context, name string, mode scard.ShareMode) (*scard.Card, error) {
+	libMu.Lock()
+	defer libMu.Unlock()
+	return sc.Connect(name, mode, scard.ProtocolAny)
+}
+
+func disconnect(card *scard.Card) error {
+	libMu.Lock()
+	defer libMu.Unlock()
+	return card.Disconnect(scard.LeaveCard)
 }
