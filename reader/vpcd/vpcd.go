@@ -211,6 +211,13 @@ func (c *Card) serve() {
 		if c.opts.OnAPDU != nil {
 			c.opts.OnAPDU(n, capdu, rapdu)
 		}
+		if len(rapdu) == 0 {
+			// The tag left the field on its own (a simulated tag's fault
+			// hook): closing the socket is how vpcd says so. An empty
+			// frame would leave pcscd waiting for an answer forever.
+			c.finish(ErrRemoved)
+			return
+		}
 		if err := writeFrame(c.conn, rapdu); err != nil {
 			c.finish(err)
 			return

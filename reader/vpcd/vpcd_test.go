@@ -276,3 +276,45 @@ func TestInsertRefused(t *testing.T) {
 		t.Fatal("Insert of a nil tag succeeded")
 	}
 }
+
+// leavingTag answers once, then leaves the field on its own.
+type leavingTag struct{ n int }
+
+func (l *leavingTag) UID() []byte { return []byte{4, 1, 2, 3, 4, 5, 6} }
+func (l *leavingTag) ATS() []byte { return []byte{0x06, 0x77, 0x77, 0x71, 0x02, 0x80} }
+func (l *leavingTag) Process(c []byte) []byte {
+	l.n++
+	if l.n > 1 {
+		return nil
+	}
+	return []byte{0x90, 0x00}
+}
+
+// A tag that leaves by itself (Process returns nothing) closes the
+// connection: pcscd then sees the card removed instead of waiting.
+func TestTagLeavesOnItsOwn(t *testing.T) {
+	drv := newFakeDriver(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	card, err := Insert(ctx, drv.addr(), &leavingTag{}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer card.Remove()
+	c := drv.accept()
+	if rsp := c.exchange(0x00, 0xA4, 0x04, 0x00, 0x00); !bytes.Equal(rsp, []byte{0x90, 0x00}) {
+		t.Fatalf("first APDU: % X", rsp)
+	}
+	c.send(0x00, 0xB0, 0x00, 0x00, 0x00)
+	if rsp, err := c.recv(); err == nil {
+		t.Fatalf("answered % X after the tag left; want the connection closed", rsp)
+	}
+	select {
+	case <-card.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("card still serving after its tag left")
+	}
+	if !errors.Is(card.Err(), ErrRemoved) {
+		t.Fatalf("Err() = %v", card.Err())
+	}
+}
