@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/tagline-station/tagline/apdu"
 	"github.com/tagline-station/tagline/keys"
@@ -51,7 +52,15 @@ type StepError struct {
 	Err  error
 }
 
-func (e *StepError) Error() string { return string(e.Step) + ": " + e.Err.Error() }
+func (e *StepError) Error() string {
+	msg := e.Err.Error()
+	// Commands already name themselves ("change key 0: ..."); say the
+	// step only when it adds something.
+	if strings.HasPrefix(msg, string(e.Step)) {
+		return msg
+	}
+	return string(e.Step) + ": " + msg
+}
 func (e *StepError) Unwrap() error { return e.Err }
 
 // Found is what the flow found on the tag before changing anything.

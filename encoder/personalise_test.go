@@ -515,3 +515,14 @@ func BenchmarkPersonalise(b *testing.B) {
 		b.ReportMetric(float64(ex), "apdus/tag")
 	})
 }
+
+func TestStepErrorNamesTheStepOnce(t *testing.T) {
+	e := &encoder.StepError{Step: encoder.StepChangeKey0, Err: fmt.Errorf("change key 0: %w", reader.ErrTagRemoved)}
+	if got := e.Error(); got != "change key 0: tag removed" {
+		t.Fatalf("%q", got)
+	}
+	e = &encoder.StepError{Step: encoder.StepChangeKeys, Err: fmt.Errorf("change key 3: %w", reader.ErrTagRemoved)}
+	if got := e.Error(); got != "change keys: change key 3: tag removed" {
+		t.Fatalf("%q", got)
+	}
+}
