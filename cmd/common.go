@@ -180,3 +180,17 @@ func writeJSONIndent(w io.Writer, v any) error {
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
+
+// stationKeys resolves the key derivation and loads the master key the way
+// every command that derives tag keys does (flag, then environment, then
+// config); src says where the key came from, for messages.
+func (e *env) stationKeys(kdfFlag, keyFileFlag string) (scheme keys.Scheme, m keys.Master, src keys.Source, err error) {
+	if scheme, err = e.kdfScheme(kdfFlag); err != nil {
+		return
+	}
+	if src, err = e.masterKeySource(keyFileFlag); err != nil {
+		return
+	}
+	m, err = e.loadMaster(src)
+	return
+}

@@ -115,10 +115,6 @@ func runEncode(cmd *cobra.Command, e *env, o *encodeOptions) error {
 	if err != nil {
 		return err
 	}
-	scheme, err := e.kdfScheme(o.kdf)
-	if err != nil {
-		return err
-	}
 	jpath, err := e.journalPath(o.journal)
 	if err != nil {
 		return err
@@ -127,11 +123,7 @@ func runEncode(cmd *cobra.Command, e *env, o *encodeOptions) error {
 	if err != nil {
 		return err
 	}
-	src, err := e.masterKeySource(o.masterKeyFile)
-	if err != nil {
-		return err
-	}
-	master, err := e.loadMaster(src)
+	scheme, master, _, err := e.stationKeys(o.kdf, o.masterKeyFile)
 	if err != nil {
 		return err
 	}

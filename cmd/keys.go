@@ -70,15 +70,7 @@ func runKeysCheck(cmd *cobra.Command, e *env, o *keysCheckOptions) error {
 	if o.keyVersion < 0 || o.keyVersion > 255 {
 		return usageErrorf("", "--key-version must be 0 to 255, got %d", o.keyVersion)
 	}
-	scheme, err := e.kdfScheme(o.kdf)
-	if err != nil {
-		return err
-	}
-	src, err := e.masterKeySource(o.masterKeyFile)
-	if err != nil {
-		return err
-	}
-	m, err := e.loadMaster(src)
+	scheme, m, src, err := e.stationKeys(o.kdf, o.masterKeyFile)
 	if err != nil {
 		return err
 	}

@@ -156,15 +156,7 @@ func runServe(cmd *cobra.Command, e *env, o *serveOptions) error {
 	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
 		return usageErrorf("--log-level is debug, info, warn or error", "--log-level %q: %v", o.logLevel, err)
 	}
-	scheme, err := e.kdfScheme(o.kdf)
-	if err != nil {
-		return err
-	}
-	src, err := e.masterKeySource(o.masterKeyFile)
-	if err != nil {
-		return err
-	}
-	master, err := e.loadMaster(src)
+	scheme, master, _, err := e.stationKeys(o.kdf, o.masterKeyFile)
 	if err != nil {
 		return err
 	}

@@ -154,19 +154,11 @@ func runVerify(cmd *cobra.Command, e *env, o *verifyOptions) error {
 			return usageErrorf("tagline readers lists the readers", "--reader %q: %v", raw, err)
 		}
 	}
-	scheme, err := e.kdfScheme(o.kdf)
-	if err != nil {
-		return err
-	}
 	jpath, err := e.journalPath(o.journal)
 	if err != nil {
 		return err
 	}
-	src, err := e.masterKeySource(o.masterKeyFile)
-	if err != nil {
-		return err
-	}
-	master, err := e.loadMaster(src)
+	scheme, master, _, err := e.stationKeys(o.kdf, o.masterKeyFile)
 	if err != nil {
 		return err
 	}
