@@ -134,27 +134,10 @@ type fixedLookup struct{ meta, file keys.Key }
 func (f fixedLookup) MetaRead() keys.Key                { return f.meta }
 func (f fixedLookup) FileRead([]byte) (keys.Key, error) { return f.file, nil }
 
-// phoneRead reads the NDEF file as a phone does: select the application
-// and the file, read NLEN, then the message.
+// phoneRead reads the NDEF file as a phone does.
 func phoneRead(t testing.TB, c reader.Card) string {
 	t.Helper()
-	conn := encoder.New(c, encoder.Options{})
-	ctx := context.Background()
-	if err := conn.SelectApplication(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := conn.SelectFile(ctx, apdu.FIDNDEF); err != nil {
-		t.Fatal(err)
-	}
-	nlen, err := conn.ReadBinary(ctx, 0, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, err := conn.ReadBinary(ctx, 2, int(nlen[0])<<8|int(nlen[1]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	url, err := sdm.URLFromNDEF(append(nlen, body...))
+	url, err := encoder.New(c, encoder.Options{}).ReadURL(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

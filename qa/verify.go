@@ -325,7 +325,7 @@ func (v *Verifier) VerifyTag(ctx context.Context, tag reader.Tag) (TagResult, er
 		readerUID = nil
 	}
 	c := encoder.New(tag, encoder.Options{Rand: v.cfg.Rand})
-	url, err := readURL(ctx, c)
+	url, err := c.ReadURL(ctx)
 	if err != nil {
 		if errors.Is(err, ErrNoURL) {
 			res.fail(ReasonURLMismatch, "%v", err)

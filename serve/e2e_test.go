@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/tagline-station/tagline/apdu"
 	"github.com/tagline-station/tagline/batch"
 	"github.com/tagline-station/tagline/encoder"
 	"github.com/tagline-station/tagline/reader"
@@ -71,23 +70,7 @@ func phoneTap(t *testing.T, tag *sim.Tag) string {
 	r := sim.NewReader("phone")
 	c := present(t, r, tag)
 	defer r.Remove()
-	conn := encoder.New(c, encoder.Options{})
-	ctx := context.Background()
-	if err := conn.SelectApplication(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := conn.SelectFile(ctx, apdu.FIDNDEF); err != nil {
-		t.Fatal(err)
-	}
-	nlen, err := conn.ReadBinary(ctx, 0, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, err := conn.ReadBinary(ctx, 2, int(nlen[0])<<8|int(nlen[1]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := sdm.URLFromNDEF(append(nlen, body...))
+	u, err := encoder.New(c, encoder.Options{}).ReadURL(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
