@@ -1,4 +1,3 @@
-// Command tagline runs the NTAG 424 DNA encoding station.
 package main
 
 import (
