@@ -171,7 +171,17 @@ func (e *Emulator) RemoveTag() {
 	e.setTagLocked(nil)
 }
 
+// Activator is implemented by tags that can be brought back into a field
+// after leaving it on their own (reader/sim's fault hooks): SetTag
+// activates them, as a real tag is powered up again when presented.
+type Activator interface {
+	Activate()
+}
+
 func (e *Emulator) setTagLocked(t reader.Emulated) {
+	if a, ok := t.(Activator); ok {
+		a.Activate()
+	}
 	e.tag = t
 	e.tagGen++
 	e.removeAfter, e.removeDuring = 0, 0

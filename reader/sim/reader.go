@@ -58,6 +58,11 @@ func (r *Reader) Present(t *Tag) {
 	r.notify()
 }
 
+// Activate brings t into a field that is not a sim.Reader (the vpcd card,
+// the PN532 emulator): after a fault hook took it out, it answers again,
+// with its session and selection reset, as a tag powered up anew.
+func (t *Tag) Activate() { t.activate() }
+
 // Remove takes the tag out of the field.
 func (r *Reader) Remove() {
 	r.mu.Lock()

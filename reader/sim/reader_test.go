@@ -291,3 +291,18 @@ func TestWaitRemovedAfterSwap(t *testing.T) {
 		t.Fatalf("wait removed after a swap: %v", err)
 	}
 }
+
+// A tag that left through its own fault hook answers again once activated
+// by another kind of field.
+func TestActivateAfterFaultHook(t *testing.T) {
+	tag := New(Options{})
+	tag.RemoveAfter(0)
+	if r := tag.Process([]byte{0x00, 0xA4, 0x04, 0x0C, 0x07, 0xD2, 0x76, 0x00, 0x00, 0x85, 0x01, 0x01, 0x00}); r != nil {
+		t.Fatalf("answered % X after leaving", r)
+	}
+	tag.Activate()
+	r := tag.Process([]byte{0x00, 0xA4, 0x04, 0x0C, 0x07, 0xD2, 0x76, 0x00, 0x00, 0x85, 0x01, 0x01, 0x00})
+	if len(r) != 2 || r[0] != 0x90 || r[1] != 0x00 {
+		t.Fatalf("after Activate: % X", r)
+	}
+}
