@@ -32,10 +32,10 @@ func TestTemplateRefusals(t *testing.T) {
 }
 
 func TestTemplateLayoutMatchesAN12196(t *testing.T) {
-	// AN12196 section 3 (Table 5 example): PICCData at 0x20, the MAC input
-	// from the encrypted file data at 0x43? The published file settings
-	// of the GetFileSettings vector give PICCDataOffset 1F, ENCOffset 44,
-	// ENCLength 20, MACOffset 6A for a URL of this shape.
+	// A URL of the shape of AN12196's SDMENCFileData example: PICCData,
+	// then the encrypted file data, then the MAC, whose input starts at the
+	// file data. The offsets must point at the placeholders in the bytes
+	// written, whatever the URL's length.
 	tp, err := ParseTemplate("https://choose.url.com/ntag424?e={picc}&f={enc}&c={mac}")
 	if err != nil {
 		t.Fatal(err)
