@@ -26,7 +26,7 @@ intents) can still be finished. Closing a closed batch changes nothing.`,
 			return runBatchClose(cmd, e, o, args[0])
 		},
 	}
-	c.Flags().StringVar(&o.journal, "journal", "", "journal `FILE` (default: journal in the config file, else "+defaultJournalHelp()+")")
+	journalFlag(c.Flags(), &o.journal)
 	c.Flags().StringVar(&o.stationID, "station-id", "", "this station's `ID` (default: station_id in the config file)")
 	return c
 }

@@ -40,7 +40,7 @@ temporary file first and renamed into place, so FILE is never half-written.`,
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&o.journal, "journal", "", "journal `FILE` (default: journal in the config file, else "+defaultJournalHelp()+")")
+	journalFlag(f, &o.journal)
 	f.StringVar(&o.format, "format", "jsonl", "manifest format: jsonl or csv")
 	f.Uint64Var(&o.since, "since", 0, "only records after sequence number `N` (the next_since of an earlier export)")
 	f.StringVarP(&o.output, "output", "o", "", "write to `FILE` (atomically) instead of standard output")

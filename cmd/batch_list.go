@@ -26,7 +26,7 @@ func newBatchListCmd(e *env) *cobra.Command {
 			return runBatchList(cmd, e, o)
 		},
 	}
-	c.Flags().StringVar(&o.journal, "journal", "", "journal `FILE` (default: journal in the config file, else "+defaultJournalHelp()+")")
+	journalFlag(c.Flags(), &o.journal)
 	c.Flags().BoolVar(&o.json, "json", false, "print a JSON array")
 	return c
 }

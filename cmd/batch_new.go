@@ -46,7 +46,7 @@ config file. Without --id the batch is named YYYYMMDD-NNN.`,
 	f.StringVar(&o.template, "template", "", "SUN URL `TEMPLATE` (default: template in the config file)")
 	f.IntVar(&o.keyVersion, "key-version", 0, "key version `V` (1-255) written to every key")
 	f.StringVar(&o.notes, "notes", "", "free `TEXT` kept with the batch")
-	f.StringVar(&o.journal, "journal", "", "journal `FILE` (default: journal in the config file, else "+defaultJournalHelp()+")")
+	journalFlag(f, &o.journal)
 	f.StringVar(&o.stationID, "station-id", "", "this station's `ID` (default: station_id in the config file, else the host name)")
 	f.BoolVar(&o.json, "json", false, "print the new batch as JSON")
 	return c

@@ -24,7 +24,7 @@ func newBatchShowCmd(e *env) *cobra.Command {
 			return runBatchShow(cmd, e, o, args[0])
 		},
 	}
-	c.Flags().StringVar(&o.journal, "journal", "", "journal `FILE` (default: journal in the config file, else "+defaultJournalHelp()+")")
+	journalFlag(c.Flags(), &o.journal)
 	c.Flags().BoolVar(&o.json, "json", false, "print JSON")
 	return c
 }

@@ -11,6 +11,8 @@ import (
 	"os"
 	"runtime"
 
+	"github.com/spf13/pflag"
+
 	"github.com/tagline-station/tagline/batch"
 	"github.com/tagline-station/tagline/keys"
 )
@@ -193,4 +195,19 @@ func (e *env) stationKeys(kdfFlag, keyFileFlag string) (scheme keys.Scheme, m ke
 	}
 	m, err = e.loadMaster(src)
 	return
+}
+
+// The flags that every journal- or key-using command shares, with one help
+// text each, so that their defaults are described the same everywhere.
+
+func journalFlag(f *pflag.FlagSet, dst *string) {
+	f.StringVar(dst, "journal", "", "journal `FILE` (default: journal in the config file, else "+defaultJournalHelp()+")")
+}
+
+func masterKeyFileFlag(f *pflag.FlagSet, dst *string) {
+	f.StringVar(dst, "master-key-file", "", "master key `FILE` (default $TAGLINE_MASTER_KEY_FILE, else master_key_file in the config file)")
+}
+
+func kdfFlag(f *pflag.FlagSet, dst *string) {
+	f.StringVar(dst, "kdf", "", "key derivation `KDF`: tagline or sdm-backend (default: kdf in the config file, else tagline)")
 }

@@ -86,9 +86,9 @@ and needs --yes otherwise.`,
 	f.BoolVarP(&o.yes, "yes", "y", false, "confirm --reencode without asking")
 	f.BoolVar(&o.noTUI, "no-tui", false, "print one line per tag instead of the operator UI")
 	f.BoolVar(&o.json, "json", false, "print one JSON object per tag (implies --no-tui)")
-	f.StringVar(&o.journal, "journal", "", "journal `FILE` (default: journal in the config file, else "+defaultJournalHelp()+")")
-	f.StringVar(&o.masterKeyFile, "master-key-file", "", "master key `FILE` (default $TAGLINE_MASTER_KEY_FILE, else master_key_file in the config file)")
-	f.StringVar(&o.kdf, "kdf", "", "key derivation `KDF`: tagline or sdm-backend (default: kdf in the config file, else tagline)")
+	journalFlag(f, &o.journal)
+	masterKeyFileFlag(f, &o.masterKeyFile)
+	kdfFlag(f, &o.kdf)
 	f.StringVar(&o.stationID, "station-id", "", "this station's `ID` in the journal (default: station_id in the config file, else the host name)")
 	f.DurationVar(&o.simInterval, "sim-interval", 500*time.Millisecond, "with --reader sim: pause between one simulated tag's result and the next tag")
 	return c

@@ -63,7 +63,7 @@ file is corrupt, foreign, locked by a running station, or has problems.`,
 			return runJournalCheck(cmd, e, o)
 		},
 	}
-	c.Flags().StringVar(&o.journal, "journal", "", "journal `FILE` (default: journal in the config file, else "+defaultJournalHelp()+")")
+	journalFlag(c.Flags(), &o.journal)
 	c.Flags().BoolVar(&o.json, "json", false, "print a JSON report")
 	return c
 }

@@ -60,7 +60,7 @@ prints the key. Compare the KCV with the one of the backend's key.`,
 	}
 	f := c.Flags()
 	f.StringVar(&o.masterKeyFile, "master-key-file", "", "master key `FILE` ('-' reads standard input)")
-	f.StringVar(&o.kdf, "kdf", "", "key derivation `KDF`: tagline or sdm-backend (default: kdf in the config file, else tagline)")
+	kdfFlag(f, &o.kdf)
 	f.IntVar(&o.keyVersion, "key-version", 1, "key version `V` (1-255)")
 	f.BoolVar(&o.json, "json", false, "print JSON")
 	return c

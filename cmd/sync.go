@@ -94,7 +94,7 @@ or refused the upload (the station keeps encoding; run sync again later),
 	f.BoolVar(&o.watch, "watch", false, "keep syncing every --interval until Ctrl-C")
 	f.DurationVar(&o.interval, "interval", 30*time.Second, "with --watch: pause between rounds (`D`)")
 	f.BoolVar(&o.json, "json", false, "print the summary as JSON (with --watch: one object per round that did something)")
-	f.StringVar(&o.journal, "journal", "", "journal `FILE` (default: journal in the config file, else "+defaultJournalHelp()+")")
+	journalFlag(f, &o.journal)
 	return c
 }
 

@@ -112,9 +112,9 @@ tag was not verified.`,
 	f.StringVar(&o.sku, "sku", "", "`SKU` the tags must be bound as (default: the batch's)")
 	f.BoolVar(&o.json, "json", false, "print the report as JSON")
 	f.StringVar(&o.csv, "csv", "", "write the report as CSV to `FILE` (- for stdout)")
-	f.StringVar(&o.journal, "journal", "", "journal `FILE` (default: journal in the config file, else "+defaultJournalHelp()+")")
-	f.StringVar(&o.masterKeyFile, "master-key-file", "", "master key `FILE` (default $TAGLINE_MASTER_KEY_FILE, else master_key_file in the config file)")
-	f.StringVar(&o.kdf, "kdf", "", "key derivation `KDF`: tagline or sdm-backend (default: kdf in the config file, else tagline)")
+	journalFlag(f, &o.journal)
+	masterKeyFileFlag(f, &o.masterKeyFile)
+	kdfFlag(f, &o.kdf)
 	return c
 }
 
