@@ -1,9 +1,12 @@
 package serve_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -335,4 +338,30 @@ func TestConfigErrors(t *testing.T) {
 		}
 	}
 	_ = errors.New
+}
+
+// Key versions are logged as numbers, not as base64 of a byte slice.
+func TestConfiguredKeyVersionsLoggedAsNumbers(t *testing.T) {
+	var buf bytes.Buffer
+	cfg := baseConfig(t)
+	cfg.DBPath = t.TempDir() + "/s.db"
+	cfg.KeyVersions = []byte{1, 2}
+	cfg.Logger = slog.New(slog.NewJSONHandler(&buf, nil))
+	s, err := serve.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	var entry struct {
+		Msg         string `json:"msg"`
+		KeyVersions []int  `json:"key_versions"`
+	}
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		if err := json.Unmarshal([]byte(line), &entry); err == nil && entry.Msg == "serve configured" {
+			break
+		}
+	}
+	if entry.Msg != "serve configured" || len(entry.KeyVersions) != 2 || entry.KeyVersions[0] != 1 || entry.KeyVersions[1] != 2 {
+		t.Fatalf("log: %s", buf.String())
+	}
 }

@@ -192,8 +192,18 @@ func New(cfg Config) (*Server, error) {
 	mux.Handle("GET /metrics", s.m)
 	s.handler = mux
 	s.log.Info("serve configured", "tap_route", s.route, "origin", s.origin, "scheme", string(scheme),
-		"key_versions", versions, "master_kcv", master.KCV(), "sync_tokens", len(s.tokens))
+		"key_versions", numbers(versions), "master_kcv", master.KCV(), "sync_tokens", len(s.tokens))
 	return s, nil
+}
+
+// numbers lists key versions as integers: a []byte would be logged as
+// base64 ("AQI=" for versions 1 and 2).
+func numbers(vs []byte) []int {
+	out := make([]int, len(vs))
+	for i, v := range vs {
+		out[i] = int(v)
+	}
+	return out
 }
 
 // tapRoute splits a template into its origin and the mux pattern of its
