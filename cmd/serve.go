@@ -149,8 +149,8 @@ func runServe(cmd *cobra.Command, e *env, o *serveOptions) error {
 	if err != nil {
 		return err
 	}
-	if _, _, err := net.SplitHostPort(o.listen); err != nil {
-		return usageErrorf("--listen takes host:port, e.g. 127.0.0.1:8424 or :8424", "--listen %q: %v", o.listen, err)
+	if err := checkListen(o.listen); err != nil {
+		return err
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
@@ -313,6 +313,21 @@ func (e *env) serveLogger(cmd *cobra.Command, level slog.Level) (*slog.Logger, e
 		return err
 	}
 	return l, nil
+}
+
+// checkListen refuses a --listen address that no listener can take
+// because of its form (a port above 65535, no port), before anything is
+// opened: a usage error, not a failure to listen.
+func checkListen(addr string) error {
+	const hint = "--listen takes host:port with a port from 0 to 65535, e.g. 127.0.0.1:8424 or :8424"
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return usageErrorf(hint, "--listen %q: %w", addr, err)
+	}
+	if _, err := net.LookupPort("tcp", port); err != nil {
+		return usageErrorf(hint, "--listen %q: port %q: %w", addr, port, err)
+	}
+	return nil
 }
 
 // templatePath is the path part of a template, for the listening line.

@@ -60,3 +60,19 @@ func TestServeLogFileAndStationTokens(t *testing.T) {
 		t.Errorf("log:\n%s", raw)
 	}
 }
+
+// A port out of range is a usage error (exit 2) with a hint, found before
+// the store is opened.
+func TestServeListenPortOutOfRange(t *testing.T) {
+	c := newCLI(t)
+	kf := c.write("master.key", testKeyHex, 0o600)
+	for _, addr := range []string{"127.0.0.1:99999", "127.0.0.1:-1", "127.0.0.1"} {
+		r := c.must(2, "serve", "--store", "bolt:"+c.path("serve.db"), "--master-key-file", kf, "--template", demoTemplate, "--listen", addr)
+		if !strings.HasPrefix(r.stderr, "tagline: --listen ") || !strings.Contains(r.stderr, "\nhint: --listen takes host:port with a port from 0 to 65535") {
+			t.Errorf("%s: stderr: %s", addr, r.stderr)
+		}
+	}
+	if _, err := os.Stat(c.path("serve.db")); err == nil {
+		t.Error("a store was created for a bad --listen")
+	}
+}

@@ -32,17 +32,27 @@
 //
 // POST /v1/sync needs "Authorization: Bearer <token>" (Config.Tokens maps
 // a token to the station it may upload for, or "*") and an
-// Idempotency-Key. The body is parsed and validated by syncer.ParseChunk
-// (count and sha256 in the trailer, seq order, one station); then the store
-// applies it once per key. The answer is 200 with
+// Idempotency-Key. The body is parsed and validated by
+// syncer.ParseChunkWith (count and sha256 in the trailer, seq order, one
+// station, and the record rules of syncer's doc.go, with Config.Now and
+// Config.ClockSkew for times ahead of the clock): one bad record refuses
+// the whole chunk, before anything is stored. Then the store applies it
+// once per key. The answer is 200 with
 //
-//	{"station":"line-1","acked_seq":1500,"count":500,"new":500,"bindings":498}
+//	{"station":"line-1","acked_seq":1500,"count":500,"new":500,"bindings":498,"conflicts":0}
 //
 // acked_seq being the chunk's last seq: every record of it is durably
-// held. A key seen before returns the stored answer with
-// Idempotent-Replayed: true; the same key with another body is 422. Other
-// answers: 401 (token), 403 (station not allowed for the token), 400 (no
-// key), 413 (too large), 422 (malformed chunk), 503 (store failure; retry).
+// held. conflicts counts the records not applied because another
+// station's binding holds their UID (store invariant 4: the first binding
+// is kept); each is stored for a person to resolve, logged at warn level
+// with the UID and both stations, and counted in /metrics
+// (tagline_sync_conflicts_total, and tagline_binding_conflicts, the
+// conflicts the store holds). A key seen before returns the stored answer
+// with Idempotent-Replayed: true; the same key with another body is 422.
+// Other answers: 401 (token), 403 (station not allowed for the token), 400
+// (no key), 413 (too large), 422 (malformed chunk or a record out of
+// range; a time ahead of the clock says "the station's clock is ahead"),
+// 503 (store failure; retry).
 //
 // # Invariants
 //

@@ -162,12 +162,20 @@ func upload(t testing.TB, base, token string, since uint64, bs []batch.Binding) 
 	return post(t, base, token, syncer.IdempotencyKey(bs[0].StationID, bs[0].Seq, bs[len(bs)-1].Seq), body)
 }
 
-func post(t testing.TB, base, token, key string, body []byte) (int, store.SyncAck, http.Header) {
-	t.Helper()
-	req, _ := http.NewRequest("POST", base+"/v1/sync", bytes.NewReader(body))
+func newSyncRequest(base, token, key string, body []byte) (*http.Request, error) {
+	req, err := http.NewRequest("POST", base+"/v1/sync", bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Idempotency-Key", key)
 	req.Header.Set("Content-Type", syncer.ContentType)
+	return req, nil
+}
+
+func post(t testing.TB, base, token, key string, body []byte) (int, store.SyncAck, http.Header) {
+	t.Helper()
+	req, _ := newSyncRequest(base, token, key, body)
 	resp, err := jsonClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

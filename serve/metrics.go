@@ -2,6 +2,7 @@ package serve
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -62,12 +63,16 @@ func (h *histogram) write(b *bytes.Buffer, name, help string) {
 }
 
 type metrics struct {
-	taps        map[string]*atomic.Uint64
-	syncs       map[string]*atomic.Uint64
-	syncRecords atomic.Uint64
-	tapLatency  *histogram
-	syncLatency *histogram
-	start       time.Time
+	// conflicts counts the records this instance held as conflicts;
+	// conflictsHeld asks the store how many it holds in all.
+	conflicts     atomic.Uint64
+	conflictsHeld func(context.Context) (int, error)
+	taps          map[string]*atomic.Uint64
+	syncs         map[string]*atomic.Uint64
+	syncRecords   atomic.Uint64
+	tapLatency    *histogram
+	syncLatency   *histogram
+	start         time.Time
 }
 
 func newMetrics() *metrics {
@@ -94,7 +99,7 @@ func (m *metrics) sync(outcome string, records int, d time.Duration) {
 }
 
 // ServeHTTP writes the Prometheus text exposition format (version 0.0.4).
-func (m *metrics) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+func (m *metrics) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var b bytes.Buffer
 	b.WriteString("# HELP tagline_taps_total Tap verifications, by result.\n# TYPE tagline_taps_total counter\n")
 	for _, r := range tapResults {
@@ -106,6 +111,18 @@ func (m *metrics) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 	}
 	b.WriteString("# HELP tagline_sync_records_total Records in sync uploads that were applied.\n# TYPE tagline_sync_records_total counter\n")
 	fmt.Fprintf(&b, "tagline_sync_records_total %d\n", m.syncRecords.Load())
+	b.WriteString("# HELP tagline_sync_conflicts_total Synced records not applied because another station's binding holds their UID.\n# TYPE tagline_sync_conflicts_total counter\n")
+	fmt.Fprintf(&b, "tagline_sync_conflicts_total %d\n", m.conflicts.Load())
+	if m.conflictsHeld != nil {
+		// A failing store leaves the gauge out rather than report 0.
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		n, err := m.conflictsHeld(ctx)
+		cancel()
+		if err == nil {
+			b.WriteString("# HELP tagline_binding_conflicts Conflicts held in the store for a person to resolve.\n# TYPE tagline_binding_conflicts gauge\n")
+			fmt.Fprintf(&b, "tagline_binding_conflicts %d\n", n)
+		}
+	}
 	m.tapLatency.write(&b, "tagline_tap_duration_seconds", "Time to verify and answer a tap, including the durable counter update.")
 	m.syncLatency.write(&b, "tagline_sync_duration_seconds", "Time to validate, apply and answer a sync upload.")
 	b.WriteString("# HELP tagline_uptime_seconds Seconds since the server started.\n# TYPE tagline_uptime_seconds gauge\n")

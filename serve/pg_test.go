@@ -1,6 +1,7 @@
 package serve_test
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"net/http/httptest"
@@ -8,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/tagline-station/tagline/batch"
 	"github.com/tagline-station/tagline/internal/pgtest"
 	"github.com/tagline-station/tagline/serve"
 	"github.com/tagline-station/tagline/syncer"
@@ -36,7 +38,10 @@ func TestPostgres(t *testing.T) {
 	t.Run("TapBrowserAnswers", func(t *testing.T) { testTapBrowserAnswers(t, newPG) })
 	t.Run("SyncUploadRules", func(t *testing.T) { testSyncUploadRules(t, newPG) })
 	t.Run("KeyVersions", func(t *testing.T) { testKeyVersions(t, newPG) })
+	t.Run("StationCannotTakeOverTags", func(t *testing.T) { testStationTakeover(t, newPG) })
+	t.Run("ClockAheadAndRecordRules", func(t *testing.T) { testClockAheadAndRecordRules(t, newPG) })
 	t.Run("TwoInstancesConcurrentTaps", func(t *testing.T) { testTwoInstances(t, pg) })
+	t.Run("TwoStationsBindOneTagAtOnce", func(t *testing.T) { testTwoStationsAtOnce(t, pg) })
 }
 
 // Two serve instances, each with its own pool, on one database: the same
@@ -141,5 +146,49 @@ func testTwoInstances(t *testing.T, pg *pgtest.Server) {
 	}
 	if acceptedBy[counters-1].Load() != 1 {
 		t.Fatal("the highest counter was not accepted")
+	}
+}
+
+// Two stations upload a binding of the same new tag at the same instant,
+// each to its own serve instance on one database: one binding is made,
+// the other record is a conflict, whichever wins.
+func testTwoStationsAtOnce(t *testing.T, pg *pgtest.Server) {
+	dsn := pg.CreateDB(t, "race")
+	var hs [2]*httptest.Server
+	var srv *serve.Server
+	for i := range hs {
+		cfg := baseConfig(t)
+		cfg.PostgresURL = dsn
+		cfg.Tokens[line2Token] = "line-2"
+		srv, hs[i] = start(t, cfg)
+	}
+	const tags = 20
+	for i := range tags {
+		a := bindings(1, "SKU-A")
+		a[0].UID, a[0].Seq = uidHex(testUID(1000+i)), uint64(i+1)
+		b := append([]batch.Binding(nil), a...)
+		b[0].StationID, b[0].SKU = "line-2", "SKU-B"
+		var wg sync.WaitGroup
+		var binds, conflicts atomic.Int32
+		for k, up := range []struct {
+			token string
+			bs    []batch.Binding
+		}{{syncToken, a}, {line2Token, b}} {
+			wg.Go(func() {
+				code, ack, _ := upload(t, hs[k].URL, up.token, uint64(i), up.bs)
+				if code != 200 {
+					t.Errorf("tag %d, station %d: %d", i, k, code)
+				}
+				binds.Add(int32(ack.Bindings))
+				conflicts.Add(int32(ack.Conflicts))
+			})
+		}
+		wg.Wait()
+		if binds.Load() != 1 || conflicts.Load() != 1 {
+			t.Fatalf("tag %d: %d bindings, %d conflicts; want 1 and 1", i, binds.Load(), conflicts.Load())
+		}
+	}
+	if _, total, err := srv.Store().Conflicts(context.Background(), 0); err != nil || total != tags {
+		t.Fatalf("%d conflicts held, want %d: %v", total, tags, err)
 	}
 }

@@ -1,9 +1,12 @@
 package serve_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -184,20 +187,20 @@ func testSyncUploadRules(t *testing.T, newSrv backend) {
 	if b.SKU != "SKU-NEW" || b.Seq != 20 || last != 40 {
 		t.Fatalf("after re-encode: %+v last %d", b, last)
 	}
-	// Another station re-encoded it later: it takes over; an earlier one
-	// does not.
+	// Another station's records for bound tags, later or earlier: neither
+	// takes over (the first binding is kept); both are held as conflicts.
 	x := re
 	x.StationID, x.Seq, x.SKU, x.CompletedAt = "line-2", 1, "SKU-L2", re.CompletedAt.Add(time.Minute)
 	y := x
 	y.Seq, y.SKU, y.CompletedAt = 2, "SKU-L2-OLD", bs[1].CompletedAt.Add(-time.Minute)
 	y.UID = bs[1].UID
-	if code, _, _ := upload(t, hs.URL, anyToken, 0, []batch.Binding{x, y}); code != 200 {
-		t.Fatal(code)
+	if code, ack, _ := upload(t, hs.URL, anyToken, 0, []batch.Binding{x, y}); code != 200 || ack.Bindings != 0 || ack.Conflicts != 2 || ack.New != 2 {
+		t.Fatalf("%d %+v", code, ack)
 	}
-	if b, _, _ := lookup(t, s.Store(), uid); b.SKU != "SKU-L2" || b.StationID != "line-2" {
+	if b, _, _ := lookup(t, s.Store(), uid); b.SKU != "SKU-NEW" || b.StationID != "line-1" {
 		t.Fatalf("%+v", b)
 	}
-	if b, _, _ := lookup(t, s.Store(), bs[1].UID); b.SKU != "SKU-A" {
+	if b, _, _ := lookup(t, s.Store(), bs[1].UID); b.SKU != "SKU-A" || b.StationID != "line-1" {
 		t.Fatalf("%+v", b)
 	}
 }
@@ -335,4 +338,30 @@ func TestConfigErrors(t *testing.T) {
 		}
 	}
 	_ = errors.New
+}
+
+// Key versions are logged as numbers, not as base64 of a byte slice.
+func TestConfiguredKeyVersionsLoggedAsNumbers(t *testing.T) {
+	var buf bytes.Buffer
+	cfg := baseConfig(t)
+	cfg.DBPath = t.TempDir() + "/s.db"
+	cfg.KeyVersions = []byte{1, 2}
+	cfg.Logger = slog.New(slog.NewJSONHandler(&buf, nil))
+	s, err := serve.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	var entry struct {
+		Msg         string `json:"msg"`
+		KeyVersions []int  `json:"key_versions"`
+	}
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		if err := json.Unmarshal([]byte(line), &entry); err == nil && entry.Msg == "serve configured" {
+			break
+		}
+	}
+	if entry.Msg != "serve configured" || len(entry.KeyVersions) != 2 || entry.KeyVersions[0] != 1 || entry.KeyVersions[1] != 2 {
+		t.Fatalf("log: %s", buf.String())
+	}
 }

@@ -67,6 +67,11 @@ type Config struct {
 	// records and 32 MiB).
 	MaxSyncRecords int
 	MaxSyncBytes   int64
+	// ClockSkew is how far ahead of Now a synced record's times may be
+	// (default syncer.DefaultClockSkew, 5 minutes); Now is the clock
+	// (default time.Now).
+	ClockSkew time.Duration
+	Now       func() time.Time
 
 	// Logger gets structured logs (default: JSON on stderr, info level).
 	// Taps are logged at debug level; no level logs key bytes, MACs or
@@ -95,6 +100,7 @@ type Server struct {
 	m         *metrics
 	tokens    []token
 	handler   http.Handler
+	now       func() time.Time
 }
 
 type token struct {
@@ -116,6 +122,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	if s.cfg.MaxSyncBytes <= 0 {
 		s.cfg.MaxSyncBytes = 32 << 20
+	}
+	s.now = cfg.Now
+	if s.now == nil {
+		s.now = time.Now
 	}
 	if s.cfg.ShutdownTimeout <= 0 {
 		s.cfg.ShutdownTimeout = 10 * time.Second
@@ -172,12 +182,12 @@ func New(cfg Config) (*Server, error) {
 	case cfg.PostgresURL != "":
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if s.store, err = pgstore.New(ctx, cfg.PostgresURL, pgstore.Options{MaxConns: cfg.PGMaxConns}); err != nil {
+		if s.store, err = pgstore.New(ctx, cfg.PostgresURL, pgstore.Options{MaxConns: cfg.PGMaxConns, Now: s.now}); err != nil {
 			return nil, fmt.Errorf("serve: %w", err)
 		}
 		s.ownStore = true
 	case cfg.DBPath != "":
-		if s.store, err = boltstore.Open(cfg.DBPath, boltstore.Options{}); err != nil {
+		if s.store, err = boltstore.Open(cfg.DBPath, boltstore.Options{Now: s.now}); err != nil {
 			return nil, fmt.Errorf("serve: %w", err)
 		}
 		s.ownStore = true
@@ -189,11 +199,25 @@ func New(cfg Config) (*Server, error) {
 	mux.HandleFunc("GET "+s.route, s.handleTap)
 	mux.HandleFunc("POST /v1/sync", s.handleSync)
 	mux.HandleFunc("GET /healthz", s.handleHealth)
+	s.m.conflictsHeld = func(ctx context.Context) (int, error) {
+		_, n, err := s.store.Conflicts(ctx, 0)
+		return n, err
+	}
 	mux.Handle("GET /metrics", s.m)
 	s.handler = mux
 	s.log.Info("serve configured", "tap_route", s.route, "origin", s.origin, "scheme", string(scheme),
-		"key_versions", versions, "master_kcv", master.KCV(), "sync_tokens", len(s.tokens))
+		"key_versions", numbers(versions), "master_kcv", master.KCV(), "sync_tokens", len(s.tokens))
 	return s, nil
+}
+
+// numbers lists key versions as integers: a []byte would be logged as
+// base64 ("AQI=" for versions 1 and 2).
+func numbers(vs []byte) []int {
+	out := make([]int, len(vs))
+	for i, v := range vs {
+		out[i] = int(v)
+	}
+	return out
 }
 
 // tapRoute splits a template into its origin and the mux pattern of its

@@ -57,8 +57,11 @@ func (s *Server) handleSync(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusBadRequest, "reading the body: "+err.Error())
 		return
 	}
-	c, err := syncer.ParseChunk(bytes.NewReader(body), s.cfg.MaxSyncRecords)
+	c, err := syncer.ParseChunkWith(bytes.NewReader(body), syncer.Limits{MaxRecords: s.cfg.MaxSyncRecords, Now: s.now, ClockSkew: s.cfg.ClockSkew})
 	if err != nil {
+		if errors.Is(err, syncer.ErrClockAhead) {
+			s.log.Warn("sync refused: the station's clock is ahead", "err", err)
+		}
 		fail(http.StatusUnprocessableEntity, err.Error())
 		return
 	}
@@ -71,7 +74,7 @@ func (s *Server) handleSync(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sum := sha256.Sum256(body)
-	ack, replayed, err := s.store.ApplySync(r.Context(), store.Upload{Key: key, BodySHA256: hex.EncodeToString(sum[:]), Chunk: c})
+	res, err := s.store.ApplySync(r.Context(), store.Upload{Key: key, BodySHA256: hex.EncodeToString(sum[:]), Chunk: c})
 	if errors.Is(err, store.ErrIdempotencyConflict) {
 		s.log.Warn("sync idempotency key reused with another body", "station", c.Station, "key", key)
 		fail(http.StatusUnprocessableEntity, err.Error())
@@ -82,14 +85,22 @@ func (s *Server) handleSync(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusServiceUnavailable, "the store could not apply the upload; retry")
 		return
 	}
-	if replayed {
+	ack := res.Ack
+	if res.Replayed {
 		outcome = "replayed"
 		w.Header().Set("Idempotent-Replayed", "true")
 	} else {
 		outcome, records = "applied", len(c.Records)
+		s.m.conflicts.Add(uint64(len(res.Conflicts)))
+	}
+	for _, cf := range res.Conflicts {
+		s.log.Warn("sync record conflicts with another station's binding; the first binding is kept, resolve it in the store",
+			"uid", cf.Record.UID, "station", cf.Record.StationID, "seq", cf.Record.Seq, "sku", cf.Record.SKU,
+			"key_version", int(cf.Record.KeyVersion), "bound_station", cf.Bound.StationID, "bound_seq", cf.Bound.Seq,
+			"bound_sku", cf.Bound.SKU, "bound_key_version", int(cf.Bound.KeyVersion))
 	}
 	s.log.Info("sync upload", "station", c.Station, "first", c.Records[0].Seq, "last", c.NextSince,
-		"count", len(c.Records), "new", ack.New, "bindings", ack.Bindings, "replayed", replayed)
+		"count", len(c.Records), "new", ack.New, "bindings", ack.Bindings, "conflicts", ack.Conflicts, "replayed", res.Replayed)
 	b, _ := json.Marshal(ack)
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(append(b, '\n'))

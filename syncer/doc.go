@@ -58,7 +58,25 @@
 //	{"station":"line-1","acked_seq":1500, ...}
 //
 // Further keys are ignored. A header Idempotent-Replayed: true says the
-// answer was the stored one of an earlier delivery. ParseChunk is the
-// receiving side's parser and validator; AppendChunk the sending side's
-// writer.
+// answer was the stored one of an earlier delivery. ParseChunk (and
+// ParseChunkWith, with an injectable clock) is the receiving side's parser
+// and validator; AppendChunk the sending side's writer.
+//
+// # Record rules
+//
+// A receiver refuses the whole chunk (ErrChunk; serve answers 422), before
+// storing anything, when one line is not valid UTF-8 or one record breaks a
+// rule: uid 7 bytes as 14 upper-case hex digits (the UID a tap carries);
+// seq 1 to 2^63−1 (and since at most that); sku, batch_id and station_id
+// present, at most MaxTextLen (64) bytes, printable (no control or format
+// characters, tab included); key_version 1 to 255; read_ctr at most
+// MaxReadCtr (0xFFFFFE: the station reads the tag back right after
+// enabling SDM resets its 24-bit counter, and 0xFFFFFF is an exhausted
+// counter no tap can follow); outcome encoded or verified; attempts 0 to
+// MaxAttempts; master_kcv upper-case hex of at most 8 bytes; template_hash
+// empty or a lower-case hex SHA-256; completed_at present. A completed_at
+// or started_at more than Limits.ClockSkew (default 5 minutes) after the
+// receiver's clock is refused with ErrClockAhead: the station's clock runs
+// ahead; records never change, so the record is accepted once the
+// receiver's time reaches it.
 package syncer

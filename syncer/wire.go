@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"time"
+	"unicode/utf8"
 
 	"github.com/tagline-station/tagline/batch"
 )
@@ -97,12 +99,30 @@ type wireTrailer struct {
 	NextSince *uint64 `json:"next_since"`
 }
 
-// ParseChunk reads and validates a chunk body: the header names Format and
-// a station; every record is a binding of that station with a canonical
-// UID, in strictly ascending seq above since; the trailer's count, sha256
-// and next_since agree with the records; nothing follows the trailer.
-// maxRecords bounds the records accepted (0: no bound).
+// ParseChunk is ParseChunkWith with the default limits, the clock
+// time.Now, and maxRecords (0: no bound).
 func ParseChunk(r io.Reader, maxRecords int) (*Chunk, error) {
+	return ParseChunkWith(r, Limits{MaxRecords: maxRecords})
+}
+
+// ParseChunkWith reads and validates a chunk body: the header names Format
+// and a station; every record is a binding of that station in strictly
+// ascending seq above since and follows the record rules (doc.go: a 7-byte
+// upper-case UID, printable bounded text, a read counter a read-back can
+// see, no time ahead of lim.Now beyond lim.ClockSkew, ...); the trailer's
+// count, sha256 and next_since agree with the records; nothing follows the
+// trailer. Every error wraps ErrChunk; a time too far ahead also wraps
+// ErrClockAhead.
+func ParseChunkWith(r io.Reader, lim Limits) (*Chunk, error) {
+	maxRecords := lim.MaxRecords
+	now := time.Now()
+	if lim.Now != nil {
+		now = lim.Now()
+	}
+	skew := lim.ClockSkew
+	if skew <= 0 {
+		skew = DefaultClockSkew
+	}
 	br := bufio.NewReaderSize(r, 64<<10)
 	readLine := func() ([]byte, error) {
 		var line []byte
@@ -132,7 +152,7 @@ func ParseChunk(r io.Reader, maxRecords int) (*Chunk, error) {
 		return nil, err
 	}
 	var hd wireHeader
-	if err := json.Unmarshal(first, &hd); err != nil || hd.Type != "header" {
+	if err := json.Unmarshal(first, &hd); err != nil || hd.Type != "header" || !utf8.Valid(first) {
 		return nil, fmt.Errorf("%w: line 1 is not a header", ErrChunk)
 	}
 	if hd.Format != Format {
@@ -140,6 +160,12 @@ func ParseChunk(r io.Reader, maxRecords int) (*Chunk, error) {
 	}
 	if hd.Station == "" || hd.Since == nil {
 		return nil, fmt.Errorf("%w: the header needs station and since", ErrChunk)
+	}
+	if err := validText("station", hd.Station); err != nil {
+		return nil, fmt.Errorf("%w: header: %w", ErrChunk, err)
+	}
+	if *hd.Since > MaxSeq {
+		return nil, fmt.Errorf("%w: header: since %d is above 2^63-1", ErrChunk, *hd.Since)
 	}
 	c := &Chunk{Station: hd.Station, Since: *hd.Since}
 	h := sha256.New()
@@ -151,6 +177,9 @@ func ParseChunk(r io.Reader, maxRecords int) (*Chunk, error) {
 		}
 		if err != nil {
 			return nil, err
+		}
+		if !utf8.Valid(line) {
+			return nil, fmt.Errorf("%w: line %d is not valid UTF-8", ErrChunk, n)
 		}
 		var rec wireRecord
 		if err := json.Unmarshal(line, &rec); err != nil {
@@ -188,14 +217,9 @@ func ParseChunk(r io.Reader, maxRecords int) (*Chunk, error) {
 			return nil, fmt.Errorf("%w: line %d: seq %d is not above %d", ErrChunk, n, b.Seq, last)
 		case b.StationID != c.Station:
 			return nil, fmt.Errorf("%w: line %d: station %q in a chunk of station %q", ErrChunk, n, b.StationID, c.Station)
-		case b.SKU == "":
-			return nil, fmt.Errorf("%w: line %d: empty sku", ErrChunk, n)
 		}
-		if u, err := batch.NormalizeUID(b.UID); err != nil || u != b.UID {
-			return nil, fmt.Errorf("%w: line %d: uid is not upper-case hex of 4, 7 or 10 bytes", ErrChunk, n)
-		}
-		if len(b.MasterKCV) > 16 {
-			return nil, fmt.Errorf("%w: line %d: master_kcv longer than 8 bytes (key material?)", ErrChunk, n)
+		if err := validateRecord(&b, now, skew); err != nil {
+			return nil, fmt.Errorf("%w: line %d (seq %d): %w", ErrChunk, n, b.Seq, err)
 		}
 		last = b.Seq
 		h.Write(line)

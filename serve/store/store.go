@@ -32,13 +32,42 @@ func FromRecord(r *syncer.Record) Binding {
 	}
 }
 
-// Replaces reports whether incoming replaces current as a UID's binding
+// Verdict is what a record does to the current binding of its UID
 // (invariant 4).
-func Replaces(incoming, current *Binding) bool {
-	if incoming.StationID == current.StationID {
-		return incoming.Seq > current.Seq
+type Verdict int
+
+const (
+	// Bind: the record becomes the binding (no binding yet, or a
+	// re-encode at the binding's own station: a higher seq).
+	Bind Verdict = iota
+	// Keep: a record of the binding's station with a seq not above the
+	// binding's (the same record again, or one a re-encode superseded);
+	// nothing changes.
+	Keep
+	// Conflict: another station's record; it is not applied but kept as a
+	// conflict for a person to resolve.
+	Conflict
+)
+
+// Classify decides what incoming does to current, the UID's binding
+// (invariant 4). The first binding of a UID is kept: only its own station
+// may replace it.
+func Classify(incoming, current *Binding) Verdict {
+	switch {
+	case incoming.StationID != current.StationID:
+		return Conflict
+	case incoming.Seq > current.Seq:
+		return Bind
 	}
-	return incoming.CompletedAt.After(current.CompletedAt)
+	return Keep
+}
+
+// ConflictRecord is a record that was not applied because another
+// station's binding holds its UID (Verdict Conflict).
+type ConflictRecord struct {
+	Record     Binding   `json:"record"` // as received
+	Bound      Binding   `json:"bound"`  // the binding kept, when the record arrived
+	DetectedAt time.Time `json:"detected_at"`
 }
 
 // Upload is a validated sync chunk with its idempotency key.
@@ -55,6 +84,20 @@ type SyncAck struct {
 	Count    int    `json:"count"`    // records in the chunk
 	New      int    `json:"new"`      // records not held before
 	Bindings int    `json:"bindings"` // current bindings created or replaced
+	// Conflicts counts the records not applied because another station's
+	// binding holds their UID; they are kept for a person to resolve.
+	Conflicts int `json:"conflicts"`
+}
+
+// Applied is ApplySync's answer.
+type Applied struct {
+	Ack SyncAck
+	// Replayed: Ack is the stored answer of an earlier delivery; nothing
+	// was applied now.
+	Replayed bool
+	// Conflicts are the records of this delivery held as conflicts (empty
+	// when Replayed).
+	Conflicts []ConflictRecord
 }
 
 // TapResult is what Tap decided.
@@ -103,9 +146,11 @@ var (
 
 // Store is the backend's storage.
 type Store interface {
-	// ApplySync applies an upload once per key (invariants 3–5). replayed
-	// reports an answer returned from an earlier delivery.
-	ApplySync(ctx context.Context, up Upload) (ack SyncAck, replayed bool, err error)
+	// ApplySync applies an upload once per key (invariants 3–6).
+	ApplySync(ctx context.Context, up Upload) (Applied, error)
+	// Conflicts returns up to limit conflicts, oldest first by station and
+	// seq, and how many are held in all (invariant 6).
+	Conflicts(ctx context.Context, limit int) (list []ConflictRecord, total int, err error)
 	// Tap records a verified read counter of a tag (invariants 1–2).
 	// keyVersion is the version whose keys verified the SUN message.
 	Tap(ctx context.Context, uid string, ctr uint32, keyVersion byte) (Tap, error)

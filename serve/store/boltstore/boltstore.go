@@ -22,6 +22,7 @@ var (
 	bRecords  = []byte("records")
 	bStations = []byte("stations")
 	bIdem     = []byte("idem")
+	bConflict = []byte("conflicts")
 	magic     = []byte("tagline-serve")
 )
 
@@ -47,6 +48,8 @@ type Options struct {
 	// slightly later, larger group raises throughput; each tap waits at
 	// most this much longer.
 	GroupWait time.Duration
+	// Now stamps conflicts (default time.Now).
+	Now func() time.Time
 }
 
 // Store is a store.Store over one bbolt file and its tap log.
@@ -54,6 +57,7 @@ type Store struct {
 	db       *bolt.DB
 	log      *tapLog
 	maxGroup int
+	now      func() time.Time
 	every    time.Duration
 	wait     time.Duration
 	reqs     chan *tapReq
@@ -107,6 +111,9 @@ func Open(path string, opts Options) (*Store, error) {
 	if opts.GroupWait == 0 {
 		opts.GroupWait = 200 * time.Microsecond
 	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout:         opts.LockTimeout,
 		NoFreelistSync:  true,
@@ -139,7 +146,7 @@ func Open(path string, opts Options) (*Store, error) {
 		if f := string(meta.Get([]byte("format"))); f != "1" {
 			return fmt.Errorf("%w: format %q, this tagline reads 1", ErrForeign, f)
 		}
-		for _, b := range [][]byte{bBindings, bCtr, bRecords, bStations, bIdem} {
+		for _, b := range [][]byte{bBindings, bCtr, bRecords, bStations, bIdem, bConflict} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -150,7 +157,7 @@ func Open(path string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("serve store %s: %w", path, err)
 	}
-	s := &Store{db: db, maxGroup: opts.MaxGroup, every: opts.CheckpointEvery, wait: opts.GroupWait,
+	s := &Store{db: db, maxGroup: opts.MaxGroup, now: opts.Now, every: opts.CheckpointEvery, wait: opts.GroupWait,
 		reqs: make(chan *tapReq, opts.MaxGroup), done: make(chan struct{}),
 		stopCkpt: make(chan struct{}), ckptDone: make(chan struct{}),
 		overlay: map[string]uint32{}}
@@ -495,25 +502,27 @@ func (s *Store) checkpoint() error {
 }
 
 // ApplySync implements store.Store.
-func (s *Store) ApplySync(_ context.Context, up store.Upload) (store.SyncAck, bool, error) {
-	var ack store.SyncAck
-	var replayed bool
+func (s *Store) ApplySync(_ context.Context, up store.Upload) (store.Applied, error) {
+	var res store.Applied
 	c := up.Chunk
 	hash, err := hexSum(up.BodySHA256)
 	if err != nil {
-		return ack, false, err
+		return res, err
 	}
+	now := s.now().UTC()
 	err = s.db.Update(func(tx *bolt.Tx) error {
+		res = store.Applied{}
 		idem := tx.Bucket(bIdem)
 		if v := idem.Get([]byte(up.Key)); v != nil {
 			if len(v) < 32 || !bytes.Equal(v[:32], hash) {
 				return store.ErrIdempotencyConflict
 			}
-			replayed = true
-			return json.Unmarshal(v[32:], &ack)
+			res.Replayed = true
+			return json.Unmarshal(v[32:], &res.Ack)
 		}
-		ack = store.SyncAck{Station: c.Station, AckedSeq: c.NextSince, Count: len(c.Records)}
-		recs, binds, ctrs := tx.Bucket(bRecords), tx.Bucket(bBindings), tx.Bucket(bCtr)
+		ack := &res.Ack
+		*ack = store.SyncAck{Station: c.Station, AckedSeq: c.NextSince, Count: len(c.Records)}
+		recs := tx.Bucket(bRecords)
 		key := make([]byte, 0, len(c.Station)+9)
 		for i := range c.Records {
 			r := &c.Records[i]
@@ -525,28 +534,18 @@ func (s *Store) ApplySync(_ context.Context, up store.Upload) (store.SyncAck, bo
 				ack.New++
 			}
 			in := store.FromRecord(r)
-			if v := binds.Get([]byte(in.UID)); v != nil {
-				cur, err := decodeBinding(v)
-				if err != nil {
-					return fmt.Errorf("binding of %s: %w", in.UID, err)
-				}
-				if !store.Replaces(&in, &cur) {
-					continue
-				}
-			}
-			if err := binds.Put([]byte(in.UID), encodeBinding(nil, &in)); err != nil {
+			applied, conflict, err := bindRecord(tx, &in, key, now)
+			if err != nil {
 				return err
 			}
-			ack.Bindings++
-			// A new or replacing binding never lowers the last accepted
-			// counter; it raises it to the counter the station saw.
-			v := ctrs.Get([]byte(in.UID))
-			if len(v) != 4 || in.ReadCtr > binary.BigEndian.Uint32(v) {
-				if err := ctrs.Put([]byte(in.UID), binary.BigEndian.AppendUint32(nil, in.ReadCtr)); err != nil {
-					return err
-				}
+			if applied {
+				ack.Bindings++
+			}
+			if conflict != nil {
+				res.Conflicts = append(res.Conflicts, *conflict)
 			}
 		}
+		ack.Conflicts = len(res.Conflicts)
 		st := tx.Bucket(bStations)
 		var hw uint64
 		if v := st.Get([]byte(c.Station)); len(v) == 8 {
@@ -563,7 +562,78 @@ func (s *Store) ApplySync(_ context.Context, up store.Upload) (store.SyncAck, bo
 		}
 		return idem.Put([]byte(up.Key), append(append([]byte(nil), hash...), js...))
 	})
-	return ack, replayed, err
+	if err != nil {
+		return store.Applied{}, err
+	}
+	return res, nil
+}
+
+// bindRecord applies one record to its UID's binding (store invariant 4):
+// it binds it, leaves things as they are, or keeps it as a conflict under
+// key (its station and seq) once.
+func bindRecord(tx *bolt.Tx, in *store.Binding, key []byte, now time.Time) (applied bool, conflict *store.ConflictRecord, err error) {
+	binds, ctrs := tx.Bucket(bBindings), tx.Bucket(bCtr)
+	if v := binds.Get([]byte(in.UID)); v != nil {
+		cur, err := decodeBinding(v)
+		if err != nil {
+			return false, nil, fmt.Errorf("binding of %s: %w", in.UID, err)
+		}
+		switch store.Classify(in, &cur) {
+		case store.Keep:
+			return false, nil, nil
+		case store.Conflict:
+			return false, &store.ConflictRecord{Record: *in, Bound: cur, DetectedAt: now}, keepConflict(tx, key, in, &cur, now)
+		}
+	}
+	if err := binds.Put([]byte(in.UID), encodeBinding(nil, in)); err != nil {
+		return false, nil, err
+	}
+	// A new or replacing binding never lowers the last accepted counter;
+	// it raises it to the counter the station saw.
+	v := ctrs.Get([]byte(in.UID))
+	if len(v) != 4 || in.ReadCtr > binary.BigEndian.Uint32(v) {
+		if err := ctrs.Put([]byte(in.UID), binary.BigEndian.AppendUint32(nil, in.ReadCtr)); err != nil {
+			return false, nil, err
+		}
+	}
+	return true, nil, nil
+}
+
+// keepConflict stores a conflict once by its record's station and seq: a
+// record delivered again keeps the first detection.
+func keepConflict(tx *bolt.Tx, key []byte, in, cur *store.Binding, now time.Time) error {
+	b := tx.Bucket(bConflict)
+	if b.Get(key) != nil {
+		return nil
+	}
+	js, err := json.Marshal(store.ConflictRecord{Record: *in, Bound: *cur, DetectedAt: now})
+	if err != nil {
+		return err
+	}
+	return b.Put(key, js)
+}
+
+// Conflicts implements store.Store.
+func (s *Store) Conflicts(_ context.Context, limit int) ([]store.ConflictRecord, int, error) {
+	var out []store.ConflictRecord
+	total := 0
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bConflict)
+		total = b.Stats().KeyN
+		if limit <= 0 {
+			return nil
+		}
+		cur := b.Cursor()
+		for k, v := cur.First(); k != nil && len(out) < limit; k, v = cur.Next() {
+			var c store.ConflictRecord
+			if err := json.Unmarshal(v, &c); err != nil {
+				return fmt.Errorf("conflict %d: %w", len(out)+1, err)
+			}
+			out = append(out, c)
+		}
+		return nil
+	})
+	return out, total, err
 }
 
 func hexSum(s string) ([]byte, error) {

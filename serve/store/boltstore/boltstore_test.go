@@ -25,7 +25,7 @@ func seed(t *testing.T, s *Store, n int) {
 		b := batch.Binding{UID: uid(i), SKU: "SKU", BatchID: "b", StationID: "line-1", KeyVersion: 1, ReadCtr: 1, Seq: uint64(i + 1), CompletedAt: time.Unix(int64(i), 0)}
 		c.Records = append(c.Records, syncer.Record{Binding: b, Line: syncer.AppendRecord(nil, &b)})
 	}
-	if _, _, err := s.ApplySync(context.Background(), store.Upload{Key: "k", BodySHA256: fmt.Sprintf("%064x", n), Chunk: c}); err != nil {
+	if _, err := s.ApplySync(context.Background(), store.Upload{Key: "k", BodySHA256: fmt.Sprintf("%064x", n), Chunk: c}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -31,8 +31,12 @@
 //	records   station ‖ 0x00 ‖ seq (uint64 big-endian) → record line as received
 //	stations  station → highest acked seq, uint64 big-endian
 //	idem      idempotency key → SHA-256 of the body (32 bytes) ‖ JSON answer
+//	conflicts station ‖ 0x00 ‖ seq (uint64 big-endian) of the refused record
+//	          → JSON of store.ConflictRecord (record, binding kept, detected_at)
 //
-// and next to the file, <path>.taplog (taplog.go).
+// and next to the file, <path>.taplog (taplog.go). Open adds a missing
+// bucket (conflicts, to files of earlier releases) without changing the
+// format number: older readers ignore it.
 //
 //	binding v1: 0x01 uid sku batch_id station_id master_kcv template_hash
 //	            outcome (each uvarint length + bytes) seq:uvarint

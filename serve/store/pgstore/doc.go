@@ -28,5 +28,14 @@
 // The Schema constant holds the DDL: tagline_bindings (current binding and last accepted
 // counter per UID), tagline_records (every received record line, by
 // station and seq), tagline_stations (highest seq received per station),
-// tagline_idempotency (key, body hash, stored answer).
+// tagline_idempotency (key, body hash, stored answer), tagline_conflicts
+// (records another station's binding kept out, by station and seq, with
+// the UID, the bound station, both as JSON and the detection time; a
+// person resolves them there).
+//
+// A sync upload offers each UID's latest record of the chunk in one
+// INSERT ... ON CONFLICT DO UPDATE WHERE same station AND higher seq
+// (store invariant 4); the rows it leaves alone are locked by it, so the
+// bindings then read to classify the rest as conflicts are those decided
+// against, even when two stations upload the same new UID at once.
 package pgstore

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tagline-station/tagline/serve/store"
+	"github.com/tagline-station/tagline/syncer"
 )
 
 // Schema is the DDL New runs (idempotent).
@@ -45,6 +46,18 @@ CREATE TABLE IF NOT EXISTS tagline_stations (
 	acked_upto     bigint NOT NULL,
 	last_upload_at timestamptz NOT NULL
 );
+-- records not applied because another station's binding holds their UID
+-- (store invariants 4 and 6), for a person to resolve
+CREATE TABLE IF NOT EXISTS tagline_conflicts (
+	station_id       text NOT NULL,
+	seq              bigint NOT NULL,
+	uid              text NOT NULL,
+	bound_station_id text NOT NULL,
+	record           jsonb NOT NULL,
+	bound            jsonb NOT NULL,
+	detected_at      timestamptz NOT NULL,
+	PRIMARY KEY (station_id, seq)
+);
 CREATE TABLE IF NOT EXISTS tagline_idempotency (
 	key         text PRIMARY KEY,
 	body_sha256 text NOT NULL,
@@ -64,7 +77,10 @@ UNION ALL
 SELECT false, sku, batch_id, station_id, seq, key_version, master_kcv, template_hash, outcome, read_ctr, completed_at, last_ctr
 FROM tagline_bindings WHERE uid = $1 AND NOT EXISTS (SELECT 1 FROM upd)`
 
-// The WHERE clause is store.Replaces; GREATEST keeps invariant 4 of store.
+// The WHERE clause is the Bind verdict of store.Classify on an existing
+// row (the same station, a higher seq); GREATEST keeps invariant 4 of
+// store. A row the WHERE clause leaves alone is still locked, so the
+// bindings read after it in the transaction are the ones decided against.
 const upsertSQL = `
 INSERT INTO tagline_bindings AS b (uid, sku, batch_id, station_id, seq, key_version, master_kcv, template_hash, outcome, read_ctr, completed_at, last_ctr)
 SELECT u.uid, u.sku, u.batch_id, $1, u.seq, u.key_version, u.master_kcv, u.template_hash, u.outcome, u.read_ctr, u.completed_at, u.read_ctr
@@ -75,8 +91,16 @@ ON CONFLICT (uid) DO UPDATE SET
 	key_version = EXCLUDED.key_version, master_kcv = EXCLUDED.master_kcv, template_hash = EXCLUDED.template_hash,
 	outcome = EXCLUDED.outcome, read_ctr = EXCLUDED.read_ctr, completed_at = EXCLUDED.completed_at,
 	last_ctr = GREATEST(b.last_ctr, EXCLUDED.read_ctr)
-WHERE (b.station_id = EXCLUDED.station_id AND b.seq < EXCLUDED.seq)
-   OR (b.station_id <> EXCLUDED.station_id AND b.completed_at < EXCLUDED.completed_at)`
+WHERE b.station_id = EXCLUDED.station_id AND b.seq < EXCLUDED.seq
+RETURNING uid`
+
+const bindingCols = `uid, sku, batch_id, station_id, seq, key_version, master_kcv, template_hash, outcome, read_ctr, completed_at`
+
+const conflictsSQL = `
+INSERT INTO tagline_conflicts (station_id, seq, uid, bound_station_id, record, bound, detected_at)
+SELECT $1, u.seq, u.uid, u.bound_station_id, u.record, u.bound, $7
+FROM unnest($2::bigint[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[]) AS u(seq, uid, bound_station_id, record, bound)
+ON CONFLICT (station_id, seq) DO NOTHING`
 
 const recordsSQL = `
 INSERT INTO tagline_records (station_id, seq, uid, line)
@@ -87,12 +111,15 @@ ON CONFLICT (station_id, seq) DO NOTHING`
 type Store struct {
 	pool *pgxpool.Pool
 	own  bool
+	now  func() time.Time
 }
 
 // Options tune New.
 type Options struct {
 	// MaxConns of the pool (default: pgxpool's, max(4, cores)).
 	MaxConns int32
+	// Now stamps conflicts (default time.Now).
+	Now func() time.Time
 }
 
 // New connects to the database named by dsn (a postgres:// URL or a
@@ -115,6 +142,9 @@ func New(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s.own = true
+	if opts.Now != nil {
+		s.now = opts.Now
+	}
 	return s, nil
 }
 
@@ -130,7 +160,7 @@ func NewFromPool(ctx context.Context, pool *pgxpool.Pool) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres schema: %w", err)
 	}
-	return &Store{pool: pool}, nil
+	return &Store{pool: pool, now: time.Now}, nil
 }
 
 // Pool is the store's connection pool.
@@ -199,11 +229,11 @@ func (s *Store) Lookup(ctx context.Context, uid string) (store.Binding, uint32, 
 }
 
 // ApplySync implements store.Store in one transaction (invariant 3).
-func (s *Store) ApplySync(ctx context.Context, up store.Upload) (store.SyncAck, bool, error) {
-	var ack store.SyncAck
-	var replayed bool
-	c := up.Chunk
+func (s *Store) ApplySync(ctx context.Context, up store.Upload) (store.Applied, error) {
+	var res store.Applied
+	now := s.now().UTC()
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		res = store.Applied{}
 		tag, err := tx.Exec(ctx, `INSERT INTO tagline_idempotency (key, body_sha256) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`, up.Key, up.BodySHA256)
 		if err != nil {
 			return err
@@ -219,66 +249,201 @@ func (s *Store) ApplySync(ctx context.Context, up store.Upload) (store.SyncAck, 
 			if sum != up.BodySHA256 {
 				return store.ErrIdempotencyConflict
 			}
-			replayed = true
-			return json.Unmarshal(answer, &ack)
+			res.Replayed = true
+			return json.Unmarshal(answer, &res.Ack)
 		}
-		ack = store.SyncAck{Station: c.Station, AckedSeq: c.NextSince, Count: len(c.Records)}
-		n := len(c.Records)
-		seqs, uids, lines := make([]int64, n), make([]string, n), make([]string, n)
-		for i := range c.Records {
-			seqs[i], uids[i], lines[i] = int64(c.Records[i].Seq), c.Records[i].UID, string(c.Records[i].Line)
-		}
-		tag, err = tx.Exec(ctx, recordsSQL, c.Station, seqs, uids, lines)
-		if err != nil {
-			return err
-		}
-		ack.New = int(tag.RowsAffected())
-		// One row per UID per statement (ON CONFLICT cannot touch a row
-		// twice): within a chunk, all of one station, the highest seq wins.
-		latest := make(map[string]int, n)
-		order := make([]string, 0, n)
-		for i := range c.Records {
-			u := c.Records[i].UID
-			if _, ok := latest[u]; !ok {
-				order = append(order, u)
-			}
-			latest[u] = i
-		}
-		m := len(order)
-		var (
-			bu, sku, bid, kcv, th, oc = make([]string, m), make([]string, m), make([]string, m), make([]string, m), make([]string, m), make([]string, m)
-			bseq, rctr                = make([]int64, m), make([]int64, m)
-			kvs                       = make([]int16, m)
-			cat                       = make([]time.Time, m)
-		)
-		for i, u := range order {
-			b := store.FromRecord(&c.Records[latest[u]])
-			bu[i], sku[i], bid[i], kcv[i], th[i], oc[i] = b.UID, b.SKU, b.BatchID, b.MasterKCV, b.TemplateHash, b.Outcome
-			bseq[i], rctr[i], kvs[i], cat[i] = int64(b.Seq), int64(b.ReadCtr), int16(b.KeyVersion), b.CompletedAt
-		}
-		tag, err = tx.Exec(ctx, upsertSQL, c.Station, bu, sku, bid, bseq, kvs, kcv, th, oc, rctr, cat)
-		if err != nil {
-			return err
-		}
-		ack.Bindings = int(tag.RowsAffected())
-		if _, err := tx.Exec(ctx, `INSERT INTO tagline_stations (station_id, acked_upto, last_upload_at) VALUES ($1, $2, now())
-			ON CONFLICT (station_id) DO UPDATE SET acked_upto = GREATEST(tagline_stations.acked_upto, EXCLUDED.acked_upto), last_upload_at = now()`,
-			c.Station, int64(c.NextSince)); err != nil {
-			return err
-		}
-		js, err := json.Marshal(ack)
-		if err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, `UPDATE tagline_idempotency SET answer = $2 WHERE key = $1`, up.Key, js)
-		return err
+		return s.apply(ctx, tx, up, now, &res)
 	})
 	if err != nil && !errors.Is(err, store.ErrIdempotencyConflict) {
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) {
-			return ack, false, fmt.Errorf("sync upload: postgres %s: %s", pe.Code, pe.Message)
+			return store.Applied{}, fmt.Errorf("sync upload: postgres %s: %s", pe.Code, pe.Message)
 		}
-		return ack, false, fmt.Errorf("sync upload: %w", err)
+		return store.Applied{}, fmt.Errorf("sync upload: %w", err)
 	}
-	return ack, replayed, err
+	if err != nil {
+		return store.Applied{}, err
+	}
+	return res, nil
+}
+
+// apply stores a chunk's records, bindings and conflicts and its answer,
+// inside the transaction that claimed its idempotency key.
+func (s *Store) apply(ctx context.Context, tx pgx.Tx, up store.Upload, now time.Time, res *store.Applied) error {
+	c, ack := up.Chunk, &res.Ack
+	*ack = store.SyncAck{Station: c.Station, AckedSeq: c.NextSince, Count: len(c.Records)}
+	n := len(c.Records)
+	seqs, uids, lines := make([]int64, n), make([]string, n), make([]string, n)
+	for i := range c.Records {
+		seqs[i], uids[i], lines[i] = int64(c.Records[i].Seq), c.Records[i].UID, string(c.Records[i].Line)
+	}
+	tag, err := tx.Exec(ctx, recordsSQL, c.Station, seqs, uids, lines)
+	if err != nil {
+		return err
+	}
+	ack.New = int(tag.RowsAffected())
+	applied, err := s.upsertLatest(ctx, tx, c)
+	if err != nil {
+		return err
+	}
+	ack.Bindings = len(applied)
+	if res.Conflicts, err = conflictsOf(ctx, tx, c, applied, now); err != nil {
+		return err
+	}
+	if err := keepConflicts(ctx, tx, c.Station, res.Conflicts, now); err != nil {
+		return err
+	}
+	ack.Conflicts = len(res.Conflicts)
+	if _, err := tx.Exec(ctx, `INSERT INTO tagline_stations (station_id, acked_upto, last_upload_at) VALUES ($1, $2, now())
+		ON CONFLICT (station_id) DO UPDATE SET acked_upto = GREATEST(tagline_stations.acked_upto, EXCLUDED.acked_upto), last_upload_at = now()`,
+		c.Station, int64(c.NextSince)); err != nil {
+		return err
+	}
+	js, err := json.Marshal(ack)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `UPDATE tagline_idempotency SET answer = $2 WHERE key = $1`, up.Key, js)
+	return err
+}
+
+// upsertLatest offers each UID's latest record of the chunk as its binding
+// and returns the UIDs it bound. One row per UID per statement (ON
+// CONFLICT cannot touch a row twice): within a chunk, all of one station,
+// the highest seq is the one to offer.
+func (s *Store) upsertLatest(ctx context.Context, tx pgx.Tx, c *syncer.Chunk) (map[string]bool, error) {
+	n := len(c.Records)
+	latest := make(map[string]int, n)
+	order := make([]string, 0, n)
+	for i := range c.Records {
+		u := c.Records[i].UID
+		if _, ok := latest[u]; !ok {
+			order = append(order, u)
+		}
+		latest[u] = i
+	}
+	m := len(order)
+	var (
+		bu, sku, bid, kcv, th, oc = make([]string, m), make([]string, m), make([]string, m), make([]string, m), make([]string, m), make([]string, m)
+		bseq, rctr                = make([]int64, m), make([]int64, m)
+		kvs                       = make([]int16, m)
+		cat                       = make([]time.Time, m)
+	)
+	for i, u := range order {
+		b := store.FromRecord(&c.Records[latest[u]])
+		bu[i], sku[i], bid[i], kcv[i], th[i], oc[i] = b.UID, b.SKU, b.BatchID, b.MasterKCV, b.TemplateHash, b.Outcome
+		bseq[i], rctr[i], kvs[i], cat[i] = int64(b.Seq), int64(b.ReadCtr), int16(b.KeyVersion), b.CompletedAt
+	}
+	rows, err := tx.Query(ctx, upsertSQL, c.Station, bu, sku, bid, bseq, kvs, kcv, th, oc, rctr, cat)
+	if err != nil {
+		return nil, err
+	}
+	applied := make(map[string]bool, m)
+	var u string
+	_, err = pgx.ForEachRow(rows, []any{&u}, func() error {
+		applied[u] = true
+		return nil
+	})
+	return applied, err
+}
+
+// conflictsOf returns the chunk's records that another station's binding
+// holds (store.Classify), reading the bindings of the UIDs the upsert left
+// alone: rows it locked, so nobody changed them since.
+func conflictsOf(ctx context.Context, tx pgx.Tx, c *syncer.Chunk, applied map[string]bool, now time.Time) ([]store.ConflictRecord, error) {
+	var left []string
+	seen := map[string]bool{}
+	for i := range c.Records {
+		if u := c.Records[i].UID; !applied[u] && !seen[u] {
+			seen[u] = true
+			left = append(left, u)
+		}
+	}
+	if len(left) == 0 {
+		return nil, nil
+	}
+	rows, err := tx.Query(ctx, `SELECT `+bindingCols+` FROM tagline_bindings WHERE uid = ANY($1)`, left)
+	if err != nil {
+		return nil, err
+	}
+	current := make(map[string]store.Binding, len(left))
+	var b store.Binding
+	var seq, readCtr int64
+	var kv int16
+	_, err = pgx.ForEachRow(rows, []any{&b.UID, &b.SKU, &b.BatchID, &b.StationID, &seq, &kv, &b.MasterKCV, &b.TemplateHash, &b.Outcome, &readCtr, &b.CompletedAt}, func() error {
+		b.Seq, b.KeyVersion, b.ReadCtr, b.CompletedAt = uint64(seq), byte(kv), uint32(readCtr), b.CompletedAt.UTC()
+		current[b.UID] = b
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []store.ConflictRecord
+	for i := range c.Records {
+		cur, ok := current[c.Records[i].UID]
+		if !ok || applied[c.Records[i].UID] {
+			continue
+		}
+		in := store.FromRecord(&c.Records[i])
+		if store.Classify(&in, &cur) == store.Conflict {
+			out = append(out, store.ConflictRecord{Record: in, Bound: cur, DetectedAt: now})
+		}
+	}
+	return out, nil
+}
+
+// keepConflicts stores conflicts once by their record's station and seq.
+func keepConflicts(ctx context.Context, tx pgx.Tx, station string, cs []store.ConflictRecord, now time.Time) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	seqs, uids, bst := make([]int64, len(cs)), make([]string, len(cs)), make([]string, len(cs))
+	recs, bound := make([]string, len(cs)), make([]string, len(cs))
+	for i := range cs {
+		r, err := json.Marshal(cs[i].Record)
+		if err != nil {
+			return err
+		}
+		b, err := json.Marshal(cs[i].Bound)
+		if err != nil {
+			return err
+		}
+		seqs[i], uids[i], bst[i], recs[i], bound[i] = int64(cs[i].Record.Seq), cs[i].Record.UID, cs[i].Bound.StationID, string(r), string(b)
+	}
+	_, err := tx.Exec(ctx, conflictsSQL, station, seqs, uids, bst, recs, bound, now)
+	return err
+}
+
+// Conflicts implements store.Store.
+func (s *Store) Conflicts(ctx context.Context, limit int) ([]store.ConflictRecord, int, error) {
+	var total int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM tagline_conflicts`).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("conflicts: %w", err)
+	}
+	if limit <= 0 {
+		return nil, total, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT record, bound, detected_at FROM tagline_conflicts ORDER BY station_id, seq LIMIT $1`, limit)
+	if err != nil {
+		return nil, 0, fmt.Errorf("conflicts: %w", err)
+	}
+	var out []store.ConflictRecord
+	var rec, bound []byte
+	var at time.Time
+	_, err = pgx.ForEachRow(rows, []any{&rec, &bound, &at}, func() error {
+		var c store.ConflictRecord
+		if err := json.Unmarshal(rec, &c.Record); err != nil {
+			return err
+		}
+		if err := json.Unmarshal(bound, &c.Bound); err != nil {
+			return err
+		}
+		c.DetectedAt = at.UTC()
+		out = append(out, c)
+		return nil
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("conflicts: %w", err)
+	}
+	return out, total, nil
 }
