@@ -1,6 +1,7 @@
 package encoder
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -42,6 +43,9 @@ func (c *Conn) ReadBinary(ctx context.Context, offset, n int) ([]byte, error) {
 	b, err := c.iso(ctx, []byte{apdu.ClaISO, apdu.InsReadBinary, byte(offset >> 8), byte(offset), byte(n)})
 	if err != nil {
 		return nil, fmt.Errorf("read binary: %w", err)
+	}
+	if want := cmp.Or(n, 256); len(b) > want {
+		return nil, fmt.Errorf("read binary: %w: %d bytes for %d asked", apdu.ErrMalformed, len(b), want)
 	}
 	return b, nil
 }
@@ -324,6 +328,9 @@ func (c *Conn) ReadData(ctx context.Context, fileNo byte, offset, length int, mo
 	b, err := c.native(ctx, apdu.InsReadData, mode, dataHeader(fileNo, offset, length), nil)
 	if err != nil {
 		return nil, fmt.Errorf("read data file %d: %w", fileNo, err)
+	}
+	if length > 0 && len(b) > length {
+		return nil, fmt.Errorf("read data file %d: %w: %d bytes for %d asked", fileNo, apdu.ErrMalformed, len(b), length)
 	}
 	return b, nil
 }
