@@ -351,6 +351,8 @@ func Explain(err error) (reason, hint string) {
 		return "reader lost", "check the reader's cable; tagline picks it up again"
 	case errors.Is(err, apdu.ErrPermission), errors.Is(err, apdu.ErrAuthFailed):
 		return "tag refused a command" + step, "set this tag aside and report it"
+	case errors.Is(err, apdu.ErrTag), errors.Is(err, apdu.ErrLength):
+		return "tag answered with an error" + step + " (" + detail(err) + ")", "present the tag again; if it fails twice set it aside"
 	}
 	return strings.TrimSpace(err.Error()), "present the tag again; if it fails twice set it aside"
 }
