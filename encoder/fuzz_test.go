@@ -48,7 +48,9 @@ func FuzzPersonaliseAnswers(f *testing.F) {
 			if withUID {
 				j.ReaderUID = testUID
 			}
-			j.Journal = func(context.Context, []byte) (encoder.Known, error) { return encoder.Known{Intent: len(script)%2 == 0}, nil }
+			j.Journal = func(context.Context, []byte) (encoder.Known, error) {
+				return encoder.Known{Intent: len(script)%2 == 0}, nil
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			res, err := encoder.Personalise(ctx, card, j, encoder.Options{Rand: bytes.NewReader(make([]byte, 1024))})
 			cancel()
