@@ -432,30 +432,40 @@ func decide(ctx context.Context, job Job, in inspection, uid []byte, vers [keys.
 // or the journal must vouch for the tag before our key is tried on it.
 func decideOurVersion(ctx context.Context, job Job, in inspection, uid []byte) (decision, error) {
 	version := job.Deriver.Version()
-	switch {
-	case in.sunOK:
+	if in.sunOK {
 		return decision{ours: true}, nil
+	}
+	if uid != nil && job.Journal != nil {
+		// Our intent or binding vouches for the tag even when its NDEF
+		// file does not: a re-encode torn in the middle of the write.
+		k, err := job.Journal(ctx, uid)
+		if err != nil {
+			return decision{}, err
+		}
+		// A bound tag of our template that does not verify was not
+		// bound with these keys: trying them would only spend an
+		// attempt.
+		if k.Intent || k.Bound && !in.ourShape {
+			return decision{ours: true}, nil
+		}
+	}
+	switch {
 	case in.ourShape:
 		// Our template's URL whose MAC fails: keys 1 and 2 are not ours,
 		// so neither is key 0, which is changed after them.
 		return decision{}, fmt.Errorf("%w: key 0 has our version %d and the ndef file holds our url, but its sun message does not verify with our keys: it was encoded with another master key", ErrWrongKey, version)
-	case uid == nil:
-		return decision{}, fmt.Errorf("%w: key 0 has our version %d but the tag's sun message does not verify with our keys and the reader gave no uid", ErrWrongKey, version)
-	case job.Journal == nil:
+	case uid != nil && job.Journal == nil:
 		return decision{ours: true}, nil
 	}
-	k, err := job.Journal(ctx, uid)
-	if err != nil {
-		return decision{}, err
+	what := "an ndef message that is not ours"
+	if in.fresh {
+		what = "an empty ndef file (tagline writes it before any key)"
 	}
-	if !k.Intent && !k.Bound {
-		what := "an ndef message that is not ours"
-		if in.fresh {
-			what = "an empty ndef file (tagline writes it before any key)"
-		}
-		return decision{}, fmt.Errorf("%w: key 0 has version %d like ours, but the tag holds %s and this journal has no record of it", ErrForeignTag, version, what)
+	known := "this journal has no record of it"
+	if uid == nil {
+		known = "the reader gave no uid to look it up by"
 	}
-	return decision{ours: true}, nil
+	return decision{}, fmt.Errorf("%w: key 0 has version %d like ours, but the tag holds %s and %s", ErrForeignTag, version, what, known)
 }
 
 // checkHalfKeyed refuses a tag with keys of our version but key 0 still
