@@ -1,6 +1,7 @@
 package encoder
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -42,6 +43,9 @@ func (c *Conn) ReadBinary(ctx context.Context, offset, n int) ([]byte, error) {
 	b, err := c.iso(ctx, []byte{apdu.ClaISO, apdu.InsReadBinary, byte(offset >> 8), byte(offset), byte(n)})
 	if err != nil {
 		return nil, fmt.Errorf("read binary: %w", err)
+	}
+	if want := cmp.Or(n, 256); len(b) > want {
+		return nil, fmt.Errorf("read binary: %w: %d bytes for %d asked", apdu.ErrMalformed, len(b), want)
 	}
 	return b, nil
 }
@@ -97,7 +101,7 @@ func (c *Conn) GetVersion(ctx context.Context) (Version, error) {
 		ins = apdu.InsAdditionalFrame
 	}
 	if len(all) < 28 {
-		return v, fmt.Errorf("get version: %d-byte answer", len(all))
+		return v, fmt.Errorf("get version: %w: %d-byte answer", apdu.ErrMalformed, len(all))
 	}
 	v.HW, v.SW, v.UID, v.Batch = all[0:7], all[7:14], all[14:21], all[21:26]
 	v.FabKey, v.Week, v.Year = all[26]>>3, all[26]&0x07<<4|all[27]>>4, all[27]
@@ -181,7 +185,7 @@ func (c *Conn) GetCardUID(ctx context.Context) ([]byte, error) {
 		return nil, fmt.Errorf("get card uid: %w", err)
 	}
 	if len(b) != 7 {
-		return nil, fmt.Errorf("get card uid: %d-byte uid", len(b))
+		return nil, fmt.Errorf("get card uid: %w: %d-byte uid", apdu.ErrMalformed, len(b))
 	}
 	return b, nil
 }
@@ -195,7 +199,7 @@ func (c *Conn) GetKeyVersion(ctx context.Context, keyNo byte) (byte, error) {
 		return 0, fmt.Errorf("get key version %d: %w", keyNo, err)
 	}
 	if len(b) != 1 {
-		return 0, fmt.Errorf("get key version %d: %d-byte answer", keyNo, len(b))
+		return 0, fmt.Errorf("get key version %d: %w: %d-byte answer", keyNo, apdu.ErrMalformed, len(b))
 	}
 	return b[0], nil
 }
@@ -324,6 +328,9 @@ func (c *Conn) ReadData(ctx context.Context, fileNo byte, offset, length int, mo
 	b, err := c.native(ctx, apdu.InsReadData, mode, dataHeader(fileNo, offset, length), nil)
 	if err != nil {
 		return nil, fmt.Errorf("read data file %d: %w", fileNo, err)
+	}
+	if length > 0 && len(b) > length {
+		return nil, fmt.Errorf("read data file %d: %w: %d bytes for %d asked", fileNo, apdu.ErrMalformed, len(b), length)
 	}
 	return b, nil
 }

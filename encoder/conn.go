@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/tagline-station/tagline/apdu"
 	"github.com/tagline-station/tagline/ev2"
@@ -27,19 +28,38 @@ const (
 // protection (datasheet 8.1.3), so no command here is longer.
 const MaxAPDU = 124
 
+// DefaultExchangeTimeout bounds one exchange when Options leave it unset.
+// A real tag answers the slowest command (a ChangeKey with its EEPROM
+// cycles) in tens of milliseconds; 2 s leaves room for a slow reader stack
+// and still frees the lane quickly from a card that never answers.
+const DefaultExchangeTimeout = 2 * time.Second
+
+// maxResponse is the longest answer a tag can give to a short APDU: 256
+// bytes of data and the status word. Anything longer is not an answer.
+const maxResponse = 256 + 2
+
+// ErrTimeout reports an exchange the card did not answer within the
+// exchange timeout. Whether the tag executed the command is unknown.
+var ErrTimeout = errors.New("tag did not answer in time")
+
 // Options tune a Conn.
 type Options struct {
 	// Rand supplies RndA; crypto/rand when nil. Tests inject recorded
 	// values so transcripts replay byte for byte.
 	Rand io.Reader
+	// ExchangeTimeout bounds each exchange (0: DefaultExchangeTimeout,
+	// negative: no bound beyond the caller's context), so that a card
+	// that never answers cannot hold a lane.
+	ExchangeTimeout time.Duration
 }
 
 // Conn is one tag seen through one card transport.
 type Conn struct {
-	card  reader.Card
-	rand  io.Reader
-	sess  *ev2.Session
-	count int
+	card    reader.Card
+	rand    io.Reader
+	timeout time.Duration
+	sess    *ev2.Session
+	count   int
 }
 
 // New wraps a card.
@@ -48,7 +68,11 @@ func New(card reader.Card, opts Options) *Conn {
 	if r == nil {
 		r = rand.Reader
 	}
-	return &Conn{card: card, rand: r}
+	to := opts.ExchangeTimeout
+	if to == 0 {
+		to = DefaultExchangeTimeout
+	}
+	return &Conn{card: card, rand: r, timeout: to}
 }
 
 // Exchanges is the number of APDUs sent so far.
@@ -67,13 +91,27 @@ func (c *Conn) SetSession(s *ev2.Session) { c.sess = s }
 // Logout forgets the session locally (the tag forgets it on its own).
 func (c *Conn) Logout() { c.sess = nil }
 
-// transmit sends one APDU and splits the answer.
+// transmit sends one APDU and splits the answer. Every reader stack
+// honours the context's deadline, which is how the exchange timeout ends
+// an exchange the card does not answer.
 func (c *Conn) transmit(ctx context.Context, capdu []byte) ([]byte, apdu.StatusWord, error) {
 	c.count++
-	r, err := c.card.Transmit(ctx, capdu)
+	ectx, cancel := ctx, context.CancelFunc(func() {})
+	if c.timeout > 0 {
+		ectx, cancel = context.WithTimeout(ctx, c.timeout)
+	}
+	r, err := c.card.Transmit(ectx, capdu)
+	cancel()
 	if err != nil {
 		c.sess = nil
+		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("%w: no answer within %v", ErrTimeout, c.timeout)
+		}
 		return nil, 0, err
+	}
+	if len(r) > maxResponse {
+		c.sess = nil
+		return nil, 0, fmt.Errorf("%w: %d-byte answer, a short apdu answer has at most %d", apdu.ErrMalformed, len(r), maxResponse)
 	}
 	data, sw, err := apdu.Response(r)
 	if err != nil {

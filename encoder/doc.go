@@ -15,9 +15,30 @@
 //     holds: key versions and the existing SUN message decide the candidate,
 //     and each candidate gets at most one authentication attempt. A 91AD
 //     (authentication delay) stops the flow.
+//   - Key 0's version is read on every tag, before any authentication (an
+//     empty NDEF file with a changed key 0 is not a factory tag), and the
+//     versions of keys 1 to 4 on every tag whose NDEF file is not empty. A
+//     key 0 at another version is refused untried: as our own tag of that
+//     key version when its SUN message verifies with our master key at that
+//     version (ErrOtherVersion), else as foreign.
+//   - A tag is ours to touch only with proof: a SUN message that verifies
+//     with our keys, or the journal (Job.Journal) holding an intent or a
+//     binding for its UID. Keys at our version without either proof are
+//     another station's (ErrHalfKeyed when key 0 is still factory) or
+//     another system's (ErrForeignTag), refused before authenticating when
+//     the UID is known and always before the first write. Our template's
+//     URL that does not verify means another master key (ErrWrongKey), also
+//     untried.
 //   - The journal hook runs, and must succeed, before the first write to a
 //     tag; key 0 is changed last, so a tag torn at any point can be finished
-//     by presenting it again.
+//     by presenting it again, at the station whose journal holds its intent.
+//   - Every exchange is bounded: Options.ExchangeTimeout (2 s by default)
+//     ends one the card does not answer with ErrTimeout, an answer longer
+//     than a short APDU's 256 bytes and status word, or longer than what was
+//     asked, is malformed, and a card that refuses the NDEF application's
+//     SELECT is not an NTAG 424 DNA (ErrNotNTAG424).
+//   - The UID is fixed for the flow: a SUN message that names another UID
+//     than the reader's, before or at the read-back, is ErrUIDChanged.
 //   - Randomness (RndA) comes from Options.Rand so a recorded transcript
 //     replays byte for byte.
 package encoder

@@ -17,9 +17,22 @@ import (
 var (
 	// ErrForeignTag: the tag's keys are neither factory nor ours.
 	ErrForeignTag = errors.New("tag belongs to another system")
-	// ErrWrongKey: key 0 carries our key version but our key for this UID
-	// does not open it (wrong master key, derivation or key version).
+	// ErrWrongKey: the tag carries our key version and a URL of our
+	// template, but our keys do not open it (another master key or
+	// derivation with the same key version).
 	ErrWrongKey = errors.New("tag has our key version but not our key")
+	// ErrOtherVersion: the tag's SUN message verifies with our master key
+	// at another key version: our own tag, from a batch of that version.
+	ErrOtherVersion = errors.New("tag carries our keys of another key version")
+	// ErrHalfKeyed: some keys carry our key version, key 0 is still the
+	// factory's, and the journal holds no intent for the tag: it was torn
+	// at another station, whose master key may differ; finishing it here
+	// would mix two stations' keys.
+	ErrHalfKeyed = errors.New("tag was half-keyed by another station")
+	// ErrNotNTAG424: the card has no NDEF application of an NTAG 424 DNA.
+	ErrNotNTAG424 = errors.New("card is not an NTAG 424 DNA")
+	// ErrUIDChanged: the tag named two UIDs during one flow.
+	ErrUIDChanged = errors.New("tag's uid changed during encoding")
 	// ErrAlreadyOurs: the tag is fully personalised with our keys.
 	ErrAlreadyOurs = errors.New("tag is already personalised with our keys")
 	// ErrReadBack: the SUN message read back does not verify.
@@ -72,6 +85,12 @@ const (
 	FoundOurs    Found = "ours"    // complete with our keys
 )
 
+// Known is what the journal knows of a UID.
+type Known struct {
+	Intent bool // an open intent: this journal started the tag
+	Bound  bool // a binding: this journal finished the tag
+}
+
 // Job is what to write on each tag of a batch.
 type Job struct {
 	Deriver  *keys.Deriver
@@ -81,6 +100,13 @@ type Job struct {
 	// ReaderUID is the anticollision UID the reader reported, if any. When
 	// absent (or not 7 bytes: a random-ID tag) the flow asks the tag.
 	ReaderUID []byte
+	// Journal tells what the journal knows of a UID. The flow asks it,
+	// before authenticating where the UID is known by then, about any
+	// tag that carries our key version without a SUN message proving it
+	// ours: without an intent or a binding such a tag is not ours and is
+	// refused untouched. Nil (tools without a journal) takes such a tag
+	// as ours to finish.
+	Journal func(ctx context.Context, uid []byte) (Known, error)
 	// BeforeWrite runs once the UID is known and before the first write to
 	// the tag; the journal makes its intent durable here. An error stops
 	// the flow with the tag untouched.
@@ -90,14 +116,17 @@ type Job struct {
 	Reencode bool
 }
 
-// Result reports one tag.
+// Result reports one tag. UID is set as soon as the flow knows it, also
+// when it fails, so that the caller can look the tag up.
 type Result struct {
 	UID        []byte
 	Found      Found
 	URL        string // the SUN URL read back as a phone would
 	ReadCtr    uint32
 	KeyVersion byte
-	Exchanges  int
+	// TagKeyVersion is key 0's version as read from the tag (0: factory).
+	TagKeyVersion byte
+	Exchanges     int
 }
 
 func (j Job) check() error {
@@ -112,15 +141,46 @@ func (j Job) check() error {
 	return nil
 }
 
+// inspection is what the flow learnt from the NDEF file.
+type inspection struct {
+	fresh    bool   // NLEN 0: nothing was ever written
+	url      string // the URL in the file, if it holds one
+	sunOK    bool   // the URL is a SUN message that verifies with our keys
+	ourShape bool   // the URL has our template's shape (verified or not)
+	sunUID   []byte // the UID the verified SUN message names
+	ctr      uint32
+}
+
+func inspect(content []byte, job Job) inspection {
+	in := inspection{fresh: isEmptyNDEF(content)}
+	if in.fresh {
+		return in
+	}
+	url, err := sdm.URLFromNDEF(content)
+	if err != nil {
+		return in
+	}
+	in.url = url
+	v, err := job.Template.Verify(url, job.Deriver)
+	switch {
+	case err == nil:
+		in.sunOK, in.ourShape, in.sunUID, in.ctr = true, true, v.UID, uint32(v.Ctr)
+	case !errors.Is(err, sdm.ErrURLMismatch) && !errors.Is(err, sdm.ErrURLField):
+		in.ourShape = true
+	}
+	return in
+}
+
 // Personalise brings one tag from factory (or from a torn earlier attempt)
 // to personalised, and proves it by reading the tag back as a phone would.
 //
 // Order: select, read the NDEF file (an existing SUN message that verifies
-// tells us the UID and that keys 1 and 2 are ours), pick key 0's candidate
-// from its version, authenticate once, journal hook, NDEF, file settings,
-// keys 1 to 4, key 0 last, read back. Because key 0 changes last, a tag
-// whose key 0 is ours is complete, and one whose key 0 is factory can be
-// finished by running the same function again.
+// tells us the UID and that keys 1 and 2 are ours), read key versions and
+// decide, before any authentication, whether the tag is ours to touch,
+// authenticate once with the one candidate key 0, journal hook, NDEF, file
+// settings, keys 1 to 4, key 0 last, read back. Because key 0 changes
+// last, a tag whose key 0 is ours is complete, and one whose key 0 is
+// factory can be finished by running the same function again.
 func Personalise(ctx context.Context, card reader.Card, job Job, opts Options) (Result, error) {
 	res := Result{KeyVersion: job.Deriver.Version()}
 	if err := job.check(); err != nil {
@@ -138,58 +198,73 @@ func Personalise(ctx context.Context, card reader.Card, job Job, opts Options) (
 	version := job.Deriver.Version()
 
 	if err := c.SelectApplication(ctx); err != nil {
+		var sw apdu.StatusWord
+		if errors.As(err, &sw) {
+			err = fmt.Errorf("%w: it has no ndef application of one (%w)", ErrNotNTAG424, err)
+		}
 		return fail(StepSelect, err)
 	}
 	content, err := c.ReadData(ctx, 2, 0, len(expected), Plain)
 	if err != nil {
+		if errors.Is(err, apdu.ErrPermission) || errors.Is(err, apdu.ErrAuthFailed) {
+			// We leave the NDEF file free to read; a tag that locks it
+			// was set up by someone else.
+			err = fmt.Errorf("%w: its ndef file cannot be read without a key (%w)", ErrForeignTag, err)
+		}
 		return fail(StepInspect, err)
 	}
-	fresh := isEmptyNDEF(content)
-	var uid []byte
-	sunOK := false
-	if !fresh {
-		if url, err := sdm.URLFromNDEF(content); err == nil {
-			if v, err := job.Template.Verify(url, job.Deriver); err == nil {
-				uid, sunOK = v.UID, true
-				res.URL, res.ReadCtr = url, uint32(v.Ctr)
-			}
+	in := inspect(content, job)
+	uid := in.sunUID
+	if len(job.ReaderUID) == 7 {
+		if uid != nil && !bytes.Equal(uid, job.ReaderUID) {
+			return fail(StepInspect, fmt.Errorf("%w: the reader saw %X, the tag's sun message names %X", ErrUIDChanged, job.ReaderUID, uid))
 		}
-	}
-	if uid == nil && len(job.ReaderUID) == 7 {
 		uid = bytes.Clone(job.ReaderUID)
 	}
-
-	// Which key 0 does the tag hold? A factory tag with an empty NDEF file
-	// is taken as factory without asking; anything else is asked.
-	k0Version := byte(0)
-	if !fresh {
-		if k0Version, err = c.GetKeyVersion(ctx, 0); err != nil {
-			return fail(StepKeyVersion, err)
-		}
+	res.UID = uid
+	if in.sunOK {
+		res.URL, res.ReadCtr = in.url, in.ctr
 	}
-	var k0 keys.Key
-	var tagKeys keys.KeySet
-	ours := false
-	switch k0Version {
-	case 0x00:
-		k0 = keys.FactoryKey
-	case version:
-		if uid == nil {
-			return fail(StepKeyVersion, fmt.Errorf("%w: key 0 has our version %d but the tag's sun message does not verify with our keys", ErrWrongKey, version))
+
+	// Key versions are not secret and cost no authentication attempt:
+	// they decide whether the tag is ours to touch before any key is
+	// tried.
+	var vers [keys.NumSlots]byte
+	known := false
+	if vers[0], err = c.GetKeyVersion(ctx, 0); err != nil {
+		return fail(StepKeyVersion, err)
+	}
+	res.TagKeyVersion = vers[0]
+	if !in.fresh && vers[0] == 0 {
+		for n := byte(1); n < keys.NumSlots; n++ {
+			if vers[n], err = c.GetKeyVersion(ctx, n); err != nil {
+				return fail(StepKeyVersion, err)
+			}
 		}
+		known = true
+	}
+	d, err := decide(ctx, job, in, uid, vers, known)
+	if err != nil {
+		var v *otherVersion
+		if errors.As(err, &v) && res.UID == nil {
+			res.UID = v.uid
+		}
+		return fail(StepKeyVersion, err)
+	}
+	k0 := keys.FactoryKey
+	var tagKeys keys.KeySet
+	if d.ours {
 		if tagKeys, err = job.Deriver.Tag(uid); err != nil {
 			return fail(StepKeyVersion, err)
 		}
-		k0, ours = tagKeys.Keys[keys.SlotAppMaster], true
-	default:
-		return fail(StepKeyVersion, fmt.Errorf("%w: key 0 has version %d, this batch writes version %d", ErrForeignTag, k0Version, version))
+		k0 = tagKeys.Keys[keys.SlotAppMaster]
 	}
 	if err := c.AuthenticateEV2First(ctx, 0, k0); err != nil {
 		if errors.Is(err, apdu.ErrAuthFailed) {
-			if ours {
-				err = fmt.Errorf("%w (%v)", ErrWrongKey, err)
+			if d.ours {
+				err = fmt.Errorf("%w (%w)", ErrWrongKey, err)
 			} else {
-				err = fmt.Errorf("%w: its key 0 is not the factory key (%v)", ErrForeignTag, err)
+				err = fmt.Errorf("%w: key 0 has the factory version but not the factory key (%w)", ErrForeignTag, err)
 			}
 		}
 		return fail(StepAuth, err)
@@ -198,24 +273,30 @@ func Personalise(ctx context.Context, card reader.Card, job Job, opts Options) (
 		if uid, err = c.GetCardUID(ctx); err != nil {
 			return fail(StepUID, err)
 		}
+		res.UID = uid
+		if d.askJournal {
+			// The UID became known only now; nothing was written yet.
+			if err := checkHalfKeyed(ctx, job, uid, vers); err != nil {
+				return fail(StepKeyVersion, err)
+			}
+		}
 	}
-	res.UID = uid
 	if tagKeys.Keys[0].IsZero() {
 		if tagKeys, err = job.Deriver.Tag(uid); err != nil {
 			return fail(StepUID, err)
 		}
 	}
 
-	if ours && sunOK && !job.Reencode {
+	if d.ours && in.sunOK && !job.Reencode {
 		res.Found = FoundOurs
 		res.Exchanges = c.count
 		return res, ErrAlreadyOurs
 	}
 	res.Found = FoundFactory
-	if !fresh {
+	if !in.fresh {
 		res.Found = FoundPartial
 	}
-	if ours {
+	if d.ours {
 		res.Found = FoundOurs
 	}
 	if job.BeforeWrite != nil {
@@ -230,7 +311,7 @@ func Personalise(ctx context.Context, card reader.Card, job Job, opts Options) (
 	// nothing is made permanent (no right set to F).
 	want.Access = sdm.AccessRights{Read: sdm.AccessFree, Write: keys.SlotNDEFWrite, ReadWrite: keys.SlotNDEFWrite, Change: keys.SlotAppMaster}
 	writeNDEF := true
-	if !fresh {
+	if !in.fresh {
 		cur, err := c.GetFileSettings(ctx, 2)
 		if err != nil {
 			return fail(StepSettings, err)
@@ -240,7 +321,7 @@ func Personalise(ctx context.Context, card reader.Card, job Job, opts Options) (
 		writeNDEF = !bytes.Equal(cur.ChangeData(), want.ChangeData()) || job.Reencode
 	}
 	if writeNDEF {
-		if err := writeTemplate(ctx, c, expected, ours, tagKeys); err != nil {
+		if err := writeTemplate(ctx, c, expected, d.ours, tagKeys); err != nil {
 			return fail(StepWriteNDEF, err)
 		}
 	}
@@ -249,11 +330,12 @@ func Personalise(ctx context.Context, card reader.Card, job Job, opts Options) (
 	}
 
 	for n := byte(1); n < keys.NumSlots; n++ {
-		old := keys.FactoryKey
-		if !fresh {
-			v, err := c.GetKeyVersion(ctx, n)
-			if err != nil {
-				return fail(StepChangeKeys, err)
+		if !in.fresh {
+			v := vers[n]
+			if !known {
+				if v, err = c.GetKeyVersion(ctx, n); err != nil {
+					return fail(StepChangeKeys, err)
+				}
 			}
 			switch v {
 			case version:
@@ -263,11 +345,11 @@ func Personalise(ctx context.Context, card reader.Card, job Job, opts Options) (
 				return fail(StepChangeKeys, fmt.Errorf("%w: key %d has version %d", ErrForeignTag, n, v))
 			}
 		}
-		if err := c.ChangeKey(ctx, n, old, tagKeys.Keys[n], version); err != nil {
+		if err := c.ChangeKey(ctx, n, keys.FactoryKey, tagKeys.Keys[n], version); err != nil {
 			return fail(StepChangeKeys, err)
 		}
 	}
-	if !ours {
+	if !d.ours {
 		if err := c.ChangeKey(ctx, 0, keys.FactoryKey, tagKeys.Keys[0], version); err != nil {
 			return fail(StepChangeKey0, err)
 		}
@@ -275,14 +357,146 @@ func Personalise(ctx context.Context, card reader.Card, job Job, opts Options) (
 
 	url, ctr, err := ReadBack(ctx, c, job)
 	if err != nil {
+		var ch *uidChange
+		if errors.As(err, &ch) && !bytes.Equal(ch.uid, uid) {
+			err = fmt.Errorf("%w: it was %X, the sun message read back names %X", ErrUIDChanged, uid, ch.uid)
+		}
 		return fail(StepReadBack, err)
 	}
 	if !bytes.Equal(url.UID, uid) {
-		return fail(StepReadBack, fmt.Errorf("%w: it names uid %X, the tag is %X", ErrReadBack, url.UID, uid))
+		return fail(StepReadBack, fmt.Errorf("%w: it was %X, the sun message read back names %X", ErrUIDChanged, uid, url.UID))
 	}
 	res.URL, res.ReadCtr = url.URL, ctr
 	res.Exchanges = c.count
 	return res, nil
+}
+
+// decision is which key 0 the flow will try.
+type decision struct {
+	ours bool // our key 0 (else the factory key)
+	// askJournal: keys carry our version but the UID is not known before
+	// authenticating; the journal is asked once GetCardUID has told it.
+	askJournal bool
+}
+
+// otherVersion carries the UID of our own tag of another key version.
+type otherVersion struct {
+	uid []byte
+	err error
+}
+
+func (e *otherVersion) Error() string { return e.err.Error() }
+func (e *otherVersion) Unwrap() error { return e.err }
+
+// decide classifies the tag from what costs no authentication: the NDEF
+// file, the key versions (vers[1:] only when known) and the journal. It
+// refuses every tag it cannot prove is ours to touch, so that no
+// authentication is spent on another station's or system's tag.
+func decide(ctx context.Context, job Job, in inspection, uid []byte, vers [keys.NumSlots]byte, known bool) (decision, error) {
+	version := job.Deriver.Version()
+	switch vers[0] {
+	case 0x00:
+		if !known {
+			// Empty NDEF file: tagline writes it before any key, so a
+			// tag of ours has no key changed yet.
+			return decision{}, nil
+		}
+		for n := 1; n < keys.NumSlots; n++ {
+			if v := vers[n]; v != 0 && v != version {
+				return decision{}, fmt.Errorf("%w: key %d has version %d and key 0 the factory version; this batch writes version %d", ErrForeignTag, n, v, version)
+			}
+		}
+		if !hasVersion(vers, version) {
+			return decision{}, nil
+		}
+		if uid == nil {
+			return decision{askJournal: job.Journal != nil}, nil
+		}
+		return decision{}, checkHalfKeyed(ctx, job, uid, vers)
+	case version:
+		return decideOurVersion(ctx, job, in, uid)
+	}
+	// Another version: our own tag of an earlier batch if its SUN message
+	// verifies with our master key at that version.
+	if in.url != "" {
+		if od, err := job.Deriver.ForVersion(vers[0]); err == nil {
+			if v, err := job.Template.Verify(in.url, od); err == nil {
+				return decision{}, &otherVersion{uid: v.UID, err: fmt.Errorf("%w: key version %d (tag %X); this batch writes version %d", ErrOtherVersion, vers[0], v.UID, version)}
+			}
+		}
+	}
+	return decision{}, fmt.Errorf("%w: key 0 has version %d, this batch writes version %d", ErrForeignTag, vers[0], version)
+}
+
+// decideOurVersion handles key 0 with our version: a verified SUN message
+// or the journal must vouch for the tag before our key is tried on it.
+func decideOurVersion(ctx context.Context, job Job, in inspection, uid []byte) (decision, error) {
+	version := job.Deriver.Version()
+	if in.sunOK {
+		return decision{ours: true}, nil
+	}
+	if uid != nil && job.Journal != nil {
+		// Our intent or binding vouches for the tag even when its NDEF
+		// file does not: a re-encode torn in the middle of the write.
+		k, err := job.Journal(ctx, uid)
+		if err != nil {
+			return decision{}, err
+		}
+		// A bound tag of our template that does not verify was not
+		// bound with these keys: trying them would only spend an
+		// attempt.
+		if k.Intent || k.Bound && !in.ourShape {
+			return decision{ours: true}, nil
+		}
+	}
+	switch {
+	case in.ourShape:
+		// Our template's URL whose MAC fails: keys 1 and 2 are not ours,
+		// so neither is key 0, which is changed after them.
+		return decision{}, fmt.Errorf("%w: key 0 has our version %d and the ndef file holds our url, but its sun message does not verify with our keys: it was encoded with another master key", ErrWrongKey, version)
+	case uid != nil && job.Journal == nil:
+		return decision{ours: true}, nil
+	}
+	what := "an ndef message that is not ours"
+	if in.fresh {
+		what = "an empty ndef file (tagline writes it before any key)"
+	}
+	known := "this journal has no record of it"
+	if uid == nil {
+		known = "the reader gave no uid to look it up by"
+	}
+	return decision{}, fmt.Errorf("%w: key 0 has version %d like ours, but the tag holds %s and %s", ErrForeignTag, version, what, known)
+}
+
+// checkHalfKeyed refuses a tag with keys of our version but key 0 still
+// the factory's unless the journal holds its intent.
+func checkHalfKeyed(ctx context.Context, job Job, uid []byte, vers [keys.NumSlots]byte) error {
+	if job.Journal == nil {
+		return nil
+	}
+	k, err := job.Journal(ctx, uid)
+	if err != nil {
+		return err
+	}
+	if k.Intent {
+		return nil
+	}
+	var slots []string
+	for n := 1; n < keys.NumSlots; n++ {
+		if vers[n] == job.Deriver.Version() {
+			slots = append(slots, fmt.Sprint(n))
+		}
+	}
+	return fmt.Errorf("%w: keys %s carry key version %d, key 0 is the factory key, and this journal holds no intent for %X", ErrHalfKeyed, strings.Join(slots, ", "), job.Deriver.Version(), uid)
+}
+
+func hasVersion(vers [keys.NumSlots]byte, v byte) bool {
+	for _, x := range vers[1:] {
+		if x == v {
+			return true
+		}
+	}
+	return false
 }
 
 // writeTemplate writes the NDEF file. On a tag that holds our keys the
@@ -337,14 +551,41 @@ func ReadBack(ctx context.Context, c *Conn, job Job) (ReadBackResult, uint32, er
 	}
 	url, err := sdm.URLFromNDEF(content)
 	if err != nil {
-		return ReadBackResult{}, 0, fmt.Errorf("%w: %v", ErrReadBack, err)
+		return ReadBackResult{}, 0, fmt.Errorf("%w: %w", ErrReadBack, err)
 	}
-	v, err := job.Template.Verify(url, job.Deriver)
+	spy := &uidSpy{KeyLookup: job.Deriver}
+	v, err := job.Template.Verify(url, spy)
 	if err != nil {
-		return ReadBackResult{}, 0, fmt.Errorf("%w: %v", ErrReadBack, err)
+		err = fmt.Errorf("%w: %w", ErrReadBack, err)
+		if spy.uid != nil {
+			return ReadBackResult{}, 0, &uidChange{uid: spy.uid, err: err}
+		}
+		return ReadBackResult{}, 0, err
 	}
 	return ReadBackResult{URL: url, UID: v.UID}, uint32(v.Ctr), nil
 }
+
+// uidSpy remembers the UID a SUN message names, which Verify learns
+// before the MAC check: a message that fails only because it names
+// another UID tells of a tag whose UID changed.
+type uidSpy struct {
+	sdm.KeyLookup
+	uid []byte
+}
+
+func (s *uidSpy) FileRead(uid []byte) (keys.Key, error) {
+	s.uid = bytes.Clone(uid)
+	return s.KeyLookup.FileRead(uid)
+}
+
+// uidChange is a read-back that does not verify and names uid.
+type uidChange struct {
+	uid []byte
+	err error
+}
+
+func (e *uidChange) Error() string { return e.err.Error() }
+func (e *uidChange) Unwrap() error { return e.err }
 
 // isEmptyNDEF reports a factory NDEF file: NLEN zero.
 func isEmptyNDEF(b []byte) bool { return len(b) < 2 || (b[0] == 0 && b[1] == 0) }

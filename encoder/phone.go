@@ -30,7 +30,7 @@ func (c *Conn) ReadURL(ctx context.Context) (string, error) {
 		return "", err
 	}
 	if len(head) != 2 {
-		return "", fmt.Errorf("read binary: %d bytes for nlen", len(head))
+		return "", fmt.Errorf("read binary: %w: %d bytes for nlen", apdu.ErrMalformed, len(head))
 	}
 	n := int(head[0])<<8 | int(head[1])
 	switch {
@@ -48,14 +48,14 @@ func (c *Conn) ReadURL(ctx context.Context) (string, error) {
 			return "", err
 		}
 		if len(chunk) == 0 {
-			return "", fmt.Errorf("read binary: empty answer at offset %d", 2+off)
+			return "", fmt.Errorf("read binary: %w: empty answer at offset %d", apdu.ErrMalformed, 2+off)
 		}
 		file = append(file, chunk...)
 		off += len(chunk)
 	}
 	url, err := sdm.URLFromNDEF(file[:2+n])
 	if err != nil {
-		return "", fmt.Errorf("%w: %v", ErrNoURL, err)
+		return "", fmt.Errorf("%w: %w", ErrNoURL, err)
 	}
 	return url, nil
 }

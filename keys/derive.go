@@ -108,6 +108,10 @@ func (d *Deriver) MasterKCV() string { return d.master.KCV() }
 // MetaRead is the SDM meta-read key: it cannot depend on the UID.
 func (d *Deriver) MetaRead() Key { return d.meta }
 
+// ForVersion is the same master key and scheme at another key version,
+// to recognise our own tags of an earlier batch by their SUN message.
+func (d *Deriver) ForVersion(v byte) (*Deriver, error) { return NewDeriver(d.scheme, d.master, v) }
+
 // Tag derives the five keys of the tag with this UID.
 func (d *Deriver) Tag(uid []byte) (KeySet, error) {
 	if len(uid) != 7 {

@@ -10,7 +10,14 @@
 //     it leaves the intent open and marked, so the same tag presented again
 //     is finished, not forgotten.
 //   - Every result carries a plain-words reason and what the operator
-//     should do; none carries key bytes.
+//     should do; none carries key bytes. A refused tag's reason comes from
+//     the journal where it knows the UID: our own tag of another batch is a
+//     duplicate, not a foreign tag; only a tag this journal bound with
+//     another master key points at the master key file; a blank tag whose
+//     UID is bound is not done but a cloned UID or a tag reset elsewhere.
+//   - A card that misbehaves (malformed answers, error status words, a bad
+//     MAC, no answer within Config.ExchangeTimeout, not an NTAG 424 DNA)
+//     fails that tag only; the lane goes on with the next.
 //   - Time comes from Config.Now and randomness from Config.Rand, so a lane
 //     replays byte for byte against a recorded transcript.
 package station

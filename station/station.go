@@ -29,7 +29,28 @@ type Config struct {
 	Reencode bool
 	Rand     io.Reader
 	Now      func() time.Time
+	// ExchangeTimeout bounds one exchange with a tag (0: the encoder's
+	// default, 2 s): a card that stops answering fails with a reason and
+	// the lane goes on.
+	ExchangeTimeout time.Duration
 }
+
+// ErrBoundButBlank: the journal binds the tag's UID, but the tag in front
+// of the reader is not personalised, so it is not the tag that was bound.
+var ErrBoundButBlank = errors.New("journal binds this uid but the tag is not personalised")
+
+// BoundButBlankError names the binding of a tag that is blank again.
+type BoundButBlankError struct {
+	UID       string
+	BatchID   string
+	Completed time.Time
+}
+
+func (e *BoundButBlankError) Error() string {
+	return fmt.Sprintf("the journal binds %s (batch %s, %s) but the tag's key 0 is the factory key: a cloned uid or a tag reset elsewhere",
+		e.UID, e.BatchID, e.Completed.UTC().Format(time.RFC3339))
+}
+func (e *BoundButBlankError) Unwrap() error { return ErrBoundButBlank }
 
 // Outcome of one tag at the station.
 type Outcome string
@@ -100,6 +121,7 @@ func (s *Station) Encode(ctx context.Context, tag reader.Tag, readerName string)
 	job := s.job
 	job.ReaderUID = tag.UID()
 	began := false
+	job.Journal = s.known
 	job.BeforeWrite = func(ctx context.Context, uid []byte, found encoder.Found) error {
 		err := s.cfg.Journal.BeginIntent(batch.Intent{
 			UID: upperHex(uid), BatchID: s.cfg.Batch.ID, SKU: s.cfg.Batch.SKU,
@@ -107,9 +129,14 @@ func (s *Station) Encode(ctx context.Context, tag reader.Tag, readerName string)
 			Reencode: s.cfg.Reencode,
 		})
 		began = err == nil
+		var dup *batch.DuplicateError
+		if errors.As(err, &dup) && found != encoder.FoundOurs {
+			// A bound tag has our key 0; this one has the factory's.
+			return &BoundButBlankError{UID: dup.UID, BatchID: dup.BatchID, Completed: dup.Completed}
+		}
 		return err
 	}
-	r, err := encoder.Personalise(ctx, tag, job, encoder.Options{Rand: s.cfg.Rand})
+	r, err := encoder.Personalise(ctx, tag, job, encoder.Options{Rand: s.cfg.Rand, ExchangeTimeout: s.cfg.ExchangeTimeout})
 	res.Exchanges, res.ReadCtr, res.URL = r.Exchanges, r.ReadCtr, r.URL
 	if r.UID != nil {
 		res.UID = upperHex(r.UID)
@@ -141,7 +168,52 @@ func (s *Station) Encode(ctx context.Context, tag reader.Tag, readerName string)
 		}
 	}
 	res = s.fail(res, err)
+	if !began {
+		res = s.refuse(res, r.TagKeyVersion)
+	}
 	res.Duration = s.cfg.Now().Sub(start)
+	return res
+}
+
+// known answers the encoder's question about a UID from the journal.
+func (s *Station) known(_ context.Context, uid []byte) (encoder.Known, error) {
+	u := upperHex(uid)
+	_, bound, err := s.cfg.Journal.Lookup(u)
+	if err != nil {
+		return encoder.Known{}, err
+	}
+	open, err := s.hasOpenIntent(u)
+	return encoder.Known{Intent: open, Bound: bound}, err
+}
+
+// refuse sharpens the reason for a tag refused as not ours with what the
+// journal knows of its UID: our own tag of another batch is done, not
+// foreign; a bound tag whose keys are not ours is not the tag we bound;
+// and only a tag this journal bound with another master key points at
+// the master key file.
+func (s *Station) refuse(res Result, tagVersion byte) Result {
+	err := res.Err
+	if res.UID == "" || !(errors.Is(err, encoder.ErrForeignTag) || errors.Is(err, encoder.ErrWrongKey) || errors.Is(err, encoder.ErrOtherVersion)) {
+		return res
+	}
+	b, ok, lerr := s.cfg.Journal.Lookup(res.UID)
+	if lerr != nil || !ok {
+		return res
+	}
+	done := b.CompletedAt.UTC().Format(time.RFC3339)
+	switch {
+	case tagVersion != 0 && tagVersion == b.KeyVersion && strings.EqualFold(b.MasterKCV, s.kcv) && !errors.Is(err, encoder.ErrWrongKey):
+		res.Outcome = Duplicate
+		res.Reason = fmt.Sprintf("already encoded in batch %s with key version %d at %s", b.BatchID, b.KeyVersion, done)
+		res.Hint = "set this tag aside; it is done"
+		res.Err = &batch.DuplicateError{UID: res.UID, BatchID: b.BatchID, Completed: b.CompletedAt}
+	case !strings.EqualFold(b.MasterKCV, s.kcv):
+		res.Reason = fmt.Sprintf("this journal encoded the tag in batch %s with master key KCV %s; this station's master key is KCV %s", b.BatchID, b.MasterKCV, s.kcv)
+		res.Hint = "check the master key file (tagline keys check prints its KCV)"
+	default:
+		res.Reason = fmt.Sprintf("the journal binds this UID (batch %s, %s) but the tag does not carry the keys it was given: a cloned UID or a tag re-keyed elsewhere", b.BatchID, done)
+		res.Hint = "set this tag aside and report it"
+	}
 	return res
 }
 
@@ -245,10 +317,26 @@ func Explain(err error) (reason, hint string) {
 		return "tag moved away" + step, "present the same tag again to finish it"
 	case errors.Is(err, apdu.ErrAuthDelay):
 		return "tag refuses authentication for now (too many failed attempts)", "set this tag aside and report it; do not retry it"
+	case errors.Is(err, ErrBoundButBlank):
+		return detail(err), "set this tag aside and report it; do not encode it"
+	case errors.Is(err, encoder.ErrHalfKeyed):
+		return "tag was half-keyed at another station: " + detail(err),
+			"set this tag aside: it belongs to another station's unfinished work; finish it at the station whose journal holds its intent"
+	case errors.Is(err, encoder.ErrOtherVersion):
+		return "tag is ours from another batch: " + detail(err), "set this tag aside; it was encoded in a batch of that key version (tagline batch list)"
 	case errors.Is(err, encoder.ErrForeignTag):
-		return "tag belongs to another system", "set this tag aside; it cannot be encoded here"
+		return "tag belongs to another system: " + detail(err), "set this tag aside; it cannot be encoded here"
 	case errors.Is(err, encoder.ErrWrongKey):
-		return "tag carries our key version but not our key", "check the master key file and the batch's key version"
+		return "tag carries our key version but another master key: " + detail(err),
+			"set this tag aside; it was encoded at a station with another master key (if tags this station encoded fail so too, check the master key file)"
+	case errors.Is(err, encoder.ErrNotNTAG424):
+		return "not an NTAG 424 DNA: " + detail(err), "set it aside; this station encodes NTAG 424 DNA tags only"
+	case errors.Is(err, encoder.ErrUIDChanged):
+		return "the tag's UID changed during encoding: " + detail(err), "set this tag aside and report it; do not present it again"
+	case errors.Is(err, encoder.ErrTimeout):
+		return "tag stopped answering" + step, "remove the tag and present it again; if it times out twice set it aside"
+	case errors.Is(err, apdu.ErrMalformed):
+		return "the tag gave a malformed answer" + step, "present the tag again; if it fails twice set it aside: it may not be an NTAG 424 DNA"
 	case errors.Is(err, batch.ErrBatchClosed):
 		return "batch is closed", "create a new batch with tagline batch new"
 	case errors.Is(err, batch.ErrIntentOpen):
@@ -263,8 +351,19 @@ func Explain(err error) (reason, hint string) {
 		return "reader lost", "check the reader's cable; tagline picks it up again"
 	case errors.Is(err, apdu.ErrPermission), errors.Is(err, apdu.ErrAuthFailed):
 		return "tag refused a command" + step, "set this tag aside and report it"
+	case errors.Is(err, apdu.ErrTag), errors.Is(err, apdu.ErrLength):
+		return "tag answered with an error" + step + " (" + detail(err) + ")", "present the tag again; if it fails twice set it aside"
 	}
 	return strings.TrimSpace(err.Error()), "present the tag again; if it fails twice set it aside"
+}
+
+// detail is an error's own words without the step that StepError adds.
+func detail(err error) string {
+	var se *encoder.StepError
+	if errors.As(err, &se) {
+		err = se.Err
+	}
+	return err.Error()
 }
 
 func upperHex(b []byte) string { return strings.ToUpper(hex.EncodeToString(b)) }

@@ -120,9 +120,9 @@ func TestEncodeJournalsBinding(t *testing.T) {
 func TestTornTagIsFinishedOnNextPresentation(t *testing.T) {
 	f := newFixture(t, filepath.Join(t.TempDir(), "j.db"))
 	r := sim.NewReader("sim0")
-	// With this template the flow has 14 exchanges; the journal's intent
-	// is begun after exchange 4 (authentication), before the first write.
-	for k := 5; k <= 14; k++ {
+	// With this template the flow has 15 exchanges; the journal's intent
+	// is begun after exchange 5 (authentication), before the first write.
+	for k := 6; k <= 15; k++ {
 		tag := sim.New(sim.Options{UID: uid(byte(k))})
 		tag.RemoveDuring(k)
 		res := f.st.Encode(context.Background(), connect(t, r, tag), "sim0")

@@ -56,7 +56,7 @@
 // BenchmarkPersonalisePath/{inprocess,pcsc,libnfc} personalise one fresh
 // factory tag per iteration, without the tag's timing model, so that what
 // differs between paths is the stacks' own cost, and report ms/tag,
-// µs/apdu and apdus/tag (14 behind vpcd, GetCardUID included; 13 where
+// µs/apdu and apdus/tag (15 behind vpcd, GetCardUID included; 14 where
 // the reader gives the UID). Presenting the tag and waiting for the reader
 // to see it are outside the timer: pcscd notices a vpcd card only on its
 // 400 ms poll, which is no encoding cost. The pcsc path inserts tags 16 at

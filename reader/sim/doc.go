@@ -42,6 +42,21 @@
 //   - A Tag is safe for concurrent use; commands are processed one at a time
 //     in arrival order.
 //
+// # Fault hooks
+//
+// RemoveAfter and RemoveDuring take the tag out of the field before or
+// after a command runs; CorruptResponse flips a byte of one answer. The
+// hostile-card hooks run the command as usual and then change what the
+// reader receives: Tamper rewrites one answer, or with n = 0 every answer
+// for the life of the tag, with a Fault (Replace for garbage, Truncate and
+// Extend for too short and too long answers, WithStatus for a wrong status
+// word, FlipLastData for a bad response MAC, Type2Tag and OtherISOCard for
+// cards that are not an NTAG 424 DNA); Stall withholds one answer for a
+// while, and the card side of Reader gives up when the caller's context
+// ends; ChangeUID makes the tag another UID from one exchange on. A Fault
+// never makes Process return nil: an empty rewrite is an empty answer,
+// which is not a departure.
+//
 // # Modelling choices
 //
 // SDMReadCtr follows datasheet 9.3.1 literally: in not-authenticated state

@@ -166,6 +166,13 @@ type Tag struct {
 	removeAt  int // exchange number that finds the tag gone
 	loseAt    int // exchange executed but its answer lost
 	corruptAt int
+	tamperAt  int
+	tamper    Fault
+	always    Fault
+	stallAt   int
+	stallFor  time.Duration
+	uidAt     int
+	nextUID   []byte
 	removed   bool
 	left      chan struct{}
 	chained   int
@@ -291,7 +298,11 @@ func (t *Tag) fileByFID(fid uint16) *file {
 }
 
 // UID is the 7-byte UID.
-func (t *Tag) UID() []byte { return append([]byte(nil), t.uid...) }
+func (t *Tag) UID() []byte {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append([]byte(nil), t.uid...)
+}
 
 // ATS is 06 77 77 71 02 80.
 func (t *Tag) ATS() []byte { return append([]byte(nil), ats...) }
@@ -323,6 +334,9 @@ func (t *Tag) exchange(capdu []byte) ([]byte, time.Duration) {
 	if len(capdu) > MaxFrameAPDU {
 		t.chained++
 	}
+	if t.uidAt != 0 && n >= t.uidAt {
+		t.uid, t.uidAt, t.nextUID = t.nextUID, 0, nil
+	}
 	t.nvm = 0
 	r := t.handle(capdu)
 	d := t.cost(len(capdu), len(r))
@@ -338,7 +352,27 @@ func (t *Tag) exchange(capdu []byte) ([]byte, time.Duration) {
 			r[1] ^= 0x01
 		}
 	}
+	r = t.rewrite(n, capdu, r)
+	if t.stallAt == n {
+		t.stallAt = 0
+		d += t.stallFor
+	}
 	return r, d
+}
+
+// rewrite applies the Tamper hooks; the caller holds mu.
+func (t *Tag) rewrite(n int, capdu, r []byte) []byte {
+	if t.tamperAt == n && t.tamper != nil {
+		r = t.tamper(capdu, r)
+		t.tamperAt, t.tamper = 0, nil
+	}
+	if t.always != nil {
+		r = t.always(capdu, r)
+	}
+	if r == nil {
+		r = []byte{}
+	}
+	return r
 }
 
 func (t *Tag) cost(in, out int) time.Duration {
