@@ -80,6 +80,7 @@ func TestTemplateRefusesWhatPhonesRewrite(t *testing.T) {
 		"https://x.example/{uid}/{ctr}/{mac}":           "first path segment",
 		"https://x.example/t{picc}/{mac}":               "first path segment",
 		"https://x.example:{ctr}/t?u={uid}&m={mac}":     "in the host name",
+		"https://}/": "a host name holds",
 	}
 	for tmpl, want := range cases {
 		_, err := ParseTemplate(tmpl)

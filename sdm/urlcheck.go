@@ -94,10 +94,10 @@ func urlSafe(c byte) bool {
 // checkAuthority wants a lower-case DNS name and an optional port other
 // than 443, which phones drop; no user information.
 func checkAuthority(a string) error {
-	if strings.ContainsAny(a, "{}") {
-		name := a[strings.IndexByte(a, '{'):]
-		if e := strings.IndexByte(name, '}'); e > 0 {
-			name = name[1:e]
+	if i := strings.IndexByte(a, '{'); i >= 0 {
+		name := a[i+1:]
+		if e := strings.IndexByte(name, '}'); e >= 0 {
+			name = name[:e]
 		}
 		return fmt.Errorf("%w: {%s} is in the host name; put placeholders in the path or query", ErrTemplate, name)
 	}
