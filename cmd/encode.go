@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -264,14 +263,14 @@ func (e *env) confirmReencode(cmd *cobra.Command, b batch.Batch) error {
 }
 
 func readYes(r io.Reader) (bool, error) {
-	line, err := bufio.NewReader(r).ReadString('\n')
-	if err != nil && line == "" {
+	line, err := newLineReader(r, "the answer", 1024, "answer y or n").Line()
+	if err != nil {
 		if errors.Is(err, io.EOF) {
 			return false, nil
 		}
 		return false, err
 	}
-	switch strings.ToLower(strings.TrimSpace(line)) {
+	switch strings.ToLower(strings.TrimSpace(string(line))) {
 	case "y", "yes":
 		return true, nil
 	}
