@@ -122,6 +122,15 @@ func journalPathProblem(path string) error {
 	return nil
 }
 
+// checkKeyVersion is the one rule for a key version given on the command
+// line, with one message: 1 to 255, since 0 is the factory keys' version.
+func checkKeyVersion(v int) error {
+	if v < 1 || v > 255 {
+		return usageErrorf("key version 0 is the factory keys' version; use 1 for a first key generation", "--key-version must be 1 to 255, got %d", v)
+	}
+	return nil
+}
+
 // masterKeySource picks the master key file: the flag, then
 // $TAGLINE_MASTER_KEY_FILE, then the config file.
 func (e *env) masterKeySource(flag string) (keys.Source, error) {
