@@ -148,7 +148,10 @@ func runEncode(cmd *cobra.Command, e *env, o *encodeOptions) error {
 	}
 	tmpl, err := sdm.ParseTemplate(b.Template)
 	if err != nil {
-		return fmt.Errorf("batch %s: %w", b.ID, err)
+		// Only a batch made by an older tagline can get here: no phone tap
+		// of a tag encoded with it could be verified.
+		return withHint(fmt.Errorf("batch %s: %w", b.ID, err),
+			"no phone tap of a tag encoded with this template could be verified: close the batch (tagline batch close) and create a new one with a template that passes tagline batch new")
 	}
 	deriver, err := keys.NewDeriver(scheme, master, b.KeyVersion)
 	if err != nil {

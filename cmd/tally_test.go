@@ -113,3 +113,23 @@ func TestRunStationTornThenFinished(t *testing.T) {
 		t.Errorf("summary %q", s)
 	}
 }
+
+// A batch an older tagline created with a template that no backend can
+// verify is not encoded: exit 2, and the hint says what to do with it.
+func TestEncodeRefusesAnOldBatchWithAnUnverifiableTemplate(t *testing.T) {
+	c := newCLI(t)
+	store, err := batch.Open(c.path("j.db"), batch.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.CreateBatch(batch.Batch{ID: "old", SKU: "S", Target: 1, Template: "https://x.example/t#p={picc}&m={mac}", KeyVersion: 1}); err != nil {
+		t.Fatal(err)
+	}
+	store.Close()
+	kf := c.write("master.key", testKeyHex, 0o600)
+	r := c.must(2, "encode", "--journal", "j.db", "--batch", "old", "--reader", "sim", "--count", "1", "--master-key-file", kf)
+	if !strings.Contains(r.stderr, "tagline: batch old: bad url template: a fragment") ||
+		!strings.Contains(r.stderr, "hint: no phone tap of a tag encoded with this template could be verified: close the batch") || r.stdout != "" {
+		t.Errorf("%s", r)
+	}
+}

@@ -170,7 +170,7 @@ func LoadMaster(src Source) (Master, error) {
 func readCapped(r io.Reader, where string) ([]byte, error) {
 	b, err := io.ReadAll(io.LimitReader(r, MaxKeyFileSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("%w: reading %s: %w", ErrMasterKey, where, err)
+		return nil, fmt.Errorf("%w: %w", ErrMasterKey, err) // names the file
 	}
 	if len(b) > MaxKeyFileSize {
 		clear(b)
