@@ -20,7 +20,7 @@ func TestOversizedInputsAreRefused(t *testing.T) {
 	}
 	key := c.write("big.key", testKeyHex+"\n"+strings.Repeat(" ", 5000)+"\n", 0o600)
 	r := c.must(2, "keys", "check", "--master-key-file", key)
-	if !strings.Contains(r.stderr, "big.key holds more than 4096 bytes; a master key file holds 32 hex digits") || !strings.Contains(r.stderr, "\nhint: ") {
+	if !strings.Contains(r.stderr, "big.key holds more than 4096 bytes; a master key is 32 hex digits") || !strings.Contains(r.stderr, "\nhint: ") {
 		t.Errorf("key file: %s", r.stderr)
 	}
 	c.stdin = testKeyHex + strings.Repeat("\n", 5000)

@@ -174,7 +174,7 @@ func readCapped(r io.Reader, where string) ([]byte, error) {
 	}
 	if len(b) > MaxKeyFileSize {
 		clear(b)
-		return nil, fmt.Errorf("%w: %s holds more than %d bytes; a master key file holds 32 hex digits: check the path", ErrMasterKey, where, MaxKeyFileSize)
+		return nil, fmt.Errorf("%w: %s holds more than %d bytes; a master key is 32 hex digits", ErrMasterKey, where, MaxKeyFileSize)
 	}
 	return b, nil
 }
