@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"runtime"
 
 	"github.com/spf13/pflag"
@@ -56,6 +57,9 @@ func (e *env) stationID(flag string) (string, error) {
 
 // openJournal opens the journal for writing, creating it if needed.
 func (e *env) openJournal(path, stationID string) (*batch.Store, error) {
+	if err := journalPathProblem(path); err != nil {
+		return nil, err
+	}
 	e.log.Info("open journal", "path", path, "station_id", stationID)
 	st, err := batch.Open(path, batch.Options{StationID: stationID, Now: e.now})
 	if err != nil {
@@ -77,9 +81,52 @@ func (e *env) openJournalRO(path string) (*batch.Store, error) {
 // journalExists reports a missing journal file as errNoJournal (exit 5),
 // for commands that must not create one.
 func journalExists(path string) error {
+	if err := journalPathProblem(path); err != nil {
+		return err
+	}
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		return withCode(ExitJournal, fmt.Errorf("%w at %s", errNoJournal, path),
 			"check --journal (or journal in the config file); tagline batch new creates the journal")
+	}
+	return nil
+}
+
+// journalPathProblem reports a journal path that cannot be a journal: a
+// directory, a device or pipe, or a symbolic link to nothing. A dangling
+// link usually points at a journal on storage that is missing (unmounted,
+// restored elsewhere); creating a fresh journal behind it would split the
+// station's records, so it is a journal error (exit 5), never created.
+// A path that does not exist at all is left to the caller.
+func journalPathProblem(path string) error {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return nil
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		target, _ := os.Readlink(path)
+		if fi, err = os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			return withCode(ExitJournal, fmt.Errorf("journal %s is a symbolic link to %s, which does not exist", path, target),
+				"mount or restore the journal the link points to, or point --journal (or journal in the config file) at the journal file itself")
+		} else if err != nil {
+			return nil // batch.Open reports it
+		}
+	}
+	switch {
+	case fi.IsDir():
+		return withCode(ExitJournal, fmt.Errorf("journal %s is a directory", path),
+			"--journal (or journal in the config file) names the journal file, e.g. "+filepath.Join(path, "journal.db"))
+	case !fi.Mode().IsRegular():
+		return withCode(ExitJournal, fmt.Errorf("journal %s is not a regular file", path),
+			"--journal (or journal in the config file) names the journal file, a regular file")
+	}
+	return nil
+}
+
+// checkKeyVersion is the one rule for a key version given on the command
+// line, with one message: 1 to 255, since 0 is the factory keys' version.
+func checkKeyVersion(v int) error {
+	if v < 1 || v > 255 {
+		return usageErrorf("key version 0 is the factory keys' version; use 1 for a first key generation", "--key-version must be 1 to 255, got %d", v)
 	}
 	return nil
 }

@@ -97,8 +97,11 @@ func loadConfig(path string, required bool) (config, error) {
 	if path == "" {
 		return cfg, nil
 	}
-	data, err := os.ReadFile(path)
+	data, err := readFileCapped(path, "config file", maxConfigFile)
 	if err != nil {
+		if errors.Is(err, errTooLarge) {
+			return cfg, &configError{path: path, msg: fmt.Sprintf("larger than %s; a config file holds a few key = \"value\" lines: check --config or $%s", sizeText(maxConfigFile), envConfig)}
+		}
 		if errors.Is(err, fs.ErrNotExist) && !required {
 			return cfg, nil
 		}

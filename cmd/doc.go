@@ -6,4 +6,15 @@
 // Every command writes through cmd.OutOrStdout and cmd.ErrOrStderr, returns
 // its error instead of exiting, and exitcodes.go maps errors to exit codes
 // in one place.
+//
+// Invariants:
+//   - Every read of outside input is bounded (readlimit.go): key files and
+//     their standard input 4 KiB (package keys), config and token files
+//     1 MiB; anything larger is refused with exit 2 after reading just past
+//     the limit.
+//   - The --log file is never lost silently: a file that takes no first
+//     record stops the command (exit 2), and records lost later are counted
+//     and reported when the command ends (exit 1 if nothing else failed).
+//   - A run is judged by each tag's last attempt: a tag torn and finished
+//     later in the same run is encoded.
 package cmd

@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -149,7 +148,10 @@ func runEncode(cmd *cobra.Command, e *env, o *encodeOptions) error {
 	}
 	tmpl, err := sdm.ParseTemplate(b.Template)
 	if err != nil {
-		return fmt.Errorf("batch %s: %w", b.ID, err)
+		// Only a batch made by an older tagline can get here: no phone tap
+		// of a tag encoded with it could be verified.
+		return withHint(fmt.Errorf("batch %s: %w", b.ID, err),
+			"no phone tap of a tag encoded with this template could be verified: close the batch (tagline batch close) and create a new one with a template that passes tagline batch new")
 	}
 	deriver, err := keys.NewDeriver(scheme, master, b.KeyVersion)
 	if err != nil {
@@ -264,14 +266,14 @@ func (e *env) confirmReencode(cmd *cobra.Command, b batch.Batch) error {
 }
 
 func readYes(r io.Reader) (bool, error) {
-	line, err := bufio.NewReader(r).ReadString('\n')
-	if err != nil && line == "" {
+	line, err := newLineReader(r, "the answer", 1024, "answer y or n").Line()
+	if err != nil {
 		if errors.Is(err, io.EOF) {
 			return false, nil
 		}
 		return false, err
 	}
-	switch strings.ToLower(strings.TrimSpace(line)) {
+	switch strings.ToLower(strings.TrimSpace(string(line))) {
 	case "y", "yes":
 		return true, nil
 	}

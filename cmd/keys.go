@@ -67,8 +67,8 @@ prints the key. Compare the KCV with the one of the backend's key.`,
 }
 
 func runKeysCheck(cmd *cobra.Command, e *env, o *keysCheckOptions) error {
-	if o.keyVersion < 0 || o.keyVersion > 255 {
-		return usageErrorf("", "--key-version must be 0 to 255, got %d", o.keyVersion)
+	if err := checkKeyVersion(o.keyVersion); err != nil {
+		return err
 	}
 	scheme, m, src, err := e.stationKeys(o.kdf, o.masterKeyFile)
 	if err != nil {

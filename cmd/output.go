@@ -98,39 +98,77 @@ func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
-// tally counts the results of a run.
+// tally counts the results of a run. A tag can come back: one torn by its
+// removal is presented again and finished, or fails again. The run is
+// judged by each tag's last attempt, so a tag finished later counts as
+// encoded and its failed attempt is only "retried".
 type tally struct {
-	Total       int
+	Total       int // results, every attempt
 	Passed      int
-	Failed      int
+	Failed      int // tags whose last attempt failed
 	Duplicates  int
-	Interrupted int
-	Code        int // worst exit code among the tags
+	Interrupted int // of Failed, cut short by the end of the run
+	Retried     int // failed attempts followed by another attempt of the same tag
+	Code        int // worst exit code among the tags' last attempts
 	Start, Last time.Time
+
+	open    map[string]failedTag // failed tags by UID, until a later attempt
+	anon    []failedTag          // failures before the UID was read
+	dupCode int
 }
+
+type failedTag struct {
+	code        int
+	interrupted bool
+}
+
+// Tags is the number of tags the run saw (attempts less the retried ones).
+func (t *tally) Tags() int { return t.Total - t.Retried }
 
 func (t *tally) add(r *station.Result, at time.Time) {
 	t.Total++
 	t.Last = at
-	code := ExitOK
+	prev, seen := t.open[r.UID]
+	seen = seen && r.UID != ""
+	if seen {
+		delete(t.open, r.UID)
+		t.Retried++
+		t.Failed--
+		if prev.interrupted {
+			t.Interrupted--
+		}
+	}
 	switch {
 	case resultOK(r):
 		t.Passed++
 	case r.Outcome == station.Duplicate:
 		t.Duplicates++
-		code = ExitTag
+		t.dupCode = ExitTag
 	default:
-		t.Failed++
-		code = classify(r.Err)
-		if isInterrupted(r.Err) {
-			t.Interrupted++
-			code = ExitTag
+		f := failedTag{code: classify(r.Err), interrupted: isInterrupted(r.Err)}
+		if f.interrupted || f.code == ExitFailure || f.code == ExitUsage || f.code == ExitOK {
+			f.code = ExitTag
 		}
-		if code == ExitFailure || code == ExitUsage || code == ExitOK {
-			code = ExitTag
+		t.Failed++
+		if f.interrupted {
+			t.Interrupted++
+		}
+		if r.UID == "" {
+			t.anon = append(t.anon, f)
+		} else {
+			if t.open == nil {
+				t.open = map[string]failedTag{}
+			}
+			t.open[r.UID] = f
 		}
 	}
-	t.Code = max(t.Code, code)
+	t.Code = t.dupCode
+	for _, f := range t.open {
+		t.Code = max(t.Code, f.code)
+	}
+	for _, f := range t.anon {
+		t.Code = max(t.Code, f.code)
+	}
 }
 
 // isInterrupted reports a tag cut short by the end of the run's context
@@ -143,10 +181,10 @@ func isInterrupted(err error) bool {
 // rate is tags per second from the start of the run to the last result.
 func (t *tally) rate() float64 {
 	d := t.Last.Sub(t.Start).Seconds()
-	if t.Total == 0 || d <= 0 {
+	if t.Tags() == 0 || d <= 0 {
 		return 0
 	}
-	return float64(t.Total) / d
+	return float64(t.Tags()) / d
 }
 
 // summary is the closing line of a run.
@@ -155,7 +193,10 @@ func (t *tally) summary() string {
 	if t.Total == 0 {
 		return "no tags"
 	}
-	s := fmt.Sprintf("%d %s in %.2fs (%.1f tags/s): %d passed", t.Total, plural(t.Total, "tag", "tags"), d.Seconds(), t.rate(), t.Passed)
+	s := fmt.Sprintf("%d %s in %.2fs (%.1f tags/s): %d passed", t.Tags(), plural(t.Tags(), "tag", "tags"), d.Seconds(), t.rate(), t.Passed)
+	if t.Retried > 0 {
+		s += fmt.Sprintf(" (%d failed %s retried)", t.Retried, plural(t.Retried, "attempt", "attempts"))
+	}
 	if t.Failed > 0 {
 		s += fmt.Sprintf(", %d failed", t.Failed)
 	}
@@ -183,5 +224,5 @@ func (t *tally) failureError() error {
 	if t.Interrupted > 0 {
 		hint = "a tag was interrupted mid-way; present it again (tagline journal check lists tags that may be half-keyed)"
 	}
-	return withCode(t.Code, fmt.Errorf("%d of %d %s not encoded", bad, t.Total, plural(t.Total, "tag", "tags")), hint)
+	return withCode(t.Code, fmt.Errorf("%d of %d %s not encoded", bad, t.Tags(), plural(t.Tags(), "tag", "tags")), hint)
 }

@@ -111,13 +111,15 @@ func run(ctx context.Context, e *env, args []string) int {
 	if exitCode(err) == ExitUsage && hintOf(err) == "" && errors.As(err, &ce) {
 		ce.hint = fmt.Sprintf("run '%s --help' for usage", cmd.CommandPath())
 	}
-	if cerr := e.closeLog(); cerr != nil && err == nil {
-		err = fmt.Errorf("closing the log file: %w", cerr)
-	}
 	if err != nil {
-		e.log.Error("command failed", "err", err)
-		reportError(e.stderr, err)
+		e.log.Error("command failed", "err", err) // before the close, so that it is counted if lost
 	}
+	cerr := e.closeLog()
+	if err == nil {
+		err, cerr = cerr, nil
+	}
+	reportError(e.stderr, err)
+	reportError(e.stderr, cerr)
 	return exitCode(err)
 }
 
@@ -191,12 +193,11 @@ func (e *env) openLog() error {
 	if e.logFile == "" {
 		return nil
 	}
-	f, err := os.OpenFile(e.logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	sink, l, err := openLogSink(e.logFile, e.now)
 	if err != nil {
-		return usageErrorf("--log takes a file that tagline may create or append to", "cannot open log file: %v", err)
+		return err
 	}
-	e.log = slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	e.closeLog = f.Close
+	e.log, e.closeLog = l, sink.Close
 	return nil
 }
 

@@ -370,7 +370,10 @@ func (e *env) syncToken(flag string) (string, error) {
 // readTokenFile returns the non-blank lines of a token file that are not
 // comments, trimmed, and warns when others may read the file.
 func (e *env) readTokenFile(path string) ([]string, error) {
-	data, err := os.ReadFile(path)
+	data, err := readFileCapped(path, "token file "+path, maxTokenFile)
+	if errors.Is(err, errTooLarge) {
+		return nil, usageErrorf("a token file holds tokens, one per line: check --token-file (or $"+envSyncTokenFile+")", "%w", err)
+	}
 	if err != nil {
 		return nil, usageErrorf("--token-file (or $"+envSyncTokenFile+") names a readable file holding the token",
 			"cannot read the token file: %v", err)

@@ -1,7 +1,6 @@
 package keys
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/subtle"
 	"encoding/hex"
@@ -128,6 +127,11 @@ type Source struct {
 	Stdin io.Reader // used when File is "-"
 }
 
+// MaxKeyFileSize bounds what LoadMaster reads from a file or standard
+// input: a key file is a line of hex, and a path such as /dev/zero must
+// fail at once instead of filling the memory.
+const MaxKeyFileSize = 4 << 10
+
 // LoadMaster reads a master key from the first source set.
 func LoadMaster(src Source) (Master, error) {
 	switch {
@@ -135,15 +139,20 @@ func LoadMaster(src Source) (Master, error) {
 		if src.Stdin == nil {
 			return Master{}, fmt.Errorf("%w: no standard input to read the key from", ErrMasterKey)
 		}
-		b, err := io.ReadAll(io.LimitReader(bufio.NewReader(src.Stdin), 4096))
+		b, err := readCapped(src.Stdin, "standard input")
 		if err != nil {
-			return Master{}, fmt.Errorf("%w: reading standard input: %v", ErrMasterKey, err)
+			return Master{}, err
 		}
 		return wrapSource(ParseMaster(b))("standard input")
 	case src.File != "":
-		b, err := os.ReadFile(src.File)
+		f, err := os.Open(src.File)
 		if err != nil {
-			return Master{}, fmt.Errorf("%w: %v", ErrMasterKey, err)
+			return Master{}, fmt.Errorf("%w: %w", ErrMasterKey, err)
+		}
+		defer f.Close()
+		b, err := readCapped(f, src.File)
+		if err != nil {
+			return Master{}, err
 		}
 		return wrapSource(ParseMaster(b))(src.File)
 	case src.Env != "":
@@ -154,6 +163,20 @@ func LoadMaster(src Source) (Master, error) {
 		return wrapSource(ParseMaster([]byte(v)))("$" + src.Env)
 	}
 	return Master{}, fmt.Errorf("%w: no master key given; use --master-key-file FILE (32 hex digits) or set TAGLINE_MASTER_KEY_FILE", ErrMasterKey)
+}
+
+// readCapped reads at most MaxKeyFileSize bytes and refuses more, reading
+// one byte past the limit to tell.
+func readCapped(r io.Reader, where string) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, MaxKeyFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMasterKey, err) // names the file
+	}
+	if len(b) > MaxKeyFileSize {
+		clear(b)
+		return nil, fmt.Errorf("%w: %s holds more than %d bytes; a master key is 32 hex digits", ErrMasterKey, where, MaxKeyFileSize)
+	}
+	return b, nil
 }
 
 func wrapSource(m Master, err error) func(string) (Master, error) {

@@ -15,9 +15,6 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-# pcscd is started by the tests themselves on a private socket; stop a system
-# instance that the package may have launched so that it does not hold the
-# vpcd ports.
-if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet pcscd 2>/dev/null; then
-  systemctl stop pcscd.socket pcscd 2>/dev/null || true
-fi
+# A system pcscd is left alone: on a real station it serves the readers.
+# The tests start their own pcscd on a private socket and private vpcd
+# ports (internal/pcscdtest), so they never need it stopped.

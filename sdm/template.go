@@ -54,9 +54,16 @@ type Template struct {
 	hasEnc bool
 }
 
-// ParseTemplate checks a template against what an NTAG 424 DNA can mirror.
+// ParseTemplate checks a template against what an NTAG 424 DNA can mirror
+// and against what a phone sends and the backend parses: an https URL of
+// printable ASCII that no browser rewrites, no fragment or user
+// information, placeholders in the path or query where the backend finds
+// them again (see roundTrip).
 func ParseTemplate(raw string) (*Template, error) {
 	t := &Template{raw: raw, pos: map[string]int{}}
+	if err := checkShape(raw); err != nil {
+		return nil, err
+	}
 	var rest string
 	for _, p := range uriPrefixes {
 		if strings.HasPrefix(strings.ToLower(raw), p.prefix) {
@@ -122,6 +129,9 @@ func ParseTemplate(raw string) (*Template, error) {
 	}
 	if n := ndefHeaderLen + len(t.rest); n > NDEFFileSize || len(t.rest)+1 > 255 {
 		return nil, fmt.Errorf("%w: the url needs %d bytes of the %d-byte ndef file; shorten it by %d characters", ErrTemplate, n, NDEFFileSize, n-NDEFFileSize)
+	}
+	if err := t.roundTrip(); err != nil {
+		return nil, err
 	}
 	return t, nil
 }
@@ -224,11 +234,10 @@ var (
 	ErrURLField    = errors.New("url field is not hex of the right length")
 )
 
-// Verify checks a SUN URL produced from this template: it recovers the UID
-// and read counter, derives the tag's file-read key, decrypts file data and
-// checks the SDMMAC in constant time.
-func (t *Template) Verify(url string, k KeyLookup) (Verified, error) {
-	var v Verified
+// match checks url against the template: the prefix, the length and
+// every literal character; placeholder spans may hold anything. It returns
+// the url after the abbreviated prefix, where t.pos points.
+func (t *Template) match(url string) (string, error) {
 	var rest string
 	for _, p := range uriPrefixes {
 		if p.code == t.code && len(url) >= len(p.prefix) && strings.EqualFold(url[:len(p.prefix)], p.prefix) {
@@ -236,11 +245,9 @@ func (t *Template) Verify(url string, k KeyLookup) (Verified, error) {
 		}
 	}
 	if len(rest) != len(t.rest) {
-		return v, ErrURLMismatch
+		return "", ErrURLMismatch
 	}
-	// Literal characters must match; placeholder spans may hold anything.
 	lit := []byte(t.rest)
-	got := []byte(rest)
 	mask := make([]bool, len(lit))
 	for name, p := range t.pos {
 		for i := p; i < p+phWidth[name]; i++ {
@@ -248,9 +255,21 @@ func (t *Template) Verify(url string, k KeyLookup) (Verified, error) {
 		}
 	}
 	for i := range lit {
-		if !mask[i] && lit[i] != got[i] {
-			return v, ErrURLMismatch
+		if !mask[i] && lit[i] != rest[i] {
+			return "", ErrURLMismatch
 		}
+	}
+	return rest, nil
+}
+
+// Verify checks a SUN URL produced from this template: it recovers the UID
+// and read counter, derives the tag's file-read key, decrypts file data and
+// checks the SDMMAC in constant time.
+func (t *Template) Verify(url string, k KeyLookup) (Verified, error) {
+	var v Verified
+	rest, err := t.match(url)
+	if err != nil {
+		return v, err
 	}
 	field := func(name string) ([]byte, error) {
 		p := t.pos[name]
