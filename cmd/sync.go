@@ -280,6 +280,8 @@ func syncError(err error) error {
 		return withCode(ExitFailure, err, "the backend does not know this token: check --token-file (or $"+envSyncTokenFile+") against the tokens tagline serve was given")
 	case errors.As(err, &he) && he.Status == http.StatusForbidden:
 		return withCode(ExitFailure, err, "the token is not allowed to upload for this station; check the station named next to it in the backend's token file")
+	case errors.As(err, &he) && he.Status == http.StatusUnprocessableEntity:
+		return withCode(ExitFailure, err, "the backend refused a record of this journal for the reason above; nothing from it on was marked synced. A station clock ahead of the backend's: set the clock right (NTP) and sync again once real time has passed the record's time; anything else: keep the journal and report it")
 	case errors.As(err, &he) && he.Status == http.StatusRequestEntityTooLarge:
 		return withCode(ExitFailure, err, "send smaller chunks with --chunk")
 	case errors.Is(err, syncer.ErrGaveUp), errors.Is(err, syncer.ErrRejected), errors.Is(err, syncer.ErrBadAck):

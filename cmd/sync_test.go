@@ -289,4 +289,9 @@ func TestSyncExitCodes(t *testing.T) {
 	if h := hintOf(syncError(fmt.Errorf("%w: %w", syncer.ErrRejected, &syncer.HTTPError{Status: 413}))); !strings.Contains(h, "--chunk") {
 		t.Errorf("hint %q", h)
 	}
+	// A refused record is not a token problem: the hint speaks of the
+	// record and the station's clock.
+	if h := hintOf(syncError(fmt.Errorf("%w: %w", syncer.ErrRejected, &syncer.HTTPError{Status: 422}))); !strings.Contains(h, "refused a record") || strings.Contains(h, "token") {
+		t.Errorf("hint %q", h)
+	}
 }

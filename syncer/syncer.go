@@ -348,7 +348,7 @@ func (r *runner) post(ctx context.Context, key string, body []byte) (Ack, bool, 
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.o.Endpoint, bytes.NewReader(body))
 	if err != nil {
-		return ack, false, 0, fmt.Errorf("%w: %v", ErrRejected, err)
+		return ack, false, 0, fmt.Errorf("%w: %w", ErrRejected, err)
 	}
 	req.Header.Set("Content-Type", ContentType)
 	req.Header.Set("Accept", "application/json")
