@@ -300,13 +300,16 @@ func (e *env) serveLogger(cmd *cobra.Command, level slog.Level) (*slog.Logger, e
 	}
 	f, err := os.OpenFile(e.logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
-		return nil, usageErrorf("--log takes a file that tagline may create or append to", "cannot open log file: %v", err)
+		return nil, usageErrorf("--log takes a file that tagline may create or append to", "cannot open log file: %w", err)
 	}
-	l := slog.New(slog.NewJSONHandler(f, opts))
+	// Through a sink of its own, so that records lost to a full disk during
+	// a long serve are counted and reported at exit like the root's.
+	sink := newLogSink(f, e.logFile)
+	l := slog.New(slog.NewJSONHandler(sink, opts))
 	e.log = l
 	prev := e.closeLog
 	e.closeLog = func() error {
-		err := f.Close()
+		err := sink.Close()
 		if perr := prev(); err == nil {
 			err = perr
 		}
