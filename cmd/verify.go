@@ -65,7 +65,7 @@ standard input):
 
 By default every tag bound to the batch must be verified (full inspection);
 the ones never verified are reported missing. --sample N verifies N tags;
---defect-rate P (with --confidence C, default 95%) computes N so that a
+--defect-rate P (with --confidence C, default 95%) instead computes N so that a
 sample without failure shows, with confidence C, that fewer than P of the
 batch is defective (exact hypergeometric). --seed S picks the sample from
 the journal reproducibly (for --urls a random seed is chosen and reported
@@ -256,6 +256,12 @@ func verifySampling(cmd *cobra.Command, o *verifyOptions) (qa.Mode, qa.Sampling,
 			}
 		}
 		return qa.ModeFull, s, nil
+	}
+	if flags.Changed("sample") && o.defectRate != "" {
+		// Both would fix the sample size; taking one silently would state
+		// a bound the operator did not ask for.
+		return "", s, usageErrorf("give --sample N to verify N tags, or --defect-rate P (with --confidence C) to have the sample size computed, not both",
+			"--sample and --defect-rate exclude each other")
 	}
 	if flags.Changed("sample") && o.sample < 1 {
 		return "", s, usageErrorf("drop --sample to verify every tag", "--sample must be at least 1, got %d", o.sample)

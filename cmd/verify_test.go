@@ -293,6 +293,7 @@ func TestVerifyUsageErrors(t *testing.T) {
 		{[]string{"--urls", urls, "--check-keys"}, "--check-keys needs --reader"},
 		{[]string{"--urls", urls, "--seed", "3"}, "--seed only applies to a sample"},
 		{[]string{"--urls", urls, "--sample", "0"}, "--sample must be at least 1"},
+		{[]string{"--urls", urls, "--sample", "1", "--defect-rate", "1%"}, "--sample and --defect-rate exclude each other"},
 		{[]string{"--urls", urls, "--defect-rate", "2"}, "not a rate between 0 and 1"},
 		{[]string{"--urls", urls, "--sample", "1", "--confidence", "95"}, "not between 0 and 1"},
 		{[]string{"--urls", c.path("missing.txt")}, "--urls: "},
