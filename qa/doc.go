@@ -76,7 +76,11 @@
 //   - The journal is only read.
 //   - The sample depends only on the seed and the batch's set of UIDs
 //     (SHA-256 of "tagline-qa-sample/1" || seed || UID, smallest first),
-//     never on a random generator's implementation.
+//     never on a random generator's implementation. Reports (format
+//     tagline-qa-report/2) write the seed as a decimal string, since JSON
+//     tools that read numbers as float64 round a 63-bit seed and would
+//     draw another sample; ReadJSON also takes a number (report/1), from
+//     its digits.
 //   - Report.OK is false when any result fails or a planned tag was not
 //     verified; a skipped tag counts neither way.
 //   - Times come from Config.Now.
