@@ -69,10 +69,9 @@
 //   - Every genuine counter seen (a SUN message that verified, whatever
 //     else failed) is recorded, never lowered, and is durable in the state
 //     file (Config.StatePath) before VerifyTag, VerifyURL or VerifyURLs
-//     returns. The file is replaced atomically (temporary file, fsync,
-//     rename, fsync of the directory) and merged with what is on disk, so
-//     a replayed URL is caught on every later run. Counters are kept per
-//     binding sequence number: a re-encoded tag starts afresh.
+//     returns, and merged with what other runs wrote there, so a replayed
+//     URL is caught on every later run. Counters are kept per binding
+//     sequence number: a re-encoded tag starts afresh. See "State file".
 //   - The journal is only read.
 //   - The sample depends only on the seed and the batch's set of UIDs
 //     (SHA-256 of "tagline-qa-sample/1" || seed || UID, smallest first),
@@ -84,6 +83,37 @@
 //   - Report.OK is false when any result fails or a planned tag was not
 //     verified; a skipped tag counts neither way.
 //   - Times come from Config.Now.
+//
+// # State file
+//
+// Format tagline-qa-state/2: a snapshot line {"format", "tags": {uid:
+// {seq: ctr}}}, then one line per counter seen since, {"uid", "seq",
+// "ctr"}. Format 1 (the snapshot alone) is read and rewritten as 2.
+//
+// Each save appends the new lines and fsyncs: a run's cost is linear in
+// the tags it verifies. Format 1 rewrote and re-read the whole file after
+// every tag, quadratic: BenchmarkStateRun on tmpfs took 2.2 s for 1,000
+// tags and 38 s for 4,000; format 2 takes 0.035 s, 0.13 s, and 0.3 s for
+// 10,000 (on a disk each tag adds one fsync's latency).
+// The file is rewritten as one snapshot (temporary file, fsync, rename,
+// fsync of the directory) only when the appended lines exceed twice the
+// live counters plus 1,024, so rewriting costs O(1) amortised per line.
+// An append-only log was chosen over "write at the end plus checkpoints
+// every N tags or T seconds" because it keeps the bound of the previous
+// format, nothing: what a Verify call returned is on disk, so neither a
+// crash nor Ctrl-C can let a replay through on the next run, and each
+// durable step costs one small write and one fsync, not the whole file.
+// A crash during an append leaves a torn last line, never returned to
+// anyone: it is ignored on reading and cut before the next append. A
+// damaged complete line, like a damaged snapshot, is refused.
+//
+// Runs may share a state file. Each save takes an flock on the file (and
+// takes it again if the file was replaced while it waited), reads what
+// other runs appended since its last read, then appends or rewrites; so
+// no line is lost to a concurrent rewrite or torn by a concurrent append.
+// Reading at New takes no lock (a rewrite is a rename; a line being
+// appended is incomplete and left for the next read). Without flock
+// (non-unix systems) only one run at a time may use a state file.
 //
 // # Use
 //
