@@ -38,7 +38,21 @@
 // reproducible by anyone; tags of the batch outside it that pass are
 // reported as skipped, sampled tags never verified as missing. With
 // OperatorPick (presented tags only) the operator draws the sample
-// physically and the first N distinct tags of the batch make it.
+// physically and the first N distinct tags of the batch make it. With
+// FromURLs (what `tagline verify --urls` uses) the seeded sample is drawn
+// from the distinct tags of the batch whose URLs verify in the file given
+// to VerifyURLs, not from the journal: a QA person verifies the tags they
+// captured, all of them when the file holds N or fewer. The statement
+// about the batch then rests on the captured tags being a random pick of
+// it (or all of it); a file with fewer than N of its tags is incomplete.
+//
+// # URL files
+//
+// VerifyURLs reads the whole input before verifying anything, within
+// URLLimits (by default 16 KiB a line, 1,000,000 lines, 64 MiB): beyond a
+// bound it returns ErrInputLimit and records nothing. A line is a URL, or
+// a JSON object whose "url" field is one (encode, demo and verify --json
+// output); blank lines and lines starting with '#' are skipped.
 //
 // # Sampling statement (zero failures, exact hypergeometric)
 //

@@ -70,6 +70,11 @@ type SampleReport struct {
 	Pick string `json:"pick"`
 	// Seed is written as a decimal string (see Seed).
 	Seed Seed `json:"seed"`
+	// From says what a seeded sample was drawn from: "journal" (the
+	// batch's tags) or "urls" (the DrawnFrom tags of the batch whose URLs
+	// were in the file, Sampling.FromURLs).
+	From      string `json:"from,omitempty"`
+	DrawnFrom int    `json:"drawn_from,omitempty"`
 	// DefectRate is the target p (0 when only N was given); Confidence c.
 	DefectRate float64 `json:"defect_rate,omitempty"`
 	Confidence float64 `json:"confidence"`
@@ -149,8 +154,13 @@ func (v *Verifier) sampleReport(verified int, noFailure bool) *SampleReport {
 	m := len(v.uids)
 	sr := &SampleReport{Method: SampleMethod, Population: m, Planned: v.planned, Pick: "seed", Seed: Seed(s.Seed),
 		DefectRate: s.DefectRate, Confidence: s.Confidence, Verified: verified}
-	if s.OperatorPick {
+	switch {
+	case s.OperatorPick:
 		sr.Pick, sr.Seed = "operator", 0
+	case s.FromURLs:
+		sr.From, sr.DrawnFrom = "urls", v.drawFrom
+	default:
+		sr.From = "journal"
 	}
 	if s.DefectRate > 0 {
 		sr.BinomialN, _ = BinomialSampleSize(s.DefectRate, s.Confidence)
@@ -171,12 +181,18 @@ func (v *Verifier) statement(r *Report) string {
 	c := r.Counts
 	if s := r.Sampling; s != nil {
 		pick := fmt.Sprintf("chosen from the journal with seed %d", s.Seed)
-		if s.Pick == "operator" {
+		switch {
+		case s.Pick == "operator":
 			pick = "picked at random by the operator"
+		case s.From == "urls":
+			pick = fmt.Sprintf("chosen with seed %d from the %d tags of the batch in the url file", s.Seed, s.DrawnFrom)
 		}
 		switch {
 		case c.Fail > 0:
 			return fmt.Sprintf("FAIL: %d result(s) failed (%s); the batch fails QA and the zero-failure bound does not apply.", c.Fail, reasonList(c.ByReason))
+		case s.From == "urls" && s.DrawnFrom < s.Planned:
+			return fmt.Sprintf("INCOMPLETE: the url file holds %d %s of the batch whose url verifies and the sample needs %d; nothing failed, but the sample does not prove the bound: capture urls of more tags, or sample fewer.",
+				s.DrawnFrom, plural(s.DrawnFrom, "tag", "tags"), s.Planned)
 		case !s.Proven:
 			return fmt.Sprintf("INCOMPLETE: %d of the %d sampled tags were verified; nothing failed, but the sample does not prove the bound until all %d are.", s.Verified, s.Planned, s.Planned)
 		}
