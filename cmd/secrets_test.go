@@ -32,8 +32,14 @@ const secretsTemplate = "https://sdm.tagline.example/tag?picc_data={picc}&enc={e
 // master key: nothing tagline writes (stdout, stderr, log files, the
 // journal, manifests, the QA state, the backend's store, HTTP bodies and
 // /metrics) holds the master key or any key derived from it, in any
-// common encoding.
+// common encoding; with either key derivation.
 func TestNoKeyInAnythingTaglineWrites(t *testing.T) {
+	for _, kdf := range []keys.Scheme{keys.SchemeTagline, keys.SchemeSDMBackend} {
+		t.Run(string(kdf), func(t *testing.T) { noKeyInAnythingWritten(t, kdf) })
+	}
+}
+
+func noKeyInAnythingWritten(t *testing.T, kdf keys.Scheme) {
 	c := newCLI(t)
 	keyFile := c.write("master.key", secretsKeyHex+"\n", 0o600)
 	tokFile := c.write("sync.token", testSyncToken+"\n", 0o600)
@@ -48,10 +54,10 @@ func TestNoKeyInAnythingTaglineWrites(t *testing.T) {
 		keep(strings.Join(args[:min(2, len(args))], " "), r)
 		return r
 	}
-	keyArgs := []string{"--journal", journal, "--master-key-file", keyFile}
+	keyArgs := []string{"--journal", journal, "--master-key-file", keyFile, "--kdf", string(kdf)}
 
-	tagline(0, "keys", "check", "--master-key-file", keyFile)
-	tagline(0, "keys", "check", "--master-key-file", keyFile, "--json")
+	tagline(0, "keys", "check", "--master-key-file", keyFile, "--kdf", string(kdf))
+	tagline(0, "keys", "check", "--master-key-file", keyFile, "--kdf", string(kdf), "--json")
 	tagline(0, "batch", "new", "--journal", journal, "--id", "b1", "--sku", "SKU-1", "--target", "3", "--key-version", "1",
 		"--template", secretsTemplate, "--station-id", "line-1")
 	r := tagline(0, append([]string{"encode", "--batch", "b1", "--reader", "sim", "--count", "2", "--json", "--sim-interval", "1ms"}, keyArgs...)...)
@@ -87,12 +93,12 @@ func TestNoKeyInAnythingTaglineWrites(t *testing.T) {
 
 	// Fresh phone reads of copies of the tags, made before sync locks the
 	// journal.
-	fresh := phoneReadsOfCopies(t, journal, keyFile, uids)
+	fresh := phoneReadsOfCopies(t, journal, keyFile, kdf, uids)
 
 	serveLog := c.path("serve.log")
 	addr, stop := startServe(t, c, "--log", serveLog, "--log-level", "debug", "--listen", "127.0.0.1:0",
 		"--store", "bolt:"+c.path("serve.db"), "--template", secretsTemplate, "--master-key-file", keyFile,
-		"--token-file", tokFile, "--default-redirect", "https://brand.example/")
+		"--kdf", string(kdf), "--token-file", tokFile, "--default-redirect", "https://brand.example/")
 	get := func(name, path string, api bool, want int) {
 		t.Helper()
 		req, err := http.NewRequest(http.MethodGet, "http://"+addr+path, nil)
@@ -143,7 +149,7 @@ func TestNoKeyInAnythingTaglineWrites(t *testing.T) {
 		caps = append(caps, capture{filepath.Base(f), b})
 	}
 
-	secrets := append(derivedKeys(t, keyFile, uids), secretKey{"the sync token", []byte(testSyncToken)})
+	secrets := append(derivedKeys(t, keyFile, kdf, uids), secretKey{"the sync token", []byte(testSyncToken)})
 	needles := keyNeedles(secrets)
 	if hits := findSecrets(caps, needles); len(hits) > 0 {
 		t.Fatalf("tagline wrote key material:\n%s", strings.Join(hits, "\n"))
@@ -187,7 +193,7 @@ func TestNoKeyInAnythingTaglineWrites(t *testing.T) {
 // derivedKeys is the master key and every key derived from it for the
 // tags: the five slots of each tag and the meta-read key, for the batch's
 // key version and scheme, derived by package keys.
-func derivedKeys(t *testing.T, keyFile string, uids []string) []secretKey {
+func derivedKeys(t *testing.T, keyFile string, kdf keys.Scheme, uids []string) []secretKey {
 	t.Helper()
 	raw, err := os.ReadFile(keyFile)
 	if err != nil {
@@ -199,7 +205,7 @@ func derivedKeys(t *testing.T, keyFile string, uids []string) []secretKey {
 	}
 	mb, _ := hex.DecodeString(strings.TrimSpace(string(raw)))
 	out := []secretKey{{"the master key", mb}}
-	d, err := keys.NewDeriver(keys.SchemeTagline, m, 1)
+	d, err := keys.NewDeriver(kdf, m, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +232,7 @@ func derivedKeys(t *testing.T, keyFile string, uids []string) []secretKey {
 // personalised as the station did and moved to the journal's counter
 // (verify --reader sim's copies), so that the backend takes the first as
 // genuine.
-func phoneReadsOfCopies(t *testing.T, journal, keyFile string, uids []string) [][2]string {
+func phoneReadsOfCopies(t *testing.T, journal, keyFile string, kdf keys.Scheme, uids []string) [][2]string {
 	t.Helper()
 	store, err := batch.Open(journal, batch.Options{ReadOnly: true})
 	if err != nil {
@@ -242,7 +248,7 @@ func phoneReadsOfCopies(t *testing.T, journal, keyFile string, uids []string) []
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := keys.NewDeriver(keys.SchemeTagline, m, b.KeyVersion)
+	d, err := keys.NewDeriver(kdf, m, b.KeyVersion)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -114,7 +114,7 @@ tag was not verified.`,
 	f.IntVar(&o.sample, "sample", 0, "verify a sample of `N` tags instead of every tag")
 	f.StringVar(&o.defectRate, "defect-rate", "", "sample size for a defective fraction below `P` (e.g. 1% or 0.01)")
 	f.StringVar(&o.confidence, "confidence", "", "confidence `C` of the sampling statement (e.g. 95% or 0.95; default 95%)")
-	f.Uint64Var(&o.seed, "seed", 0, "choose the sample from the journal with `SEED` (reproducible)")
+	f.Uint64Var(&o.seed, "seed", 0, "draw the sample with `SEED`, reproducibly: from the journal on a reader, from the file with --urls")
 	f.BoolVar(&o.checkKeys, "check-keys", false, "for presented tags, prove the factory keys are gone (one authentication with our key 0)")
 	f.StringVar(&o.state, "state", "", "QA state `FILE` of the counters seen (default <journal>.qa-state.json)")
 	f.StringVar(&o.sku, "sku", "", "`SKU` the tags must be bound as (default: the batch's)")
