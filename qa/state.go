@@ -132,6 +132,12 @@ func (s *state) readTail(f *os.File) error {
 	if len(b) > maxStateBytes {
 		return fmt.Errorf("%w: %s grew beyond %d MiB while being read", ErrState, s.path, maxStateBytes>>20)
 	}
+	return s.parse(b)
+}
+
+// parse merges b, the file's bytes from s.off on, and moves s.off past
+// the complete lines it took.
+func (s *state) parse(b []byte) error {
 	if s.off == 0 {
 		if len(b) == 0 {
 			return nil
@@ -323,6 +329,23 @@ func (s *state) appendPending(f *os.File) error {
 
 // compact replaces the file with one snapshot line of everything known.
 func (s *state) compact() error {
+	b, err := s.snapshot()
+	if err != nil {
+		return err
+	}
+	if err := writeAtomic(s.path, b); err != nil {
+		return err
+	}
+	fi, err := os.Stat(s.path)
+	if err != nil {
+		return err
+	}
+	s.file, s.off, s.lines, s.repair = fi, int64(len(b)), 0, false
+	return nil
+}
+
+// snapshot is the snapshot line of everything known.
+func (s *state) snapshot() ([]byte, error) {
 	uids := make([]string, 0, len(s.tags))
 	for uid := range s.tags {
 		uids = append(uids, uid)
@@ -335,7 +358,7 @@ func (s *state) compact() error {
 	for i, uid := range uids {
 		m, err := json.Marshal(s.tags[uid])
 		if err != nil {
-			return err
+			return nil, err
 		}
 		k, _ := json.Marshal(uid)
 		if i > 0 {
@@ -346,15 +369,7 @@ func (s *state) compact() error {
 		b.Write(m)
 	}
 	b.WriteString("}}\n")
-	if err := writeAtomic(s.path, []byte(b.String())); err != nil {
-		return err
-	}
-	fi, err := os.Stat(s.path)
-	if err != nil {
-		return err
-	}
-	s.file, s.off, s.lines, s.repair = fi, int64(b.Len()), 0, false
-	return nil
+	return []byte(b.String()), nil
 }
 
 func writeAtomic(path string, data []byte) (err error) {

@@ -42,30 +42,30 @@ func lineCount(t testing.TB, path string) int {
 // save stay proportional to what QA saw, never to the saves made.
 func TestStateAppendsAndCompacts(t *testing.T) {
 	old := compactSlack
-	compactSlack = 64
+	compactSlack = 16
 	t.Cleanup(func() { compactSlack = old })
 	path := filepath.Join(t.TempDir(), "state.json")
 	st := mustLoad(t, path)
-	for k := range 300 {
+	for k := range 100 {
 		st.see(fmt.Sprintf("04%012X", k), 1, 5)
 		mustSave(t, st)
 	}
 	// One snapshot line (written when the file was created, with the
 	// first counter) and one line per counter since.
-	if n := lineCount(t, path); n != 300 {
-		t.Fatalf("%d lines after 300 saves of new tags", n)
+	if n := lineCount(t, path); n != 100 {
+		t.Fatalf("%d lines after 100 saves of new tags", n)
 	}
 	if got := mustLoad(t, path).tags; !maps.EqualFunc(got, st.tags, maps.Equal) {
 		t.Fatal("reloaded state differs")
 	}
-	// One tag read again and again: the lines outgrow the 300 live
+	// One tag read again and again: the lines outgrow the 100 live
 	// counters and the file is compacted, more than once.
 	compactions := 0
-	for ctr := uint32(6); ctr < 6+1400; ctr++ {
+	for ctr := uint32(6); ctr < 6+400; ctr++ {
 		before, _ := os.Stat(path)
 		st.see("04000000000000", 1, ctr)
 		mustSave(t, st)
-		if n := lineCount(t, path); n > 1+2*300+compactSlack {
+		if n := lineCount(t, path); n > 1+2*100+compactSlack {
 			t.Fatalf("%d lines: never compacted", n)
 		}
 		if after, _ := os.Stat(path); !os.SameFile(before, after) {
@@ -73,10 +73,10 @@ func TestStateAppendsAndCompacts(t *testing.T) {
 		}
 	}
 	if compactions != 2 {
-		t.Fatalf("%d compactions in 1400 saves, want 2", compactions)
+		t.Fatalf("%d compactions in 400 saves, want 2", compactions)
 	}
 	again := mustLoad(t, path)
-	if c, _ := again.last("04000000000000", 1); c != 1405 || again.live != 300 {
+	if c, _ := again.last("04000000000000", 1); c != 405 || again.live != 100 {
 		t.Fatalf("ctr %d, live %d", c, again.live)
 	}
 	// Nothing new, nothing written.
@@ -156,7 +156,7 @@ func TestStateConcurrentRunsLoseNothing(t *testing.T) {
 	compactSlack = 8
 	t.Cleanup(func() { compactSlack = old })
 	path := filepath.Join(t.TempDir(), "state.json")
-	const runs, per = 4, 150
+	const runs, per = 4, 60
 	var wg sync.WaitGroup
 	errs := make(chan error, runs)
 	for r := range runs {
@@ -223,4 +223,36 @@ func BenchmarkStateRun(b *testing.B) {
 			}
 		})
 	}
+}
+
+// FuzzStateFile: any bytes are refused or read into a state whose
+// snapshot reads back the same.
+func FuzzStateFile(f *testing.F) {
+	f.Add([]byte(`{"format":"tagline-qa-state/1","tags":{"04AA":{"2":10,"5":3}}}` + "\n"))
+	f.Add([]byte(`{"format":"tagline-qa-state/2","tags":{}}` + "\n" + `{"uid":"04BB","seq":3,"ctr":9}` + "\n" + `{"uid":"04CC","seq":3,"ct`))
+	f.Add([]byte(`{"format":"tagline-qa-state/2","tags":{"0451A001000001":{"1":4}}}`))
+	f.Add([]byte(""))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		st := &state{tags: map[string]map[uint64]uint32{}}
+		if err := st.parse(data); err != nil {
+			if !errors.Is(err, ErrState) {
+				t.Fatalf("error without ErrState: %v", err)
+			}
+			return
+		}
+		if st.off > int64(len(data)) {
+			t.Fatalf("read %d of %d bytes", st.off, len(data))
+		}
+		snap, err := st.snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		back := &state{tags: map[string]map[uint64]uint32{}}
+		if err := back.parse(snap); err != nil || back.repair || back.off != int64(len(snap)) {
+			t.Fatalf("snapshot %q: %v", snap, err)
+		}
+		if !maps.EqualFunc(back.tags, st.tags, maps.Equal) || back.live != st.live {
+			t.Fatalf("snapshot changed the state:\n%v\n%v", st.tags, back.tags)
+		}
+	})
 }

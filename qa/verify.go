@@ -518,7 +518,7 @@ func readURLLines(r io.Reader, lim URLLimits) ([]urlLine, error) {
 	var out []urlLine
 	var total int64
 	for n := 1; ; n++ {
-		line, err := readLine(br, lim.MaxLineBytes)
+		line, raw, err := readLine(br, lim.MaxLineBytes)
 		if errors.Is(err, errLineTooLong) {
 			return nil, fmt.Errorf("%w: line %d is longer than %d bytes; a SUN url is a few hundred: is this a file of captured urls?", ErrInputLimit, n, lim.MaxLineBytes)
 		}
@@ -531,7 +531,7 @@ func readURLLines(r io.Reader, lim URLLimits) ([]urlLine, error) {
 		if n > lim.MaxLines {
 			return nil, fmt.Errorf("%w: more than %d lines; split the file", ErrInputLimit, lim.MaxLines)
 		}
-		if total += int64(len(line)) + 1; total > lim.MaxBytes {
+		if total += int64(raw); total > lim.MaxBytes {
 			return nil, fmt.Errorf("%w: more than %d MiB; split the file", ErrInputLimit, lim.MaxBytes>>20)
 		}
 		if u, ok := urlOfLine(line); ok {
@@ -562,23 +562,24 @@ func urlOfLine(line string) (string, bool) {
 
 var errLineTooLong = errors.New("line too long")
 
-// readLine returns one line without its end (LF or CRLF), or
-// errLineTooLong as soon as it exceeds max bytes (the rest is not read).
-func readLine(br *bufio.Reader, max int) (string, error) {
+// readLine returns one line without its end (LF or CRLF) and the bytes
+// it took, or errLineTooLong as soon as it exceeds max bytes (the rest is
+// not read).
+func readLine(br *bufio.Reader, max int) (string, int, error) {
 	var b []byte
 	for {
 		chunk, err := br.ReadSlice('\n')
 		if b = append(b, chunk...); len(b) > max+2 {
-			return "", errLineTooLong
+			return "", 0, errLineTooLong
 		}
 		if err == bufio.ErrBufferFull {
 			continue
 		}
 		s := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
 		if len(s) > max {
-			return "", errLineTooLong
+			return "", 0, errLineTooLong
 		}
-		return s, err
+		return s, len(b), err
 	}
 }
 
