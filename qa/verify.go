@@ -52,8 +52,9 @@ type Sampling struct {
 	// and only reported against.
 	DefectRate float64
 	Confidence float64
-	// Seed chooses the sampled UIDs from the journal's list (SelectSample),
-	// so the same seed reproduces the same sample. Tags and URLs of the
+	// Seed chooses the sampled UIDs from the journal's list, or with
+	// FromURLs from the file's (SelectSample), so the same seed reproduces
+	// the same sample. Tags and URLs of the
 	// batch outside the sample are reported as skipped.
 	Seed uint64
 	// OperatorPick: the operator pulls the sample physically at random
