@@ -100,9 +100,10 @@
 //
 // # State file
 //
-// Format tagline-qa-state/2: a snapshot line {"format", "tags": {uid:
-// {seq: ctr}}}, then one line per counter seen since, {"uid", "seq",
-// "ctr"}. Format 1 (the snapshot alone) is read and rewritten as 2.
+// Format tagline-qa-state/2: a snapshot line {"format", "gen", "tags":
+// {uid: {seq: ctr}}}, then one line per counter seen since, {"uid",
+// "seq", "ctr"}; gen counts the rewrites. Format 1 (the snapshot alone)
+// is read and rewritten as 2.
 //
 // Each save appends the new lines and fsyncs: a run's cost is linear in
 // the tags it verifies. Format 1 rewrote and re-read the whole file after
@@ -125,6 +126,9 @@
 // takes it again if the file was replaced while it waited), reads what
 // other runs appended since its last read, then appends or rewrites; so
 // no line is lost to a concurrent rewrite or torn by a concurrent append.
+// A run reads on from where it stopped only if the file is the same one
+// (inode) of the same generation (gen, at the start of the file), else it
+// reads it all again: an inode freed by a rewrite may come back.
 // Reading at New takes no lock (a rewrite is a rename; a line being
 // appended is incomplete and left for the next read). Without flock
 // (non-unix systems) only one run at a time may use a state file.

@@ -10,12 +10,14 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 )
 
 // StateFormat names the layout of the state file: a first line that is a
-// snapshot object {"format":..., "tags":{uid:{seq:ctr}}}, then one entry
-// line per counter seen since the snapshot, {"uid":...,"seq":...,"ctr":...}.
+// snapshot object {"format":..., "gen":..., "tags":{uid:{seq:ctr}}}, then
+// one entry line per counter seen since the snapshot,
+// {"uid":...,"seq":...,"ctr":...}. gen counts the rewrites of the file.
 // A file of format 1 is the snapshot line alone; it is read and, at the
 // next write, rewritten as format 2.
 const StateFormat = "tagline-qa-state/2"
@@ -46,8 +48,16 @@ var compactSlack = 1024
 // compared.
 type stateFile struct {
 	Format string                       `json:"format"`
+	Gen    uint64                       `json:"gen,omitempty"`
 	Tags   map[string]map[uint64]uint32 `json:"tags"`
 }
+
+// snapshotHead starts every snapshot this package writes, gen follows: a
+// run that read generation g of the file at some offset checks, with a
+// few bytes, that the file is still generation g before it reads on from
+// there. (The file's identity alone is not enough: a rewrite frees the
+// old inode, and a later rewrite may get its number back.)
+const snapshotHead = `{"format":"` + StateFormat + `","gen":`
 
 // stateEntry is one appended line: a counter seen.
 type stateEntry struct {
@@ -73,8 +83,10 @@ type state struct {
 	file  fs.FileInfo
 	off   int64
 	lines int
-	// repair: the file must be rewritten before anything is appended
-	// (format 1, or a snapshot line without its newline).
+	// gen is the generation read. repair: the file must be rewritten
+	// before anything is appended (format 1, a snapshot line without its
+	// newline or not starting with snapshotHead).
+	gen    uint64
 	repair bool
 }
 
@@ -118,7 +130,7 @@ func (s *state) readTail(f *os.File) error {
 	if !fi.Mode().IsRegular() {
 		return fmt.Errorf("%w: %s is not a regular file; give --state a file path", ErrState, s.path)
 	}
-	if s.file == nil || !os.SameFile(s.file, fi) || fi.Size() < s.off {
+	if s.file == nil || !os.SameFile(s.file, fi) || fi.Size() < s.off || !s.sameGen(f) {
 		s.off, s.lines, s.repair = 0, 0, false
 	}
 	s.file = fi
@@ -133,6 +145,25 @@ func (s *state) readTail(f *os.File) error {
 		return fmt.Errorf("%w: %s grew beyond %d MiB while being read", ErrState, s.path, maxStateBytes>>20)
 	}
 	return s.parse(b)
+}
+
+// sameGen reports whether f is still the generation read (only asked
+// when the snapshot was read and is not due for repair).
+func (s *state) sameGen(f *os.File) bool {
+	if s.off == 0 || s.repair {
+		return true
+	}
+	buf := make([]byte, len(snapshotHead)+21)
+	n, _ := f.ReadAt(buf, 0)
+	head, ok := bytes.CutPrefix(buf[:n], []byte(snapshotHead))
+	if !ok {
+		return false
+	}
+	end := bytes.IndexByte(head, ',')
+	if end < 0 {
+		return false
+	}
+	return string(head[:end]) == strconv.FormatUint(s.gen, 10)
 }
 
 // parse merges b, the file's bytes from s.off on, and moves s.off past
@@ -168,8 +199,12 @@ func (s *state) parseSnapshot(b []byte) (int, error) {
 	if err := json.Unmarshal(line, &f); err != nil {
 		return 0, fmt.Errorf("%w: %s is not a qa state file (%v); move it aside only if you accept losing replay detection for the urls it remembers", ErrState, s.path, err)
 	}
+	s.gen = f.Gen
 	switch f.Format {
 	case StateFormat:
+		if !bytes.HasPrefix(line, []byte(snapshotHead)) {
+			s.repair = true
+		}
 	case stateFormatV1:
 		s.repair = true
 	default:
@@ -329,7 +364,7 @@ func (s *state) appendPending(f *os.File) error {
 
 // compact replaces the file with one snapshot line of everything known.
 func (s *state) compact() error {
-	b, err := s.snapshot()
+	b, err := s.snapshot(s.gen + 1)
 	if err != nil {
 		return err
 	}
@@ -340,12 +375,12 @@ func (s *state) compact() error {
 	if err != nil {
 		return err
 	}
-	s.file, s.off, s.lines, s.repair = fi, int64(len(b)), 0, false
+	s.file, s.off, s.lines, s.repair, s.gen = fi, int64(len(b)), 0, false, s.gen+1
 	return nil
 }
 
-// snapshot is the snapshot line of everything known.
-func (s *state) snapshot() ([]byte, error) {
+// snapshot is the snapshot line of everything known, as generation gen.
+func (s *state) snapshot(gen uint64) ([]byte, error) {
 	uids := make([]string, 0, len(s.tags))
 	for uid := range s.tags {
 		uids = append(uids, uid)
@@ -354,7 +389,7 @@ func (s *state) snapshot() ([]byte, error) {
 	// json.Marshal sorts map keys; the uids are sorted for a stable file
 	// that diffs well.
 	var b strings.Builder
-	fmt.Fprintf(&b, `{"format":%q,"tags":{`, StateFormat)
+	fmt.Fprintf(&b, `%s%d,"tags":{`, snapshotHead, gen)
 	for i, uid := range uids {
 		m, err := json.Marshal(s.tags[uid])
 		if err != nil {

@@ -144,7 +144,7 @@ func TestStateReadsFormat1(t *testing.T) {
 	st.see("04AA", 5, 4)
 	mustSave(t, st)
 	raw, _ := os.ReadFile(path)
-	if want := `{"format":"tagline-qa-state/2","tags":{"04AA":{"2":10,"5":4}}}` + "\n"; string(raw) != want {
+	if want := `{"format":"tagline-qa-state/2","gen":1,"tags":{"04AA":{"2":10,"5":4}}}` + "\n"; string(raw) != want {
 		t.Fatalf("got  %s\nwant %s", raw, want)
 	}
 }
@@ -243,7 +243,7 @@ func FuzzStateFile(f *testing.F) {
 		if st.off > int64(len(data)) {
 			t.Fatalf("read %d of %d bytes", st.off, len(data))
 		}
-		snap, err := st.snapshot()
+		snap, err := st.snapshot(st.gen + 1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -255,4 +255,39 @@ func FuzzStateFile(f *testing.F) {
 			t.Fatalf("snapshot changed the state:\n%v\n%v", st.tags, back.tags)
 		}
 	})
+}
+
+// A run whose view of the file is stale reads it again even when the
+// rewritten file got the old one's inode back: the generation in the
+// snapshot tells them apart.
+func TestStateRewriteWithReusedInode(t *testing.T) {
+	old := compactSlack
+	compactSlack = 2
+	t.Cleanup(func() { compactSlack = old })
+	path := filepath.Join(t.TempDir(), "state.json")
+	a := mustLoad(t, path)
+	a.see("04A0", 1, 1)
+	mustSave(t, a)
+	b := mustLoad(t, path)
+	for k := range 10 {
+		b.see("04B0", 1, uint32(k+1))
+		mustSave(t, b)
+	}
+	if b.gen < 2 {
+		t.Fatalf("b never rewrote the file (gen %d)", b.gen)
+	}
+	// As if the rewrite had reused the inode a read.
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.file = fi
+	a.see("04A1", 1, 1)
+	mustSave(t, a)
+	st := mustLoad(t, path)
+	for u, want := range map[string]uint32{"04A0": 1, "04A1": 1, "04B0": 10} {
+		if c, _ := st.last(u, 1); c != want {
+			t.Fatalf("%s at %d, want %d: %v", u, c, want, st.tags)
+		}
+	}
 }
