@@ -108,8 +108,9 @@
 // Each save appends the new lines and fsyncs: a run's cost is linear in
 // the tags it verifies. Format 1 rewrote and re-read the whole file after
 // every tag, quadratic: BenchmarkStateRun on tmpfs took 2.2 s for 1,000
-// tags and 38 s for 4,000; format 2 takes 0.035 s, 0.13 s, and 0.3 s for
-// 10,000 (on a disk each tag adds one fsync's latency).
+// tags and 38 s for 4,000; format 2 takes 0.04 to 0.2 s, 0.13 to 0.2 s,
+// and 0.3 to 0.6 s for 10,000 on a loaded machine (on a disk each tag
+// adds one fsync's latency).
 // The file is rewritten as one snapshot (temporary file, fsync, rename,
 // fsync of the directory) only when the appended lines exceed twice the
 // live counters plus 1,024, so rewriting costs O(1) amortised per line.
