@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -140,13 +141,32 @@ func noKeyInAnythingWritten(t *testing.T, kdf keys.Scheme) {
 	get("metrics", "/metrics", false, http.StatusOK)
 	keep("serve", stop())
 
+	// Every file in the working folder but the test's own inputs: the
+	// expected ones must be there, and any other tagline wrote is searched
+	// too.
+	inputs := map[string]bool{keyFile: true, tokFile: true, stationURLs: true}
+	files := map[string]bool{}
+	err := filepath.WalkDir(c.dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() || inputs[p] {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(c.dir, p)
+		files[rel] = true
+		caps = append(caps, capture{rel, b})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, f := range []string{journal, logFile, serveLog, c.path("serve.db"), c.path("b1.csv"), c.path("b1.jsonl"),
 		journal + ".qa-state.json", c.path("qa2.json"), c.path("qa3.json"), c.path("qa.csv")} {
-		b, err := os.ReadFile(f)
-		if err != nil || len(b) == 0 {
-			t.Fatalf("%s: %d bytes, %v", f, len(b), err)
+		if rel, _ := filepath.Rel(c.dir, f); !files[rel] {
+			t.Fatalf("tagline did not write %s (files: %v)", rel, files)
 		}
-		caps = append(caps, capture{filepath.Base(f), b})
 	}
 
 	secrets := append(derivedKeys(t, keyFile, kdf, uids), secretKey{"the sync token", []byte(testSyncToken)})
