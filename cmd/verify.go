@@ -65,12 +65,20 @@ standard input):
 
 By default every tag bound to the batch must be verified (full inspection);
 the ones never verified are reported missing. --sample N verifies N tags;
---defect-rate P (with --confidence C, default 95%) computes N so that a
+--defect-rate P (with --confidence C, default 95%) instead computes N so that a
 sample without failure shows, with confidence C, that fewer than P of the
-batch is defective (exact hypergeometric). --seed S picks the sample from
-the journal reproducibly (for --urls a random seed is chosen and reported
-when none is given); without --seed on a reader the operator draws the
-sample at random from the line.
+batch is defective (exact hypergeometric). With --urls the sample is drawn
+from the tags of the batch whose URLs are in the file: a file of N captured
+tags is the sample; of a larger file, N are drawn with --seed S (a random
+seed, reported, when none is given), reproducibly. The statement about the
+batch then assumes the captured tags were taken at random from the batch
+(or are all of it); a file with fewer than N of its tags does not pass. On
+a reader, --seed S draws the sample from the journal and lists the tags to
+pull; without --seed the operator draws it at random from the line.
+
+A URL file or standard input may hold at most 1,000,000 lines and 64 MiB,
+each line at most 16 KiB; beyond that verify refuses it (exit 2) before
+checking anything.
 
 The journal is only read. The counters QA saw are kept in the state file
 (--state, default <journal>.qa-state.json) so that a URL replayed on a
@@ -106,7 +114,7 @@ tag was not verified.`,
 	f.IntVar(&o.sample, "sample", 0, "verify a sample of `N` tags instead of every tag")
 	f.StringVar(&o.defectRate, "defect-rate", "", "sample size for a defective fraction below `P` (e.g. 1% or 0.01)")
 	f.StringVar(&o.confidence, "confidence", "", "confidence `C` of the sampling statement (e.g. 95% or 0.95; default 95%)")
-	f.Uint64Var(&o.seed, "seed", 0, "choose the sample from the journal with `SEED` (reproducible)")
+	f.Uint64Var(&o.seed, "seed", 0, "draw the sample with `SEED`, reproducibly: from the journal on a reader, from the file with --urls")
 	f.BoolVar(&o.checkKeys, "check-keys", false, "for presented tags, prove the factory keys are gone (one authentication with our key 0)")
 	f.StringVar(&o.state, "state", "", "QA state `FILE` of the counters seen (default <journal>.qa-state.json)")
 	f.StringVar(&o.sku, "sku", "", "`SKU` the tags must be bound as (default: the batch's)")
@@ -181,10 +189,15 @@ func runVerify(cmd *cobra.Command, e *env, o *verifyOptions) error {
 	}
 
 	info := cmd.ErrOrStderr()
+	if mode == qa.ModeSample && o.urls != "" {
+		// The QA person verifies the URLs they captured: the sample is
+		// drawn from the file, never from tags they may not have.
+		sampling.FromURLs = true
+	}
 	if mode == qa.ModeSample && !flags.Changed("seed") {
 		if o.urls != "" {
 			// A URL file cannot be drawn from physically: the sample is
-			// chosen from the journal, with a seed the report names.
+			// drawn from it with a seed the report names.
 			var s [8]byte
 			if _, err := rand.Read(s[:]); err != nil {
 				return err
@@ -257,6 +270,12 @@ func verifySampling(cmd *cobra.Command, o *verifyOptions) (qa.Mode, qa.Sampling,
 		}
 		return qa.ModeFull, s, nil
 	}
+	if flags.Changed("sample") && o.defectRate != "" {
+		// Both would fix the sample size; taking one silently would state
+		// a bound the operator did not ask for.
+		return "", s, usageErrorf("give --sample N to verify N tags, or --defect-rate P (with --confidence C) to have the sample size computed, not both",
+			"--sample and --defect-rate exclude each other")
+	}
 	if flags.Changed("sample") && o.sample < 1 {
 		return "", s, usageErrorf("drop --sample to verify every tag", "--sample must be at least 1, got %d", o.sample)
 	}
@@ -290,57 +309,33 @@ func parseFraction(s string) (float64, error) {
 	return f, nil
 }
 
-// verifyURLFile checks a file of captured SUN URLs.
+// verifyURLFile checks a file of captured SUN URLs (qa reads the JSON
+// lines of tagline demo, encode and verify --json as their url field).
 func (e *env) verifyURLFile(cmd *cobra.Command, v *qa.Verifier, path string, progress io.Writer) error {
 	var r io.Reader = cmd.InOrStdin()
 	if path != "-" {
 		f, err := os.Open(path)
 		if err != nil {
-			return usageErrorf("--urls takes a file of SUN URLs, one per line, or - for standard input", "--urls: %v", err)
+			return usageErrorf("--urls takes a file of SUN URLs, one per line, or - for standard input", "--urls: %w", err)
 		}
 		defer f.Close()
+		if fi, err := f.Stat(); err == nil && fi.IsDir() {
+			return usageErrorf("--urls takes a file of SUN URLs, one per line, or - for standard input", "--urls: %s is a directory", path)
+		}
 		r = f
 	}
-	results, err := v.VerifyURLs(urlLines(r))
+	results, err := v.VerifyURLs(r)
 	for _, res := range results {
 		writeQALine(progress, res)
+	}
+	if errors.Is(err, qa.ErrInputLimit) {
+		return usageErrorf("give the file of URLs captured by phones, one per line (or encode --json lines); split a larger one and verify each part",
+			"--urls %s: %w", path, err)
 	}
 	if err != nil {
 		return fmt.Errorf("verifying %s: %w", path, err)
 	}
 	return nil
-}
-
-// urlLines passes a URL file through line by line, replacing each line
-// that is a JSON object with a "url" field (tagline demo, encode and
-// verify --json output) by that URL, so that line numbers stay those of
-// the file. Anything else is left for qa to judge.
-func urlLines(r io.Reader) io.Reader {
-	pr, pw := io.Pipe()
-	go func() {
-		br := bufio.NewReader(r)
-		var err error
-		for err == nil {
-			var line []byte
-			line, err = br.ReadBytes('\n')
-			if t := strings.TrimSpace(string(line)); strings.HasPrefix(t, "{") {
-				var obj struct {
-					URL *string `json:"url"`
-				}
-				if json.Unmarshal([]byte(t), &obj) == nil && obj.URL != nil {
-					line = []byte(*obj.URL + "\n")
-				}
-			}
-			if _, werr := pw.Write(line); werr != nil {
-				return
-			}
-		}
-		if errors.Is(err, io.EOF) {
-			err = nil
-		}
-		pw.CloseWithError(err)
-	}()
-	return pr
 }
 
 // verifySim is what the simulated reader needs to make copies of the
@@ -579,6 +574,9 @@ func qaFailureHint(rep *qa.Report) string {
 	}
 	if by[qa.ReasonMissing] > 0 {
 		hints = append(hints, "missing: planned tags never verified; present them, or verify a sample with --sample or --defect-rate")
+	}
+	if s := rep.Sampling; s != nil && s.From == "urls" && s.DrawnFrom < s.Planned {
+		hints = append(hints, fmt.Sprintf("the url file holds %d of the %d tags the sample needs: capture urls of more tags of the batch, or give a smaller --sample", s.DrawnFrom, s.Planned))
 	}
 	return strings.Join(hints, "; ")
 }

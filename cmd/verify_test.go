@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -293,6 +294,7 @@ func TestVerifyUsageErrors(t *testing.T) {
 		{[]string{"--urls", urls, "--check-keys"}, "--check-keys needs --reader"},
 		{[]string{"--urls", urls, "--seed", "3"}, "--seed only applies to a sample"},
 		{[]string{"--urls", urls, "--sample", "0"}, "--sample must be at least 1"},
+		{[]string{"--urls", urls, "--sample", "1", "--defect-rate", "1%"}, "--sample and --defect-rate exclude each other"},
 		{[]string{"--urls", urls, "--defect-rate", "2"}, "not a rate between 0 and 1"},
 		{[]string{"--urls", urls, "--sample", "1", "--confidence", "95"}, "not between 0 and 1"},
 		{[]string{"--urls", c.path("missing.txt")}, "--urls: "},
@@ -334,5 +336,67 @@ func TestQAExitCodes(t *testing.T) {
 		if got := exitCode(tc.err); got != tc.want {
 			t.Errorf("exitCode(%v) = %d, want %d", tc.err, got, tc.want)
 		}
+	}
+}
+
+// verify --urls FILE --sample N verifies N of the URLs it was given: the
+// sample is drawn from the file, not from the journal.
+func TestVerifyURLSampleIsDrawnFromTheFile(t *testing.T) {
+	c := newCLI(t)
+	l := newLine(t, c, "b1", 6)
+	// Tags 2 and 5: seed 7 draws two others from the journal.
+	journalDraw := qa.SelectSample(l.uids, 2, 7)
+	if slices.Contains(journalDraw, l.uids[2]) || slices.Contains(journalDraw, l.uids[5]) {
+		t.Fatalf("pick other tags than the journal's draw %v", journalDraw)
+	}
+	r := l.verify(c, 0, "--urls", l.urlFile(c, "two.txt", 2, 5), "--sample", "2", "--seed", "7", "--json")
+	rep := parseReport(t, r.stdout)
+	if rep.Counts.Pass != 2 || rep.Sampling.From != "urls" || rep.Sampling.DrawnFrom != 2 || !rep.Sampling.Proven {
+		t.Fatalf("%+v %+v", rep.Counts, rep.Sampling)
+	}
+	// Without a seed: a random one, reported; the two URLs are the sample.
+	r = l.verify(c, 0, "--urls", l.urlFile(c, "two2.txt", 2, 5), "--sample", "2")
+	if !strings.Contains(r.stderr, "chosen at random") || !strings.Contains(r.stdout, "QA PASS") {
+		t.Fatalf("%s", r)
+	}
+	// A larger file: two of its tags are verified, the others skipped.
+	r = l.verify(c, 0, "--urls", l.urlFile(c, "four.txt", 0, 1, 2, 5), "--sample", "2", "--seed", "7", "--json")
+	if rep = parseReport(t, r.stdout); rep.Counts.Pass != 2 || rep.Counts.Skipped != 2 || rep.Sampling.DrawnFrom != 4 {
+		t.Fatalf("%+v %+v", rep.Counts, rep.Sampling)
+	}
+	// Too few tags in the file: the run does not pass and says why.
+	r = l.verify(c, 4, "--urls", l.urlFile(c, "one.txt", 4), "--sample", "2")
+	if !strings.Contains(r.stdout, "INCOMPLETE: the url file holds 1 tag of the batch") ||
+		!strings.Contains(r.stderr, "hint: ") || !strings.Contains(r.stderr, "the url file holds 1 of the 2 tags the sample needs") {
+		t.Fatalf("%s", r)
+	}
+}
+
+// The URL input is bounded: an endless or oversized file or standard
+// input is refused with exit 2 before any tag is checked.
+func TestVerifyURLInputIsBounded(t *testing.T) {
+	c := newCLI(t)
+	l := newLine(t, c, "b1", 1)
+	url := l.phoneRead(0)
+	for _, tc := range []struct {
+		name, stdin, want string
+	}{
+		{"long line", url + "\n" + strings.Repeat("A", 16<<10+1) + "\n", "line 2 is longer than 16384 bytes"},
+		{"many lines", url + "\n" + strings.Repeat("\n", 1_000_000), "more than 1000000 lines"},
+	} {
+		c.stdin = tc.stdin
+		r := l.verify(c, 2, "--urls", "-", "--state", c.path(tc.name+".json"))
+		if !strings.Contains(r.stderr, "tagline: --urls -: url input too large: "+tc.want) || !strings.Contains(r.stderr, "\nhint: ") ||
+			strings.Contains(r.stderr, "PASS") {
+			t.Errorf("%s: %s", tc.name, r.stderr)
+		}
+		if _, err := os.Stat(c.path(tc.name + ".json")); err == nil {
+			t.Errorf("%s: counters recorded from a refused input", tc.name)
+		}
+	}
+	c.stdin = ""
+	r := l.verify(c, 2, "--urls", c.dir)
+	if !strings.Contains(r.stderr, "is a directory") || !strings.Contains(r.stderr, "\nhint: ") {
+		t.Errorf("directory: %s", r.stderr)
 	}
 }

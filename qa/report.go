@@ -1,6 +1,7 @@
 package qa
 
 import (
+	"bytes"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -11,8 +12,12 @@ import (
 	"time"
 )
 
-// ReportFormat names the JSON layout of a Report.
-const ReportFormat = "tagline-qa-report/1"
+// ReportFormat names the JSON layout of a Report. Version 2 writes the
+// sample seed as a string; ReadJSON also reads version 1 (seed as a
+// number).
+const ReportFormat = "tagline-qa-report/2"
+
+const reportFormatV1 = "tagline-qa-report/1"
 
 // SampleMethod names the statistics behind a sampling statement.
 const SampleMethod = "hypergeometric, zero failures"
@@ -63,7 +68,13 @@ type SampleReport struct {
 	Planned    int `json:"planned"`
 	// Pick is "seed" (SelectSample with Seed) or "operator".
 	Pick string `json:"pick"`
-	Seed uint64 `json:"seed"`
+	// Seed is written as a decimal string (see Seed).
+	Seed Seed `json:"seed"`
+	// From says what a seeded sample was drawn from: "journal" (the
+	// batch's tags) or "urls" (the DrawnFrom tags of the batch whose URLs
+	// were in the file, Sampling.FromURLs).
+	From      string `json:"from,omitempty"`
+	DrawnFrom int    `json:"drawn_from,omitempty"`
 	// DefectRate is the target p (0 when only N was given); Confidence c.
 	DefectRate float64 `json:"defect_rate,omitempty"`
 	Confidence float64 `json:"confidence"`
@@ -141,10 +152,15 @@ func (v *Verifier) report() *Report {
 func (v *Verifier) sampleReport(verified int, noFailure bool) *SampleReport {
 	s := v.cfg.Sample
 	m := len(v.uids)
-	sr := &SampleReport{Method: SampleMethod, Population: m, Planned: v.planned, Pick: "seed", Seed: s.Seed,
+	sr := &SampleReport{Method: SampleMethod, Population: m, Planned: v.planned, Pick: "seed", Seed: Seed(s.Seed),
 		DefectRate: s.DefectRate, Confidence: s.Confidence, Verified: verified}
-	if s.OperatorPick {
+	switch {
+	case s.OperatorPick:
 		sr.Pick, sr.Seed = "operator", 0
+	case s.FromURLs:
+		sr.From, sr.DrawnFrom = "urls", v.drawFrom
+	default:
+		sr.From = "journal"
 	}
 	if s.DefectRate > 0 {
 		sr.BinomialN, _ = BinomialSampleSize(s.DefectRate, s.Confidence)
@@ -165,12 +181,18 @@ func (v *Verifier) statement(r *Report) string {
 	c := r.Counts
 	if s := r.Sampling; s != nil {
 		pick := fmt.Sprintf("chosen from the journal with seed %d", s.Seed)
-		if s.Pick == "operator" {
+		switch {
+		case s.Pick == "operator":
 			pick = "picked at random by the operator"
+		case s.From == "urls":
+			pick = fmt.Sprintf("chosen with seed %d from the %d tags of the batch in the url file", s.Seed, s.DrawnFrom)
 		}
 		switch {
 		case c.Fail > 0:
 			return fmt.Sprintf("FAIL: %d result(s) failed (%s); the batch fails QA and the zero-failure bound does not apply.", c.Fail, reasonList(c.ByReason))
+		case s.From == "urls" && s.DrawnFrom < s.Planned:
+			return fmt.Sprintf("INCOMPLETE: the url file holds %d %s of the batch whose url verifies and the sample needs %d; nothing failed, but the sample does not prove the bound: capture urls of more tags, or sample fewer.",
+				s.DrawnFrom, plural(s.DrawnFrom, "tag", "tags"), s.Planned)
 		case !s.Proven:
 			return fmt.Sprintf("INCOMPLETE: %d of the %d sampled tags were verified; nothing failed, but the sample does not prove the bound until all %d are.", s.Verified, s.Planned, s.Planned)
 		}
@@ -233,10 +255,43 @@ func ReadJSON(rd io.Reader) (*Report, error) {
 	if err := dec.Decode(&r); err != nil {
 		return nil, fmt.Errorf("qa report: %w", err)
 	}
-	if r.Format != ReportFormat {
+	if r.Format != ReportFormat && r.Format != reportFormatV1 {
 		return nil, fmt.Errorf("qa report: format %q, expected %q", r.Format, ReportFormat)
 	}
 	return &r, nil
+}
+
+// Seed is a sample seed. In JSON it is a decimal string: seeds are 63-bit
+// numbers, and the many JSON tools that read numbers as float64
+// (JavaScript, jq) round anything above 2^53, so a seed taken from a
+// report they passed through would draw another sample. A JSON number is
+// read too (reports written before), from its exact digits.
+type Seed uint64
+
+// MarshalJSON writes the seed as a decimal string.
+func (s Seed) MarshalJSON() ([]byte, error) {
+	return strconv.AppendQuote(nil, strconv.FormatUint(uint64(s), 10)), nil
+}
+
+// UnmarshalJSON reads a decimal string or a JSON number; a number is
+// parsed from its digits, never through float64.
+func (s *Seed) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if string(b) == "null" {
+		return nil
+	}
+	text := string(b)
+	if len(b) > 0 && b[0] == '"' {
+		if err := json.Unmarshal(b, &text); err != nil {
+			return fmt.Errorf("qa seed: %w", err)
+		}
+	}
+	n, err := strconv.ParseUint(text, 10, 64)
+	if err != nil {
+		return fmt.Errorf("qa seed %.40q is not a whole number from 0 to %d: %w", text, uint64(1<<64-1), err)
+	}
+	*s = Seed(n)
+	return nil
 }
 
 // CSVColumns are the columns of WriteCSV, in order.

@@ -182,3 +182,78 @@ func TestSampleStatementText(t *testing.T) {
 		}
 	}
 }
+
+// A 63-bit seed survives a pass through a JSON tool that reads numbers as
+// float64 (here: decoding into interface{} and encoding again), and the
+// seed read back draws the same sample.
+func TestSeedSurvivesFloatJSONTools(t *testing.T) {
+	wd := newWorld(t)
+	var uids [][]byte
+	for n := byte(1); n <= 8; n++ {
+		uids = append(uids, uid(1, n))
+	}
+	tags := wd.encode(wd.batch("b1", "SKU-1"), uids...)
+	const seed = uint64(1)<<62 + 12345 // above 2^53: float64 rounds it
+	if uint64(float64(seed)) == seed {
+		t.Fatal("the seed must not be exact in float64")
+	}
+	cfg := qa.Config{Mode: qa.ModeSample, Sample: qa.Sampling{N: 3, Seed: seed}}
+	v := wd.verifier(cfg)
+	sample := v.Sample()
+	var journalUIDs []string
+	for _, tag := range tags {
+		journalUIDs = append(journalUIDs, strings.ToUpper(hex.EncodeToString(tag.UID())))
+		wd.present(v, tag)
+	}
+	// The test can fail: the rounded seed draws another sample.
+	if reflect.DeepEqual(qa.SelectSample(journalUIDs, 3, uint64(float64(seed))), sample) {
+		t.Fatal("pick a seed whose rounded value draws another sample")
+	}
+	rep := finish(t, v)
+	var buf bytes.Buffer
+	if err := rep.WriteJSON(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), `"seed": "`+strconv.FormatUint(seed, 10)+`"`) {
+		t.Fatalf("seed is not a decimal string:\n%s", buf.String())
+	}
+	var generic any
+	if err := json.Unmarshal(buf.Bytes(), &generic); err != nil {
+		t.Fatal(err)
+	}
+	through, err := json.Marshal(generic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := qa.ReadJSON(bytes.NewReader(through))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if uint64(back.Sampling.Seed) != seed {
+		t.Fatalf("seed %d came back as %d", seed, back.Sampling.Seed)
+	}
+	cfg.Sample.Seed = uint64(back.Sampling.Seed)
+	if again := wd.verifier(cfg).Sample(); !reflect.DeepEqual(again, sample) {
+		t.Fatalf("sample %v, rerun with the seed from the report %v", sample, again)
+	}
+
+	// Reports that wrote the seed as a number are read from its digits.
+	for _, tc := range []struct {
+		json string
+		want uint64
+		ok   bool
+	}{
+		{`9007199254740993`, 9007199254740993, true},
+		{`"18446744073709551615"`, 1<<64 - 1, true},
+		{`"18446744073709551616"`, 0, false},
+		{`-1`, 0, false},
+		{`1e3`, 0, false},
+		{`"0x10"`, 0, false},
+	} {
+		raw := `{"format":"` + qa.ReportFormat + `","sampling":{"seed":` + tc.json + `}}`
+		got, err := qa.ReadJSON(strings.NewReader(raw))
+		if (err == nil) != tc.ok || (tc.ok && uint64(got.Sampling.Seed) != tc.want) {
+			t.Errorf("seed %s: %v %v", tc.json, got, err)
+		}
+	}
+}

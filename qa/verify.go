@@ -35,6 +35,9 @@ var (
 	ErrWrongMaster = errors.New("master key does not match the batch")
 	// ErrFinished: Finish was called; the verifier takes no more tags.
 	ErrFinished = errors.New("qa run is finished")
+	// ErrInputLimit: a URL file exceeds URLLimits; nothing of it was
+	// verified.
+	ErrInputLimit = errors.New("url input too large")
 )
 
 // Sampling configures ModeSample. Give either N, or DefectRate and
@@ -49,8 +52,9 @@ type Sampling struct {
 	// and only reported against.
 	DefectRate float64
 	Confidence float64
-	// Seed chooses the sampled UIDs from the journal's list (SelectSample),
-	// so the same seed reproduces the same sample. Tags and URLs of the
+	// Seed chooses the sampled UIDs from the journal's list, or with
+	// FromURLs from the file's (SelectSample), so the same seed reproduces
+	// the same sample. Tags and URLs of the
 	// batch outside the sample are reported as skipped.
 	Seed uint64
 	// OperatorPick: the operator pulls the sample physically at random
@@ -58,6 +62,47 @@ type Sampling struct {
 	// verified make the sample and Seed is not used. Only for presented
 	// tags: a URL file needs a seed.
 	OperatorPick bool
+	// FromURLs draws the sample with Seed from the tags of the batch whose
+	// URLs verify in the file given to VerifyURLs (one file per run), not
+	// from the journal: a QA person who captured N tags with a phone
+	// verifies those N, and one who captured more verifies N of them,
+	// reproducibly. Fewer than N tags of the batch in the file leave the
+	// run incomplete. The statement about the batch then assumes the
+	// file's tags were taken at random from the batch, or are all of it.
+	FromURLs bool
+}
+
+// URLLimits bound what VerifyURLs reads; beyond them it returns
+// ErrInputLimit before verifying anything. Zero fields take the defaults.
+type URLLimits struct {
+	// MaxLineBytes bounds a line (default 16 KiB: a SUN URL a tag can
+	// hold is a few hundred bytes, a JSON line of encode --json under 1 KiB).
+	MaxLineBytes int
+	// MaxLines bounds the lines, blank and comment lines included
+	// (default 1,000,000).
+	MaxLines int
+	// MaxBytes bounds the whole input (default 64 MiB).
+	MaxBytes int64
+}
+
+// Default URL input bounds.
+const (
+	DefaultMaxURLLineBytes       = 16 << 10
+	DefaultMaxURLLines           = 1_000_000
+	DefaultMaxURLBytes     int64 = 64 << 20
+)
+
+func (l URLLimits) withDefaults() URLLimits {
+	if l.MaxLineBytes <= 0 {
+		l.MaxLineBytes = DefaultMaxURLLineBytes
+	}
+	if l.MaxLines <= 0 {
+		l.MaxLines = DefaultMaxURLLines
+	}
+	if l.MaxBytes <= 0 {
+		l.MaxBytes = DefaultMaxURLBytes
+	}
+	return l
 }
 
 // Config is one QA run over one batch.
@@ -82,6 +127,8 @@ type Config struct {
 	// AuthenticateEV2First with our key 0 must succeed. The factory key
 	// is never tried.
 	CheckKeys bool
+	// URLLimits bound the URL files VerifyURLs reads.
+	URLLimits URLLimits
 	// Now is the clock (default time.Now); Rand supplies RndA for the
 	// authentication (default crypto/rand).
 	Now  func() time.Time
@@ -153,6 +200,8 @@ type Verifier struct {
 	planned  int             // sample size N (sample mode)
 	sample   []string        // seeded sample, in selection order
 	inSample map[string]bool // nil unless seeded sampling
+	toDraw   bool            // FromURLs: the sample is drawn by VerifyURLs
+	drawFrom int             // FromURLs: distinct tags of the batch in the file
 	covered  map[string]bool // distinct tags of the batch verified (in scope)
 	results  []TagResult
 	st       *state
@@ -257,6 +306,13 @@ func (v *Verifier) plan() error {
 		}
 		v.planned = n
 	}
+	if s.OperatorPick && s.FromURLs {
+		return fmt.Errorf("%w: a sample is drawn from a url file with a seed or picked by the operator, not both", ErrConfig)
+	}
+	if s.FromURLs {
+		v.inSample, v.toDraw = map[string]bool{}, true
+		return nil
+	}
 	if !s.OperatorPick {
 		v.sample = SelectSample(v.uids, v.planned, s.Seed)
 		v.inSample = make(map[string]bool, len(v.sample))
@@ -290,6 +346,8 @@ func (v *Verifier) Remaining() int {
 	switch {
 	case v.cfg.Mode == ModeFull:
 		return len(v.uids) - v.countCovered(v.uids)
+	case v.toDraw:
+		return v.planned
 	case v.inSample != nil:
 		return len(v.sample) - v.countCovered(v.sample)
 	}
@@ -316,6 +374,9 @@ func (v *Verifier) VerifyTag(ctx context.Context, tag reader.Tag) (TagResult, er
 	defer v.mu.Unlock()
 	if v.done {
 		return TagResult{}, ErrFinished
+	}
+	if v.cfg.Sample.FromURLs {
+		return TagResult{}, fmt.Errorf("%w: the sample is drawn from a url file; presented tags need a sample from the journal or the operator", ErrConfig)
 	}
 	res := TagResult{Source: SourceTag}
 	readerUID := tag.UID()
@@ -365,6 +426,9 @@ func (v *Verifier) verifyURL(url string, line int) (TagResult, error) {
 	if v.cfg.Mode == ModeSample && v.inSample == nil {
 		return TagResult{}, fmt.Errorf("%w: sampling urls needs a seed to choose the sample from the journal, not an operator's pick", ErrConfig)
 	}
+	if v.toDraw {
+		return TagResult{}, fmt.Errorf("%w: the sample is drawn from a url file: give the file to VerifyURLs", ErrConfig)
+	}
 	res := TagResult{Source: SourceURL, Line: line, URL: cleanText(url, 1024)}
 	_, outside, err := v.check(&res, nil)
 	if err != nil {
@@ -373,36 +437,39 @@ func (v *Verifier) verifyURL(url string, line int) (TagResult, error) {
 	return v.record(res, outside), nil
 }
 
-// VerifyURLs verifies a file of SUN URLs, one per line; blank lines and
-// lines starting with '#' are ignored, and surrounding white space is
-// trimmed. It returns the results of this file in order; the counters are
-// durable in the state file before it returns, also when it returns an
-// error after some lines.
+// VerifyURLs verifies a file of SUN URLs, one per line. A line that is a
+// JSON object with a "url" field (the output of tagline encode, demo and
+// verify --json) stands for that URL; blank lines and lines starting with
+// '#' are ignored, and surrounding white space is trimmed. The whole input
+// is read first, within Config.URLLimits (else ErrInputLimit, and nothing
+// is verified); with Sampling.FromURLs the sample is then drawn from it.
+// It returns the results of this file in order; the counters are durable
+// in the state file before it returns, also when it returns an error
+// after some lines.
 func (v *Verifier) VerifyURLs(r io.Reader) ([]TagResult, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	if v.done {
+		return nil, ErrFinished
+	}
+	if v.cfg.Sample.FromURLs && !v.toDraw {
+		return nil, fmt.Errorf("%w: a sample drawn from a url file takes one file; put the urls in one file", ErrConfig)
+	}
+	lines, err := readURLLines(r, v.cfg.URLLimits.withDefaults())
+	if err != nil {
+		return nil, err
+	}
+	if v.toDraw {
+		v.drawFromURLs(lines)
+	}
 	var out []TagResult
-	br := bufio.NewReader(r)
-	var err error
-	for line := 1; err == nil; line++ {
-		var text string
-		text, err = readLine(br, 4096)
-		if err != nil && (err != io.EOF || text == "") {
-			break
-		}
-		text = strings.TrimSpace(text)
-		if text == "" || strings.HasPrefix(text, "#") {
-			continue
-		}
-		res, verr := v.verifyURL(text, line)
+	for _, l := range lines {
+		res, verr := v.verifyURL(l.url, l.n)
 		if verr != nil {
 			err = verr
 			break
 		}
 		out = append(out, res)
-	}
-	if errors.Is(err, io.EOF) {
-		err = nil
 	}
 	if serr := v.st.save(); err == nil {
 		err = serr
@@ -410,21 +477,110 @@ func (v *Verifier) VerifyURLs(r io.Reader) ([]TagResult, error) {
 	return out, err
 }
 
-// readLine returns one line without its end; a line longer than max is
-// cut (the rest discarded): no url the tag can hold is that long, and the
-// check then fails url_mismatch.
-func readLine(br *bufio.Reader, max int) (string, error) {
+// drawFromURLs draws the FromURLs sample: SelectSample over the distinct
+// tags of the batch whose URLs verify. A forged URL names no tag, so it
+// cannot steer the draw.
+func (v *Verifier) drawFromURLs(lines []urlLine) {
+	bound := make(map[string]bool, len(v.uids))
+	for _, u := range v.uids {
+		bound[u] = true
+	}
+	var found []string
+	seen := map[string]bool{}
+	for _, l := range lines {
+		ver, err := v.tmpl.Verify(l.url, v.cfg.Deriver)
+		if err != nil {
+			continue
+		}
+		if u := upperHex(ver.UID); bound[u] && !seen[u] {
+			seen[u] = true
+			found = append(found, u)
+		}
+	}
+	v.drawFrom = len(found)
+	v.sample = SelectSample(found, v.planned, v.cfg.Sample.Seed)
+	for _, u := range v.sample {
+		v.inSample[u] = true
+	}
+	v.toDraw = false
+}
+
+// urlLine is a URL to verify and its line number in the file.
+type urlLine struct {
+	n   int
+	url string
+}
+
+// readURLLines reads a URL file within the limits: the URLs of its lines,
+// JSON lines replaced by their url field, blank and comment lines left
+// out.
+func readURLLines(r io.Reader, lim URLLimits) ([]urlLine, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var out []urlLine
+	var total int64
+	for n := 1; ; n++ {
+		line, raw, err := readLine(br, lim.MaxLineBytes)
+		if errors.Is(err, errLineTooLong) {
+			return nil, fmt.Errorf("%w: line %d is longer than %d bytes; a SUN url is a few hundred: is this a file of captured urls?", ErrInputLimit, n, lim.MaxLineBytes)
+		}
+		if err != nil && (err != io.EOF || line == "") {
+			if err == io.EOF {
+				return out, nil
+			}
+			return nil, fmt.Errorf("reading the urls: %w", err)
+		}
+		if n > lim.MaxLines {
+			return nil, fmt.Errorf("%w: more than %d lines; split the file", ErrInputLimit, lim.MaxLines)
+		}
+		if total += int64(raw); total > lim.MaxBytes {
+			return nil, fmt.Errorf("%w: more than %d MiB; split the file", ErrInputLimit, lim.MaxBytes>>20)
+		}
+		if u, ok := urlOfLine(line); ok {
+			out = append(out, urlLine{n: n, url: u})
+		}
+		if err == io.EOF {
+			return out, nil
+		}
+	}
+}
+
+// urlOfLine returns the URL a line stands for, if any.
+func urlOfLine(line string) (string, bool) {
+	t := strings.TrimSpace(line)
+	if t == "" || strings.HasPrefix(t, "#") {
+		return "", false
+	}
+	if strings.HasPrefix(t, "{") {
+		var obj struct {
+			URL *string `json:"url"`
+		}
+		if json.Unmarshal([]byte(t), &obj) == nil && obj.URL != nil {
+			return strings.TrimSpace(*obj.URL), true
+		}
+	}
+	return t, true
+}
+
+var errLineTooLong = errors.New("line too long")
+
+// readLine returns one line without its end (LF or CRLF) and the bytes
+// it took, or errLineTooLong as soon as it exceeds max bytes (the rest is
+// not read).
+func readLine(br *bufio.Reader, max int) (string, int, error) {
 	var b []byte
 	for {
 		chunk, err := br.ReadSlice('\n')
-		if len(b) < max {
-			b = append(b, chunk[:min(len(chunk), max-len(b))]...)
+		if b = append(b, chunk...); len(b) > max+2 {
+			return "", 0, errLineTooLong
 		}
 		if err == bufio.ErrBufferFull {
 			continue
 		}
-		s := strings.TrimSuffix(string(b), "\n")
-		return s, err
+		s := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+		if len(s) > max {
+			return "", 0, errLineTooLong
+		}
+		return s, len(b), err
 	}
 }
 

@@ -3,6 +3,7 @@ package qa_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -567,5 +568,151 @@ func TestURLFileOddLines(t *testing.T) {
 	wantPass(t, res[2])
 	if res[0].Line != 2 || res[1].Line != 3 || res[2].Line != 4 || len(res[0].URL) > 1100 || strings.ContainsRune(res[1].URL, 0x1b) {
 		t.Fatalf("%d %d %d %d %q", res[0].Line, res[1].Line, res[2].Line, len(res[0].URL), res[1].URL)
+	}
+}
+
+// With FromURLs the sample is drawn from the tags whose URLs are in the
+// file: the N tags a QA person captured with a phone are the sample; of a
+// larger file, N are drawn with the seed.
+func TestSampleDrawnFromURLFile(t *testing.T) {
+	wd := newWorld(t)
+	var uids [][]byte
+	for n := byte(1); n <= 8; n++ {
+		uids = append(uids, uid(1, n))
+	}
+	tags := wd.encode(wd.batch("b1", "SKU-1"), uids...)
+	file := func(idx ...int) string {
+		var b strings.Builder
+		for _, i := range idx {
+			fmt.Fprintln(&b, wd.phoneRead(tags[i]))
+		}
+		return b.String()
+	}
+	three := file(1, 4, 6)
+	run := func(cfg qa.Config, urls string) (*qa.Verifier, []qa.TagResult, *qa.Report) {
+		t.Helper()
+		v := wd.verifier(cfg)
+		res, err := v.VerifyURLs(strings.NewReader(urls))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v, res, finish(t, v)
+	}
+
+	// Drawn from the journal, the three captured tags are mostly outside
+	// the sample and the sampled ones are missing: the old behaviour.
+	journal := qa.Config{Mode: qa.ModeSample, Sample: qa.Sampling{N: 3, Seed: 11}}
+	if _, _, rep := run(journal, three); rep.OK() {
+		t.Fatal("a journal sample passed on urls of other tags; pick another seed")
+	}
+
+	fromURLs := qa.Config{Mode: qa.ModeSample, Sample: qa.Sampling{N: 3, Seed: 11, FromURLs: true}}
+	v, res, rep := run(fromURLs, three)
+	for _, r := range res {
+		wantPass(t, r)
+	}
+	s := rep.Sampling
+	if !rep.OK() || rep.Counts.Pass != 3 || rep.Counts.Skipped != 0 || s.From != "urls" || s.DrawnFrom != 3 || s.Population != 8 || !s.Proven ||
+		!strings.Contains(rep.Statement, "chosen with seed 11 from the 3 tags of the batch in the url file") {
+		t.Fatalf("%+v %+v %q", rep.Counts, s, rep.Statement)
+	}
+	if len(v.Sample()) != 3 {
+		t.Fatalf("sample %v", v.Sample())
+	}
+
+	// A file of every tag: the seed draws 3 of them, the same 3 as from
+	// the journal; a forged URL names no tag and does not steer the draw.
+	all := file(0, 1, 2, 3, 4, 5, 6, 7)
+	forged := flipMACDigit(wd.phoneRead(tags[0]))
+	v, res, rep = run(fromURLs, forged+"\n"+all)
+	want := wd.verifier(journal).Sample()
+	if got := v.Sample(); !slices.Equal(got, want) {
+		t.Fatalf("drawn %v, journal draw %v", got, want)
+	}
+	wantFail(t, res[0], qa.ReasonBadMAC)
+	if rep.Counts.Pass != 3 || rep.Counts.Skipped != 5 || rep.Sampling.DrawnFrom != 8 {
+		t.Fatalf("%+v %+v", rep.Counts, rep.Sampling)
+	}
+
+	// Fewer tags in the file than the sample needs: incomplete, and said so.
+	_, _, rep = run(fromURLs, file(2, 3))
+	if rep.OK() || rep.Counts.Fail != 0 || !strings.Contains(rep.Statement, "the url file holds 2 tags of the batch whose url verifies and the sample needs 3") {
+		t.Fatalf("%+v %q", rep.Counts, rep.Statement)
+	}
+
+	// One file per run, and no single URLs or presented tags.
+	v = wd.verifier(fromURLs)
+	if _, err := v.VerifyURL(wd.phoneRead(tags[0])); !isErr(err, qa.ErrConfig) {
+		t.Fatalf("VerifyURL: %v", err)
+	}
+	if _, err := v.VerifyURLs(strings.NewReader(file(0))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.VerifyURLs(strings.NewReader(file(1))); !isErr(err, qa.ErrConfig) {
+		t.Fatalf("second file: %v", err)
+	}
+	if _, err := v.VerifyTag(context.Background(), wd.connect(tags[2])); !isErr(err, qa.ErrConfig) {
+		t.Fatalf("VerifyTag: %v", err)
+	}
+	wd.r.Remove()
+}
+
+// endless repeats a string forever, like /dev/zero or a stream that
+// never ends.
+type endless struct {
+	s   string
+	off int
+}
+
+func (e *endless) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = e.s[e.off%len(e.s)]
+		e.off++
+	}
+	return len(p), nil
+}
+
+// URL input is bounded in line length, lines and bytes; beyond a bound
+// nothing is verified and the error says which.
+func TestURLInputLimits(t *testing.T) {
+	wd := newWorld(t)
+	tags := wd.encode(wd.batch("b1", "SKU-1"), uid(1, 1))
+	url := wd.phoneRead(tags[0])
+	for _, tc := range []struct {
+		name string
+		lim  qa.URLLimits
+		in   io.Reader
+		want string
+	}{
+		{"zeros", qa.URLLimits{}, &endless{s: "\x00"}, "line 1 is longer than 16384 bytes"},
+		{"newlines", qa.URLLimits{}, &endless{s: "\n"}, "more than 1000000 lines"},
+		{"long line", qa.URLLimits{}, strings.NewReader(url + "\n" + strings.Repeat("x", 16385) + "\n"), "line 2 is longer than 16384 bytes"},
+		{"long last line", qa.URLLimits{}, strings.NewReader(url + "\n" + strings.Repeat("x", 16385)), "line 2 is longer"},
+		{"lines", qa.URLLimits{MaxLines: 3}, strings.NewReader(url + "\n#\n\n\n"), "more than 3 lines"},
+		{"bytes", qa.URLLimits{MaxBytes: 1 << 20}, &endless{s: "https://x.example/\n"}, "more than 1 MiB"},
+	} {
+		state := filepath.Join(t.TempDir(), "state.json")
+		v := wd.verifier(qa.Config{StatePath: state, URLLimits: tc.lim})
+		res, err := v.VerifyURLs(tc.in)
+		if !isErr(err, qa.ErrInputLimit) || !strings.Contains(err.Error(), tc.want) || len(res) != 0 {
+			t.Errorf("%s: %v (%d results)", tc.name, err, len(res))
+		}
+		if _, err := os.Stat(state); err == nil {
+			t.Errorf("%s: counters were recorded from a refused file", tc.name)
+		}
+	}
+	// At the bounds, accepted: a line of exactly MaxLineBytes, CRLF ends,
+	// and a JSON line standing for its URL.
+	v := wd.verifier(qa.Config{URLLimits: qa.URLLimits{MaxLineBytes: 300, MaxLines: 3}})
+	in := strings.Repeat("y", 300) + "\r\n" + `{"uid":"x","url":"` + wd.phoneRead(tags[0]) + `"}` + "\n" + wd.phoneRead(tags[0])
+	res, err := v.VerifyURLs(strings.NewReader(in))
+	if err != nil || len(res) != 3 {
+		t.Fatalf("%v %+v", err, res)
+	}
+	wantFail(t, res[0], qa.ReasonURLMismatch)
+	wantPass(t, res[1])
+	wantPass(t, res[2])
+	if res[1].Line != 2 || res[2].Line != 3 {
+		t.Fatalf("lines %d %d", res[1].Line, res[2].Line)
 	}
 }
