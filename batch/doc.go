@@ -17,7 +17,11 @@
 //  3. At any instant each UID personalised by us is covered by either an
 //     open intent or a binding. An intent only goes away in the
 //     transaction that writes the binding, or by FailIntent with
-//     KeysUntouched when no earlier attempt may have changed keys.
+//     KeysUntouched on the intent's first attempt when no failure after a
+//     write was recorded before. Every open intent says that the tag may
+//     hold new keys (Intent.KeysMayHaveChanged): it is recorded before
+//     the first write, and a station killed during the write records
+//     nothing after it, so what may happen is recorded before it can.
 //  4. Records never change once written. A binding is written once with
 //     its sequence number; a re-encode moves it unchanged to the history
 //     bucket. Manifests and the outbox, which read records by sequence
@@ -33,10 +37,16 @@
 //
 // On an error in between, FailIntent(uid, reason, keys) says whether any
 // ChangeKey may have reached the tag. With KeysMayHaveChanged the intent
-// stays open (and stays so even if a later attempt fails cleanly); with
-// KeysUntouched it is removed. After a restart, OpenIntents lists the tags
-// that may carry new keys; calling BeginIntent again with the same batch
-// and keys resumes the intent (Attempts+1, StartedAt kept).
+// stays open, in state IntentFailed (and stays so even if a later attempt
+// fails cleanly); with KeysUntouched it is removed if this was its first
+// attempt and nothing before was recorded as failed after a write. An
+// intent whose attempt never reported (the station was killed, lost
+// power, or is still at work) stays in state IntentInProgress. After a
+// restart, OpenIntents lists the tags that may carry new keys; calling
+// BeginIntent again with the same batch and keys resumes the intent
+// (Attempts+1, StartedAt kept, state back to IntentInProgress), and a
+// clean failure of that attempt keeps it, since the earlier attempt may
+// have written keys.
 //
 // A tag that already has a binding is refused with a *DuplicateError
 // (ErrDuplicate) unless Intent.Reencode is set. On Complete of a re-encode

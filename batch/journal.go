@@ -116,6 +116,12 @@ func (s *Store) CreateBatch(b Batch) (Batch, error) {
 	if b.Target < 0 {
 		return Batch{}, fmt.Errorf("%w: negative target %d", ErrInvalid, b.Target)
 	}
+	if b.KDF == "" {
+		b.KDF = DefaultKDF
+	}
+	if !validKDF(b.KDF) {
+		return Batch{}, fmt.Errorf("%w: key derivation %q; use %s or %s", ErrInvalid, b.KDF, KDFTagline, KDFSDMBackend)
+	}
 	now := s.now().UTC()
 	var out Batch
 	err := s.write(func(tx *bolt.Tx) error {
@@ -262,7 +268,9 @@ func (s *Store) BeginIntent(it Intent) error {
 		it.StartedAt = now
 	}
 	it.StartedAt = it.StartedAt.UTC()
-	it.KeysMayHaveChanged, it.LastError = false, ""
+	// Said now, while it is still only possible: the caller writes to the
+	// tag next, and a station killed during that write records nothing.
+	it.KeysMayHaveChanged, it.State, it.LastError = true, IntentInProgress, ""
 
 	return s.write(func(tx *bolt.Tx) error {
 		bk, err := buckets(tx)
@@ -302,7 +310,6 @@ func (s *Store) BeginIntent(it Intent) error {
 			// A resumed intent keeps what the earlier attempt knew.
 			rec.StartedAt = p.StartedAt
 			rec.Attempts = p.Attempts + 1
-			rec.KeysMayHaveChanged = p.KeysMayHaveChanged
 			rec.LastError = p.LastError
 			rec.Reencode = rec.Reencode || p.Reencode
 		} else {
@@ -472,10 +479,13 @@ func (s *Store) Complete(b Binding) error {
 	})
 }
 
-// FailIntent records a failed attempt on a tag. With KeysUntouched the
-// intent is removed, since the tag still holds its old keys, unless an
-// earlier attempt already reported KeysMayHaveChanged. With
-// KeysMayHaveChanged the intent stays open, marked, for recovery.
+// FailIntent records a failed attempt on a tag. With KeysUntouched on the
+// intent's first attempt, and no failure after a write recorded before,
+// the intent is removed, since the tag still holds its old keys. Otherwise
+// the intent stays open, marked IntentFailed, for recovery: with
+// KeysMayHaveChanged this attempt may have written keys, and an earlier
+// attempt (Attempts > 1) may have, even if the station that made it was
+// killed before it could say so.
 func (s *Store) FailIntent(uid, reason string, keys KeyState) error {
 	u, err := NormalizeUID(uid)
 	if err != nil {
@@ -495,9 +505,9 @@ func (s *Store) FailIntent(uid, reason string, keys KeyState) error {
 		if err != nil {
 			return err
 		}
-		keep := keys == KeysMayHaveChanged || it.KeysMayHaveChanged
+		keep := keys == KeysMayHaveChanged || it.Attempts > 1 || it.State == IntentFailed
 		if keep {
-			it.KeysMayHaveChanged = true
+			it.State = IntentFailed
 			it.LastError = reason
 			if err := bk.intents.Put([]byte(u), encodeIntent(&it)); err != nil {
 				return err

@@ -119,11 +119,15 @@ func runJournalCheck(cmd *cobra.Command, e *env, o *journalCheckOptions) error {
 }
 
 // intentAction says what to do with a tag whose encoding did not finish.
+// Every open intent was recorded before the station's first write to the
+// tag, so it always may carry some new keys; what differs is whether the
+// journal knows how the last attempt ended.
 func intentAction(it batch.Intent) string {
-	if it.KeysMayHaveChanged {
-		return fmt.Sprintf("the tag may hold some new keys: present it again at a station encoding batch %s (same master key, key version %d) to finish it; do not ship or discard it", it.BatchID, it.KeyVersion)
+	finish := fmt.Sprintf("present it again at a station encoding batch %s (same master key, key version %d) to finish it; do not ship or discard it", it.BatchID, it.KeyVersion)
+	if it.State == batch.IntentFailed {
+		return "the tag may hold some new keys: " + finish
 	}
-	return fmt.Sprintf("the tag's keys were not changed yet: present it again at a station encoding batch %s", it.BatchID)
+	return "the tag may hold some new keys (no outcome was recorded: the station stopped during the attempt, or is still at work on the tag): " + finish
 }
 
 func writeCheckReport(w io.Writer, r journalCheckJSON) {
@@ -145,11 +149,18 @@ func writeCheckReport(w io.Writer, r journalCheckJSON) {
 	}
 	fmt.Fprintf(w, "  %d open %s (tags started and not finished):\n", len(r.OpenIntents), plural(len(r.OpenIntents), "intent", "intents"))
 	for _, it := range r.OpenIntents {
-		fmt.Fprintf(w, "  %s  batch %s  started %s  attempts %d", it.UID, it.BatchID, fmtTime(it.StartedAt), it.Attempts)
+		fmt.Fprintf(w, "  %s  batch %s  started %s  attempts %d  %s", it.UID, it.BatchID, fmtTime(it.StartedAt), it.Attempts, intentStateWords(it.State))
 		if it.LastError != "" {
 			fmt.Fprintf(w, "  last error: %s", oneLine(it.LastError))
 		}
 		fmt.Fprintln(w)
 		fmt.Fprintf(w, "      what to do: %s\n", it.Action)
 	}
+}
+
+func intentStateWords(s batch.IntentState) string {
+	if s == batch.IntentFailed {
+		return "last attempt failed"
+	}
+	return "last attempt has no recorded outcome"
 }
