@@ -115,32 +115,49 @@
 // # Record encoding
 //
 // Each record is one version byte followed by its fields in a fixed order.
-// Version 1 (the only one so far) uses these field encodings:
+// Versions 1 and 2 use these field encodings:
 //
 //	str    uvarint byte length, then UTF-8 bytes
 //	uvar   unsigned varint (encoding/binary.AppendUvarint)
 //	var    signed zig-zag varint (encoding/binary.AppendVarint)
 //	byte   one byte
 //	time   var Unix seconds, then uvar nanoseconds (0–999999999), UTC
+//	crc    4 bytes, big-endian CRC-32C (Castagnoli) of every byte of the
+//	       record before it, version byte included
 //
 //	Binding v1  0x01 uid:str sku:str batch_id:str station_id:str
 //	            key_version:byte master_kcv:str template_hash:str
 //	            outcome:str attempts:var read_ctr:uvar started_at:time
 //	            completed_at:time seq:uvar
+//	Binding v2  0x02, the v1 fields, crc
 //	Intent v1   0x01 uid:str batch_id:str sku:str station_id:str
 //	            key_version:byte master_kcv:str template_hash:str
 //	            started_at:time attempts:var flags:byte last_error:str
-//	            (flags: 0x01 reencode, 0x02 keys may have changed)
+//	            (flags: 0x01 reencode, 0x02 the last attempt failed after
+//	            a write may have reached the tag; v1 named it "keys may
+//	            have changed", which both versions read as IntentFailed)
+//	Intent v2   0x02, the v1 fields, crc
 //	Batch v1    0x01 id:str sku:str target:var template:str
 //	            key_version:byte notes:str status:str created_at:time
 //	            closed_at:time
+//	Batch v2    0x02, the v1 fields, kdf:str flags:byte, crc
+//	            (kdf: "tagline" or "sdm-backend"; flags: 0x01 test batch)
 //
-// A record with bytes left after its last field is corrupt. A new layout
-// gets a new version byte; decoders keep reading every older version
-// (testdata holds v1 records and a v1 journal that tests open), and a
-// record of an unknown, newer version is refused with ErrFormat rather
-// than misread. The JSON tags on the record types are for manifests and
-// command output, not for storage.
+// Tagline writes version 2. A version 2 record whose checksum does not
+// match is corrupt, and is refused before any field is read. Version 1
+// records carry no checksum: they still decode, and Check counts them as
+// unchecksummed. A version 1 batch reads as kdf "tagline" (the default
+// before derivations were pinned) and as a production batch. An intent of
+// either version reads with KeysMayHaveChanged set (see invariant 3).
+//
+// Decoders refuse what no writer produces: bytes left after the last
+// field, an outcome other than "encoded" or "verified" in a binding, a
+// batch status other than "open" or "closed", an unknown derivation, and
+// unknown flag bits. A new layout gets a new version byte; decoders keep
+// reading every older version (testdata holds v1 and v2 records and a v1
+// journal that tests open), and a record of an unknown, newer version is
+// refused with ErrFormat rather than misread. The JSON tags on the record
+// types are for manifests and command output, not for storage.
 //
 // UIDs are stored as upper-case hex, key check values as upper-case hex of
 // at most 8 bytes (a 16-byte value is refused as probable key material),
