@@ -179,6 +179,15 @@ func appendJSONHeader(dst []byte, b Batch, station string, since uint64) []byte 
 	dst = AppendJSONString(dst, station)
 	dst = append(dst, `,"since":`...)
 	dst = strconv.AppendUint(dst, since, 10)
+	// Only when they differ from what a manifest without them means, so
+	// that the manifest of every batch written before them keeps its bytes.
+	if b.KDF != "" && b.KDF != DefaultKDF {
+		dst = append(dst, `,"kdf":`...)
+		dst = AppendJSONString(dst, b.KDF)
+	}
+	if b.Test {
+		dst = append(dst, `,"test":true`...)
+	}
 	return append(dst, "}\n"...)
 }
 
@@ -307,7 +316,7 @@ func appendCSVRecord(dst []byte, r *Binding) []byte {
 
 func appendCSVTrailer(dst []byte, b Batch, station string, since uint64, s ExportSummary) []byte {
 	dst = append(dst, "#trailer"...)
-	for _, kv := range [][2]string{
+	cells := [][2]string{
 		{"format", ManifestFormat},
 		{"batch", b.ID},
 		{"sku", b.SKU},
@@ -319,7 +328,15 @@ func appendCSVTrailer(dst []byte, b Batch, station string, since uint64, s Expor
 		{"count", strconv.Itoa(s.Count)},
 		{"sha256", s.SHA256},
 		{"next_since", strconv.FormatUint(s.NextSince, 10)},
-	} {
+	}
+	// As in the JSON header: only when not the default.
+	if b.KDF != "" && b.KDF != DefaultKDF {
+		cells = append(cells, [2]string{"kdf", b.KDF})
+	}
+	if b.Test {
+		cells = append(cells, [2]string{"test", "true"})
+	}
+	for _, kv := range cells {
 		dst = append(dst, ',')
 		dst = appendCSVField(dst, kv[0]+"="+kv[1])
 	}

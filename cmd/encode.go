@@ -45,8 +45,10 @@ back as a phone would, verifies its SUN message and journals it.
 
 The batch's template and key version come from the journal's batch record;
 the master key from --master-key-file, $TAGLINE_MASTER_KEY_FILE or the
-config file's master_key_file, in that order; the key derivation from --kdf
-or the config file's kdf (default tagline).
+config file's master_key_file, in that order. The key derivation is the
+batch's (tagline batch new --kdf); --kdf or the config file's kdf, when
+given, must name the same. A master key anyone can guess (all zeros, one
+byte repeated) is refused unless the batch is a test batch (batch new --test).
 
 Readers (--reader, or reader in the config file):
   sim                  built-in simulated reader: a fresh simulated tag every
@@ -123,7 +125,7 @@ func runEncode(cmd *cobra.Command, e *env, o *encodeOptions) error {
 	if err != nil {
 		return err
 	}
-	scheme, master, _, err := e.stationKeys(o.kdf, o.masterKeyFile)
+	master, err := e.loadStationMaster(o.kdf, o.masterKeyFile)
 	if err != nil {
 		return err
 	}
@@ -150,6 +152,10 @@ func runEncode(cmd *cobra.Command, e *env, o *encodeOptions) error {
 	tmpl, err := sdm.ParseTemplate(b.Template)
 	if err != nil {
 		return fmt.Errorf("batch %s: %w", b.ID, err)
+	}
+	scheme, err := e.batchKeys(o.kdf, master, b)
+	if err != nil {
+		return err
 	}
 	deriver, err := keys.NewDeriver(scheme, master, b.KeyVersion)
 	if err != nil {

@@ -73,6 +73,13 @@ func New(cfg Config) (*Station, error) {
 	if cfg.Deriver.Version() != cfg.Batch.KeyVersion {
 		return nil, fmt.Errorf("batch %s uses key version %d, the keys are version %d", cfg.Batch.ID, cfg.Batch.KeyVersion, cfg.Deriver.Version())
 	}
+	kdf := cfg.Batch.KDF
+	if kdf == "" {
+		kdf = batch.DefaultKDF
+	}
+	if string(cfg.Deriver.Scheme()) != kdf {
+		return nil, fmt.Errorf("batch %s is keyed with the %s derivation, the keys are %s; use its derivation or a new batch", cfg.Batch.ID, kdf, cfg.Deriver.Scheme())
+	}
 	if cfg.Batch.Status == batch.StatusClosed {
 		return nil, fmt.Errorf("%w: batch %s; create a new batch", batch.ErrBatchClosed, cfg.Batch.ID)
 	}
@@ -131,6 +138,8 @@ func (s *Station) Encode(ctx context.Context, tag reader.Tag, readerName string)
 		return res
 	}
 	if began {
+		// KeysUntouched removes the intent only on its first attempt;
+		// the journal keeps it when an earlier attempt may have written.
 		ks := batch.KeysUntouched
 		var se *encoder.StepError
 		if errors.As(err, &se) && wroteSomething(se.Step) {
