@@ -63,6 +63,9 @@ func (s *Store) Check() (Report, error) {
 	if err == nil {
 		probs, err = checkPages(s.path, m)
 	}
+	if err == nil && m.damaged != "" {
+		rep.problem("storage: %s", damagedMetaProblem(m))
+	}
 	switch {
 	case err != nil:
 		rep.problem("storage: %v", err)

@@ -122,7 +122,11 @@ func runBatchNew(cmd *cobra.Command, e *env, o *batchNewOptions) error {
 	if b.Test {
 		kind = "test batch"
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "created %s %s (sku %s, target %d, key version %d, kdf %s) in %s\n", kind, b.ID, b.SKU, b.Target, b.KeyVersion, b.KDF, jpath)
+	fmt.Fprintf(cmd.OutOrStdout(), "created %s %s (sku %s, target %d, key version %d) in %s\n", kind, b.ID, b.SKU, b.Target, b.KeyVersion, jpath)
+	fmt.Fprintf(cmd.OutOrStdout(), "kdf: %s (every tag of the batch is keyed with it)\n", b.KDF)
+	if b.Test {
+		fmt.Fprintln(cmd.OutOrStdout(), "test batch: a guessable master key is accepted; never ship its tags")
+	}
 	fmt.Fprintf(cmd.OutOrStdout(), "next: tagline encode --batch %s --reader NAME\n", b.ID)
 	return nil
 }

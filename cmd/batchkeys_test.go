@@ -33,7 +33,7 @@ func TestWeakMasterKeyNeedsTestBatch(t *testing.T) {
 
 	r := c.must(0, "batch", "new", "--journal", j, "--id", "trial", "--sku", "S", "--target", "1", "--key-version", "1",
 		"--kdf", "sdm-backend", "--test", "--template", simTemplate)
-	if !strings.Contains(r.stdout, "created test batch trial") || !strings.Contains(r.stdout, "kdf sdm-backend") {
+	if !strings.Contains(r.stdout, "created test batch trial") || !strings.Contains(r.stdout, "kdf: sdm-backend") {
 		t.Errorf("batch new --test: %s", r.stdout)
 	}
 	c.must(0, "encode", "--journal", j, "--batch", "trial", "--reader", "sim", "--count", "1", "--no-tui",
