@@ -22,6 +22,10 @@ type Report struct {
 	OutboxEntries int      `json:"outbox_entries"`
 	LastSeq       uint64   `json:"last_seq"`
 	SyncedUpto    uint64   `json:"synced_upto"`
+	// Unchecksummed counts the records (batches, bindings, intents,
+	// counters) of version 1, written before records carried a checksum:
+	// damage inside them shows only where it breaks their structure.
+	Unchecksummed int      `json:"unchecksummed"`
 	Problems      []string `json:"problems"`
 }
 
@@ -93,6 +97,24 @@ func (s *Store) Check() (Report, error) {
 	return rep, nil
 }
 
+// Verify runs Check and turns any problem it finds into an error wrapping
+// ErrCorrupt that names the first. Open runs it before it writes to a
+// journal, and an export should before it ships one.
+func (s *Store) Verify() error {
+	rep, err := s.Check()
+	if err != nil {
+		return err
+	}
+	if rep.OK() {
+		return nil
+	}
+	more := ""
+	if n := len(rep.Problems) - 1; n > 0 {
+		more = fmt.Sprintf(" (and %d more; tagline journal check lists them)", n)
+	}
+	return fmt.Errorf("%w: %s%s", ErrCorrupt, rep.Problems[0], more)
+}
+
 func checkJournal(tx *bolt.Tx, rep *Report) {
 	id, err := readIdentity(tx)
 	rep.Format, rep.StationID = id.format, id.station
@@ -116,8 +138,14 @@ func checkJournal(tx *bolt.Tx, rep *Report) {
 	// Batches, and the counts the counters will be compared with.
 	done := map[string]uint64{}
 	open := map[string]uint64{}
+	old := func(v []byte) {
+		if len(v) > 0 && v[0] == recordV1 {
+			rep.Unchecksummed++
+		}
+	}
 	_ = bk.batches.ForEach(func(k, v []byte) error {
 		rep.Batches++
+		old(v)
 		b, err := decodeBatch(v)
 		if err != nil {
 			rep.problem("batch %s: %v", k, err)
@@ -138,7 +166,8 @@ func checkJournal(tx *bolt.Tx, rep *Report) {
 		done[string(k)], open[string(k)] = 0, 0
 		return nil
 	})
-	_ = bk.stats.ForEach(func(k, _ []byte) error {
+	_ = bk.stats.ForEach(func(k, v []byte) error {
+		old(v)
 		if bk.batches.Get(k) == nil {
 			rep.problem("counters exist for batch %s, which does not exist", k)
 		}
@@ -201,6 +230,7 @@ func checkJournal(tx *bolt.Tx, rep *Report) {
 	}
 	_ = bk.bindings.ForEach(func(k, v []byte) error {
 		rep.Bindings++
+		old(v)
 		b, err := decodeBinding(v)
 		if err != nil {
 			rep.problem("binding of tag %s: %v", k, err)
@@ -214,6 +244,7 @@ func checkJournal(tx *bolt.Tx, rep *Report) {
 	})
 	_ = bk.history.ForEach(func(k, v []byte) error {
 		rep.Superseded++
+		old(v)
 		b, err := decodeBinding(v)
 		if err != nil {
 			rep.problem("superseded binding %x: %v", k, err)
@@ -250,6 +281,7 @@ func checkJournal(tx *bolt.Tx, rep *Report) {
 
 	_ = bk.intents.ForEach(func(k, v []byte) error {
 		rep.OpenIntents++
+		old(v)
 		it, err := decodeIntent(v)
 		if err != nil {
 			rep.problem("intent of tag %s: %v", k, err)

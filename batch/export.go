@@ -120,8 +120,14 @@ func (s *Store) Export(w io.Writer, batchID string, opts ExportOptions) (ExportS
 					return nil
 				}
 				rec, err := recordAt(bk, seq, v)
+				if err == nil && (rec.BatchID != batchID || rec.Seq != seq) {
+					err = fmt.Errorf("%w: the record is of batch %s, seq %d", ErrCorrupt, rec.BatchID, rec.Seq)
+				}
 				if err != nil {
-					return err
+					// Nothing after a damaged record is written, and the
+					// trailer never is: a manifest without its trailer
+					// is visibly incomplete.
+					return fmt.Errorf("manifest of batch %s: record seq %d (tag %s) is corrupt and was not exported: %w", batchID, seq, printableUID(v), err)
 				}
 				if csv {
 					line = appendCSVRecord(line[:0], &rec)
@@ -152,6 +158,15 @@ func (s *Store) Export(w io.Writer, batchID string, opts ExportOptions) (ExportS
 		return sum, err
 	}
 	return sum, bw.Flush()
+}
+
+// printableUID shows an index value for an error message; a damaged one
+// may hold any bytes.
+func printableUID(v []byte) string {
+	if u, err := NormalizeUID(string(v)); err == nil {
+		return u
+	}
+	return fmt.Sprintf("%q", v)
 }
 
 func appendTime(dst []byte, t time.Time) []byte {

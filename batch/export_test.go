@@ -10,8 +10,11 @@ import (
 	"errors"
 	"io"
 	"strconv"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // exportJournal builds two interleaved batches (so that a batch's sequence
@@ -316,5 +319,57 @@ func TestCSVFieldQuoting(t *testing.T) {
 	rec, err := csv.NewReader(bufio.NewReader(bytes.NewReader(append(line, '\n')))).Read()
 	if err != nil || strings.Join(rec, "|") != strings.Join(fields, "|") {
 		t.Fatalf("fields %q parse back as %q (%v)", fields, rec, err)
+	}
+}
+
+// A damaged record is never exported: not under its checksum (v2), and not
+// with an outcome no station writes (v1, which has no checksum). The error
+// names the record's seq and tag, and no trailer is written.
+func TestExportRefusesCorruptRecord(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		damage func(v []byte) []byte
+		says   string
+	}{
+		{"flipped byte", func(v []byte) []byte { v[len(v)/2] ^= 0x04; return v }, "fails its checksum"},
+		{"v1 record with an unknown outcome", func(v []byte) []byte {
+			b, err := decodeBinding(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.Outcome = "verifhed"
+			return asV1(encodeBinding(&b))
+		}, `unknown outcome "verifhed"`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s, err := Open(filepath.Join(t.TempDir(), "journal.db"), testOptions())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			mustBatch(t, s, "B1")
+			for i := range 3 {
+				encode(t, s, uidN(i), "B1")
+			}
+			err = s.db.Update(func(tx *bolt.Tx) error {
+				bk := tx.Bucket(bktBindings)
+				v := bytes.Clone(bk.Get([]byte(uidN(1))))
+				return bk.Put([]byte(uidN(1)), c.damage(v))
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var buf bytes.Buffer
+			_, err = s.Export(&buf, "B1", ExportOptions{})
+			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "record seq 2 (tag "+uidN(1)+")") || !strings.Contains(err.Error(), c.says) {
+				t.Fatalf("export of a damaged record: %v", err)
+			}
+			if bytes.Contains(buf.Bytes(), []byte(`"trailer"`)) || bytes.Contains(buf.Bytes(), []byte("verifhed")) {
+				t.Fatalf("export wrote past the damaged record:\n%s", buf.Bytes())
+			}
+			if err := s.Verify(); !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("Verify: %v", err)
+			}
+		})
 	}
 }

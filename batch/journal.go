@@ -3,6 +3,7 @@ package batch
 import (
 	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -43,14 +44,18 @@ func buckets(tx *bolt.Tx) (txBuckets, error) {
 }
 
 // counters is the stats value: a version byte, then done, failed,
-// duplicates and open intents as big-endian uint64s.
+// duplicates and open intents as big-endian uint64s; version 2 adds the
+// CRC-32C of those 33 bytes, as records have.
 type counters struct{ done, failed, dups, open uint64 }
 
 const countersLen = 1 + 4*8
 
 func getCounters(b *bolt.Bucket, id string) (counters, error) {
 	v := b.Get([]byte(id))
-	if len(v) != countersLen || v[0] != recordV1 {
+	ok := len(v) == countersLen && v[0] == recordV1 ||
+		len(v) == countersLen+crcLen && v[0] == recordV2 &&
+			crc32.Checksum(v[:countersLen], castagnoli) == binary.BigEndian.Uint32(v[countersLen:])
+	if !ok {
 		return counters{}, fmt.Errorf("%w: unreadable counters of batch %s", ErrCorrupt, id)
 	}
 	return counters{
@@ -62,13 +67,13 @@ func getCounters(b *bolt.Bucket, id string) (counters, error) {
 }
 
 func putCounters(b *bolt.Bucket, id string, c counters) error {
-	v := make([]byte, countersLen)
-	v[0] = recordV1
+	v := make(encoder, countersLen, countersLen+crcLen)
+	v[0] = recordV2
 	binary.BigEndian.PutUint64(v[1:], c.done)
 	binary.BigEndian.PutUint64(v[9:], c.failed)
 	binary.BigEndian.PutUint64(v[17:], c.dups)
 	binary.BigEndian.PutUint64(v[25:], c.open)
-	return b.Put([]byte(id), v)
+	return b.Put([]byte(id), v.sealed())
 }
 
 func updateCounters(b *bolt.Bucket, id string, fn func(*counters)) error {

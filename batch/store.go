@@ -150,8 +150,15 @@ func Open(path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Everything journal check looks at, so that no station appends to a
+	// journal that check calls corrupt (and so buries the damage under
+	// new commits).
+	verr := s.Verify()
 	if err := s.Close(); err != nil {
 		return nil, fmt.Errorf("open journal %s: %w", path, err)
+	}
+	if verr != nil {
+		return nil, openError(path, verr)
 	}
 	return openBolt(path, opts, false)
 }
