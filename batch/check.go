@@ -174,51 +174,27 @@ func checkJournal(tx *bolt.Tx, rep *Report) {
 		return nil
 	})
 
-	// Index entries must lead to a binding of their own batch.
-	_ = bk.index.ForEach(func(name, v []byte) error {
-		idx := bk.index.Bucket(name)
-		if idx == nil {
-			rep.problem("the index holds a stray value under %q", name)
-			return nil
-		}
-		if bk.batches.Get(name) == nil {
-			rep.problem("an index exists for batch %s, which does not exist", name)
-		}
-		return idx.ForEach(func(k, uid []byte) error {
-			seq, ok := keySeq(k)
-			if !ok {
-				rep.problem("index of batch %s has a malformed key %x", name, k)
-				return nil
-			}
-			done[string(name)]++
-			if seq == 0 || seq > rep.LastSeq {
-				rep.problem("index of batch %s has entry %d beyond the last sequence number %d", name, seq, rep.LastSeq)
-			}
-			rec, err := recordAt(bk, seq, uid)
-			if err != nil {
-				rep.problem("index of batch %s, entry %d (tag %s): no such binding", name, seq, uid)
-				return nil
-			}
-			if rec.BatchID != string(name) {
-				rep.problem("index of batch %s, entry %d: tag %s was bound in batch %s", name, seq, uid, rec.BatchID)
-			}
-			return nil
-		})
-	})
-
 	// Bindings, current and superseded, must be indexed and in the outbox.
+	bound := map[string]int{} // bindings per batch, current and superseded
+	idxOf := map[string]*bolt.Bucket{}
 	logged := func(what string, b Binding) {
+		bound[b.BatchID]++
 		k := seqKey(b.Seq)
 		if b.Seq == 0 || b.Seq > rep.LastSeq {
 			rep.problem("%s of tag %s has sequence number %d, beyond the last %d", what, b.UID, b.Seq, rep.LastSeq)
 		}
-		if idx := bk.index.Bucket([]byte(b.BatchID)); idx == nil || !bytes.Equal(idx.Get(k), []byte(b.UID)) {
+		idx, seen := idxOf[b.BatchID]
+		if !seen {
+			idx = bk.index.Bucket([]byte(b.BatchID))
+			idxOf[b.BatchID] = idx
+		}
+		if idx == nil || !bytes.Equal(idx.Get(k), []byte(b.UID)) {
 			rep.problem("%s of tag %s (seq %d) is missing from the index of batch %s", what, b.UID, b.Seq, b.BatchID)
 		}
 		if !bytes.Equal(bk.outbox.Get(k), []byte(b.UID)) {
 			rep.problem("%s of tag %s (seq %d) is missing from the outbox", what, b.UID, b.Seq)
 		}
-		if bk.batches.Get([]byte(b.BatchID)) == nil {
+		if _, ok := done[b.BatchID]; !ok {
 			rep.problem("%s of tag %s names batch %s, which does not exist", what, b.UID, b.BatchID)
 		}
 		if b.Outcome != OutcomeEncoded && b.Outcome != OutcomeVerified {
@@ -263,18 +239,31 @@ func checkJournal(tx *bolt.Tx, rep *Report) {
 		return nil
 	})
 
+	// Every binding found its index and outbox entry above, under its own
+	// seq, and one key holds one entry, so when nothing was wrong so far
+	// and the entries are exactly as many as the bindings, every entry is
+	// accounted for: the walks below only count them. Otherwise they look
+	// up each entry's binding, to say which entry is wrong. (The lookups
+	// are most of the cost of Check, which Open runs.)
+	sound := len(rep.Problems) == 0
+	checkIndexes(bk, rep, sound, bound, done)
 	_ = bk.outbox.ForEach(func(k, uid []byte) error {
 		rep.OutboxEntries++
-		seq, ok := keySeq(k)
-		if !ok {
+		if _, ok := keySeq(k); !ok {
 			rep.problem("the outbox has a malformed key %x", k)
-			return nil
-		}
-		if _, err := recordAt(bk, seq, uid); err != nil {
-			rep.problem("outbox entry %d (tag %s) leads to no binding", seq, uid)
 		}
 		return nil
 	})
+	if n := rep.Bindings + rep.Superseded; !sound || rep.OutboxEntries != n {
+		_ = bk.outbox.ForEach(func(k, uid []byte) error {
+			if seq, ok := keySeq(k); ok {
+				if _, err := recordAt(bk, seq, uid); err != nil {
+					rep.problem("outbox entry %d (tag %s) leads to no binding", seq, uid)
+				}
+			}
+			return nil
+		})
+	}
 	if n := rep.Bindings + rep.Superseded; rep.OutboxEntries != n {
 		rep.problem("the outbox has %d entries for %d bindings", rep.OutboxEntries, n)
 	}
@@ -315,4 +304,53 @@ func checkJournal(tx *bolt.Tx, rep *Report) {
 			rep.problem("batch %s counts %d open intents but %d are open", id, c.open, open[id])
 		}
 	}
+}
+
+
+// checkIndexes checks each batch's index: keys, range, and (when the
+// bindings walk found a problem or the counts differ) that each entry leads
+// to a binding of its batch. done receives the entries per batch.
+func checkIndexes(bk txBuckets, rep *Report, sound bool, bound map[string]int, done map[string]uint64) {
+	_ = bk.index.ForEach(func(name, v []byte) error {
+		idx := bk.index.Bucket(name)
+		if idx == nil {
+			rep.problem("the index holds a stray value under %q", name)
+			return nil
+		}
+		if bk.batches.Get(name) == nil {
+			rep.problem("an index exists for batch %s, which does not exist", name)
+		}
+		n := 0
+		_ = idx.ForEach(func(k, uid []byte) error {
+			seq, ok := keySeq(k)
+			if !ok {
+				rep.problem("index of batch %s has a malformed key %x", name, k)
+				return nil
+			}
+			n++
+			done[string(name)]++
+			if seq == 0 || seq > rep.LastSeq {
+				rep.problem("index of batch %s has entry %d beyond the last sequence number %d", name, seq, rep.LastSeq)
+			}
+			return nil
+		})
+		if sound && n == bound[string(name)] {
+			return nil
+		}
+		return idx.ForEach(func(k, uid []byte) error {
+			seq, ok := keySeq(k)
+			if !ok {
+				return nil
+			}
+			rec, err := recordAt(bk, seq, uid)
+			if err != nil {
+				rep.problem("index of batch %s, entry %d (tag %s): no such binding", name, seq, uid)
+				return nil
+			}
+			if rec.BatchID != string(name) {
+				rep.problem("index of batch %s, entry %d: tag %s was bound in batch %s", name, seq, uid, rec.BatchID)
+			}
+			return nil
+		})
+	})
 }

