@@ -12,16 +12,16 @@ import (
 
 // Report is the result of Check. Problems is empty for a healthy journal.
 type Report struct {
-	Path          string   `json:"path"`
-	Format        int      `json:"format"`
-	StationID     string   `json:"station_id"`
-	Batches       int      `json:"batches"`
-	Bindings      int      `json:"bindings"`
-	Superseded    int      `json:"superseded"`
-	OpenIntents   int      `json:"open_intents"`
-	OutboxEntries int      `json:"outbox_entries"`
-	LastSeq       uint64   `json:"last_seq"`
-	SyncedUpto    uint64   `json:"synced_upto"`
+	Path          string `json:"path"`
+	Format        int    `json:"format"`
+	StationID     string `json:"station_id"`
+	Batches       int    `json:"batches"`
+	Bindings      int    `json:"bindings"`
+	Superseded    int    `json:"superseded"`
+	OpenIntents   int    `json:"open_intents"`
+	OutboxEntries int    `json:"outbox_entries"`
+	LastSeq       uint64 `json:"last_seq"`
+	SyncedUpto    uint64 `json:"synced_upto"`
 	// Unchecksummed counts the records (batches, bindings, intents,
 	// counters) of version 1, written before records carried a checksum:
 	// damage inside them shows only where it breaks their structure.
@@ -305,7 +305,6 @@ func checkJournal(tx *bolt.Tx, rep *Report) {
 		}
 	}
 }
-
 
 // checkIndexes checks each batch's index: keys, range, and (when the
 // bindings walk found a problem or the counts differ) that each entry leads

@@ -10,8 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
