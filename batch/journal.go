@@ -529,6 +529,36 @@ func (s *Store) FailIntent(uid, reason string, keys KeyState) error {
 	})
 }
 
+// CountOutcome counts a tag of the batch that the station failed
+// (OutcomeFailed) or refused as already encoded (OutcomeDuplicate) before
+// it recorded an intent for it: a foreign tag, a refused authentication, a
+// tag found bound when it was read. FailIntent and BeginIntent count the
+// tags that reached the journal, so that BatchStats counts every failed and
+// duplicate tag once, as the station's screen does. Nothing else records
+// such tags (they carry no binding and no intent), so their counts cannot
+// be derived from records and are kept as counters.
+func (s *Store) CountOutcome(batchID string, o Outcome) error {
+	if o != OutcomeFailed && o != OutcomeDuplicate {
+		return fmt.Errorf("%w: outcome %q; count failed or duplicate tags", ErrInvalid, o)
+	}
+	return s.write(func(tx *bolt.Tx) error {
+		bk, err := buckets(tx)
+		if err != nil {
+			return err
+		}
+		if _, err := getBatch(bk, batchID); err != nil {
+			return err
+		}
+		return updateCounters(bk.stats, batchID, func(c *counters) {
+			if o == OutcomeFailed {
+				c.failed++
+			} else {
+				c.dups++
+			}
+		})
+	})
+}
+
 // OpenIntents lists the intents a restarted station must resolve, ordered
 // by UID.
 func (s *Store) OpenIntents() ([]Intent, error) {

@@ -134,9 +134,12 @@ type BatchStats struct {
 	// Done counts the bindings made in this batch, including ones later
 	// superseded by a re-encode.
 	Done int `json:"done"`
-	// Failed counts FailIntent calls.
+	// Failed counts failed attempts: FailIntent calls, and failures
+	// before any intent that the station counted with CountOutcome.
 	Failed int `json:"failed"`
-	// Duplicates counts BeginIntent calls refused with ErrDuplicate.
+	// Duplicates counts tags refused as already encoded: BeginIntent
+	// calls refused with ErrDuplicate, and tags the station found bound
+	// before any intent (CountOutcome).
 	Duplicates  int `json:"duplicates"`
 	OpenIntents int `json:"open_intents"`
 	Target      int `json:"target"`

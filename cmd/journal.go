@@ -54,8 +54,14 @@ page check and the journal's own consistency checks, and lists the open
 intents: tags whose encoding started and did not finish, which may hold
 some of the new keys. Each comes with what to do.
 
+Every open intent may hold some new keys: the intent is written before the
+station's first write to the tag, and a station stopped mid-attempt records
+nothing after it.
+
 It exits 0 for a healthy journal (open intents are not errors), 5 when the
-file is corrupt, foreign, locked by a running station, or has problems.`,
+file is corrupt (a damaged record, a damaged bbolt meta page, ...), foreign,
+locked by a running station, or has problems. No tagline command writes to
+or exports from a journal that check calls corrupt.`,
 		Example: `  tagline journal check
   tagline journal check --journal tagline-demo.db --json`,
 		Args: noArgs,
@@ -140,6 +146,10 @@ func writeCheckReport(w io.Writer, r journalCheckJSON) {
 	fmt.Fprintf(w, "  station %s, format %d, %d %s, %d %s (%d superseded), last seq %d, synced up to %d\n",
 		rep.StationID, rep.Format, rep.Batches, plural(rep.Batches, "batch", "batches"),
 		rep.Bindings, plural(rep.Bindings, "binding", "bindings"), rep.Superseded, rep.LastSeq, rep.SyncedUpto)
+	if rep.Unchecksummed > 0 {
+		fmt.Fprintf(w, "  %d %s written before records carried a checksum (damage inside them is found only where it breaks their layout)\n",
+			rep.Unchecksummed, plural(rep.Unchecksummed, "record", "records"))
+	}
 	for _, p := range rep.Problems {
 		fmt.Fprintf(w, "  problem: %s\n", p)
 	}

@@ -101,12 +101,17 @@ func DefaultEncData(sku string) []byte {
 }
 
 // Encode personalises the tag in front of one reader and journals it.
-func (s *Station) Encode(ctx context.Context, tag reader.Tag, readerName string) Result {
+func (s *Station) Encode(ctx context.Context, tag reader.Tag, readerName string) (res Result) {
 	start := s.cfg.Now()
-	res := Result{Reader: readerName, SKU: s.cfg.Batch.SKU, Batch: s.cfg.Batch.ID}
+	res = Result{Reader: readerName, SKU: s.cfg.Batch.SKU, Batch: s.cfg.Batch.ID}
 	job := s.job
 	job.ReaderUID = tag.UID()
 	began := false
+	// counted: the journal already counted this tag's failure or
+	// duplicate (FailIntent, or BeginIntent's refusal); otherwise the
+	// result is counted at the end, so that batch show agrees with the
+	// screen.
+	counted := false
 	job.BeforeWrite = func(ctx context.Context, uid []byte, found encoder.Found) error {
 		err := s.cfg.Journal.BeginIntent(batch.Intent{
 			UID: upperHex(uid), BatchID: s.cfg.Batch.ID, SKU: s.cfg.Batch.SKU,
@@ -114,8 +119,14 @@ func (s *Station) Encode(ctx context.Context, tag reader.Tag, readerName string)
 			Reencode: s.cfg.Reencode,
 		})
 		began = err == nil
+		counted = errors.Is(err, batch.ErrDuplicate)
 		return err
 	}
+	defer func() {
+		if !counted {
+			s.count(res)
+		}
+	}()
 	r, err := encoder.Personalise(ctx, tag, job, encoder.Options{Rand: s.cfg.Rand})
 	res.Exchanges, res.ReadCtr, res.URL = r.Exchanges, r.ReadCtr, r.URL
 	if r.UID != nil {
@@ -147,11 +158,25 @@ func (s *Station) Encode(ctx context.Context, tag reader.Tag, readerName string)
 		}
 		if ferr := s.cfg.Journal.FailIntent(res.UID, err.Error(), ks); ferr != nil {
 			err = fmt.Errorf("%w (and the journal refused the failure record: %v)", err, ferr)
+		} else {
+			counted = true
 		}
 	}
 	res = s.fail(res, err)
 	res.Duration = s.cfg.Now().Sub(start)
 	return res
+}
+
+// count records a failed or duplicate result that the journal has not
+// counted yet. A journal that refuses it has refused, or will refuse, more
+// than a counter; the result the operator sees stays as it is.
+func (s *Station) count(res Result) {
+	switch res.Outcome {
+	case Failed:
+		_ = s.cfg.Journal.CountOutcome(s.cfg.Batch.ID, batch.OutcomeFailed)
+	case Duplicate:
+		_ = s.cfg.Journal.CountOutcome(s.cfg.Batch.ID, batch.OutcomeDuplicate)
+	}
 }
 
 // alreadyOurs handles a tag whose keys are ours: bound already (a
