@@ -27,7 +27,9 @@
 //     bucket. Manifests and the outbox, which read records by sequence
 //     number, therefore give the same answer every time.
 //
-// Check verifies 2–4 on the stored data (plus bbolt's own page checks).
+// Check verifies 2–4 on the stored data (plus bbolt's own page checks, both
+// meta pages and every record's checksum). Export refuses a record that
+// does not decode, naming its seq and tag, and writes no trailer after it.
 //
 // # The station's protocol
 //
@@ -81,7 +83,21 @@
 // read-only under a shared lock, walks every page of the B-tree and the
 // freelist by hand (checkPages: page ids and types, element bounds, child
 // and overflow ids, key order, free pages not in use) and looks for the
-// meta bucket and its marker; only then does it open the file for writing.
+// meta bucket and its marker, and runs everything Check runs (Verify): a
+// journal that check would call corrupt is never written to, since every
+// commit on top of damage buries it deeper. Only then does it open the file
+// for writing. The journal-level checks cost about 1 s of CPU per 300,000
+// bindings (measured on a loaded 2-core machine), most of it two B-tree
+// lookups per binding.
+//
+// bbolt keeps two meta pages and, when one fails its checksum, reads on
+// with the other. When the damaged page was the newer, that silently drops
+// the last commit: a binding turns back into an open intent. Open (reading
+// the meta pages by hand) therefore treats one damaged meta page, while
+// the other is sound, as corruption: Check reports it and Open refuses to
+// write. A torn meta page write from a power cut is not expected to cause
+// it: bbolt's 64-byte meta lies within the first sector of its page, and
+// sector writes are atomic on the disks a station uses.
 // The walk matters because bbolt trusts its pages: it walks them in
 // goroutines of its own (Check, the freelist rebuild) where a fault on a
 // damaged page kills the process, and it writes new pages over whatever
@@ -104,8 +120,12 @@
 //	intents    UID → Intent record
 //	outbox     seq (uint64) → UID; the bucket's sequence is the last seq
 //	history    seq (uint64) → Binding record superseded by a re-encode
-//	stats      batch ID → counters: 0x01, then done, failed, duplicates
-//	           and open intents as uint64
+//	stats      batch ID → counters: 0x02, then done, failed, duplicates
+//	           and open intents as uint64, then the CRC-32C of the 33
+//	           bytes before it (0x01 and no CRC in journals written before
+//	           records had checksums). failed and duplicates count every
+//	           tag the station reported so (FailIntent, BeginIntent's
+//	           refusal, CountOutcome for tags refused before an intent)
 //
 // Sequence numbers start at 1 and are assigned by Complete in commit
 // order, across all batches; a binding with sequence s has index and
