@@ -218,22 +218,6 @@ func TestDamagedRecords(t *testing.T) {
 	}
 }
 
-func FuzzDecodeRecords(f *testing.F) {
-	f.Add(encodeBinding(&v1Binding))
-	f.Add(encodeIntent(&v1Intent))
-	f.Add(encodeBatch(&v1Batch))
-	f.Add([]byte{1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
-	f.Fuzz(func(t *testing.T, data []byte) {
-		if b, err := decodeBinding(data); err == nil {
-			if again, err := decodeBinding(encodeBinding(&b)); err != nil || again != b {
-				t.Fatalf("binding does not round-trip: %+v", b)
-			}
-		}
-		_, _ = decodeIntent(data)
-		_, _ = decodeBatch(data)
-	})
-}
-
 // A journal written by the first tagline, with its manifest: a later
 // tagline must open it, find it healthy and export the same bytes.
 func TestV1JournalStaysReadable(t *testing.T) {
