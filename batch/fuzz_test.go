@@ -61,6 +61,11 @@ func FuzzDecodeRecords(f *testing.F) {
 // decodes (CRC-32C detects every one).
 func flipped(t *testing.T, rec []byte, decode func([]byte) error) {
 	t.Helper()
+	// Quadratic in the record's length: long records, which the fuzzer
+	// grows, are left to the round trip.
+	if len(rec) > 600 {
+		return
+	}
 	for i := range rec {
 		bad := bytes.Clone(rec)
 		bad[i] ^= 1 << (i % 8)
