@@ -114,3 +114,20 @@ func batchShowJSON(t *testing.T, c *cli, j, id string) batchJSON {
 }
 
 var _ = batch.DefaultKDF
+
+// A SKU with a tab (or any control character) is refused at batch new:
+// the journal, the CSV manifest and the screen would each show it
+// differently.
+func TestBatchNewRefusesControlCharactersInSKU(t *testing.T) {
+	c := newCLI(t)
+	j := c.path("j.db")
+	for _, sku := range []string{"A\tB", "A\x7fB", "\u0085AB"} {
+		r := c.must(2, "batch", "new", "--journal", j, "--sku", sku, "--target", "1", "--key-version", "1", "--template", simTemplate)
+		if !strings.Contains(r.stderr, "control character") {
+			t.Errorf("sku %q: %s", sku, r.stderr)
+		}
+	}
+	if s := c.must(0, "batch", "list", "--journal", j).stdout; !strings.Contains(s, "no batches") {
+		t.Errorf("a batch was created:\n%s", s)
+	}
+}
