@@ -36,8 +36,11 @@ func TestWeakMasterKeyNeedsTestBatch(t *testing.T) {
 	if !strings.Contains(r.stdout, "created test batch trial") || !strings.Contains(r.stdout, "kdf: sdm-backend") {
 		t.Errorf("batch new --test: %s", r.stdout)
 	}
-	c.must(0, "encode", "--journal", j, "--batch", "trial", "--reader", "sim", "--count", "1", "--no-tui",
+	r = c.must(0, "encode", "--journal", j, "--batch", "trial", "--reader", "sim", "--count", "1", "--no-tui",
 		"--sim-interval", "1ms", "--master-key-file", zero)
+	if !strings.Contains(r.stderr, "is a test batch") {
+		t.Errorf("encode into a test batch says nothing:\n%s", r.stderr)
+	}
 	if st := batchShowJSON(t, c, j, "trial"); st.Stats.Done != 1 || !st.Test || st.KDF != "sdm-backend" {
 		t.Fatalf("test batch: %+v", st)
 	}

@@ -176,6 +176,9 @@ func runEncode(cmd *cobra.Command, e *env, o *encodeOptions) error {
 		return err
 	}
 	defer readers.Close()
+	if b.Test {
+		fmt.Fprintf(cmd.ErrOrStderr(), "tagline: note: batch %s is a test batch (master kcv %s); never ship its tags\n", b.ID, master.KCV())
+	}
 	for _, l := range readers.lanes {
 		if l.spec.Kind == reader.KindSim {
 			fmt.Fprintf(cmd.ErrOrStderr(), "tagline: note: reader %s presents simulated tags; they are journaled in batch %s like real ones\n", l.name, b.ID)
@@ -186,7 +189,7 @@ func runEncode(cmd *cobra.Command, e *env, o *encodeOptions) error {
 	out := cmd.OutOrStdout()
 	info := cmd.ErrOrStderr()
 	e.log.Info("station starting", "batch", b.ID, "readers", strings.Join(readers.names(), ","), "tui", useTUI,
-		"kdf", string(scheme), "master_kcv", master.KCV(), "reencode", o.reencode)
+		"kdf", string(scheme), "test_batch", b.Test, "master_kcv", master.KCV(), "reencode", o.reencode)
 	t, err := e.runStation(cmd.Context(), runOptions{
 		station: st, store: store, batch: b, readers: readers,
 		count: o.count, json: o.json, tui: useTUI, out: out, info: info,
