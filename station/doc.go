@@ -11,6 +11,10 @@
 //     it open, so the same tag presented again is finished, not forgotten.
 //   - A batch is encoded only with the key derivation it was created with
 //     (New refuses a Deriver of another scheme).
+//   - Every failed or duplicate result is counted once in the batch's
+//     journal counters (by FailIntent, BeginIntent's refusal, or
+//     CountOutcome for tags refused before an intent), so batch show
+//     agrees with the screen.
 //   - Every result carries a plain-words reason and what the operator
 //     should do; none carries key bytes.
 //   - Time comes from Config.Now and randomness from Config.Rand, so a lane
