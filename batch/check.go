@@ -127,7 +127,7 @@ func checkJournal(tx *bolt.Tx, rep *Report) {
 	}
 	rep.LastSeq = bk.outbox.Sequence()
 	if cur, err := readCursor(bk); err != nil {
-		rep.problem("the sync cursor is unreadable")
+		rep.problem("the sync cursor is unreadable: %v", err)
 	} else {
 		rep.SyncedUpto = cur
 		if cur > rep.LastSeq {

@@ -113,7 +113,9 @@
 //
 //	meta       "magic" = "tagline-journal", "format" = "1" (decimal text),
 //	           "station" = station ID, "created" = RFC 3339 UTC,
-//	           "synced_upto" = uint64, the acknowledged outbox cursor
+//	           "synced_upto" = uint64, the acknowledged outbox cursor,
+//	           then the CRC-32C of its 8 bytes (without it in journals
+//	           written before records had checksums)
 //	batches    batch ID → Batch record
 //	bindings   UID (upper-case hex) → Binding record (the current one)
 //	index      one nested bucket per batch ID: seq (uint64) → UID

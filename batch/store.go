@@ -314,7 +314,7 @@ func create(path string, opts Options) error {
 				return err
 			}
 		}
-		return m.Put(keySyncedUpto, seqKey(0))
+		return m.Put(keySyncedUpto, cursorValue(0))
 	})
 	if cerr := db.Close(); err == nil {
 		err = cerr
