@@ -26,6 +26,10 @@
 //     its sequence number; a re-encode moves it unchanged to the history
 //     bucket. Manifests and the outbox, which read records by sequence
 //     number, therefore give the same answer every time.
+//  5. Nothing is written to a journal that Check finds a problem in: Open
+//     runs every check first (see Opening), and every record, the batch
+//     counters and the sync cursor carry a CRC-32C, so that a damaged
+//     byte is found rather than read as another value.
 //
 // Check verifies 2–4 on the stored data (plus bbolt's own page checks, both
 // meta pages and every record's checksum). Export refuses a record that
