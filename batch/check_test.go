@@ -48,6 +48,11 @@ func TestCheckFindsProblems(t *testing.T) {
 		{"cursor past the end", func(tx *bolt.Tx) error {
 			return tx.Bucket(bktMeta).Put(keySyncedUpto, seqKey(99))
 		}, []string{"the sync cursor 99 is past the last binding 3"}},
+		{"cursor damaged within bounds", func(tx *bolt.Tx) error {
+			v := cursorValue(0)
+			v[7] ^= 0x02 // 2, a seq the journal has
+			return tx.Bucket(bktMeta).Put(keySyncedUpto, v)
+		}, []string{"the sync cursor fails its checksum"}},
 		{"binding in an unknown batch", func(tx *bolt.Tx) error {
 			b, _ := decodeBinding(tx.Bucket(bktBindings).Get([]byte(uidN(0))))
 			b.BatchID = "B9"

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"time"
 	"unicode/utf8"
 )
@@ -17,7 +18,24 @@ import (
 // every version ever written, so an old journal stays readable; a record
 // with a version this tagline does not know is refused with ErrFormat.
 
-const recordV1 byte = 1
+const (
+	recordV1 byte = 1
+	// recordV2 adds a CRC-32C of the whole record (version byte included)
+	// as 4 big-endian bytes at its end, and to batches the key derivation
+	// and a flags byte.
+	recordV2 byte = 2
+	// recordLatest is what the encoders write.
+	recordLatest = recordV2
+)
+
+const crcLen = 4
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// sealed appends the record's checksum.
+func (e encoder) sealed() []byte {
+	return binary.BigEndian.AppendUint32(e, crc32.Checksum(e, castagnoli))
+}
 
 // Bounds that no valid record comes near; a length beyond them is damage.
 const maxStoredString = 1 << 16
@@ -140,8 +158,10 @@ func (d *decoder) done(kind string) error {
 	return nil
 }
 
-// version splits off the version byte, refusing what this tagline cannot
-// read.
+// version splits off the version byte and, from version 2 on, checks and
+// strips the checksum, refusing what this tagline cannot read. The check
+// comes before any field is parsed, so a damaged byte anywhere is reported
+// as a checksum mismatch rather than as whatever field it happened to hit.
 func version(kind string, data []byte) (byte, []byte, error) {
 	if len(data) == 0 {
 		return 0, nil, fmt.Errorf("%w: empty %s record", ErrCorrupt, kind)
@@ -149,13 +169,22 @@ func version(kind string, data []byte) (byte, []byte, error) {
 	switch data[0] {
 	case recordV1:
 		return data[0], data[1:], nil
+	case recordV2:
+		if len(data) < 1+crcLen {
+			return 0, nil, fmt.Errorf("%w: unreadable %s record: %v", ErrCorrupt, kind, errShort)
+		}
+		n := len(data) - crcLen
+		if crc32.Checksum(data[:n], castagnoli) != binary.BigEndian.Uint32(data[n:]) {
+			return 0, nil, fmt.Errorf("%w: %s record fails its checksum", ErrCorrupt, kind)
+		}
+		return data[0], data[1:n], nil
 	}
-	return 0, nil, fmt.Errorf("%w: %s record has encoding version %d; this tagline reads version %d, upgrade it", ErrFormat, kind, data[0], recordV1)
+	return 0, nil, fmt.Errorf("%w: %s record has encoding version %d; this tagline reads versions 1 to %d, upgrade it", ErrFormat, kind, data[0], recordLatest)
 }
 
 func encodeBinding(b *Binding) []byte {
 	e := make(encoder, 0, 192)
-	e.byte1(recordV1)
+	e.byte1(recordLatest)
 	e.str(b.UID)
 	e.str(b.SKU)
 	e.str(b.BatchID)
@@ -169,9 +198,10 @@ func encodeBinding(b *Binding) []byte {
 	e.time(b.StartedAt)
 	e.time(b.CompletedAt)
 	e.uvarint(b.Seq)
-	return e
+	return e.sealed()
 }
 
+// Binding versions 1 and 2 have the same fields; 2 adds the checksum.
 func decodeBinding(data []byte) (Binding, error) {
 	var b Binding
 	_, body, err := version("binding", data)
@@ -196,17 +226,27 @@ func decodeBinding(data []byte) (Binding, error) {
 	b.StartedAt = d.time()
 	b.CompletedAt = d.time()
 	b.Seq = d.uvarint()
+	// A binding claims a finished tag; any other word is damage, and
+	// passing it on would put it in manifests and the sync stream.
+	if d.err == nil && b.Outcome != OutcomeEncoded && b.Outcome != OutcomeVerified {
+		d.fail(fmt.Errorf("unknown outcome %q", b.Outcome))
+	}
 	return b, d.done("binding")
 }
 
 const (
-	intentReencode    = 1 << 0
-	intentKeysChanged = 1 << 1
+	intentReencode = 1 << 0
+	// intentFailed: the last attempt ended in a recorded failure after a
+	// write may have reached the tag. Version 1 called the same bit "keys
+	// may have changed"; its absence never meant the keys were untouched
+	// (a station killed mid-attempt records nothing), so both versions
+	// read it the same way.
+	intentFailed = 1 << 1
 )
 
 func encodeIntent(it *Intent) []byte {
 	e := make(encoder, 0, 192)
-	e.byte1(recordV1)
+	e.byte1(recordLatest)
 	e.str(it.UID)
 	e.str(it.BatchID)
 	e.str(it.SKU)
@@ -220,14 +260,15 @@ func encodeIntent(it *Intent) []byte {
 	if it.Reencode {
 		flags |= intentReencode
 	}
-	if it.KeysMayHaveChanged {
-		flags |= intentKeysChanged
+	if it.State == IntentFailed {
+		flags |= intentFailed
 	}
 	e.byte1(flags)
 	e.str(it.LastError)
-	return e
+	return e.sealed()
 }
 
+// Intent versions 1 and 2 have the same fields; 2 adds the checksum.
 func decodeIntent(data []byte) (Intent, error) {
 	var it Intent
 	_, body, err := version("intent", data)
@@ -245,18 +286,26 @@ func decodeIntent(data []byte) (Intent, error) {
 	it.StartedAt = d.time()
 	it.Attempts = d.int()
 	flags := d.byte1()
-	if flags&^(intentReencode|intentKeysChanged) != 0 {
+	if flags&^(intentReencode|intentFailed) != 0 {
 		d.fail(fmt.Errorf("unknown intent flags %#x", flags))
 	}
 	it.Reencode = flags&intentReencode != 0
-	it.KeysMayHaveChanged = flags&intentKeysChanged != 0
+	it.State = IntentInProgress
+	if flags&intentFailed != 0 {
+		it.State = IntentFailed
+	}
+	// Every stored intent was written before the station's first write to
+	// the tag, whatever happened after (see Intent.KeysMayHaveChanged).
+	it.KeysMayHaveChanged = true
 	it.LastError = d.str()
 	return it, d.done("intent")
 }
 
+const batchTest = 1 << 0
+
 func encodeBatch(b *Batch) []byte {
 	e := make(encoder, 0, 128)
-	e.byte1(recordV1)
+	e.byte1(recordLatest)
 	e.str(b.ID)
 	e.str(b.SKU)
 	e.varint(int64(b.Target))
@@ -266,12 +315,18 @@ func encodeBatch(b *Batch) []byte {
 	e.str(string(b.Status))
 	e.time(b.CreatedAt)
 	e.time(b.ClosedAt)
-	return e
+	e.str(b.KDF)
+	var flags byte
+	if b.Test {
+		flags |= batchTest
+	}
+	e.byte1(flags)
+	return e.sealed()
 }
 
 func decodeBatch(data []byte) (Batch, error) {
 	var b Batch
-	_, body, err := version("batch", data)
+	v, body, err := version("batch", data)
 	if err != nil {
 		return b, err
 	}
@@ -285,5 +340,24 @@ func decodeBatch(data []byte) (Batch, error) {
 	b.Status = BatchStatus(d.str())
 	b.CreatedAt = d.time()
 	b.ClosedAt = d.time()
+	// Version 1 batches predate the pinned derivation and test batches:
+	// they read as the derivation that was the default then, and as
+	// production batches.
+	b.KDF = KDFTagline
+	if v >= recordV2 {
+		b.KDF = d.str()
+		flags := d.byte1()
+		if flags&^batchTest != 0 {
+			d.fail(fmt.Errorf("unknown batch flags %#x", flags))
+		}
+		b.Test = flags&batchTest != 0
+	}
+	if d.err == nil {
+		if b.Status != StatusOpen && b.Status != StatusClosed {
+			d.fail(fmt.Errorf("unknown status %q", b.Status))
+		} else if !validKDF(b.KDF) {
+			d.fail(fmt.Errorf("unknown key derivation %q", b.KDF))
+		}
+	}
 	return b, d.done("batch")
 }

@@ -128,3 +128,56 @@ func crashChild(path string) {
 	_ = p.Kill()
 	select {}
 }
+
+const killedIntentEnv = "TAGLINE_BATCH_KILLED_INTENT_JOURNAL"
+
+// A station killed between its intent and the end of the attempt (in the
+// middle of a key change, say) records nothing more. The intent it leaves
+// must say that the tag may hold new keys, and a later attempt that fails
+// before writing must not remove it: the killed attempt may have written.
+func TestKilledAttemptLeavesIntentThatMayHaveChangedKeys(t *testing.T) {
+	if path := os.Getenv(killedIntentEnv); path != "" {
+		s, err := Open(path, Options{StationID: "crash"})
+		if err == nil {
+			_, err = s.CreateBatch(Batch{ID: "B", SKU: "SKU", KeyVersion: 1})
+		}
+		if err == nil {
+			err = s.BeginIntent(intentFor(uidN(7), "B"))
+		}
+		if err != nil {
+			fmt.Println("child:", err)
+			os.Exit(3)
+		}
+		fmt.Println("intent recorded")
+		p, _ := os.FindProcess(os.Getpid())
+		_ = p.Kill() // as if killed while changing the tag's keys
+		select {}
+	}
+	path := filepath.Join(t.TempDir(), "journal.db")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestKilledAttemptLeavesIntentThatMayHaveChangedKeys$", "-test.count=1")
+	cmd.Env = append(os.Environ(), killedIntentEnv+"="+path)
+	out, err := cmd.Output()
+	if err == nil || !strings.Contains(string(out), "intent recorded") {
+		t.Fatalf("the child was not killed after its intent: %v\n%s", err, out)
+	}
+	s := openStore(t, path, Options{LockTimeout: 5 * time.Second})
+	its, err := s.OpenIntents()
+	if err != nil || len(its) != 1 {
+		t.Fatalf("intents after the kill: %+v %v", its, err)
+	}
+	if it := its[0]; !it.KeysMayHaveChanged || it.State != IntentInProgress {
+		t.Fatalf("the killed attempt's intent says the keys did not change: %+v", it)
+	}
+	// The restarted station tries again and fails before any write: the
+	// intent stays, since the killed attempt may have written keys.
+	if err := s.BeginIntent(intentFor(uidN(7), "B")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FailIntent(uidN(7), "authentication failed", KeysUntouched); err != nil {
+		t.Fatal(err)
+	}
+	its, err = s.OpenIntents()
+	if err != nil || len(its) != 1 || !its[0].KeysMayHaveChanged || its[0].State != IntentFailed || its[0].Attempts != 2 {
+		t.Fatalf("after a clean failure of the second attempt: %+v %v", its, err)
+	}
+}

@@ -120,8 +120,14 @@ func (s *Store) Export(w io.Writer, batchID string, opts ExportOptions) (ExportS
 					return nil
 				}
 				rec, err := recordAt(bk, seq, v)
+				if err == nil && (rec.BatchID != batchID || rec.Seq != seq) {
+					err = fmt.Errorf("%w: the record is of batch %s, seq %d", ErrCorrupt, rec.BatchID, rec.Seq)
+				}
 				if err != nil {
-					return err
+					// Nothing after a damaged record is written, and the
+					// trailer never is: a manifest without its trailer
+					// is visibly incomplete.
+					return fmt.Errorf("manifest of batch %s: record seq %d (tag %s) is corrupt and was not exported: %w", batchID, seq, printableUID(v), err)
 				}
 				if csv {
 					line = appendCSVRecord(line[:0], &rec)
@@ -154,6 +160,15 @@ func (s *Store) Export(w io.Writer, batchID string, opts ExportOptions) (ExportS
 	return sum, bw.Flush()
 }
 
+// printableUID shows an index value for an error message; a damaged one
+// may hold any bytes.
+func printableUID(v []byte) string {
+	if u, err := NormalizeUID(string(v)); err == nil {
+		return u
+	}
+	return fmt.Sprintf("%q", v)
+}
+
 func appendTime(dst []byte, t time.Time) []byte {
 	return t.UTC().AppendFormat(dst, time.RFC3339Nano)
 }
@@ -179,6 +194,15 @@ func appendJSONHeader(dst []byte, b Batch, station string, since uint64) []byte 
 	dst = AppendJSONString(dst, station)
 	dst = append(dst, `,"since":`...)
 	dst = strconv.AppendUint(dst, since, 10)
+	// Only when they differ from what a manifest without them means, so
+	// that the manifest of every batch written before them keeps its bytes.
+	if b.KDF != "" && b.KDF != DefaultKDF {
+		dst = append(dst, `,"kdf":`...)
+		dst = AppendJSONString(dst, b.KDF)
+	}
+	if b.Test {
+		dst = append(dst, `,"test":true`...)
+	}
 	return append(dst, "}\n"...)
 }
 
@@ -279,21 +303,21 @@ func appendCSVHeader(dst []byte) []byte {
 func appendCSVRecord(dst []byte, r *Binding) []byte {
 	dst = strconv.AppendUint(dst, r.Seq, 10)
 	dst = append(dst, ',')
-	dst = appendCSVField(dst, r.UID)
+	dst = appendCSVText(dst, r.UID)
 	dst = append(dst, ',')
-	dst = appendCSVField(dst, r.SKU)
+	dst = appendCSVText(dst, r.SKU)
 	dst = append(dst, ',')
-	dst = appendCSVField(dst, r.BatchID)
+	dst = appendCSVText(dst, r.BatchID)
 	dst = append(dst, ',')
-	dst = appendCSVField(dst, r.StationID)
+	dst = appendCSVText(dst, r.StationID)
 	dst = append(dst, ',')
 	dst = strconv.AppendUint(dst, uint64(r.KeyVersion), 10)
 	dst = append(dst, ',')
-	dst = appendCSVField(dst, r.MasterKCV)
+	dst = appendCSVText(dst, r.MasterKCV)
 	dst = append(dst, ',')
-	dst = appendCSVField(dst, r.TemplateHash)
+	dst = appendCSVText(dst, r.TemplateHash)
 	dst = append(dst, ',')
-	dst = appendCSVField(dst, string(r.Outcome))
+	dst = appendCSVText(dst, string(r.Outcome))
 	dst = append(dst, ',')
 	dst = strconv.AppendInt(dst, int64(r.Attempts), 10)
 	dst = append(dst, ',')
@@ -307,7 +331,7 @@ func appendCSVRecord(dst []byte, r *Binding) []byte {
 
 func appendCSVTrailer(dst []byte, b Batch, station string, since uint64, s ExportSummary) []byte {
 	dst = append(dst, "#trailer"...)
-	for _, kv := range [][2]string{
+	cells := [][2]string{
 		{"format", ManifestFormat},
 		{"batch", b.ID},
 		{"sku", b.SKU},
@@ -319,11 +343,36 @@ func appendCSVTrailer(dst []byte, b Batch, station string, since uint64, s Expor
 		{"count", strconv.Itoa(s.Count)},
 		{"sha256", s.SHA256},
 		{"next_since", strconv.FormatUint(s.NextSince, 10)},
-	} {
+	}
+	// As in the JSON header: only when not the default.
+	if b.KDF != "" && b.KDF != DefaultKDF {
+		cells = append(cells, [2]string{"kdf", b.KDF})
+	}
+	if b.Test {
+		cells = append(cells, [2]string{"test", "true"})
+	}
+	for _, kv := range cells {
 		dst = append(dst, ',')
 		dst = appendCSVField(dst, kv[0]+"="+kv[1])
 	}
 	return append(dst, '\n')
+}
+
+// appendCSVText writes a record's text cell. A cell that starts with '=',
+// '+', '-', '@', a tab or a carriage return is a formula to a spreadsheet
+// opening the manifest (CSV injection), so it gets a leading single quote,
+// as OWASP advises: the spreadsheet then shows the text as it is. Only the
+// SKU can start so (the other cells are hex, names that start with a
+// letter or digit, and fixed words); the JSON Lines manifest and the
+// trailer's sku= cell keep it unchanged.
+func appendCSVText(dst []byte, f string) []byte {
+	if len(f) > 0 {
+		switch f[0] {
+		case '=', '+', '-', '@', '\t', '\r':
+			return appendCSVField(dst, "'"+f)
+		}
+	}
+	return appendCSVField(dst, f)
 }
 
 // appendCSVField quotes as RFC 4180 (and encoding/csv) require: fields

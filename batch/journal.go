@@ -3,6 +3,7 @@ package batch
 import (
 	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -43,14 +44,18 @@ func buckets(tx *bolt.Tx) (txBuckets, error) {
 }
 
 // counters is the stats value: a version byte, then done, failed,
-// duplicates and open intents as big-endian uint64s.
+// duplicates and open intents as big-endian uint64s; version 2 adds the
+// CRC-32C of those 33 bytes, as records have.
 type counters struct{ done, failed, dups, open uint64 }
 
 const countersLen = 1 + 4*8
 
 func getCounters(b *bolt.Bucket, id string) (counters, error) {
 	v := b.Get([]byte(id))
-	if len(v) != countersLen || v[0] != recordV1 {
+	ok := len(v) == countersLen && v[0] == recordV1 ||
+		len(v) == countersLen+crcLen && v[0] == recordV2 &&
+			crc32.Checksum(v[:countersLen], castagnoli) == binary.BigEndian.Uint32(v[countersLen:])
+	if !ok {
 		return counters{}, fmt.Errorf("%w: unreadable counters of batch %s", ErrCorrupt, id)
 	}
 	return counters{
@@ -62,13 +67,13 @@ func getCounters(b *bolt.Bucket, id string) (counters, error) {
 }
 
 func putCounters(b *bolt.Bucket, id string, c counters) error {
-	v := make([]byte, countersLen)
-	v[0] = recordV1
+	v := make(encoder, countersLen, countersLen+crcLen)
+	v[0] = recordV2
 	binary.BigEndian.PutUint64(v[1:], c.done)
 	binary.BigEndian.PutUint64(v[9:], c.failed)
 	binary.BigEndian.PutUint64(v[17:], c.dups)
 	binary.BigEndian.PutUint64(v[25:], c.open)
-	return b.Put([]byte(id), v)
+	return b.Put([]byte(id), v.sealed())
 }
 
 func updateCounters(b *bolt.Bucket, id string, fn func(*counters)) error {
@@ -115,6 +120,12 @@ func (s *Store) CreateBatch(b Batch) (Batch, error) {
 	}
 	if b.Target < 0 {
 		return Batch{}, fmt.Errorf("%w: negative target %d", ErrInvalid, b.Target)
+	}
+	if b.KDF == "" {
+		b.KDF = DefaultKDF
+	}
+	if !validKDF(b.KDF) {
+		return Batch{}, fmt.Errorf("%w: key derivation %q; use %s or %s", ErrInvalid, b.KDF, KDFTagline, KDFSDMBackend)
 	}
 	now := s.now().UTC()
 	var out Batch
@@ -262,7 +273,9 @@ func (s *Store) BeginIntent(it Intent) error {
 		it.StartedAt = now
 	}
 	it.StartedAt = it.StartedAt.UTC()
-	it.KeysMayHaveChanged, it.LastError = false, ""
+	// Said now, while it is still only possible: the caller writes to the
+	// tag next, and a station killed during that write records nothing.
+	it.KeysMayHaveChanged, it.State, it.LastError = true, IntentInProgress, ""
 
 	return s.write(func(tx *bolt.Tx) error {
 		bk, err := buckets(tx)
@@ -302,7 +315,6 @@ func (s *Store) BeginIntent(it Intent) error {
 			// A resumed intent keeps what the earlier attempt knew.
 			rec.StartedAt = p.StartedAt
 			rec.Attempts = p.Attempts + 1
-			rec.KeysMayHaveChanged = p.KeysMayHaveChanged
 			rec.LastError = p.LastError
 			rec.Reencode = rec.Reencode || p.Reencode
 		} else {
@@ -472,10 +484,13 @@ func (s *Store) Complete(b Binding) error {
 	})
 }
 
-// FailIntent records a failed attempt on a tag. With KeysUntouched the
-// intent is removed, since the tag still holds its old keys, unless an
-// earlier attempt already reported KeysMayHaveChanged. With
-// KeysMayHaveChanged the intent stays open, marked, for recovery.
+// FailIntent records a failed attempt on a tag. With KeysUntouched on the
+// intent's first attempt, and no failure after a write recorded before,
+// the intent is removed, since the tag still holds its old keys. Otherwise
+// the intent stays open, marked IntentFailed, for recovery: with
+// KeysMayHaveChanged this attempt may have written keys, and an earlier
+// attempt (Attempts > 1) may have, even if the station that made it was
+// killed before it could say so.
 func (s *Store) FailIntent(uid, reason string, keys KeyState) error {
 	u, err := NormalizeUID(uid)
 	if err != nil {
@@ -495,9 +510,9 @@ func (s *Store) FailIntent(uid, reason string, keys KeyState) error {
 		if err != nil {
 			return err
 		}
-		keep := keys == KeysMayHaveChanged || it.KeysMayHaveChanged
+		keep := keys == KeysMayHaveChanged || it.Attempts > 1 || it.State == IntentFailed
 		if keep {
-			it.KeysMayHaveChanged = true
+			it.State = IntentFailed
 			it.LastError = reason
 			if err := bk.intents.Put([]byte(u), encodeIntent(&it)); err != nil {
 				return err
@@ -509,6 +524,36 @@ func (s *Store) FailIntent(uid, reason string, keys KeyState) error {
 			c.failed++
 			if !keep && c.open > 0 {
 				c.open--
+			}
+		})
+	})
+}
+
+// CountOutcome counts a tag of the batch that the station failed
+// (OutcomeFailed) or refused as already encoded (OutcomeDuplicate) before
+// it recorded an intent for it: a foreign tag, a refused authentication, a
+// tag found bound when it was read. FailIntent and BeginIntent count the
+// tags that reached the journal, so that BatchStats counts every failed and
+// duplicate tag once, as the station's screen does. Nothing else records
+// such tags (they carry no binding and no intent), so their counts cannot
+// be derived from records and are kept as counters.
+func (s *Store) CountOutcome(batchID string, o Outcome) error {
+	if o != OutcomeFailed && o != OutcomeDuplicate {
+		return fmt.Errorf("%w: outcome %q; count failed or duplicate tags", ErrInvalid, o)
+	}
+	return s.write(func(tx *bolt.Tx) error {
+		bk, err := buckets(tx)
+		if err != nil {
+			return err
+		}
+		if _, err := getBatch(bk, batchID); err != nil {
+			return err
+		}
+		return updateCounters(bk.stats, batchID, func(c *counters) {
+			if o == OutcomeFailed {
+				c.failed++
+			} else {
+				c.dups++
 			}
 		})
 	})

@@ -66,6 +66,9 @@ func TestCreateBatchValidation(t *testing.T) {
 		{ID: "B1"},
 		{ID: "B1", SKU: "x", Target: -1},
 		{ID: "B1", SKU: "a\nb"},
+		{ID: "B1", SKU: "a\tb"},
+		{ID: "B1", SKU: "\u0085ab"},
+		{ID: "B1", SKU: "x", KDF: "sha1"},
 		{ID: strings.Repeat("B", 65), SKU: "x"},
 	} {
 		if _, err := s.CreateBatch(b); !errors.Is(err, ErrInvalid) {
@@ -74,6 +77,18 @@ func TestCreateBatchValidation(t *testing.T) {
 	}
 	if l, _ := s.ListBatches(); len(l) != 0 {
 		t.Fatalf("invalid batches were stored: %+v", l)
+	}
+	// The derivation is pinned at creation, the default when none is named.
+	b, err := s.CreateBatch(Batch{ID: "B1", SKU: "x"})
+	if err != nil || b.KDF != KDFTagline || b.Test {
+		t.Fatalf("default batch %+v %v", b, err)
+	}
+	b, err = s.CreateBatch(Batch{ID: "B2", SKU: "x", KDF: KDFSDMBackend, Test: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.GetBatch("B2"); err != nil || got.KDF != KDFSDMBackend || !got.Test {
+		t.Fatalf("stored batch %+v %v", got, err)
 	}
 }
 

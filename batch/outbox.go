@@ -1,7 +1,9 @@
 package batch
 
 import (
+	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -10,12 +12,28 @@ import (
 // sync to a remote. Entries are kept after acknowledgement (they are a few
 // dozen bytes each); only the cursor synced_upto moves.
 
+// The cursor is stored as the big-endian seq and the CRC-32C of those 8
+// bytes, so that a damaged byte cannot move it, silently, past bindings the
+// remote never got. Journals written before keep a bare 8-byte seq, which
+// is still read.
 func readCursor(bk txBuckets) (uint64, error) {
-	v, ok := keySeq(bk.meta.Get(keySyncedUpto))
+	v := bk.meta.Get(keySyncedUpto)
+	if len(v) == 8+crcLen {
+		if crc32.Checksum(v[:8], castagnoli) != binary.BigEndian.Uint32(v[8:]) {
+			return 0, fmt.Errorf("%w: the sync cursor fails its checksum", ErrCorrupt)
+		}
+		v = v[:8]
+	}
+	seq, ok := keySeq(v)
 	if !ok {
 		return 0, fmt.Errorf("%w: unreadable sync cursor", ErrCorrupt)
 	}
-	return v, nil
+	return seq, nil
+}
+
+func cursorValue(seq uint64) []byte {
+	v := seqKey(seq)
+	return binary.BigEndian.AppendUint32(v, crc32.Checksum(v, castagnoli))
 }
 
 // Pending returns up to limit bindings that the remote has not
@@ -72,7 +90,7 @@ func (s *Store) Ack(seq uint64) error {
 		if last := bk.outbox.Sequence(); seq > last {
 			return fmt.Errorf("%w: ack %d but the last binding is %d; is the remote talking about another station's journal?", ErrAckBeyond, seq, last)
 		}
-		return bk.meta.Put(keySyncedUpto, seqKey(seq))
+		return bk.meta.Put(keySyncedUpto, cursorValue(seq))
 	})
 }
 

@@ -33,17 +33,40 @@ const (
 	OutcomeDuplicate Outcome = "duplicate"
 )
 
-// Batch is one production run of a single SKU with one key version.
+// The key derivations a batch can be pinned to. The names are those of
+// keys.Scheme (a test in package station keeps them equal); the journal
+// stores the name, never anything derived.
+const (
+	KDFTagline    = "tagline"
+	KDFSDMBackend = "sdm-backend"
+	// DefaultKDF is what a batch gets when none is named, and what a
+	// version 1 batch record, written before derivations were pinned,
+	// reads as.
+	DefaultKDF = KDFTagline
+)
+
+func validKDF(s string) bool { return s == KDFTagline || s == KDFSDMBackend }
+
+// Batch is one production run of a single SKU with one key version and one
+// key derivation.
 type Batch struct {
-	ID         string      `json:"id"`
-	SKU        string      `json:"sku"`
-	Target     int         `json:"target"`
-	Template   string      `json:"template"`
-	KeyVersion byte        `json:"key_version"`
-	Notes      string      `json:"notes,omitempty"`
-	Status     BatchStatus `json:"status"`
-	CreatedAt  time.Time   `json:"created_at"`
-	ClosedAt   time.Time   `json:"closed_at,omitzero"`
+	ID         string `json:"id"`
+	SKU        string `json:"sku"`
+	Target     int    `json:"target"`
+	Template   string `json:"template"`
+	KeyVersion byte   `json:"key_version"`
+	// KDF is the key derivation every tag of the batch is keyed with
+	// (KDFTagline or KDFSDMBackend), fixed when the batch is created:
+	// a backend verifies a batch with one derivation.
+	KDF string `json:"kdf"`
+	// Test marks a batch created for trials; only a test batch may be
+	// encoded with a weak master key such as all zeros (the factory
+	// keys).
+	Test      bool        `json:"test"`
+	Notes     string      `json:"notes,omitempty"`
+	Status    BatchStatus `json:"status"`
+	CreatedAt time.Time   `json:"created_at"`
+	ClosedAt  time.Time   `json:"closed_at,omitzero"`
 }
 
 // Binding is the durable record that a tag left the line personalised.
@@ -64,6 +87,19 @@ type Binding struct {
 	Seq          uint64    `json:"seq"`
 }
 
+// IntentState is what the journal knows of an intent's last attempt.
+type IntentState string
+
+const (
+	// IntentInProgress: no outcome of the last attempt was recorded. The
+	// station is at work on the tag, or stopped (was killed, lost power)
+	// during the attempt, possibly in the middle of a key change.
+	IntentInProgress IntentState = "in_progress"
+	// IntentFailed: the last attempt failed, and this or an earlier
+	// attempt may have written to the tag.
+	IntentFailed IntentState = "failed"
+)
+
 // Intent is written, durably, before the first key on a tag is changed. As
 // long as it is open, a restarted station knows which tag may carry which
 // keys.
@@ -80,11 +116,16 @@ type Intent struct {
 	// Reencode allows the intent for a tag that already has a binding; on
 	// Complete the old binding moves to the history bucket.
 	Reencode bool `json:"reencode,omitempty"`
-	// KeysMayHaveChanged is set by FailIntent when an attempt may have left
-	// new keys on the tag. It is never cleared: the intent then stays open
-	// until Complete.
-	KeysMayHaveChanged bool   `json:"keys_may_have_changed,omitempty"`
-	LastError          string `json:"last_error,omitempty"`
+	// KeysMayHaveChanged is true for every open intent. The intent is
+	// recorded before the station's first write to the tag, because a
+	// station killed during the write never gets to record anything after
+	// it; so from the moment the intent exists the tag may hold some of
+	// the new keys. Only FailIntent with KeysUntouched on a first attempt
+	// says otherwise, and it removes the intent.
+	KeysMayHaveChanged bool `json:"keys_may_have_changed"`
+	// State says whether the last attempt's failure was recorded.
+	State     IntentState `json:"state"`
+	LastError string      `json:"last_error,omitempty"`
 }
 
 // BatchStats is the progress of a batch, kept as counters updated in the
@@ -93,9 +134,12 @@ type BatchStats struct {
 	// Done counts the bindings made in this batch, including ones later
 	// superseded by a re-encode.
 	Done int `json:"done"`
-	// Failed counts FailIntent calls.
+	// Failed counts failed attempts: FailIntent calls, and failures
+	// before any intent that the station counted with CountOutcome.
 	Failed int `json:"failed"`
-	// Duplicates counts BeginIntent calls refused with ErrDuplicate.
+	// Duplicates counts tags refused as already encoded: BeginIntent
+	// calls refused with ErrDuplicate, and tags the station found bound
+	// before any intent (CountOutcome).
 	Duplicates  int `json:"duplicates"`
 	OpenIntents int `json:"open_intents"`
 	Target      int `json:"target"`
@@ -199,9 +243,13 @@ func validText(what, s string, max int, required bool) error {
 	if !utf8.ValidString(s) {
 		return fmt.Errorf("%w: %s is not valid utf-8", ErrInvalid, what)
 	}
+	// A SKU refuses tabs too: it is a CSV cell, a table column, a log field
+	// and a key the backend compares, and none of them shows a tab for
+	// what it is. Free text (notes, the template, which has its own
+	// checks) may hold one.
 	for _, r := range s {
-		if unicode.IsControl(r) && r != '\t' {
-			return fmt.Errorf("%w: %s contains a control character", ErrInvalid, what)
+		if unicode.IsControl(r) && (r != '\t' || what == "sku") {
+			return fmt.Errorf("%w: %s contains a control character (%U); use printable text", ErrInvalid, what, r)
 		}
 	}
 	return nil

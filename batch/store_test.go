@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -509,5 +510,68 @@ func TestBatchRefusesSecondMasterKey(t *testing.T) {
 	}
 	if err := s.BeginIntent(Intent{UID: "04000000000002", BatchID: "m1", KeyVersion: 1, MasterKCV: "AAAAAA", TemplateHash: hash}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// One damaged byte in the newer meta page makes bbolt fall back to the
+// older one, which silently loses the last commit (a binding turns back
+// into an open intent). Check must report it and Open must refuse to
+// write; a damaged older page is reported the same way.
+func TestDamagedMetaPageIsReported(t *testing.T) {
+	for _, newer := range []bool{true, false} {
+		t.Run(fmt.Sprintf("newer=%v", newer), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "journal.db")
+			s, err := Open(path, testOptions())
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustBatch(t, s, "B1")
+			if err := s.BeginIntent(intentFor(uidN(1), "B1")); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Complete(bindingFor(uidN(1))); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m0, ok0, _ := parseMeta(data)
+			m1, ok1, _ := parseMeta(data[m0.pageSize:])
+			if !ok0 || !ok1 {
+				t.Fatal("meta pages not sound before the damage")
+			}
+			page := 0
+			if (m1.txid > m0.txid) == newer {
+				page = 1
+			}
+			data[page*int(m0.pageSize)+pageHeaderSize+48] ^= 0x01 // a bit of the txid
+			if err := os.WriteFile(path, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+
+			ro, err := Open(path, Options{ReadOnly: true})
+			if err != nil {
+				t.Fatalf("read-only open for the check: %v", err)
+			}
+			rep, err := ro.Check()
+			ro.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.OK() || !strings.Contains(strings.Join(rep.Problems, "\n"), fmt.Sprintf("meta page %d is damaged", page)) {
+				t.Fatalf("check after damaging meta page %d: %v", page, rep.Problems)
+			}
+			before, _ := os.ReadFile(path)
+			if _, err := Open(path, testOptions()); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "meta page") {
+				t.Fatalf("open for writing: %v", err)
+			}
+			if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+				t.Fatal("the refused open changed the file")
+			}
+		})
 	}
 }

@@ -29,6 +29,10 @@ a trailer with the count, the SHA-256 of the records and next_since, the
 cursor to resume from with --since. The output depends on the journal only:
 exporting twice gives the same bytes.
 
+The journal is checked first (as tagline journal check does): a corrupt
+journal exports nothing and exits 5, and so does a damaged record met while
+writing, named by its seq and tag.
+
 The manifest goes to standard output, or with -o to FILE, written to a
 temporary file first and renamed into place, so FILE is never half-written.`,
 		Example: `  tagline batch export 20250101-001 > manifest.jsonl
@@ -64,6 +68,12 @@ func runBatchExport(cmd *cobra.Command, e *env, o *batchExportOptions, id string
 	defer store.Close()
 	if _, err := store.GetBatch(id); err != nil {
 		return err
+	}
+	// A manifest is shipped and trusted under its checksum; it is never
+	// made from a journal that journal check calls corrupt.
+	if err := store.Verify(); err != nil {
+		return withCode(ExitJournal, fmt.Errorf("no manifest exported: %w", err),
+			"run tagline journal check; restore the journal from a backup before exporting")
 	}
 	opts := batch.ExportOptions{Format: o.format, Since: o.since}
 	if o.output == "" || o.output == "-" {

@@ -72,10 +72,14 @@ func runBatchList(cmd *cobra.Command, e *env, o *batchListOptions) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTATUS\tSKU\tKEY VER\tDONE\tTARGET\tFAILED\tOPEN\tCREATED")
+	fmt.Fprintln(tw, "ID\tSTATUS\tSKU\tKEY VER\tDONE\tTARGET\tFAILED\tOPEN\tCREATED\tKDF")
 	for _, b := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", b.ID, b.Status, b.SKU, b.KeyVersion,
-			b.Stats.Done, b.Target, b.Stats.Failed, b.Stats.OpenIntents, fmtTime(b.CreatedAt))
+		status := string(b.Status)
+		if b.Test {
+			status += " (test)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", b.ID, status, b.SKU, b.KeyVersion,
+			b.Stats.Done, b.Target, b.Stats.Failed, b.Stats.OpenIntents, fmtTime(b.CreatedAt), b.KDF)
 	}
 	return tw.Flush()
 }

@@ -18,6 +18,8 @@ type batchNewOptions struct {
 	notes      string
 	journal    string
 	stationID  string
+	kdf        string
+	test       bool
 	json       bool
 }
 
@@ -30,10 +32,17 @@ func newBatchNewCmd(e *env) *cobra.Command {
 needed). The template is checked against what an NTAG 424 DNA can mirror:
 an https URL with {picc} (encrypted UID and counter) and {mac}, optionally
 {enc}; or {uid} and {ctr} in plain. --template defaults to template in the
-config file. Without --id the batch is named YYYYMMDD-NNN.`,
+config file. Without --id the batch is named YYYYMMDD-NNN.
+
+The batch is pinned to one key derivation, --kdf (default: kdf in the config
+file, else tagline), as it is to one key version: encode and verify refuse
+another. --test marks a batch for trials: only a test batch may be encoded
+with a master key anyone can guess (all zeros, one byte repeated), and its
+manifest says "test".`,
 		Example: `  tagline batch new --sku SKU-123 --target 5000 --key-version 1 \
     --template 'https://sdm.tagline.example/tag?picc_data={picc}&cmac={mac}'
-  tagline batch new --id spring-run --sku SKU-9 --target 200 --key-version 2 --notes 'pilot' --json`,
+  tagline batch new --id spring-run --sku SKU-9 --target 200 --key-version 2 --notes 'pilot' --json
+  tagline batch new --id trial --sku SKU-9 --target 10 --key-version 1 --kdf sdm-backend --test`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runBatchNew(cmd, e, o)
@@ -48,6 +57,8 @@ config file. Without --id the batch is named YYYYMMDD-NNN.`,
 	f.StringVar(&o.notes, "notes", "", "free `TEXT` kept with the batch")
 	journalFlag(f, &o.journal)
 	f.StringVar(&o.stationID, "station-id", "", "this station's `ID` (default: station_id in the config file, else the host name)")
+	kdfFlag(f, &o.kdf)
+	f.BoolVar(&o.test, "test", false, "a test batch: allows a weak master key such as all zeros; never ship its tags")
 	f.BoolVar(&o.json, "json", false, "print the new batch as JSON")
 	return c
 }
@@ -76,6 +87,10 @@ func runBatchNew(cmd *cobra.Command, e *env, o *batchNewOptions) error {
 	if _, err := sdm.ParseTemplate(raw); err != nil {
 		return withCode(ExitUsage, fmt.Errorf("--template: %w", err), hintFor(sdm.ErrTemplate))
 	}
+	scheme, err := e.kdfScheme(o.kdf)
+	if err != nil {
+		return err
+	}
 	jpath, err := e.journalPath(o.journal)
 	if err != nil {
 		return err
@@ -91,7 +106,7 @@ func runBatchNew(cmd *cobra.Command, e *env, o *batchNewOptions) error {
 	defer store.Close()
 	b, err := store.CreateBatch(batch.Batch{
 		ID: o.id, SKU: o.sku, Target: o.target, Template: raw,
-		KeyVersion: byte(o.keyVersion), Notes: o.notes,
+		KeyVersion: byte(o.keyVersion), KDF: string(scheme), Test: o.test, Notes: o.notes,
 	})
 	if err != nil {
 		return err
@@ -99,11 +114,19 @@ func runBatchNew(cmd *cobra.Command, e *env, o *batchNewOptions) error {
 	if err := store.Close(); err != nil {
 		return err
 	}
-	e.log.Info("batch created", "batch", b.ID, "sku", b.SKU, "target", b.Target, "key_version", b.KeyVersion)
+	e.log.Info("batch created", "batch", b.ID, "sku", b.SKU, "target", b.Target, "key_version", b.KeyVersion, "kdf", b.KDF, "test", b.Test)
 	if o.json {
 		return writeJSONIndent(cmd.OutOrStdout(), newBatchJSON(b, batch.BatchStats{Target: b.Target}))
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "created batch %s (sku %s, target %d, key version %d) in %s\n", b.ID, b.SKU, b.Target, b.KeyVersion, jpath)
+	kind := "batch"
+	if b.Test {
+		kind = "test batch"
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "created %s %s (sku %s, target %d, key version %d) in %s\n", kind, b.ID, b.SKU, b.Target, b.KeyVersion, jpath)
+	fmt.Fprintf(cmd.OutOrStdout(), "kdf: %s (every tag of the batch is keyed with it)\n", b.KDF)
+	if b.Test {
+		fmt.Fprintln(cmd.OutOrStdout(), "test batch: a guessable master key is accepted; never ship its tags")
+	}
 	fmt.Fprintf(cmd.OutOrStdout(), "next: tagline encode --batch %s --reader NAME\n", b.ID)
 	return nil
 }

@@ -58,6 +58,10 @@ func runBatchShow(cmd *cobra.Command, e *env, o *batchShowOptions, id string) er
 	row("status", "%s", b.Status)
 	row("sku", "%s", b.SKU)
 	row("key version", "%d", b.KeyVersion)
+	row("kdf", "%s", b.KDF)
+	if b.Test {
+		row("test batch", "yes: a weak master key is allowed; never ship its tags")
+	}
 	row("template", "%s", b.Template)
 	if b.Notes != "" {
 		row("notes", "%s", oneLine(b.Notes))

@@ -926,17 +926,24 @@ func TestJournalCheckListsOpenIntents(t *testing.T) {
 		"last error: change keys: tag removed",
 		"what to do: the tag may hold some new keys: present it again at a station encoding batch b1",
 		"04000000000001  batch b1",
-		"what to do: the tag's keys were not changed yet",
+		// An intent with no recorded failure is what a killed station
+		// leaves behind: its keys may have changed too.
+		"last attempt has no recorded outcome",
+		"what to do: the tag may hold some new keys (no outcome was recorded: the station stopped during the attempt, or is still at work on the tag): present it again at a station encoding batch b1 (same master key, key version 1)",
 	} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("lacks %q:\n%s", want, r.stdout)
 		}
 	}
+	if strings.Contains(r.stdout, "not changed") {
+		t.Errorf("an open intent is said to have untouched keys:\n%s", r.stdout)
+	}
 	var rep journalCheckJSON
 	if err := json.Unmarshal([]byte(c.must(0, "journal", "check", "--journal", j, "--json").stdout), &rep); err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.OpenIntents) != 2 || rep.OpenIntents[1].Action == "" || !rep.OpenIntents[1].KeysMayHaveChanged {
+	if len(rep.OpenIntents) != 2 || rep.OpenIntents[1].Action == "" || !rep.OpenIntents[1].KeysMayHaveChanged ||
+		!rep.OpenIntents[0].KeysMayHaveChanged || rep.OpenIntents[0].State != batch.IntentInProgress || rep.OpenIntents[1].State != batch.IntentFailed {
 		t.Errorf("%+v", rep.OpenIntents)
 	}
 	if s := c.must(0, "batch", "show", "b1", "--journal", j).stdout; !strings.Contains(s, "tagline journal check lists the open intents") {

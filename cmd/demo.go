@@ -42,8 +42,8 @@ func newDemoCmd(e *env) *cobra.Command {
 		Short: "Personalise a few simulated tags end to end",
 		Long: `demo runs the whole station on simulated NTAG 424 DNA tags: factory-fresh
 tags with random UIDs 04xxxxxxxxxxxx are keyed, given a SUN URL template,
-read back as a phone would and journaled in a new batch (SKU DEMO-SKU, key
-version 1) in ./tagline-demo.db.
+read back as a phone would and journaled in a new test batch (SKU DEMO-SKU,
+key version 1, --kdf as given) in ./tagline-demo.db.
 
 The master key is --master-key-file, or else ./tagline-demo.key: created
 with a random key (mode 0600) on the first run and reused afterwards. The
@@ -114,9 +114,17 @@ func runDemo(cmd *cobra.Command, e *env, o *demoOptions) error {
 		return err
 	}
 	defer store.Close()
-	b, err := createDemoBatch(e, store, raw, o.count)
+	b, err := createDemoBatch(e, store, raw, o.count, scheme)
 	if err != nil {
 		return err
+	}
+	// A demo batch is a test batch, so the rule holds here too; a weak key
+	// gets a word on screen, not a refusal.
+	if err := refuseWeakMaster(master, b); err != nil {
+		return err
+	}
+	if what, weak := weakMaster(master); weak {
+		fmt.Fprintf(cmd.ErrOrStderr(), "tagline: warning: the master key is %s; accepted for the demo's test batch only\n", what)
 	}
 	st, err := station.New(station.Config{Journal: store, Batch: b, Deriver: deriver, Template: tmpl, Now: e.now})
 	if err != nil {
@@ -172,12 +180,14 @@ func demoMasterKey(e *env, flag string) (keys.Master, string, error) {
 	return m, note, nil
 }
 
-// createDemoBatch opens a new batch named after the clock.
-func createDemoBatch(e *env, store *batch.Store, template string, target int) (batch.Batch, error) {
+// createDemoBatch opens a new batch named after the clock. It is a test
+// batch: its tags are simulated, and demo accepts any master key.
+func createDemoBatch(e *env, store *batch.Store, template string, target int, scheme keys.Scheme) (batch.Batch, error) {
 	base := "demo-" + e.now().Format("20060102-150405")
 	id := base
 	for i := 2; ; i++ {
-		b, err := store.CreateBatch(batch.Batch{ID: id, SKU: demoSKU, Target: target, Template: template, KeyVersion: demoKeyVersion, Notes: "tagline demo"})
+		b, err := store.CreateBatch(batch.Batch{ID: id, SKU: demoSKU, Target: target, Template: template, KeyVersion: demoKeyVersion,
+			KDF: string(scheme), Test: true, Notes: "tagline demo"})
 		if errors.Is(err, batch.ErrBatchExists) && i < 100 {
 			id = fmt.Sprintf("%s-%d", base, i)
 			continue

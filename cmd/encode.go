@@ -44,8 +44,10 @@ back as a phone would, verifies its SUN message and journals it.
 
 The batch's template and key version come from the journal's batch record;
 the master key from --master-key-file, $TAGLINE_MASTER_KEY_FILE or the
-config file's master_key_file, in that order; the key derivation from --kdf
-or the config file's kdf (default tagline).
+config file's master_key_file, in that order. The key derivation is the
+batch's (tagline batch new --kdf); --kdf or the config file's kdf, when
+given, must name the same. A master key anyone can guess (all zeros, one
+byte repeated) is refused unless the batch is a test batch (batch new --test).
 
 Readers (--reader, or reader in the config file):
   sim                  built-in simulated reader: a fresh simulated tag every
@@ -122,7 +124,7 @@ func runEncode(cmd *cobra.Command, e *env, o *encodeOptions) error {
 	if err != nil {
 		return err
 	}
-	scheme, master, _, err := e.stationKeys(o.kdf, o.masterKeyFile)
+	master, err := e.loadStationMaster(o.kdf, o.masterKeyFile)
 	if err != nil {
 		return err
 	}
@@ -153,6 +155,10 @@ func runEncode(cmd *cobra.Command, e *env, o *encodeOptions) error {
 		return withHint(fmt.Errorf("batch %s: %w", b.ID, err),
 			"no phone tap of a tag encoded with this template could be verified: close the batch (tagline batch close) and create a new one with a template that passes tagline batch new")
 	}
+	scheme, err := e.batchKeys(o.kdf, master, b)
+	if err != nil {
+		return err
+	}
 	deriver, err := keys.NewDeriver(scheme, master, b.KeyVersion)
 	if err != nil {
 		return err
@@ -172,6 +178,9 @@ func runEncode(cmd *cobra.Command, e *env, o *encodeOptions) error {
 		return err
 	}
 	defer readers.Close()
+	if b.Test {
+		fmt.Fprintf(cmd.ErrOrStderr(), "tagline: note: batch %s is a test batch (master kcv %s); never ship its tags\n", b.ID, master.KCV())
+	}
 	for _, l := range readers.lanes {
 		if l.spec.Kind == reader.KindSim {
 			fmt.Fprintf(cmd.ErrOrStderr(), "tagline: note: reader %s presents simulated tags; they are journaled in batch %s like real ones\n", l.name, b.ID)
@@ -182,7 +191,7 @@ func runEncode(cmd *cobra.Command, e *env, o *encodeOptions) error {
 	out := cmd.OutOrStdout()
 	info := cmd.ErrOrStderr()
 	e.log.Info("station starting", "batch", b.ID, "readers", strings.Join(readers.names(), ","), "tui", useTUI,
-		"kdf", string(scheme), "master_kcv", master.KCV(), "reencode", o.reencode)
+		"kdf", string(scheme), "test_batch", b.Test, "master_kcv", master.KCV(), "reencode", o.reencode)
 	t, err := e.runStation(cmd.Context(), runOptions{
 		station: st, store: store, batch: b, readers: readers,
 		count: o.count, json: o.json, tui: useTUI, out: out, info: info,

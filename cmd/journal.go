@@ -54,8 +54,14 @@ page check and the journal's own consistency checks, and lists the open
 intents: tags whose encoding started and did not finish, which may hold
 some of the new keys. Each comes with what to do.
 
+Every open intent may hold some new keys: the intent is written before the
+station's first write to the tag, and a station stopped mid-attempt records
+nothing after it.
+
 It exits 0 for a healthy journal (open intents are not errors), 5 when the
-file is corrupt, foreign, locked by a running station, or has problems.`,
+file is corrupt (a damaged record, a damaged bbolt meta page, ...), foreign,
+locked by a running station, or has problems. No tagline command writes to
+or exports from a journal that check calls corrupt.`,
 		Example: `  tagline journal check
   tagline journal check --journal tagline-demo.db --json`,
 		Args: noArgs,
@@ -119,11 +125,15 @@ func runJournalCheck(cmd *cobra.Command, e *env, o *journalCheckOptions) error {
 }
 
 // intentAction says what to do with a tag whose encoding did not finish.
+// Every open intent was recorded before the station's first write to the
+// tag, so it always may carry some new keys; what differs is whether the
+// journal knows how the last attempt ended.
 func intentAction(it batch.Intent) string {
-	if it.KeysMayHaveChanged {
-		return fmt.Sprintf("the tag may hold some new keys: present it again at a station encoding batch %s (same master key, key version %d) to finish it; do not ship or discard it", it.BatchID, it.KeyVersion)
+	finish := fmt.Sprintf("present it again at a station encoding batch %s (same master key, key version %d) to finish it; do not ship or discard it", it.BatchID, it.KeyVersion)
+	if it.State == batch.IntentFailed {
+		return "the tag may hold some new keys: " + finish
 	}
-	return fmt.Sprintf("the tag's keys were not changed yet: present it again at a station encoding batch %s", it.BatchID)
+	return "the tag may hold some new keys (no outcome was recorded: the station stopped during the attempt, or is still at work on the tag): " + finish
 }
 
 func writeCheckReport(w io.Writer, r journalCheckJSON) {
@@ -136,6 +146,10 @@ func writeCheckReport(w io.Writer, r journalCheckJSON) {
 	fmt.Fprintf(w, "  station %s, format %d, %d %s, %d %s (%d superseded), last seq %d, synced up to %d\n",
 		rep.StationID, rep.Format, rep.Batches, plural(rep.Batches, "batch", "batches"),
 		rep.Bindings, plural(rep.Bindings, "binding", "bindings"), rep.Superseded, rep.LastSeq, rep.SyncedUpto)
+	if rep.Unchecksummed > 0 {
+		fmt.Fprintf(w, "  %d %s written before records carried a checksum (damage inside them is found only where it breaks their layout)\n",
+			rep.Unchecksummed, plural(rep.Unchecksummed, "record", "records"))
+	}
 	for _, p := range rep.Problems {
 		fmt.Fprintf(w, "  problem: %s\n", p)
 	}
@@ -145,11 +159,18 @@ func writeCheckReport(w io.Writer, r journalCheckJSON) {
 	}
 	fmt.Fprintf(w, "  %d open %s (tags started and not finished):\n", len(r.OpenIntents), plural(len(r.OpenIntents), "intent", "intents"))
 	for _, it := range r.OpenIntents {
-		fmt.Fprintf(w, "  %s  batch %s  started %s  attempts %d", it.UID, it.BatchID, fmtTime(it.StartedAt), it.Attempts)
+		fmt.Fprintf(w, "  %s  batch %s  started %s  attempts %d  %s", it.UID, it.BatchID, fmtTime(it.StartedAt), it.Attempts, intentStateWords(it.State))
 		if it.LastError != "" {
 			fmt.Fprintf(w, "  last error: %s", oneLine(it.LastError))
 		}
 		fmt.Fprintln(w)
 		fmt.Fprintf(w, "      what to do: %s\n", it.Action)
 	}
+}
+
+func intentStateWords(s batch.IntentState) string {
+	if s == batch.IntentFailed {
+		return "last attempt failed"
+	}
+	return "last attempt has no recorded outcome"
 }

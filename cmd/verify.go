@@ -166,7 +166,7 @@ func runVerify(cmd *cobra.Command, e *env, o *verifyOptions) error {
 	if err != nil {
 		return err
 	}
-	scheme, master, _, err := e.stationKeys(o.kdf, o.masterKeyFile)
+	master, err := e.loadStationMaster(o.kdf, o.masterKeyFile)
 	if err != nil {
 		return err
 	}
@@ -176,6 +176,10 @@ func runVerify(cmd *cobra.Command, e *env, o *verifyOptions) error {
 	}
 	defer store.Close()
 	b, err := store.GetBatch(o.batchID)
+	if err != nil {
+		return err
+	}
+	scheme, err := e.batchScheme(o.kdf, b)
 	if err != nil {
 		return err
 	}
@@ -226,7 +230,7 @@ func runVerify(cmd *cobra.Command, e *env, o *verifyOptions) error {
 	if mode == qa.ModeSample {
 		what = fmt.Sprintf("a sample of %d of its %d tags", v.Planned(), v.BatchSize())
 	}
-	fmt.Fprintf(progress, "verify: batch %s (SKU %s, key version %d, master kcv %s): %s\n", b.ID, b.SKU, b.KeyVersion, master.KCV(), what)
+	fmt.Fprintf(progress, "verify: batch %s (SKU %s, key version %d, kdf %s, master kcv %s): %s\n", b.ID, b.SKU, b.KeyVersion, scheme, master.KCV(), what)
 	if s := v.Sample(); len(s) > 0 && o.urls == "" && spec.Kind != reader.KindSim {
 		fmt.Fprintf(progress, "pull these %d tags from the batch and present them: %s\n", len(s), strings.Join(s, " "))
 	}

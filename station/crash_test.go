@@ -349,6 +349,12 @@ func checkCrashInvariants(t *testing.T, path string, tags []*sim.Tag) {
 	open := map[string]bool{}
 	for _, it := range its {
 		open[it.UID] = true
+		// A killed station records nothing after its intent; the intent
+		// itself must say the tag may hold new keys (journal check's
+		// advice rests on it).
+		if !it.KeysMayHaveChanged {
+			t.Fatalf("open intent of %s says the tag's keys did not change: %+v", it.UID, it)
+		}
 	}
 	d := crashDeriver(t)
 	for _, tag := range tags {

@@ -94,6 +94,13 @@ func New(cfg Config) (*Station, error) {
 	if cfg.Deriver.Version() != cfg.Batch.KeyVersion {
 		return nil, fmt.Errorf("batch %s uses key version %d, the keys are version %d", cfg.Batch.ID, cfg.Batch.KeyVersion, cfg.Deriver.Version())
 	}
+	kdf := cfg.Batch.KDF
+	if kdf == "" {
+		kdf = batch.DefaultKDF
+	}
+	if string(cfg.Deriver.Scheme()) != kdf {
+		return nil, fmt.Errorf("batch %s is keyed with the %s derivation, the keys are %s; use its derivation or a new batch", cfg.Batch.ID, kdf, cfg.Deriver.Scheme())
+	}
 	if cfg.Batch.Status == batch.StatusClosed {
 		return nil, fmt.Errorf("%w: batch %s; create a new batch", batch.ErrBatchClosed, cfg.Batch.ID)
 	}
@@ -115,13 +122,18 @@ func DefaultEncData(sku string) []byte {
 }
 
 // Encode personalises the tag in front of one reader and journals it.
-func (s *Station) Encode(ctx context.Context, tag reader.Tag, readerName string) Result {
+func (s *Station) Encode(ctx context.Context, tag reader.Tag, readerName string) (res Result) {
 	start := s.cfg.Now()
-	res := Result{Reader: readerName, SKU: s.cfg.Batch.SKU, Batch: s.cfg.Batch.ID}
+	res = Result{Reader: readerName, SKU: s.cfg.Batch.SKU, Batch: s.cfg.Batch.ID}
 	job := s.job
 	job.ReaderUID = tag.UID()
 	began := false
 	job.Journal = s.known
+	// counted: the journal already counted this tag's failure or
+	// duplicate (FailIntent, or BeginIntent's refusal); otherwise the
+	// result is counted at the end, so that batch show agrees with the
+	// screen.
+	counted := false
 	job.BeforeWrite = func(ctx context.Context, uid []byte, found encoder.Found) error {
 		err := s.cfg.Journal.BeginIntent(batch.Intent{
 			UID: upperHex(uid), BatchID: s.cfg.Batch.ID, SKU: s.cfg.Batch.SKU,
@@ -129,6 +141,7 @@ func (s *Station) Encode(ctx context.Context, tag reader.Tag, readerName string)
 			Reencode: s.cfg.Reencode,
 		})
 		began = err == nil
+		counted = errors.Is(err, batch.ErrDuplicate)
 		var dup *batch.DuplicateError
 		if errors.As(err, &dup) && found != encoder.FoundOurs {
 			// A bound tag has our key 0; this one has the factory's.
@@ -136,6 +149,11 @@ func (s *Station) Encode(ctx context.Context, tag reader.Tag, readerName string)
 		}
 		return err
 	}
+	defer func() {
+		if !counted {
+			s.count(res)
+		}
+	}()
 	r, err := encoder.Personalise(ctx, tag, job, encoder.Options{Rand: s.cfg.Rand, ExchangeTimeout: s.cfg.ExchangeTimeout})
 	res.Exchanges, res.ReadCtr, res.URL = r.Exchanges, r.ReadCtr, r.URL
 	if r.UID != nil {
@@ -158,6 +176,8 @@ func (s *Station) Encode(ctx context.Context, tag reader.Tag, readerName string)
 		return res
 	}
 	if began {
+		// KeysUntouched removes the intent only on its first attempt;
+		// the journal keeps it when an earlier attempt may have written.
 		ks := batch.KeysUntouched
 		var se *encoder.StepError
 		if errors.As(err, &se) && wroteSomething(se.Step) {
@@ -165,6 +185,8 @@ func (s *Station) Encode(ctx context.Context, tag reader.Tag, readerName string)
 		}
 		if ferr := s.cfg.Journal.FailIntent(res.UID, err.Error(), ks); ferr != nil {
 			err = fmt.Errorf("%w (and the journal refused the failure record: %v)", err, ferr)
+		} else {
+			counted = true
 		}
 	}
 	res = s.fail(res, err)
@@ -215,6 +237,18 @@ func (s *Station) refuse(res Result, tagVersion byte) Result {
 		res.Hint = "set this tag aside and report it"
 	}
 	return res
+}
+
+// count records a failed or duplicate result that the journal has not
+// counted yet. A journal that refuses it has refused, or will refuse, more
+// than a counter; the result the operator sees stays as it is.
+func (s *Station) count(res Result) {
+	switch res.Outcome {
+	case Failed:
+		_ = s.cfg.Journal.CountOutcome(s.cfg.Batch.ID, batch.OutcomeFailed)
+	case Duplicate:
+		_ = s.cfg.Journal.CountOutcome(s.cfg.Batch.ID, batch.OutcomeDuplicate)
+	}
 }
 
 // alreadyOurs handles a tag whose keys are ours: bound already (a

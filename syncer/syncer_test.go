@@ -22,7 +22,7 @@ func TestRecordsAreManifestRecords(t *testing.T) {
 		t.Fatalf("pending %d %v", len(pend), err)
 	}
 	// A SKU that needs escaping, through a batch of its own.
-	if _, err := s.CreateBatch(batch.Batch{ID: "b3", SKU: "Cap \"Ø\" 30mm,\tblue\\", Target: 1, KeyVersion: 1}); err != nil {
+	if _, err := s.CreateBatch(batch.Batch{ID: "b3", SKU: "Cap \"Ø\" 30mm, blue\\", Target: 1, KeyVersion: 1}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.BeginIntent(batch.Intent{UID: "04FFFFFFFFFF01", BatchID: "b3", KeyVersion: 1, MasterKCV: "A1B2C3"}); err != nil {
