@@ -60,7 +60,7 @@ func noKeyInAnythingWritten(t *testing.T, kdf keys.Scheme) {
 	tagline(0, "keys", "check", "--master-key-file", keyFile, "--kdf", string(kdf))
 	tagline(0, "keys", "check", "--master-key-file", keyFile, "--kdf", string(kdf), "--json")
 	tagline(0, "batch", "new", "--journal", journal, "--id", "b1", "--sku", "SKU-1", "--target", "3", "--key-version", "1",
-		"--template", secretsTemplate, "--station-id", "line-1")
+		"--template", secretsTemplate, "--station-id", "line-1", "--kdf", string(kdf))
 	r := tagline(0, append([]string{"encode", "--batch", "b1", "--reader", "sim", "--count", "2", "--json", "--sim-interval", "1ms"}, keyArgs...)...)
 	encoded := parseTagLines(t, r.stdout)
 	tagline(0, append([]string{"encode", "--batch", "b1", "--reader", "sim", "--count", "1", "--no-tui", "--sim-interval", "1ms"}, keyArgs...)...)
