@@ -47,7 +47,7 @@ func (k Key) Block() cipher.Block {
 }
 
 // CMAC returns AES-CMAC under this key.
-func (k Key) CMAC() *CMAC { return NewCMACFromBlock(k.Block()) }
+func (k Key) CMAC() *CMAC { return newCMAC(k.Block()) }
 
 // Equal compares in constant time.
 func (k Key) Equal(o Key) bool { return subtle.ConstantTimeCompare(k.b[:], o.b[:]) == 1 }
