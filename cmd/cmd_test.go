@@ -262,8 +262,9 @@ func TestSDMBackendTestDerivationMatchesVectors(t *testing.T) {
 		k := sdmBackendKeys(t, m)
 		wantMeta, _ := hex.DecodeString(tc.MetaReadKey)
 		wantFile, _ := hex.DecodeString(tc.TagKeys["2"])
-		gm, gf := k.meta.Reveal(), k.fileRead(uid).Reveal()
-		if !bytes.Equal(gm[:], wantMeta) || !bytes.Equal(gf[:], wantFile) {
+		wm, _ := keys.NewKey(wantMeta)
+		wf, _ := keys.NewKey(wantFile)
+		if !k.meta.Equal(wm) || !k.fileRead(uid).Equal(wf) {
 			t.Errorf("case %s/%s: derivation differs from the vector", tc.MasterKey[:8], tc.UID)
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/tagline-station/tagline/batch"
+	"github.com/tagline-station/tagline/internal/refkdf"
 	"github.com/tagline-station/tagline/keys"
 	"github.com/tagline-station/tagline/qa"
 	"github.com/tagline-station/tagline/reader/sim"
@@ -212,7 +213,8 @@ func noKeyInAnythingWritten(t *testing.T, kdf keys.Scheme) {
 
 // derivedKeys is the master key and every key derived from it for the
 // tags: the five slots of each tag and the meta-read key, for the batch's
-// key version and scheme, derived by package keys.
+// key version and scheme. A keys.Key does not give out its bytes, so they
+// are derived again by internal/refkdf and checked to be package keys'.
 func derivedKeys(t *testing.T, keyFile string, kdf keys.Scheme, uids []string) []secretKey {
 	t.Helper()
 	raw, err := os.ReadFile(keyFile)
@@ -229,9 +231,7 @@ func derivedKeys(t *testing.T, keyFile string, kdf keys.Scheme, uids []string) [
 	if err != nil {
 		t.Fatal(err)
 	}
-	meta := d.MetaRead().Reveal()
-	out = append(out, secretKey{"the meta-read key", meta[:]})
-	for _, u := range uids {
+	for i, u := range uids {
 		ub, err := hex.DecodeString(u)
 		if err != nil {
 			t.Fatal(err)
@@ -240,12 +240,32 @@ func derivedKeys(t *testing.T, keyFile string, kdf keys.Scheme, uids []string) [
 		if err != nil {
 			t.Fatal(err)
 		}
-		for n, k := range ks.Keys {
-			b := k.Reveal()
-			out = append(out, secretKey{fmt.Sprintf("key %d of %s", n, u), b[:]})
+		ref := referenceKeys(t, kdf, mb, ub)
+		for n, kb := range ref {
+			if k, _ := keys.NewKey(kb[:]); !k.Equal(ks.Keys[n]) {
+				t.Fatalf("reference derivation of key %d of %s differs from package keys", n, u)
+			}
+			if n == keys.SlotSDMMeta && i == 0 {
+				out = append(out, secretKey{"the meta-read key", kb[:]})
+			}
+			out = append(out, secretKey{fmt.Sprintf("key %d of %s", n, u), kb[:]})
 		}
 	}
 	return out
+}
+
+// referenceKeys derives the five keys of a tag with internal/refkdf.
+func referenceKeys(t *testing.T, kdf keys.Scheme, master, uid []byte) [refkdf.Slots][16]byte {
+	t.Helper()
+	derive := func() ([refkdf.Slots][16]byte, error) { return refkdf.Tagline(master, uid, 1) }
+	if kdf == keys.SchemeSDMBackend {
+		derive = func() ([refkdf.Slots][16]byte, error) { return refkdf.SDMBackend(master, uid) }
+	}
+	ref, err := derive()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ref
 }
 
 // phoneReadsOfCopies returns two fresh phone reads of a copy of each tag,

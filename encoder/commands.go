@@ -234,18 +234,7 @@ func (c *Conn) ChangeKey(ctx context.Context, keyNo byte, oldKey, newKey keys.Ke
 	if s == nil {
 		return fmt.Errorf("change key %d: needs authentication", keyNo)
 	}
-	nk := newKey.Reveal()
-	plain := make([]byte, 0, 32)
-	if keyNo == s.KeyNo {
-		plain = append(append(plain, nk[:]...), version)
-	} else {
-		ok := oldKey.Reveal()
-		for i := range nk {
-			plain = append(plain, nk[i]^ok[i])
-		}
-		crc := ev2.CRC32NK(nk[:])
-		plain = append(append(plain, version), crc[:]...)
-	}
+	plain := newKey.ChangeKeyData(oldKey, version, keyNo == s.KeyNo)
 	padded := ev2.PadM2(plain) // 17 or 21 bytes: always 32 after padding
 	ct := s.EncryptRaw(padded)
 	mac := s.CommandMAC(apdu.InsChangeKey, []byte{keyNo}, ct)

@@ -1,7 +1,6 @@
 package ev2
 
 import (
-	"crypto/aes"
 	"errors"
 
 	"github.com/tagline-station/tagline/keys"
@@ -23,16 +22,12 @@ func RotateLeft(b []byte) []byte {
 
 // EncryptZeroIV is the AES-CBC with zero IV that authentication uses.
 func EncryptZeroIV(k keys.Key, plain []byte) []byte {
-	kb := k.Reveal()
-	b, _ := aes.NewCipher(kb[:])
-	return cbcEncrypt(b, zeroIV[:], plain)
+	return cbcEncrypt(k.Block(), zeroIV[:], plain)
 }
 
 // DecryptZeroIV is its inverse.
 func DecryptZeroIV(k keys.Key, ct []byte) ([]byte, error) {
-	kb := k.Reveal()
-	b, _ := aes.NewCipher(kb[:])
-	return cbcDecrypt(b, zeroIV[:], ct)
+	return cbcDecrypt(k.Block(), zeroIV[:], ct)
 }
 
 // PCDPart2 computes the PCD's answer to the PICC's E(K, RndB): it returns

@@ -13,5 +13,7 @@
 //     block aligned; authentication uses a zero IV and no padding.
 //   - MACs are compared in constant time; a failed comparison reveals no
 //     byte position.
-//   - A Session never holds the long-term key it was derived from.
+//   - A Session never holds the long-term key it was derived from, and
+//     holds its session keys only as key schedules: it cannot hand them
+//     out, so tests compare sessions by what they compute.
 package ev2

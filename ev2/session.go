@@ -28,23 +28,15 @@ type Session struct {
 	CmdCtr uint16
 	KeyNo  byte
 
+	// Only the key schedules: a session cannot hand out its keys.
 	enc cipher.Block
 	mac *keys.CMAC
-	// macKey/encKey are kept only to expose check values in tests.
-	encKey, macKey keys.Key
 }
 
 // NewSession builds a session from its two keys.
 func NewSession(encKey, macKey keys.Key, ti [4]byte, keyNo byte) *Session {
-	e := encKey.Reveal()
-	m := macKey.Reveal()
-	eb, _ := aes.NewCipher(e[:])
-	mb, _ := aes.NewCipher(m[:])
-	return &Session{TI: ti, KeyNo: keyNo, enc: eb, mac: keys.NewCMACFromBlock(mb), encKey: encKey, macKey: macKey}
+	return &Session{TI: ti, KeyNo: keyNo, enc: encKey.Block(), mac: macKey.CMAC()}
 }
-
-// Keys returns the session keys (for vector tests; never printed).
-func (s *Session) Keys() (enc, mac keys.Key) { return s.encKey, s.macKey }
 
 // SessionVector builds SV1 or SV2 (section 9.1.7): label || 00 01 00 80 ||
 // RndA[0..1] || (RndA[2..7] XOR RndB[0..5]) || RndB[6..15] || RndA[8..15],
@@ -67,8 +59,7 @@ func SessionVector(sv2 bool, rndA, rndB []byte) [32]byte {
 // DeriveSessionKeys returns SesAuthENCKey = CMAC(K, SV1) and
 // SesAuthMACKey = CMAC(K, SV2).
 func DeriveSessionKeys(k keys.Key, rndA, rndB []byte) (enc, mac keys.Key) {
-	kb := k.Reveal()
-	c, _ := keys.NewCMAC(kb[:])
+	c := k.CMAC()
 	sv1 := SessionVector(false, rndA, rndB)
 	sv2 := SessionVector(true, rndA, rndB)
 	e := c.Sum(sv1[:])

@@ -26,12 +26,11 @@ func NewCMAC(key []byte) (*CMAC, error) {
 	if err != nil {
 		return nil, errBadKeyLen(len(key))
 	}
-	return NewCMACFromBlock(b), nil
+	return newCMAC(b), nil
 }
 
-// NewCMACFromBlock prepares CMAC over an AES block cipher the caller
-// already holds (for instance the one it also uses for CBC).
-func NewCMACFromBlock(b cipher.Block) *CMAC {
+// newCMAC prepares CMAC over an AES block cipher.
+func newCMAC(b cipher.Block) *CMAC {
 	c := &CMAC{block: b}
 	var l [BlockSize]byte
 	b.Encrypt(l[:], l[:])

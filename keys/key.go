@@ -2,6 +2,7 @@ package keys
 
 import (
 	"crypto/aes"
+	"crypto/cipher"
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
@@ -14,8 +15,11 @@ import (
 var ErrSecretMarshal = errors.New("refusing to serialise a secret key")
 
 // Key is one AES-128 key. Its bytes cannot be printed, logged or marshalled;
-// only its check value (KCV) can.
+// only its check value (KCV) can. It cannot be compared with == either (the
+// zero-length func array makes the type incomparable), because == on key
+// bytes is not constant time: use Equal.
 type Key struct {
+	_ [0]func()
 	b [BlockSize]byte
 }
 
@@ -32,9 +36,18 @@ func NewKey(b []byte) (Key, error) {
 // FactoryKey is the all-zero key every NTAG 424 DNA ships with.
 var FactoryKey = Key{}
 
-// Reveal returns the key bytes for a cipher. It is the one way out, named
-// so that a reviewer sees every place key bytes are handled.
-func (k Key) Reveal() [BlockSize]byte { return k.b }
+// Block returns AES under this key. It is the way key bytes leave this
+// package: into a key schedule, never as bytes.
+func (k Key) Block() cipher.Block {
+	b, err := aes.NewCipher(k.b[:])
+	if err != nil {
+		panic("keys: aes rejected a 16-byte key: " + err.Error()) // cannot happen
+	}
+	return b
+}
+
+// CMAC returns AES-CMAC under this key.
+func (k Key) CMAC() *CMAC { return newCMAC(k.Block()) }
 
 // Equal compares in constant time.
 func (k Key) Equal(o Key) bool { return subtle.ConstantTimeCompare(k.b[:], o.b[:]) == 1 }

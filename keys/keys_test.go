@@ -158,10 +158,10 @@ func TestTaglineDerivationSeparatesKeys(t *testing.T) {
 				}
 				continue
 			}
-			if prev, dup := seen[k.Reveal()]; dup {
+			if prev, dup := seen[k.b]; dup {
 				t.Fatalf("tag %d key %d equals %s", i, n, prev)
 			}
-			seen[k.Reveal()] = fmt.Sprintf("tag %d key %d", i, n)
+			seen[k.b] = fmt.Sprintf("tag %d key %d", i, n)
 		}
 	}
 	d2, _ := NewDeriver(SchemeTagline, mustMaster(t, secretHex), 2)

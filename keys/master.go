@@ -18,7 +18,12 @@ var ErrMasterKey = errors.New("bad master key")
 
 // Master is the station's master key. tagline's own derivation needs 16
 // bytes (it is an AES key); sdm-backend's HMAC-based one accepts 16 to 64.
+//
+// Like Key it is incomparable: the slice already makes it so, and the
+// zero-length func array keeps it so should the bytes become an array.
+// Only the constant-time Equal compares two masters.
 type Master struct {
+	_ [0]func()
 	b []byte
 }
 

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tagline-station/tagline/internal/refkdf"
+	"github.com/tagline-station/tagline/keys"
 	"github.com/tagline-station/tagline/qa"
 )
 
@@ -142,13 +144,22 @@ func TestReportTextAndNoKeys(t *testing.T) {
 		}
 	}
 	// No key of the batch appears anywhere: not the master, not any
-	// tag's derived keys.
+	// tag's derived keys. A Key does not give out its bytes, so they are
+	// derived again from the README's description, and each is checked
+	// to be the key the station used.
 	secrets := []string{masterHex}
+	mb, _ := hex.DecodeString(masterHex)
 	for u := range wd.tags {
 		b, _ := hex.DecodeString(u)
 		ks, _ := wd.d.Tag(b)
-		for _, k := range ks.Keys {
-			kb := k.Reveal()
+		ref, err := refkdf.Tagline(mb, b, wd.d.Version())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for n, kb := range ref {
+			if k, _ := keys.NewKey(kb[:]); !k.Equal(ks.Keys[n]) {
+				t.Fatalf("reference derivation of key %d differs from the station's", n)
+			}
 			secrets = append(secrets, hex.EncodeToString(kb[:]))
 		}
 	}

@@ -1,7 +1,6 @@
 package sdm
 
 import (
-	"crypto/aes"
 	"crypto/cipher"
 	"errors"
 
@@ -46,8 +45,7 @@ func sessionVector(label [2]byte, uid []byte, ctr Counter) []byte {
 
 // SessionKeys returns KSesSDMFileReadENC and KSesSDMFileReadMAC.
 func SessionKeys(fileRead keys.Key, uid []byte, ctr Counter) (enc, mac keys.Key) {
-	kb := fileRead.Reveal()
-	c, _ := keys.NewCMAC(kb[:])
+	c := fileRead.CMAC()
 	e := c.Sum(sessionVector([2]byte{0xC3, 0x3C}, uid, ctr))
 	m := c.Sum(sessionVector([2]byte{0x3C, 0xC3}, uid, ctr))
 	enc, _ = keys.NewKey(e[:])
@@ -60,9 +58,7 @@ func SessionKeys(fileRead keys.Key, uid []byte, ctr Counter) (enc, mac keys.Key)
 // mirrored in ASCII); empty when the two offsets are equal.
 func MAC(fileRead keys.Key, uid []byte, ctr Counter, input []byte) [8]byte {
 	_, mac := SessionKeys(fileRead, uid, ctr)
-	mb := mac.Reveal()
-	c, _ := keys.NewCMAC(mb[:])
-	return c.SumTruncated(input)
+	return mac.CMAC().SumTruncated(input)
 }
 
 // PICCData is the decrypted content of an encrypted PICCData mirror.
@@ -90,10 +86,8 @@ func EncryptPICCData(meta keys.Key, uid []byte, ctr Counter, withUID, withCtr bo
 		n += copy(p[n:], c[:])
 	}
 	copy(p[n:], rnd)
-	kb := meta.Reveal()
-	b, _ := aes.NewCipher(kb[:])
 	var iv [16]byte
-	cipher.NewCBCEncrypter(b, iv[:]).CryptBlocks(p[:], p[:])
+	cipher.NewCBCEncrypter(meta.Block(), iv[:]).CryptBlocks(p[:], p[:])
 	return p
 }
 
@@ -103,11 +97,9 @@ func DecryptPICCData(meta keys.Key, enc []byte) (PICCData, error) {
 	if len(enc) != 16 {
 		return d, ErrBadPICCData
 	}
-	kb := meta.Reveal()
-	b, _ := aes.NewCipher(kb[:])
 	var iv [16]byte
 	p := make([]byte, 16)
-	cipher.NewCBCDecrypter(b, iv[:]).CryptBlocks(p, enc)
+	cipher.NewCBCDecrypter(meta.Block(), iv[:]).CryptBlocks(p, enc)
 	d.TagByte = p[0]
 	n := 1
 	if p[0]&piccUIDMirror != 0 {
@@ -149,8 +141,7 @@ func EncryptFileData(fileRead keys.Key, uid []byte, ctr Counter, plain []byte) (
 		return nil, errors.New("sdm file data must be a whole number of 16-byte blocks")
 	}
 	enc, _ := SessionKeys(fileRead, uid, ctr)
-	eb := enc.Reveal()
-	b, _ := aes.NewCipher(eb[:])
+	b := enc.Block()
 	out := make([]byte, len(plain))
 	cipher.NewCBCEncrypter(b, encFileIV(b, ctr)).CryptBlocks(out, plain)
 	return out, nil
@@ -163,8 +154,7 @@ func DecryptFileData(fileRead keys.Key, uid []byte, ctr Counter, ct []byte) ([]b
 		return nil, errors.New("sdm encrypted file data must be a whole number of 16-byte blocks")
 	}
 	enc, _ := SessionKeys(fileRead, uid, ctr)
-	eb := enc.Reveal()
-	b, _ := aes.NewCipher(eb[:])
+	b := enc.Block()
 	out := make([]byte, len(ct))
 	cipher.NewCBCDecrypter(b, encFileIV(b, ctr)).CryptBlocks(out, ct)
 	return out, nil

@@ -107,7 +107,7 @@ func benchServer(b *testing.B, cfg serve.Config) (string, *serve.Server) {
 // urlMaker makes SUN URLs of tmplPlain with the sdm functions directly.
 type urlMaker struct {
 	d    *keys.Deriver
-	file [][16]byte // file-read key per tag, derived once
+	file []keys.Key // file-read key per tag, derived once
 	next int        // counter offset: each run continues above the last
 }
 
@@ -117,13 +117,13 @@ func maker(b *testing.B, srv *serve.Server) *urlMaker {
 	if m, ok := makers.Load(srv); ok {
 		return m.(*urlMaker)
 	}
-	m := &urlMaker{d: deriver(b, 1), file: make([][16]byte, benchUIDs)}
+	m := &urlMaker{d: deriver(b, 1), file: make([]keys.Key, benchUIDs)}
 	for i := range m.file {
 		k, err := m.d.FileRead(testUID(i))
 		if err != nil {
 			b.Fatal(err)
 		}
-		m.file[i] = k.Reveal()
+		m.file[i] = k
 	}
 	makers.Store(srv, m)
 	return m
@@ -147,8 +147,7 @@ func (m *urlMaker) targets(b *testing.B, n int) []string {
 				ctr := sdm.Counter(2 + base + i/benchUIDs)
 				rnd := []byte{byte(i), byte(i >> 8), byte(i >> 16), 0x5A, 0xA5}
 				picc := sdm.EncryptPICCData(m.d.MetaRead(), uid, ctr, true, true, rnd)
-				fk, _ := keys.NewKey(m.file[t][:])
-				mac := sdm.MAC(fk, uid, ctr, nil)
+				mac := sdm.MAC(m.file[t], uid, ctr, nil)
 				buf = append(buf[:0], "/t?picc_data="...)
 				buf = appendHexUpper(buf, picc[:])
 				buf = append(buf, "&cmac="...)

@@ -61,7 +61,41 @@ func key(t *testing.T, b []byte) keys.Key {
 	return k
 }
 
-func revealed(k keys.Key) []byte { b := k.Reveal(); return b[:] }
+// checkKey compares a key with an expected hex field. A Key does not hand
+// out its bytes, so the published key becomes a Key and the two are
+// compared with Equal; a mismatch shows both check values.
+func checkKey(t *testing.T, v vectors.Vector, field string, got keys.Key) {
+	t.Helper()
+	if want := key(t, v.Out(t, field)); !got.Equal(want) {
+		vectors.Errorf(t, v, "%s has check value %s, want %s", field, got.KCV(), want.KCV())
+	}
+}
+
+// checkSessionKeys compares a session's keys with the published ones. A
+// session holds only key schedules, so it is compared by what it computes
+// with a session made of the published keys: the command IV is one AES
+// block under the ENC key, the command MAC a CMAC under the MAC key.
+func checkSessionKeys(t *testing.T, v vectors.Vector, s *ev2.Session) {
+	t.Helper()
+	want := ev2.NewSession(key(t, v.Out(t, "ses_auth_enc_key")), key(t, v.Out(t, "ses_auth_mac_key")), s.TI, s.KeyNo)
+	want.CmdCtr = s.CmdCtr
+	if s.CommandIV() != want.CommandIV() {
+		vectors.Errorf(t, v, "session ENC key is not ses_auth_enc_key")
+	}
+	if s.CommandMAC(apdu.InsGetVersion, nil, nil) != want.CommandMAC(apdu.InsGetVersion, nil, nil) {
+		vectors.Errorf(t, v, "session MAC key is not ses_auth_mac_key")
+	}
+}
+
+// sameKey reports whether k is the key written in hex as want.
+func sameKey(t *testing.T, k keys.Key, want string) bool {
+	t.Helper()
+	b, err := hex.DecodeString(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k.Equal(key(t, b))
+}
 
 func checkSubkeys(t *testing.T, v vectors.Vector) {
 	c, err := keys.NewCMAC(v.In(t, "key"))
@@ -94,8 +128,7 @@ func checkAN10922(t *testing.T, v vectors.Vector) {
 	vectors.Check(t, v, "cmac_input_d", append([]byte{0x01}, m...))
 	master := key(t, v.In(t, "master_key"))
 	if v.HasOut("k1") {
-		mk := master.Reveal()
-		c, _ := keys.NewCMAC(mk[:])
+		c, _ := keys.NewCMAC(v.In(t, "master_key"))
 		l, k1, k2 := c.Subkeys()
 		vectors.Check(t, v, "k0", l[:])
 		vectors.Check(t, v, "k1", k1[:])
@@ -105,7 +138,7 @@ func checkAN10922(t *testing.T, v vectors.Vector) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vectors.Check(t, v, "diversified_key", revealed(d))
+	checkKey(t, v, "diversified_key", d)
 }
 
 // script is a card that expects exact command APDUs and plays the
@@ -191,9 +224,7 @@ func checkAuth(t *testing.T, v vectors.Vector) {
 		t.Fatal(err)
 	}
 	s := conn.Session()
-	enc, mac := s.Keys()
-	vectors.Check(t, v, "ses_auth_enc_key", revealed(enc))
-	vectors.Check(t, v, "ses_auth_mac_key", revealed(mac))
+	checkSessionKeys(t, v, s)
 	if v.HasOut("ti") {
 		vectors.Check(t, v, "ti", s.TI[:])
 	}
@@ -364,8 +395,9 @@ func checkChangeKey(t *testing.T, v vectors.Vector) {
 		}
 	}
 	if v.HasOut("crc32_new_key") {
-		crc := ev2.CRC32NK(v.In(t, "new_key"))
-		vectors.Check(t, v, "crc32_new_key", crc[:])
+		// The last four bytes of the case-1 data are CRC32NK(NewKey).
+		d := key(t, v.In(t, "new_key")).ChangeKeyData(old, 0, false)
+		vectors.Check(t, v, "crc32_new_key", d[17:21])
 	}
 	if v.HasOut("iv") {
 		iv := s.CommandIV()
@@ -401,8 +433,10 @@ func checkSelect(t *testing.T, v vectors.Vector) {
 }
 
 func checkCRC(t *testing.T, v vectors.Vector) {
-	c := ev2.CRC32NK(v.In(t, "data"))
-	vectors.Check(t, v, "crc32", c[:])
+	// CRC32NK is computed only inside the case-1 ChangeKey data, as its
+	// last four bytes.
+	d := key(t, v.In(t, "data")).ChangeKeyData(keys.FactoryKey, 0, false)
+	vectors.Check(t, v, "crc32", d[17:21])
 }
 
 func counter(b []byte) sdm.Counter {
@@ -411,8 +445,8 @@ func counter(b []byte) sdm.Counter {
 
 func checkSDMSessionKeys(t *testing.T, v vectors.Vector) {
 	enc, mac := sdm.SessionKeys(key(t, v.In(t, "sdm_file_read_key")), v.In(t, "uid"), counter(v.In(t, "sdm_read_ctr")))
-	vectors.Check(t, v, "ses_sdm_file_read_enc_key", revealed(enc))
-	vectors.Check(t, v, "ses_sdm_file_read_mac_key", revealed(mac))
+	checkKey(t, v, "ses_sdm_file_read_enc_key", enc)
+	checkKey(t, v, "ses_sdm_file_read_mac_key", mac)
 }
 
 func checkPICCData(t *testing.T, v vectors.Vector) {
@@ -441,7 +475,7 @@ func checkEncFileData(t *testing.T, v vectors.Vector) {
 	k := key(t, v.In(t, "sdm_file_read_key"))
 	uid, ctr := v.In(t, "uid"), counter(v.In(t, "sdm_read_ctr"))
 	enc, _ := sdm.SessionKeys(k, uid, ctr)
-	vectors.Check(t, v, "ses_sdm_file_read_enc_key", revealed(enc))
+	checkKey(t, v, "ses_sdm_file_read_enc_key", enc)
 	c := ctr.LE()
 	vectors.Check(t, v, "iv_input", append(c[:], make([]byte, 13)...))
 	p, err := sdm.DecryptFileData(k, uid, ctr, v.In(t, "sdm_enc_file_data"))
@@ -459,7 +493,7 @@ func checkSDMMAC(t *testing.T, v vectors.Vector) {
 	k := key(t, v.In(t, "sdm_file_read_key"))
 	uid, ctr := v.In(t, "uid"), counter(v.In(t, "sdm_read_ctr"))
 	_, sesMAC := sdm.SessionKeys(k, uid, ctr)
-	vectors.Check(t, v, "ses_sdm_file_read_mac_key", revealed(sesMAC))
+	checkKey(t, v, "ses_sdm_file_read_mac_key", sesMAC)
 	c := ctr.LE()
 	sv2 := append(append([]byte{0x3C, 0xC3, 0x00, 0x01, 0x00, 0x80}, uid...), c[:]...)
 	vectors.Check(t, v, "sv2", sv2)
@@ -531,8 +565,8 @@ func TestSDMBackendDerivation(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := upper(revealed(d.MetaRead())); got != c.MetaReadKey {
-				t.Errorf("meta read key %s, want %s", got, c.MetaReadKey)
+			if !sameKey(t, d.MetaRead(), c.MetaReadKey) {
+				t.Errorf("meta read key has check value %s, not the vector's", d.MetaRead().KCV())
 			}
 			for n, want := range c.TagKeys {
 				slot := int(n[0] - '0')
@@ -541,13 +575,13 @@ func TestSDMBackendDerivation(t *testing.T) {
 					// key; its diversified tag_keys[1] is unused.
 					continue
 				}
-				if got := upper(revealed(ks.Keys[slot])); got != want {
-					t.Errorf("key %d %s, want %s", slot, got, want)
+				if !sameKey(t, ks.Keys[slot], want) {
+					t.Errorf("key %d has check value %s, not the vector's", slot, ks.Keys[slot].KCV())
 				}
 			}
 			fr, _ := d.FileRead(uid)
-			if got := upper(revealed(fr)); got != c.TagKeys["2"] {
-				t.Errorf("file read key %s", got)
+			if !sameKey(t, fr, c.TagKeys["2"]) {
+				t.Errorf("file read key has check value %s, not the vector's", fr.KCV())
 			}
 		})
 	}

@@ -2,7 +2,6 @@ package sim
 
 import (
 	"github.com/tagline-station/tagline/apdu"
-	"github.com/tagline-station/tagline/ev2"
 	"github.com/tagline-station/tagline/keys"
 	"github.com/tagline-station/tagline/sdm"
 )
@@ -362,8 +361,8 @@ func (t *Tag) changeKey(data []byte) []byte {
 		if len(body) != 17 {
 			return t.fail(apdu.SWLengthError)
 		}
-		nk, _ := keys.NewKey(body[:16])
-		*k = keySlot{key: nk, ver: body[16]}
+		nk, ver, _ := keys.OpenChangeKeyData(k.key, body, true)
+		*k = keySlot{key: nk, ver: ver}
 		t.nvm++
 		t.sess = nil
 		return []byte{okNative, 0x00}
@@ -372,18 +371,12 @@ func (t *Tag) changeKey(data []byte) []byte {
 	if len(body) != 21 {
 		return t.fail(apdu.SWLengthError)
 	}
-	old := k.key.Reveal()
-	var nb [16]byte
-	for i := range nb {
-		nb[i] = body[i] ^ old[i]
-	}
-	crc := ev2.CRC32NK(nb[:])
-	if !keys.Equal(crc[:], body[17:21]) {
+	nk, ver, ok := keys.OpenChangeKeyData(k.key, body, false)
+	if !ok {
 		return t.fail(apdu.SWIntegrityError)
 	}
-	nk, _ := keys.NewKey(nb[:])
 	// ChangeKey also resets the key's failed-authentication counters.
-	*k = keySlot{key: nk, ver: body[16]}
+	*k = keySlot{key: nk, ver: ver}
 	t.nvm++
 	return t.wrap(sdm.CommModeFull, nil)
 }

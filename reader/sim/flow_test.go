@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/tagline-station/tagline/apdu"
-	"github.com/tagline-station/tagline/ev2"
 	"github.com/tagline-station/tagline/keys"
 	"github.com/tagline-station/tagline/sdm"
 )
@@ -140,14 +139,7 @@ func TestHalfKeyedRecovery(t *testing.T) {
 	p.changeKey(3, keys.FactoryKey, ks[3], 1)
 	// Case 1 computed with a wrong old key: the key the tag recovers does
 	// not match CRC32NK(NewKey).
-	nb := ks[4].Reveal()
-	wrongOld := ks[1].Reveal()
-	var data []byte
-	for i := range nb {
-		data = append(data, nb[i]^wrongOld[i])
-	}
-	crc := ev2.CRC32NK(nb[:])
-	data = append(append(data, 1), crc[:]...)
+	data := ks[4].ChangeKeyData(ks[1], 1, false)
 	p.full(apdu.InsChangeKey, []byte{4}, data, apdu.SWIntegrityError)
 	if !tag.Key(4).IsZero() {
 		t.Error("key 4 changed by a failed ChangeKey")

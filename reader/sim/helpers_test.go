@@ -268,17 +268,7 @@ func (p *pcd) full(ins byte, hdr, data []byte, want apdu.StatusWord) []byte {
 // authenticated key).
 func (p *pcd) changeKey(no byte, oldKey, newKey keys.Key, ver byte) {
 	p.t.Helper()
-	nb, ob := newKey.Reveal(), oldKey.Reveal()
-	var data []byte
-	if no == p.s.KeyNo {
-		data = append(nb[:], ver)
-	} else {
-		for i := range nb {
-			data = append(data, nb[i]^ob[i])
-		}
-		crc := ev2.CRC32NK(nb[:])
-		data = append(append(data, ver), crc[:]...)
-	}
+	data := newKey.ChangeKeyData(oldKey, ver, no == p.s.KeyNo)
 	if no != p.s.KeyNo {
 		p.full(apdu.InsChangeKey, []byte{no}, data, apdu.SWNativeOK)
 		return
