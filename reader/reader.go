@@ -69,5 +69,5 @@ func RemovedError(cause error) error {
 	if cause == nil {
 		return ErrTagRemoved
 	}
-	return fmt.Errorf("%w: %v", ErrTagRemoved, cause)
+	return fmt.Errorf("%w: %w", ErrTagRemoved, cause)
 }
