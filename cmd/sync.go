@@ -378,7 +378,7 @@ func (e *env) readTokenFile(path string) ([]string, error) {
 	}
 	if err != nil {
 		return nil, usageErrorf("--token-file (or $"+envSyncTokenFile+") names a readable file holding the token",
-			"cannot read the token file: %v", err)
+			"cannot read the token file: %w", err)
 	}
 	var lines []string
 	for _, l := range strings.Split(string(data), "\n") {

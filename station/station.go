@@ -184,7 +184,7 @@ func (s *Station) Encode(ctx context.Context, tag reader.Tag, readerName string)
 			ks = batch.KeysMayHaveChanged
 		}
 		if ferr := s.cfg.Journal.FailIntent(res.UID, err.Error(), ks); ferr != nil {
-			err = fmt.Errorf("%w (and the journal refused the failure record: %v)", err, ferr)
+			err = fmt.Errorf("%w (and the journal refused the failure record: %w)", err, ferr)
 		} else {
 			counted = true
 		}
