@@ -99,6 +99,7 @@ func exitCode(err error) int {
 // journal's code for now.
 var exitOfKind = map[errkind.Kind]int{
 	errkind.None:         ExitFailure,
+	errkind.Network:      ExitFailure,
 	errkind.Usage:        ExitUsage,
 	errkind.Tag:          ExitTag,
 	errkind.Verification: ExitVerify,

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tagline-station/tagline/batch"
+	"github.com/tagline-station/tagline/internal/errkind"
 	"github.com/tagline-station/tagline/syncer"
 )
 
@@ -284,10 +285,9 @@ func syncError(err error) error {
 		return withCode(ExitFailure, err, "the backend refused a record of this journal for the reason above; nothing from it on was marked synced. A station clock ahead of the backend's: set the clock right (NTP) and sync again once real time has passed the record's time; anything else: keep the journal and report it")
 	case errors.As(err, &he) && he.Status == http.StatusRequestEntityTooLarge:
 		return withCode(ExitFailure, err, "send smaller chunks with --chunk")
-	case errors.Is(err, syncer.ErrGaveUp), errors.Is(err, syncer.ErrRejected), errors.Is(err, syncer.ErrBadAck):
-		return withCode(ExitFailure, err, "")
 	}
-	if exitCode(err) == ExitFailure {
+	// What failed in sync and is not the remote's doing is the journal's.
+	if errkind.Of(err) != errkind.Network && exitCode(err) == ExitFailure {
 		return withCode(ExitJournal, err, "")
 	}
 	return err

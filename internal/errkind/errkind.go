@@ -13,6 +13,7 @@ type Kind int
 // a tag error and a journal error, say) is of the gravest.
 const (
 	None         Kind = iota // not marked: any other failure
+	Network                  // a remote could not be reached or refused; nothing local is wrong
 	Usage                    // bad flags, arguments, configuration, master key or template
 	Tag                      // a tag or reader failed; another tag may work
 	Verification             // a SUN message or a QA check did not verify
@@ -20,7 +21,7 @@ const (
 	Journal                  // the journal cannot be used: corrupt, foreign, newer, closed
 )
 
-var names = [...]string{"none", "usage", "tag", "verification", "busy", "journal"}
+var names = [...]string{"none", "network", "usage", "tag", "verification", "busy", "journal"}
 
 func (k Kind) String() string {
 	if k < 0 || int(k) >= len(names) {

@@ -43,6 +43,7 @@ func TestOf(t *testing.T) {
 		{"gravest, first", fmt.Errorf("%w: %w", journal, tag), Journal},
 		{"gravest, second", fmt.Errorf("%w: %w", tag, journal), Journal},
 		{"gravest of a join", errors.Join(usage, fmt.Errorf("x: %w", verify), tag), Verification},
+		{"usage over network", fmt.Errorf("%w: %w", New(Network, "n"), usage), Usage},
 		{"journal over busy", errors.Join(busy, journal), Journal},
 		{"busy over verification", fmt.Errorf("%w: %w", verify, busy), Busy},
 		{"deep in a join", fmt.Errorf("a: %w", errors.Join(errors.New("x"), fmt.Errorf("b: %w", busy))), Busy},
@@ -54,7 +55,7 @@ func TestOf(t *testing.T) {
 }
 
 func TestKindNames(t *testing.T) {
-	for k, want := range map[Kind]string{None: "none", Usage: "usage", Tag: "tag", Verification: "verification", Busy: "busy", Journal: "journal", Journal + 1: "unknown", -1: "unknown"} {
+	for k, want := range map[Kind]string{None: "none", Network: "network", Usage: "usage", Tag: "tag", Verification: "verification", Busy: "busy", Journal: "journal", Journal + 1: "unknown", -1: "unknown"} {
 		if k.String() != want {
 			t.Errorf("%d: %q, want %q", int(k), k.String(), want)
 		}
