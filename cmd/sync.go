@@ -258,13 +258,11 @@ func (e *env) syncRound(ctx context.Context, jpath, stationID string, opts synce
 // syncFatal reports errors that another round cannot cure: a refusal by
 // the backend, and journal errors other than its being in use.
 func syncFatal(err error) bool {
-	switch {
-	case errors.Is(err, syncer.ErrRejected):
+	if errors.Is(err, syncer.ErrRejected) {
 		return true
-	case errors.Is(err, syncer.ErrGaveUp), errors.Is(err, syncer.ErrBadAck), errors.Is(err, batch.ErrLocked):
-		return false
 	}
-	return true // the journal
+	k := errkind.Of(err)
+	return k != errkind.Network && k != errkind.Busy
 }
 
 // syncError gives a sync failure its exit code and hint: the network and
