@@ -95,18 +95,6 @@ func exitCode(err error) int {
 	return classify(err)
 }
 
-// exitOfKind is the exit code of each kind of error; busy shares the
-// journal's code for now.
-var exitOfKind = map[errkind.Kind]int{
-	errkind.None:         ExitFailure,
-	errkind.Network:      ExitFailure,
-	errkind.Usage:        ExitUsage,
-	errkind.Tag:          ExitTag,
-	errkind.Verification: ExitVerify,
-	errkind.Busy:         ExitJournal,
-	errkind.Journal:      ExitJournal,
-}
-
 // classify is the exit code of an error by its kind, shared by
 // whole-command errors and per-tag results.
 func classify(err error) int {
@@ -117,7 +105,17 @@ func classify(err error) int {
 	if k == errkind.None && errors.Is(err, errConfig) {
 		k = errkind.Usage // config.go's sentinel is not marked yet
 	}
-	return exitOfKind[k]
+	switch k {
+	case errkind.Usage:
+		return ExitUsage
+	case errkind.Tag:
+		return ExitTag
+	case errkind.Verification:
+		return ExitVerify
+	case errkind.Busy, errkind.Journal:
+		return ExitJournal // busy shares the journal's code for now
+	}
+	return ExitFailure // none, network
 }
 
 // hintFor is the default advice for an error that carries none.
