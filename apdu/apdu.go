@@ -1,8 +1,9 @@
 package apdu
 
 import (
-	"errors"
 	"fmt"
+
+	"github.com/tagline-station/tagline/internal/errkind"
 )
 
 // Class bytes.
@@ -75,7 +76,7 @@ func Response(r []byte) ([]byte, StatusWord, error) {
 }
 
 // ErrMalformed reports a response that is not an APDU response.
-var ErrMalformed = errors.New("malformed response")
+var ErrMalformed = errkind.New(errkind.Tag, "malformed response")
 
 // Command is a parsed command APDU (the simulated tag's side).
 type Command struct {

@@ -12,4 +12,7 @@
 //   - Every status word maps to exactly one of the few public classes callers
 //     branch on (ErrAuthFailed, ErrIntegrity, ErrPermission, ErrLength,
 //     ErrAuthDelay) or to ErrTag.
+//   - ErrIntegrity is the one integrity error: the tag's 91 1E and the
+//     host's own failed MAC or padding check (package ev2) both wrap it.
+//   - Every status word and class is a tag error to errkind.Of.
 package apdu

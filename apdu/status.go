@@ -1,8 +1,9 @@
 package apdu
 
 import (
-	"errors"
 	"fmt"
+
+	"github.com/tagline-station/tagline/internal/errkind"
 )
 
 // StatusWord is SW1 SW2 as one comparable value; it implements error.
@@ -44,12 +45,12 @@ const (
 
 // Public error classes that callers branch on.
 var (
-	ErrAuthFailed = errors.New("authentication failed")
-	ErrAuthDelay  = errors.New("tag refuses authentication for now (failed-authentication delay)")
-	ErrIntegrity  = errors.New("integrity error")
-	ErrPermission = errors.New("permission denied")
-	ErrLength     = errors.New("length or boundary error")
-	ErrTag        = errors.New("tag error")
+	ErrAuthFailed = errkind.New(errkind.Tag, "authentication failed")
+	ErrAuthDelay  = errkind.New(errkind.Tag, "tag refuses authentication for now (failed-authentication delay)")
+	ErrIntegrity  = errkind.New(errkind.Tag, "integrity error")
+	ErrPermission = errkind.New(errkind.Tag, "permission denied")
+	ErrLength     = errkind.New(errkind.Tag, "length or boundary error")
+	ErrTag        = errkind.New(errkind.Tag, "tag error")
 )
 
 // OK reports the two success words.
@@ -87,6 +88,10 @@ func (s StatusWord) Is(target error) bool {
 	}
 	return target == s.Class()
 }
+
+// Kind marks every status word as a tag error: the tag refused or failed
+// the command.
+func (s StatusWord) Kind() errkind.Kind { return errkind.Tag }
 
 // Bytes returns SW1 SW2.
 func (s StatusWord) Bytes() []byte { return []byte{byte(s >> 8), byte(s)} }

@@ -4,39 +4,41 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/tagline-station/tagline/internal/errkind"
 )
 
 var (
 	// ErrLocked: another process (or another Store in this one) has the
-	// journal open for writing.
-	ErrLocked = errors.New("journal is locked")
+	// journal open for writing. It is busy, not broken: try again later.
+	ErrLocked = errkind.New(errkind.Busy, "journal is locked")
 	// ErrCorrupt: the file is not a readable bbolt file, or a record or
 	// bucket inside it cannot be read. The file is left untouched.
-	ErrCorrupt = errors.New("journal is corrupt")
+	ErrCorrupt = errkind.New(errkind.Journal, "journal is corrupt")
 	// ErrForeign: the file is not a tagline journal (not a bbolt file, or a
 	// bbolt file of another program). The file is left untouched.
-	ErrForeign = errors.New("not a tagline journal")
+	ErrForeign = errkind.New(errkind.Journal, "not a tagline journal")
 	// ErrWrongStation: the journal belongs to another station than
 	// Options.StationID. The file is left untouched.
-	ErrWrongStation = errors.New("journal of another station")
+	ErrWrongStation = errkind.New(errkind.Journal, "journal of another station")
 	// ErrFormat: the journal or a record was written by a newer tagline.
-	ErrFormat = errors.New("unsupported journal format")
+	ErrFormat = errkind.New(errkind.Journal, "unsupported journal format")
 	// ErrClosed: the Store was closed.
-	ErrClosed = errors.New("journal is closed")
+	ErrClosed = errkind.New(errkind.Journal, "journal is closed")
 	// ErrReadOnly: a write on a Store opened with Options.ReadOnly.
-	ErrReadOnly = errors.New("journal is open read-only")
+	ErrReadOnly = errkind.New(errkind.Journal, "journal is open read-only")
 	// ErrInvalid: an argument failed validation; nothing was written.
-	ErrInvalid = errors.New("invalid journal input")
+	ErrInvalid = errkind.New(errkind.Usage, "invalid journal input")
 
-	ErrNoBatch     = errors.New("no such batch")
-	ErrBatchExists = errors.New("batch already exists")
-	ErrBatchClosed = errors.New("batch is closed")
+	ErrNoBatch     = errkind.New(errkind.Usage, "no such batch")
+	ErrBatchExists = errkind.New(errkind.Usage, "batch already exists")
+	ErrBatchClosed = errkind.New(errkind.Usage, "batch is closed")
 	// ErrDuplicate: the tag already has a binding. Use errors.As with
 	// *DuplicateError for the batch and time.
-	ErrDuplicate = errors.New("tag already encoded")
+	ErrDuplicate = errkind.New(errkind.Tag, "tag already encoded")
 	// ErrIntentOpen: the tag has an open intent that conflicts with the new
 	// one (another batch or other keys).
-	ErrIntentOpen = errors.New("tag has an open intent")
+	ErrIntentOpen = errkind.New(errkind.Tag, "tag has an open intent")
 	// ErrNoIntent: Complete or FailIntent for a tag without an open intent.
 	ErrNoIntent = errors.New("no open intent for tag")
 	// ErrAckBeyond: Ack of a sequence number the journal has not reached.

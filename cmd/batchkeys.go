@@ -31,7 +31,7 @@ func (e *env) batchScheme(flag string, b batch.Batch) (keys.Scheme, error) {
 	}
 	s, err := keys.ParseScheme(name)
 	if err != nil {
-		return "", usageErrorf("--kdf is tagline or sdm-backend", "%v", err)
+		return "", usageErrorf("--kdf is tagline or sdm-backend", "%w", err)
 	}
 	if string(s) != pinned {
 		return "", usageErrorf(fmt.Sprintf("batch %s is keyed with %s: drop %s or give --kdf %s; for the other derivation create a new batch with tagline batch new --kdf %s", b.ID, pinned, from, pinned, s),
@@ -46,7 +46,7 @@ func (e *env) batchScheme(flag string, b batch.Batch) (keys.Scheme, error) {
 func (e *env) loadStationMaster(kdfFlag, keyFileFlag string) (keys.Master, error) {
 	if kdfFlag != "" {
 		if _, err := keys.ParseScheme(kdfFlag); err != nil {
-			return keys.Master{}, usageErrorf("--kdf is tagline or sdm-backend", "%v", err)
+			return keys.Master{}, usageErrorf("--kdf is tagline or sdm-backend", "%w", err)
 		}
 	}
 	src, err := e.masterKeySource(keyFileFlag)

@@ -35,7 +35,7 @@ func (e *env) journalPath(flag string) (string, error) {
 	}
 	p, err := batch.DefaultPath()
 	if err != nil {
-		return "", usageErrorf("pass --journal FILE or set journal in the config file", "%v", err)
+		return "", usageErrorf("pass --journal FILE or set journal in the config file", "%w", err)
 	}
 	return p, nil
 }
@@ -44,7 +44,7 @@ func (e *env) journalPath(flag string) (string, error) {
 func (e *env) stationID(flag string) (string, error) {
 	if flag != "" {
 		if err := checkStationID(flag); err != nil {
-			return "", usageErrorf("", "--station-id %q: %v", flag, err)
+			return "", usageErrorf("", "--station-id %q: %w", flag, err)
 		}
 		return flag, nil
 	}
@@ -188,7 +188,7 @@ func (e *env) kdfScheme(flag string) (keys.Scheme, error) {
 	}
 	s, err := keys.ParseScheme(name)
 	if err != nil {
-		return "", usageErrorf("--kdf is tagline or sdm-backend", "%v", err)
+		return "", usageErrorf("--kdf is tagline or sdm-backend", "%w", err)
 	}
 	return s, nil
 }

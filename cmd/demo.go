@@ -97,7 +97,7 @@ func runDemo(cmd *cobra.Command, e *env, o *demoOptions) error {
 	}
 	scheme, err := keys.ParseScheme(o.kdf)
 	if err != nil {
-		return usageErrorf("--kdf is tagline or sdm-backend", "%v", err)
+		return usageErrorf("--kdf is tagline or sdm-backend", "%w", err)
 	}
 
 	master, keyNote, err := demoMasterKey(e, o.masterKeyFile)

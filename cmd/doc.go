@@ -5,7 +5,8 @@
 // process's arguments and standard streams and exits with its result.
 // Every command writes through cmd.OutOrStdout and cmd.ErrOrStderr, returns
 // its error instead of exiting, and exitcodes.go maps errors to exit codes
-// in one place.
+// in one place: by the kind each package gives its errors (internal/errkind),
+// not by the errors themselves.
 //
 // Invariants:
 //   - Every read of outside input is bounded (readlimit.go): key files and

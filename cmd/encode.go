@@ -250,7 +250,7 @@ func (e *env) encodeReaderSpecs(cmd *cobra.Command, o *encodeOptions) ([]readerS
 	for _, r := range raw {
 		sp, err := parseReaderSpec(r)
 		if err != nil {
-			return nil, usageErrorf("tagline readers lists the readers", "--reader %q: %v", r, err)
+			return nil, usageErrorf("tagline readers lists the readers", "--reader %q: %w", r, err)
 		}
 		specs = append(specs, sp)
 	}

@@ -6,9 +6,8 @@ import (
 	"io"
 	"strings"
 
-	"github.com/tagline-station/tagline/apdu"
 	"github.com/tagline-station/tagline/batch"
-	"github.com/tagline-station/tagline/encoder"
+	"github.com/tagline-station/tagline/internal/errkind"
 	"github.com/tagline-station/tagline/keys"
 	"github.com/tagline-station/tagline/qa"
 	"github.com/tagline-station/tagline/reader"
@@ -96,40 +95,27 @@ func exitCode(err error) int {
 	return classify(err)
 }
 
-// classify is the error taxonomy shared by whole-command errors and
-// per-tag results.
+// classify is the exit code of an error by its kind, shared by
+// whole-command errors and per-tag results.
 func classify(err error) int {
-	switch {
-	case err == nil:
+	if err == nil {
 		return ExitOK
-	case errors.Is(err, batch.ErrLocked), errors.Is(err, batch.ErrCorrupt),
-		errors.Is(err, batch.ErrForeign), errors.Is(err, batch.ErrWrongStation),
-		errors.Is(err, batch.ErrFormat),
-		errors.Is(err, batch.ErrReadOnly), errors.Is(err, batch.ErrClosed):
-		return ExitJournal
-	case errors.Is(err, encoder.ErrReadBack), errors.Is(err, sdm.ErrBadMAC),
-		errors.Is(err, sdm.ErrBadPICCData), errors.Is(err, sdm.ErrURLMismatch),
-		errors.Is(err, sdm.ErrURLField):
-		return ExitVerify
-	case errors.Is(err, reader.ErrTagRemoved), errors.Is(err, reader.ErrNoReader),
-		errors.Is(err, reader.ErrStackUnavailable),
-		errors.Is(err, encoder.ErrForeignTag), errors.Is(err, encoder.ErrWrongKey),
-		errors.Is(err, encoder.ErrAlreadyOurs), errors.Is(err, batch.ErrDuplicate),
-		errors.Is(err, batch.ErrIntentOpen),
-		errors.Is(err, apdu.ErrAuthFailed), errors.Is(err, apdu.ErrAuthDelay),
-		errors.Is(err, apdu.ErrIntegrity), errors.Is(err, apdu.ErrPermission),
-		errors.Is(err, apdu.ErrLength), errors.Is(err, apdu.ErrTag),
-		errors.Is(err, apdu.ErrMalformed):
-		return ExitTag
-	case errors.Is(err, keys.ErrMasterKey), errors.Is(err, sdm.ErrTemplate),
-		errors.Is(err, batch.ErrInvalid), errors.Is(err, batch.ErrNoBatch),
-		errors.Is(err, batch.ErrBatchExists), errors.Is(err, batch.ErrBatchClosed),
-		errors.Is(err, errConfig),
-		errors.Is(err, qa.ErrConfig), errors.Is(err, qa.ErrSampling),
-		errors.Is(err, qa.ErrEmptyBatch), errors.Is(err, qa.ErrWrongMaster):
-		return ExitUsage
 	}
-	return ExitFailure
+	k := errkind.Of(err)
+	if k == errkind.None && errors.Is(err, errConfig) {
+		k = errkind.Usage // config.go's sentinel is not marked yet
+	}
+	switch k {
+	case errkind.Usage:
+		return ExitUsage
+	case errkind.Tag:
+		return ExitTag
+	case errkind.Verification:
+		return ExitVerify
+	case errkind.Busy, errkind.Journal:
+		return ExitJournal // busy shares the journal's code for now
+	}
+	return ExitFailure // none, network
 }
 
 // hintFor is the default advice for an error that carries none.

@@ -172,10 +172,9 @@ func (t *tally) add(r *station.Result, at time.Time) {
 }
 
 // isInterrupted reports a tag cut short by the end of the run's context
-// (the grace period after Ctrl-C ran out). The text is checked too, for
-// causes wrapped without %w.
+// (the grace period after Ctrl-C ran out).
 func isInterrupted(err error) bool {
-	return err != nil && (errors.Is(err, context.Canceled) || strings.Contains(err.Error(), context.Canceled.Error()))
+	return errors.Is(err, context.Canceled)
 }
 
 // rate is tags per second from the start of the run to the last result.

@@ -155,7 +155,7 @@ config.toml (see cmd/CONFIG.md); flags override the config file.`,
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return usageErrorf(fmt.Sprintf("run '%s --help' for usage", c.CommandPath()), "%v", err)
+		return usageErrorf(fmt.Sprintf("run '%s --help' for usage", c.CommandPath()), "%w", err)
 	})
 	pf := root.PersistentFlags()
 	pf.StringVar(&e.configFlag, "config", "", "config `FILE` (default $TAGLINE_CONFIG, else the per-user config.toml)")

@@ -92,7 +92,7 @@ func runSim(cmd *cobra.Command, e *env, o *simOptions) error {
 			if ctx.Err() != nil {
 				return nil, nil, ctx.Err()
 			}
-			return nil, nil, withCode(ExitTag, fmt.Errorf("%w: %v", reader.ErrStackUnavailable, err),
+			return nil, nil, withCode(ExitTag, fmt.Errorf("%w: %w", reader.ErrStackUnavailable, err),
 				"start pcscd with vsmartcard's vpcd driver (Debian: apt install pcscd vsmartcard-vpcd); its first slot listens on "+vpcd.DefaultAddr)
 		}
 		e.log.Info("sim tag inserted", "vpcd", o.vpcd, "uid", fmt.Sprintf("%X", t.UID()))
@@ -147,7 +147,7 @@ func runSim(cmd *cobra.Command, e *env, o *simOptions) error {
 			remove(card, tag)
 			return nil
 		case <-card.Done():
-			return withCode(ExitTag, fmt.Errorf("%w: vpcd %s dropped the card: %v", reader.ErrStackUnavailable, o.vpcd, card.Err()),
+			return withCode(ExitTag, fmt.Errorf("%w: vpcd %s dropped the card: %w", reader.ErrStackUnavailable, o.vpcd, card.Err()),
 				"pcscd (or its vpcd driver) stopped; start it again and rerun tagline sim")
 		case <-lines:
 		case <-tick:

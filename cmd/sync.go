@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tagline-station/tagline/batch"
+	"github.com/tagline-station/tagline/internal/errkind"
 	"github.com/tagline-station/tagline/syncer"
 )
 
@@ -257,13 +258,11 @@ func (e *env) syncRound(ctx context.Context, jpath, stationID string, opts synce
 // syncFatal reports errors that another round cannot cure: a refusal by
 // the backend, and journal errors other than its being in use.
 func syncFatal(err error) bool {
-	switch {
-	case errors.Is(err, syncer.ErrRejected):
+	if errors.Is(err, syncer.ErrRejected) {
 		return true
-	case errors.Is(err, syncer.ErrGaveUp), errors.Is(err, syncer.ErrBadAck), errors.Is(err, batch.ErrLocked):
-		return false
 	}
-	return true // the journal
+	k := errkind.Of(err)
+	return k != errkind.Network && k != errkind.Busy
 }
 
 // syncError gives a sync failure its exit code and hint: the network and
@@ -284,10 +283,9 @@ func syncError(err error) error {
 		return withCode(ExitFailure, err, "the backend refused a record of this journal for the reason above; nothing from it on was marked synced. A station clock ahead of the backend's: set the clock right (NTP) and sync again once real time has passed the record's time; anything else: keep the journal and report it")
 	case errors.As(err, &he) && he.Status == http.StatusRequestEntityTooLarge:
 		return withCode(ExitFailure, err, "send smaller chunks with --chunk")
-	case errors.Is(err, syncer.ErrGaveUp), errors.Is(err, syncer.ErrRejected), errors.Is(err, syncer.ErrBadAck):
-		return withCode(ExitFailure, err, "")
 	}
-	if exitCode(err) == ExitFailure {
+	// What failed in sync and is not the remote's doing is the journal's.
+	if errkind.Of(err) != errkind.Network && exitCode(err) == ExitFailure {
 		return withCode(ExitJournal, err, "")
 	}
 	return err
@@ -378,7 +376,7 @@ func (e *env) readTokenFile(path string) ([]string, error) {
 	}
 	if err != nil {
 		return nil, usageErrorf("--token-file (or $"+envSyncTokenFile+") names a readable file holding the token",
-			"cannot read the token file: %v", err)
+			"cannot read the token file: %w", err)
 	}
 	var lines []string
 	for _, l := range strings.Split(string(data), "\n") {

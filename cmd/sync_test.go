@@ -295,3 +295,23 @@ func TestSyncExitCodes(t *testing.T) {
 		t.Errorf("hint %q", h)
 	}
 }
+
+// sync --watch tries again after a network failure or a journal in use,
+// and stops on a refusal or any other journal error.
+func TestSyncFatal(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{fmt.Errorf("x: %w", syncer.ErrGaveUp), false},
+		{fmt.Errorf("x: %w", syncer.ErrBadAck), false},
+		{fmt.Errorf("open: %w", batch.ErrLocked), false},
+		{fmt.Errorf("%w: %w", syncer.ErrRejected, &syncer.HTTPError{Status: 401}), true},
+		{fmt.Errorf("x: %w", batch.ErrCorrupt), true},
+		{errors.New("sync: recording the ack of seq 3: disk full"), true},
+	} {
+		if got := syncFatal(tc.err); got != tc.want {
+			t.Errorf("syncFatal(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+}

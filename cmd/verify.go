@@ -159,7 +159,7 @@ func runVerify(cmd *cobra.Command, e *env, o *verifyOptions) error {
 				"nothing to verify: no reader and no URL file")
 		}
 		if spec, err = parseReaderSpec(raw); err != nil {
-			return usageErrorf("tagline readers lists the readers", "--reader %q: %v", raw, err)
+			return usageErrorf("tagline readers lists the readers", "--reader %q: %w", raw, err)
 		}
 	}
 	jpath, err := e.journalPath(o.journal)

@@ -176,13 +176,13 @@ func (c *Conn) unwrap(resp []byte, mode CommMode) ([]byte, error) {
 	body, mac := resp[:len(resp)-8], resp[len(resp)-8:]
 	if err := s.VerifyResponseMAC(0x00, body, mac); err != nil {
 		c.sess = nil
-		return nil, fmt.Errorf("%w: response mac does not verify", apdu.ErrIntegrity)
+		return nil, fmt.Errorf("response: %w", err)
 	}
 	if mode == Full && len(body) > 0 {
 		p, err := s.DecryptResponse(body)
 		if err != nil {
 			c.sess = nil
-			return nil, fmt.Errorf("%w: response padding", apdu.ErrIntegrity)
+			return nil, fmt.Errorf("response: %w", err)
 		}
 		body = p
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/tagline-station/tagline/apdu"
+	"github.com/tagline-station/tagline/internal/errkind"
 	"github.com/tagline-station/tagline/keys"
 	"github.com/tagline-station/tagline/reader"
 	"github.com/tagline-station/tagline/sdm"
@@ -16,11 +17,11 @@ import (
 // Errors the station branches on.
 var (
 	// ErrForeignTag: the tag's keys are neither factory nor ours.
-	ErrForeignTag = errors.New("tag belongs to another system")
+	ErrForeignTag = errkind.New(errkind.Tag, "tag belongs to another system")
 	// ErrWrongKey: the tag carries our key version and a URL of our
 	// template, but our keys do not open it (another master key or
 	// derivation with the same key version).
-	ErrWrongKey = errors.New("tag has our key version but not our key")
+	ErrWrongKey = errkind.New(errkind.Tag, "tag has our key version but not our key")
 	// ErrOtherVersion: the tag's SUN message verifies with our master key
 	// at another key version: our own tag, from a batch of that version.
 	ErrOtherVersion = errors.New("tag carries our keys of another key version")
@@ -34,9 +35,9 @@ var (
 	// ErrUIDChanged: the tag named two UIDs during one flow.
 	ErrUIDChanged = errors.New("tag's uid changed during encoding")
 	// ErrAlreadyOurs: the tag is fully personalised with our keys.
-	ErrAlreadyOurs = errors.New("tag is already personalised with our keys")
+	ErrAlreadyOurs = errkind.New(errkind.Tag, "tag is already personalised with our keys")
 	// ErrReadBack: the SUN message read back does not verify.
-	ErrReadBack = errors.New("read-back sun message does not verify")
+	ErrReadBack = errkind.New(errkind.Verification, "read-back sun message does not verify")
 	// ErrJob: the job itself is unusable.
 	ErrJob = errors.New("bad encoding job")
 )

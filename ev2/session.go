@@ -5,13 +5,20 @@ import (
 	"crypto/cipher"
 	"crypto/subtle"
 	"encoding/binary"
-	"errors"
+	"fmt"
 
+	"github.com/tagline-station/tagline/apdu"
 	"github.com/tagline-station/tagline/keys"
 )
 
-// ErrIntegrity reports a MAC or padding that does not verify.
-var ErrIntegrity = errors.New("integrity error: mac or padding does not verify")
+// Failures of the secure channel's own checks are apdu.ErrIntegrity, the
+// class of the tag's 91 1E for the same failure seen from its side: one
+// sentinel, whichever end caught it.
+var (
+	errMAC     = fmt.Errorf("%w: mac does not verify", apdu.ErrIntegrity)
+	errPadding = fmt.Errorf("%w: padding does not verify", apdu.ErrIntegrity)
+	errBlocks  = fmt.Errorf("%w: not a whole number of blocks", apdu.ErrIntegrity)
+)
 
 // Labels of the IV and session-vector inputs (section 9.1.4 and 9.1.7).
 var (
@@ -109,7 +116,7 @@ func (s *Session) ResponseMAC(rc byte, data []byte) [8]byte {
 func (s *Session) VerifyCommandMAC(cmd byte, header, data, mac []byte) error {
 	want := s.CommandMAC(cmd, header, data)
 	if !keys.Equal(want[:], mac) {
-		return ErrIntegrity
+		return errMAC
 	}
 	return nil
 }
@@ -118,7 +125,7 @@ func (s *Session) VerifyCommandMAC(cmd byte, header, data, mac []byte) error {
 func (s *Session) VerifyResponseMAC(rc byte, data, mac []byte) error {
 	want := s.ResponseMAC(rc, data)
 	if !keys.Equal(want[:], mac) {
-		return ErrIntegrity
+		return errMAC
 	}
 	return nil
 }
@@ -176,7 +183,7 @@ func cbcEncrypt(b cipher.Block, iv, plain []byte) []byte {
 
 func cbcDecrypt(b cipher.Block, iv, ct []byte) ([]byte, error) {
 	if len(ct) == 0 || len(ct)%aes.BlockSize != 0 {
-		return nil, ErrIntegrity
+		return nil, errBlocks
 	}
 	out := make([]byte, len(ct))
 	cipher.NewCBCDecrypter(b, iv).CryptBlocks(out, ct)
@@ -207,5 +214,5 @@ func UnpadM2(b []byte) ([]byte, error) {
 		}
 		break
 	}
-	return nil, ErrIntegrity
+	return nil, errPadding
 }

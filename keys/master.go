@@ -4,17 +4,18 @@ import (
 	"bytes"
 	"crypto/subtle"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"strings"
 	"unicode"
+
+	"github.com/tagline-station/tagline/internal/errkind"
 )
 
 // ErrMasterKey is wrapped by every master-key loading error.
-var ErrMasterKey = errors.New("bad master key")
+var ErrMasterKey = errkind.New(errkind.Usage, "bad master key")
 
 // Master is the station's master key. tagline's own derivation needs 16
 // bytes (it is an AES key); sdm-backend's HMAC-based one accepts 16 to 64.

@@ -4,15 +4,16 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
 	"strings"
+
+	"github.com/tagline-station/tagline/internal/errkind"
 )
 
 // ErrSampling is wrapped by every error about sampling parameters.
-var ErrSampling = errors.New("bad sampling parameters")
+var ErrSampling = errkind.New(errkind.Usage, "bad sampling parameters")
 
 // ZeroFailureProb is the probability that n tags drawn at random without
 // replacement from a batch of m, d of which are defective, contain no

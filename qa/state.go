@@ -197,7 +197,7 @@ func (s *state) parseSnapshot(b []byte) (int, error) {
 	}
 	var f stateFile
 	if err := json.Unmarshal(line, &f); err != nil {
-		return 0, fmt.Errorf("%w: %s is not a qa state file (%v); move it aside only if you accept losing replay detection for the urls it remembers", ErrState, s.path, err)
+		return 0, fmt.Errorf("%w: %s is not a qa state file (%w); move it aside only if you accept losing replay detection for the urls it remembers", ErrState, s.path, err)
 	}
 	s.gen = f.Gen
 	switch f.Format {

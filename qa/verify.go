@@ -18,6 +18,7 @@ import (
 	"github.com/tagline-station/tagline/apdu"
 	"github.com/tagline-station/tagline/batch"
 	"github.com/tagline-station/tagline/encoder"
+	"github.com/tagline-station/tagline/internal/errkind"
 	"github.com/tagline-station/tagline/keys"
 	"github.com/tagline-station/tagline/reader"
 	"github.com/tagline-station/tagline/sdm"
@@ -27,12 +28,12 @@ import (
 // usage, journal and key exit codes.
 var (
 	// ErrConfig: the configuration is unusable.
-	ErrConfig = errors.New("bad qa configuration")
+	ErrConfig = errkind.New(errkind.Usage, "bad qa configuration")
 	// ErrEmptyBatch: the batch has no bound tag to verify.
-	ErrEmptyBatch = errors.New("batch has no bound tags")
+	ErrEmptyBatch = errkind.New(errkind.Usage, "batch has no bound tags")
 	// ErrWrongMaster: no binding of the batch was made with this master
 	// key (its check value differs), so every tag would fail bad_mac.
-	ErrWrongMaster = errors.New("master key does not match the batch")
+	ErrWrongMaster = errkind.New(errkind.Usage, "master key does not match the batch")
 	// ErrFinished: Finish was called; the verifier takes no more tags.
 	ErrFinished = errors.New("qa run is finished")
 	// ErrInputLimit: a URL file exceeds URLLimits; nothing of it was

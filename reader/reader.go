@@ -2,20 +2,21 @@ package reader
 
 import (
 	"context"
-	"errors"
 	"fmt"
+
+	"github.com/tagline-station/tagline/internal/errkind"
 )
 
 // ErrTagRemoved reports that the tag left the field (or the reader went away)
 // before the exchange completed. Whether the tag saw the command is unknown.
-var ErrTagRemoved = errors.New("tag removed")
+var ErrTagRemoved = errkind.New(errkind.Tag, "tag removed")
 
 // ErrNoReader reports that the named reader does not exist or disappeared.
-var ErrNoReader = errors.New("reader not found")
+var ErrNoReader = errkind.New(errkind.Tag, "reader not found")
 
 // ErrStackUnavailable reports that a reader stack (pcscd, libnfc) cannot be
 // reached or was not compiled in.
-var ErrStackUnavailable = errors.New("reader stack unavailable")
+var ErrStackUnavailable = errkind.New(errkind.Tag, "reader stack unavailable")
 
 // Card carries APDUs to one tag. It is the only thing the encoder needs.
 type Card interface {
@@ -68,5 +69,5 @@ func RemovedError(cause error) error {
 	if cause == nil {
 		return ErrTagRemoved
 	}
-	return fmt.Errorf("%w: %v", ErrTagRemoved, cause)
+	return fmt.Errorf("%w: %w", ErrTagRemoved, cause)
 }

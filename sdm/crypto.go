@@ -4,15 +4,16 @@ import (
 	"crypto/cipher"
 	"errors"
 
+	"github.com/tagline-station/tagline/internal/errkind"
 	"github.com/tagline-station/tagline/keys"
 )
 
 // ErrBadMAC reports an SDMMAC that does not verify.
-var ErrBadMAC = errors.New("sun message mac does not verify")
+var ErrBadMAC = errkind.New(errkind.Verification, "sun message mac does not verify")
 
 // ErrBadPICCData reports encrypted PICCData that does not decrypt to a
 // well-formed record (wrong meta-read key, or not our tag).
-var ErrBadPICCData = errors.New("picc data does not decrypt to a valid record")
+var ErrBadPICCData = errkind.New(errkind.Verification, "picc data does not decrypt to a valid record")
 
 // PICCData tag bits (datasheet 9.3.4, table 24).
 const (

@@ -8,11 +8,12 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/tagline-station/tagline/internal/errkind"
 	"github.com/tagline-station/tagline/keys"
 )
 
 // ErrTemplate is wrapped by every template error.
-var ErrTemplate = errors.New("bad url template")
+var ErrTemplate = errkind.New(errkind.Usage, "bad url template")
 
 // NDEFFileSize is the size of the NDEF file (file 02) of an NTAG 424 DNA.
 const NDEFFileSize = 256
@@ -230,8 +231,8 @@ type Verified struct {
 
 // Reasons for rejecting a SUN URL.
 var (
-	ErrURLMismatch = errors.New("url does not match the template")
-	ErrURLField    = errors.New("url field is not hex of the right length")
+	ErrURLMismatch = errkind.New(errkind.Verification, "url does not match the template")
+	ErrURLField    = errkind.New(errkind.Verification, "url field is not hex of the right length")
 )
 
 // match checks url against the template: the prefix, the length and

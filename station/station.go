@@ -12,6 +12,7 @@ import (
 	"github.com/tagline-station/tagline/apdu"
 	"github.com/tagline-station/tagline/batch"
 	"github.com/tagline-station/tagline/encoder"
+	"github.com/tagline-station/tagline/internal/errkind"
 	"github.com/tagline-station/tagline/keys"
 	"github.com/tagline-station/tagline/reader"
 	"github.com/tagline-station/tagline/sdm"
@@ -184,7 +185,7 @@ func (s *Station) Encode(ctx context.Context, tag reader.Tag, readerName string)
 			ks = batch.KeysMayHaveChanged
 		}
 		if ferr := s.cfg.Journal.FailIntent(res.UID, err.Error(), ks); ferr != nil {
-			err = fmt.Errorf("%w (and the journal refused the failure record: %v)", err, ferr)
+			err = fmt.Errorf("%w (and the journal refused the failure record: %w)", err, ferr)
 		} else {
 			counted = true
 		}
@@ -379,7 +380,7 @@ func Explain(err error) (reason, hint string) {
 		return "the tag's SUN message did not verify" + step, "present the tag again; if it fails twice set it aside"
 	case errors.Is(err, apdu.ErrIntegrity):
 		return "communication error" + step, "present the tag again"
-	case errors.Is(err, batch.ErrLocked), errors.Is(err, batch.ErrCorrupt), errors.Is(err, batch.ErrClosed), errors.Is(err, batch.ErrInvalid):
+	case errkind.Of(err) == errkind.Journal, errkind.Of(err) == errkind.Busy, errors.Is(err, batch.ErrInvalid):
 		return "journal error: " + err.Error(), "stop the line and run tagline journal check"
 	case errors.Is(err, reader.ErrNoReader), errors.Is(err, reader.ErrStackUnavailable):
 		return "reader lost", "check the reader's cable; tagline picks it up again"

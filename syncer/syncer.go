@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tagline-station/tagline/batch"
+	"github.com/tagline-station/tagline/internal/errkind"
 )
 
 // Journal is what the syncer needs of a station's journal; *batch.Store
@@ -119,13 +120,13 @@ type Ack struct {
 var (
 	// ErrRejected: the remote refused the chunk with a status that retrying
 	// cannot change (4xx other than 408 and 429); see *HTTPError.
-	ErrRejected = errors.New("remote rejected the sync chunk")
+	ErrRejected = errkind.New(errkind.Network, "remote rejected the sync chunk")
 	// ErrBadAck: a 2xx answer whose acknowledged seq lies outside the chunk
 	// or names another station. Nothing is acknowledged in the journal.
-	ErrBadAck = errors.New("remote acknowledgement does not match the chunk")
+	ErrBadAck = errkind.New(errkind.Network, "remote acknowledgement does not match the chunk")
 	// ErrGaveUp: MaxAttempts attempts of one chunk failed; wraps the last
 	// error.
-	ErrGaveUp = errors.New("sync gave up after retries")
+	ErrGaveUp = errkind.New(errkind.Network, "sync gave up after retries")
 )
 
 // HTTPError is a non-2xx answer.

@@ -321,7 +321,7 @@ func findTools() (pcscd, driver string, err error) {
 	}
 	conf, err := os.ReadFile(DriverConf)
 	if err != nil {
-		return "", "", fmt.Errorf("vpcd driver configuration: %v (Debian package vsmartcard-vpcd)", err)
+		return "", "", fmt.Errorf("vpcd driver configuration: %w (Debian package vsmartcard-vpcd)", err)
 	}
 	for _, line := range strings.Split(string(conf), "\n") {
 		f := strings.Fields(line)
@@ -333,7 +333,7 @@ func findTools() (pcscd, driver string, err error) {
 		return "", "", fmt.Errorf("no LIBPATH in %s", DriverConf)
 	}
 	if _, err := os.Stat(driver); err != nil {
-		return "", "", fmt.Errorf("vpcd driver: %v (Debian package vsmartcard-vpcd)", err)
+		return "", "", fmt.Errorf("vpcd driver: %w (Debian package vsmartcard-vpcd)", err)
 	}
 	return pcscd, driver, nil
 }

@@ -104,7 +104,7 @@ func credential(dir string) (*syscall.Credential, error) {
 	}
 	u, err := user.Lookup("postgres")
 	if err != nil {
-		return nil, fmt.Errorf("running as root and there is no postgres user to run the server as: %v", err)
+		return nil, fmt.Errorf("running as root and there is no postgres user to run the server as: %w", err)
 	}
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)
@@ -170,7 +170,7 @@ func (s *Server) start(cred *syscall.Credential) error {
 		}
 		if time.Now().After(deadline) {
 			s.stop()
-			return fmt.Errorf("postgres did not accept connections within 30s: %v", err)
+			return fmt.Errorf("postgres did not accept connections within 30s: %w", err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -106,7 +106,7 @@ func OpenOptions(connstring string, opts Options) (d *Device, err error) {
 	d = &Device{opts: opts.withDefaults(), dev: dev, name: dev.String(), conn: dev.Connection()}
 	if err := d.initiator(); err != nil {
 		dev.Close()
-		return nil, fmt.Errorf("%w: libnfc device %s: %v", reader.ErrStackUnavailable, d.name, err)
+		return nil, fmt.Errorf("%w: libnfc device %s: %w", reader.ErrStackUnavailable, d.name, err)
 	}
 	return d, nil
 }
