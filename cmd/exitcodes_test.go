@@ -46,12 +46,12 @@ var sentinelExitCodes = []struct {
 	{"encoder.ErrForeignTag", encoder.ErrForeignTag, ExitTag},
 	{"encoder.ErrWrongKey", encoder.ErrWrongKey, ExitTag},
 	{"encoder.ErrAlreadyOurs", encoder.ErrAlreadyOurs, ExitTag},
-	{"encoder.ErrOtherVersion", encoder.ErrOtherVersion, ExitFailure},
-	{"encoder.ErrHalfKeyed", encoder.ErrHalfKeyed, ExitFailure},
-	{"encoder.ErrNotNTAG424", encoder.ErrNotNTAG424, ExitFailure},
-	{"encoder.ErrUIDChanged", encoder.ErrUIDChanged, ExitFailure},
+	{"encoder.ErrOtherVersion", encoder.ErrOtherVersion, ExitTag},
+	{"encoder.ErrHalfKeyed", encoder.ErrHalfKeyed, ExitTag},
+	{"encoder.ErrNotNTAG424", encoder.ErrNotNTAG424, ExitTag},
+	{"encoder.ErrUIDChanged", encoder.ErrUIDChanged, ExitTag},
 	{"encoder.ErrJob", encoder.ErrJob, ExitFailure},
-	{"encoder.ErrTimeout", encoder.ErrTimeout, ExitFailure},
+	{"encoder.ErrTimeout", encoder.ErrTimeout, ExitTag},
 	{"encoder.ErrNoURL", encoder.ErrNoURL, ExitFailure},
 
 	{"reader.ErrTagRemoved", reader.ErrTagRemoved, ExitTag},
@@ -100,7 +100,7 @@ var sentinelExitCodes = []struct {
 	{"syncer.ErrChunk", syncer.ErrChunk, ExitFailure},
 	{"syncer.ErrClockAhead", syncer.ErrClockAhead, ExitFailure},
 
-	{"station.ErrBoundButBlank", station.ErrBoundButBlank, ExitFailure},
+	{"station.ErrBoundButBlank", station.ErrBoundButBlank, ExitTag},
 
 	{"cmd.errConfig", errConfig, ExitUsage},
 	{"cmd.configError", &configError{path: "c", line: 3, msg: "bad"}, ExitUsage},

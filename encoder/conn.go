@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"github.com/tagline-station/tagline/internal/errkind"
 	"io"
 	"time"
 
@@ -40,7 +41,7 @@ const maxResponse = 256 + 2
 
 // ErrTimeout reports an exchange the card did not answer within the
 // exchange timeout. Whether the tag executed the command is unknown.
-var ErrTimeout = errors.New("tag did not answer in time")
+var ErrTimeout = errkind.New(errkind.Tag, "tag did not answer in time")
 
 // Options tune a Conn.
 type Options struct {

@@ -24,16 +24,16 @@ var (
 	ErrWrongKey = errkind.New(errkind.Tag, "tag has our key version but not our key")
 	// ErrOtherVersion: the tag's SUN message verifies with our master key
 	// at another key version: our own tag, from a batch of that version.
-	ErrOtherVersion = errors.New("tag carries our keys of another key version")
+	ErrOtherVersion = errkind.New(errkind.Tag, "tag carries our keys of another key version")
 	// ErrHalfKeyed: some keys carry our key version, key 0 is still the
 	// factory's, and the journal holds no intent for the tag: it was torn
 	// at another station, whose master key may differ; finishing it here
 	// would mix two stations' keys.
-	ErrHalfKeyed = errors.New("tag was half-keyed by another station")
+	ErrHalfKeyed = errkind.New(errkind.Tag, "tag was half-keyed by another station")
 	// ErrNotNTAG424: the card has no NDEF application of an NTAG 424 DNA.
-	ErrNotNTAG424 = errors.New("card is not an NTAG 424 DNA")
+	ErrNotNTAG424 = errkind.New(errkind.Tag, "card is not an NTAG 424 DNA")
 	// ErrUIDChanged: the tag named two UIDs during one flow.
-	ErrUIDChanged = errors.New("tag's uid changed during encoding")
+	ErrUIDChanged = errkind.New(errkind.Tag, "tag's uid changed during encoding")
 	// ErrAlreadyOurs: the tag is fully personalised with our keys.
 	ErrAlreadyOurs = errkind.New(errkind.Tag, "tag is already personalised with our keys")
 	// ErrReadBack: the SUN message read back does not verify.

@@ -38,7 +38,7 @@ type Config struct {
 
 // ErrBoundButBlank: the journal binds the tag's UID, but the tag in front
 // of the reader is not personalised, so it is not the tag that was bound.
-var ErrBoundButBlank = errors.New("journal binds this uid but the tag is not personalised")
+var ErrBoundButBlank = errkind.New(errkind.Tag, "journal binds this uid but the tag is not personalised")
 
 // BoundButBlankError names the binding of a tag that is blank again.
 type BoundButBlankError struct {
