@@ -551,7 +551,10 @@ func urlOfLine(line string) (string, bool) {
 	if t == "" || strings.HasPrefix(t, "#") {
 		return "", false
 	}
-	if strings.HasPrefix(t, "{") {
+	// Only valid UTF-8 is read as JSON: the decoder turns each bad byte
+	// into a three-byte U+FFFD, so a line within the bound could yield a
+	// URL beyond it. Such a line stays as it is and fails as a URL.
+	if strings.HasPrefix(t, "{") && utf8.ValidString(t) {
 		var obj struct {
 			URL *string `json:"url"`
 		}
