@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/tagline-station/tagline/encoder"
+	"github.com/tagline-station/tagline/internal/pn532emu"
 	"github.com/tagline-station/tagline/reader"
 	"github.com/tagline-station/tagline/reader/libnfc"
-	"github.com/tagline-station/tagline/reader/pn532emu"
 	"github.com/tagline-station/tagline/reader/sim"
 )
 

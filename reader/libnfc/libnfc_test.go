@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tagline-station/tagline/internal/pn532emu"
 	"github.com/tagline-station/tagline/reader"
 	"github.com/tagline-station/tagline/reader/libnfc"
-	"github.com/tagline-station/tagline/reader/pn532emu"
 )
 
 var trace = flag.Bool("pn532trace", false, "log every PN532 frame of the emulator")
