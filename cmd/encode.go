@@ -236,15 +236,15 @@ func (e *env) encodeReaderSpecs(cmd *cobra.Command, o *encodeOptions) ([]readerS
 	case len(o.readers) > 0:
 		raw = o.readers
 	default:
-		cfg, err := e.config()
+		r, _, err := e.lookup(settingReader, "")
 		if err != nil {
 			return nil, err
 		}
-		if cfg.Reader == "" {
+		if r == "" {
 			return nil, usageErrorf("tagline readers lists the readers; pass one with --reader NAME (or --reader sim to try without hardware), or set reader in the config file",
 				"no reader chosen")
 		}
-		raw = []string{cfg.Reader}
+		raw = []string{r}
 	}
 	var specs []readerSpec
 	for _, r := range raw {

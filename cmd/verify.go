@@ -146,13 +146,9 @@ func runVerify(cmd *cobra.Command, e *env, o *verifyOptions) error {
 	}
 	var spec readerSpec
 	if o.urls == "" {
-		raw := o.reader
-		if raw == "" {
-			cfg, err := e.config()
-			if err != nil {
-				return err
-			}
-			raw = cfg.Reader
+		raw, _, err := e.lookup(settingReader, o.reader)
+		if err != nil {
+			return err
 		}
 		if raw == "" {
 			return usageErrorf("present tags with --reader NAME (tagline readers lists them), or check phone-captured URLs with --urls FILE",
