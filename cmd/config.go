@@ -269,6 +269,12 @@ func (c *config) check(path string, lines map[string]int) error {
 			return bad("kdf", err)
 		}
 	}
+	if lines["key_versions"] > 0 && len(c.KeyVersions) == 0 {
+		return bad("key_versions", errors.New("must name at least one key version, e.g. [1]"))
+	}
+	if len(c.Redirects) == 0 {
+		c.Redirects = nil // redirects = {} says nothing
+	}
 	return nil
 }
 
