@@ -4,7 +4,8 @@ package readerpaths
 
 import (
 	"bytes"
-	"os"
+	"fmt"
+	"github.com/tagline-station/tagline/internal/testenv"
 	"slices"
 	"sync"
 	"testing"
@@ -33,10 +34,7 @@ func startLibNFC(tb testing.TB) *nfcEnv {
 	tb.Helper()
 	if !libnfc.Compiled {
 		_, err := libnfc.Open("")
-		if os.Getenv("CI") == "true" {
-			tb.Fatalf("libnfc is required in CI: %v", err)
-		}
-		tb.Skipf("libnfc not compiled in: %v", err)
+		testenv.Missing(tb, fmt.Sprintf("libnfc not compiled in: %v; run scripts/setup.sh and build with cgo", err))
 	}
 	emu, err := pn532emu.Start(pn532emu.Options{})
 	if err != nil {
