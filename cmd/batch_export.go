@@ -3,12 +3,11 @@ package cmd
 import (
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tagline-station/tagline/batch"
+	"github.com/tagline-station/tagline/internal/atomicfile"
 )
 
 type batchExportOptions struct {
@@ -81,7 +80,7 @@ func runBatchExport(cmd *cobra.Command, e *env, o *batchExportOptions, id string
 		return err
 	}
 	var sum batch.ExportSummary
-	err = writeFileAtomic(o.output, func(w io.Writer) error {
+	err = atomicfile.Write(o.output, 0o644, func(w io.Writer) error {
 		var err error
 		sum, err = store.Export(w, id, opts)
 		return err
@@ -92,41 +91,5 @@ func runBatchExport(cmd *cobra.Command, e *env, o *batchExportOptions, id string
 	e.log.Info("manifest exported", "batch", id, "file", o.output, "records", sum.Count, "sha256", sum.SHA256)
 	fmt.Fprintf(cmd.ErrOrStderr(), "wrote %d %s to %s (sha256 %s, next --since %d)\n",
 		sum.Count, plural(sum.Count, "record", "records"), o.output, sum.SHA256, sum.NextSince)
-	return nil
-}
-
-// writeFileAtomic writes path through a temporary file in the same folder
-// that is synced and renamed into place only when write succeeded.
-func writeFileAtomic(path string, write func(io.Writer) error) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			_ = tmp.Close()
-			_ = os.Remove(tmp.Name())
-		}
-	}()
-	if err = write(tmp); err != nil {
-		return err
-	}
-	if err = tmp.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		_ = d.Sync()
-		_ = d.Close()
-	}
 	return nil
 }

@@ -73,13 +73,9 @@ func runBatchNew(cmd *cobra.Command, e *env, o *batchNewOptions) error {
 	if o.keyVersion < 1 || o.keyVersion > 255 {
 		return usageErrorf("key version 0 is the factory keys' version; use 1 for a first key generation", "--key-version must be 1 to 255, got %d", o.keyVersion)
 	}
-	raw := o.template
-	if raw == "" {
-		cfg, err := e.config()
-		if err != nil {
-			return err
-		}
-		raw = cfg.Template
+	raw, _, err := e.lookup(settingTemplate, o.template)
+	if err != nil {
+		return err
 	}
 	if raw == "" {
 		return usageErrorf(hintFor(sdm.ErrTemplate), "--template is required (or set template in the config file)")

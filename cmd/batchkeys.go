@@ -14,13 +14,9 @@ import (
 // batch whose tags carry keys of two derivations verifies only in part at
 // the backend, and its manifest cannot tell which tag is which.
 func (e *env) batchScheme(flag string, b batch.Batch) (keys.Scheme, error) {
-	name, from := flag, "--kdf"
-	if name == "" {
-		cfg, err := e.config()
-		if err != nil {
-			return "", err
-		}
-		name, from = cfg.KDF, "kdf in the config file"
+	name, from, err := e.lookup(settingKDF, flag)
+	if err != nil {
+		return "", err
 	}
 	pinned := b.KDF
 	if pinned == "" {

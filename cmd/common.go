@@ -23,15 +23,8 @@ var errNoJournal = errors.New("no journal")
 
 // journalPath resolves --journal, then the config file, then the default.
 func (e *env) journalPath(flag string) (string, error) {
-	if flag != "" {
-		return flag, nil
-	}
-	cfg, err := e.config()
-	if err != nil {
-		return "", err
-	}
-	if cfg.Journal != "" {
-		return cfg.Journal, nil
+	if p, _, err := e.lookup(settingJournal, flag); p != "" || err != nil {
+		return p, err
 	}
 	p, err := batch.DefaultPath()
 	if err != nil {
@@ -48,11 +41,8 @@ func (e *env) stationID(flag string) (string, error) {
 		}
 		return flag, nil
 	}
-	cfg, err := e.config()
-	if err != nil {
-		return "", err
-	}
-	return cfg.StationID, nil
+	id, _, err := e.lookup(settingStation, "")
+	return id, err
 }
 
 // openJournal opens the journal for writing, creating it if needed.
@@ -134,20 +124,11 @@ func checkKeyVersion(v int) error {
 // masterKeySource picks the master key file: the flag, then
 // $TAGLINE_MASTER_KEY_FILE, then the config file.
 func (e *env) masterKeySource(flag string) (keys.Source, error) {
-	if flag != "" {
-		return keys.Source{File: flag, Stdin: e.stdin}, nil
+	p, _, err := e.lookup(settingMasterKey, flag)
+	if err != nil || p == "" {
+		return keys.Source{}, err // LoadMaster explains that none was given
 	}
-	if p := e.getenv(envMasterKeyFile); p != "" {
-		return keys.Source{File: p, Stdin: e.stdin}, nil
-	}
-	cfg, err := e.config()
-	if err != nil {
-		return keys.Source{}, err
-	}
-	if cfg.MasterKeyFile != "" {
-		return keys.Source{File: cfg.MasterKeyFile, Stdin: e.stdin}, nil
-	}
-	return keys.Source{}, nil // LoadMaster explains that none was given
+	return keys.Source{File: p, Stdin: e.stdin}, nil
 }
 
 // loadMaster loads the master key and warns about a key file that others
@@ -175,13 +156,9 @@ func warnKeyFileMode(w io.Writer, path string) {
 
 // kdfScheme resolves --kdf, then the config file, then "tagline".
 func (e *env) kdfScheme(flag string) (keys.Scheme, error) {
-	name := flag
-	if name == "" {
-		cfg, err := e.config()
-		if err != nil {
-			return "", err
-		}
-		name = cfg.KDF
+	name, _, err := e.lookup(settingKDF, flag)
+	if err != nil {
+		return "", err
 	}
 	if name == "" {
 		return keys.SchemeTagline, nil

@@ -1,16 +1,18 @@
 package cmd
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
+
+	"github.com/pelletier/go-toml/v2"
+	"github.com/pelletier/go-toml/v2/unstable"
 
 	"github.com/tagline-station/tagline/keys"
 	"github.com/tagline-station/tagline/sdm"
@@ -25,19 +27,32 @@ const (
 	envMasterKeyFile = "TAGLINE_MASTER_KEY_FILE"
 )
 
-// configKeys are the keys a config file may set, in documentation order.
-var configKeys = []string{"station_id", "journal", "reader", "master_key_file", "template", "kdf"}
-
 // config is the content of the config file. Empty fields were not set.
+// The toml tags are the keys a config file may set; every other key is
+// refused.
 type config struct {
-	Path          string // file it was read from; empty when there is none
-	StationID     string
-	Journal       string
-	Reader        string
-	MasterKeyFile string
-	Template      string
-	KDF           string
+	Path string `toml:"-"` // file it was read from; empty when there is none
+
+	StationID     string `toml:"station_id,omitempty"`
+	Journal       string `toml:"journal,omitempty"`
+	Reader        string `toml:"reader,omitempty"`
+	MasterKeyFile string `toml:"master_key_file,omitempty"`
+	Template      string `toml:"template,omitempty"`
+	KDF           string `toml:"kdf,omitempty"`
+	TokenFile     string `toml:"token_file,omitempty"`
+
+	// serve's settings.
+	Store           string            `toml:"store,omitempty"`
+	Listen          string            `toml:"listen,omitempty"`
+	KeyVersions     []uint            `toml:"key_versions,omitempty"`
+	LogLevel        string            `toml:"log_level,omitempty"`
+	Redirects       map[string]string `toml:"redirects,omitempty"`
+	DefaultRedirect string            `toml:"default_redirect,omitempty"`
+	RejectRedirect  string            `toml:"reject_redirect,omitempty"`
 }
+
+// configTables are the keys that may also be written as a [table].
+var configTables = []string{"redirects"}
 
 type configError struct {
 	path string
@@ -55,7 +70,7 @@ func (e *configError) Error() string {
 func (e *configError) Unwrap() error { return errConfig }
 
 // configHint is shown under every configuration error.
-const configHint = `the config file holds lines of the form key = "value" (keys: station_id, journal, reader, master_key_file, template, kdf); see cmd/CONFIG.md`
+var configHint = `the config file holds lines of the form key = "value" (keys: ` + strings.Join(configKeyNames(), ", ") + `); see cmd/CONFIG.md`
 
 // configLocation picks the file: --config, then $TAGLINE_CONFIG, then the
 // per-user default. required reports whether a missing file is an error
@@ -118,121 +133,162 @@ func loadConfig(path string, required bool) (config, error) {
 	return cfg, nil
 }
 
-// parseConfig parses the TOML subset described in CONFIG.md: comments,
-// blank lines and `key = "value"` lines with a basic ("...") or literal
-// ('...') string. Relative paths are taken from the file's directory.
+// parseConfig reads a config file (cmd/CONFIG.md) with a maintained TOML
+// parser. The top-level keys are walked first, so that an unknown key, a
+// key set twice or a table is reported with its line; then each value is
+// checked with the rule its flag has. Relative paths are taken from the
+// file's directory.
 func parseConfig(path, text string) (config, error) {
+	text = strings.TrimPrefix(text, "\ufeff")
+	lines, err := configKeyLines(path, text)
+	if err != nil {
+		return config{}, err
+	}
 	var cfg config
-	seen := map[string]int{}
-	sc := bufio.NewScanner(strings.NewReader(text))
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	n := 0
-	bad := func(format string, args ...any) error {
-		return &configError{path: path, line: n, msg: fmt.Sprintf(format, args...)}
+	if err := toml.Unmarshal([]byte(text), &cfg); err != nil {
+		return config{}, configDecodeError(path, text, err)
 	}
-	for sc.Scan() {
-		n++
-		line := strings.TrimSpace(sc.Text())
-		if n == 1 {
-			line = strings.TrimPrefix(line, "\ufeff")
-		}
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		if strings.HasPrefix(line, "[") {
-			return cfg, bad("tables (%s) are not supported; put every key at the top level", line)
-		}
-		key, rest, ok := strings.Cut(line, "=")
-		if !ok {
-			return cfg, bad("expected key = \"value\"")
-		}
-		key = strings.TrimSpace(key)
-		if !slices.Contains(configKeys, key) {
-			return cfg, bad("unknown key %q", key)
-		}
-		if prev, dup := seen[key]; dup {
-			return cfg, bad("%s is set twice (first on line %d)", key, prev)
-		}
-		seen[key] = n
-		val, err := parseConfigString(strings.TrimSpace(rest))
-		if err != nil {
-			return cfg, bad("%s: %v", key, err)
-		}
-		switch key {
-		case "station_id":
-			if err := checkStationID(val); err != nil {
-				return cfg, bad("station_id: %v", err)
-			}
-			cfg.StationID = val
-		case "journal":
-			cfg.Journal = configPath(path, val)
-		case "reader":
-			if _, err := parseReaderSpec(val); err != nil {
-				return cfg, bad("reader: %v", err)
-			}
-			cfg.Reader = val
-		case "master_key_file":
-			cfg.MasterKeyFile = configPath(path, val)
-		case "template":
-			if _, err := sdm.ParseTemplate(val); err != nil {
-				return cfg, bad("template: %v", err)
-			}
-			cfg.Template = val
-		case "kdf":
-			if _, err := keys.ParseScheme(val); err != nil {
-				return cfg, bad("kdf: %v", err)
-			}
-			cfg.KDF = val
-		}
+	if err := cfg.check(path, lines); err != nil {
+		return config{}, err
 	}
-	if err := sc.Err(); err != nil {
-		return cfg, &configError{path: path, line: n + 1, msg: err.Error()}
-	}
+	cfg.Journal = configPath(path, cfg.Journal)
+	cfg.MasterKeyFile = configPath(path, cfg.MasterKeyFile)
+	cfg.TokenFile = configPath(path, cfg.TokenFile)
 	return cfg, nil
 }
 
-// parseConfigString reads one quoted value and an optional trailing
-// comment.
-func parseConfigString(s string) (string, error) {
-	if s == "" {
-		return "", errors.New("missing value; write it in double quotes")
-	}
-	var val, rest string
-	switch s[0] {
-	case '"':
-		end := -1
-		for i := 1; i < len(s); i++ {
-			if s[i] == '\\' {
-				i++
-				continue
+// configKeyLines maps each top-level key to its line, refusing unknown
+// keys, keys set twice, tables other than configTables, and the syntax
+// errors the parser finds.
+func configKeyLines(path, text string) (map[string]int, error) {
+	known := configKeyNames()
+	lines := map[string]int{}
+	var p unstable.Parser
+	p.Reset([]byte(text))
+	table := ""
+	for p.NextExpression() {
+		e := p.Expression()
+		if e.Kind != unstable.KeyValue && e.Kind != unstable.Table && e.Kind != unstable.ArrayTable {
+			continue
+		}
+		it := e.Key()
+		it.Next()
+		name, line := string(it.Node().Data), p.Shape(it.Node().Raw).Start.Line
+		if e.Kind != unstable.KeyValue {
+			table = name
+			if e.Kind == unstable.ArrayTable || !slices.Contains(configTables, name) || !it.IsLast() {
+				header := strings.TrimSpace(strings.Split(text, "\n")[line-1])
+				return nil, &configError{path: path, line: line, msg: fmt.Sprintf("tables (%s) are not supported; put every key at the top level (only %s may be a table)", header, strings.Join(configTables, ", "))}
 			}
-			if s[i] == '"' {
-				end = i
-				break
-			}
+		} else if table != "" {
+			continue // a key of an allowed table: the decoder checks its value
 		}
-		if end < 0 {
-			return "", errors.New("unterminated string")
+		if !slices.Contains(known, name) {
+			return nil, &configError{path: path, line: line, msg: fmt.Sprintf("unknown key %q", name)}
 		}
-		v, err := strconv.Unquote(s[:end+1])
-		if err != nil {
-			return "", fmt.Errorf("bad escape in string")
+		if prev, dup := lines[name]; dup {
+			return nil, &configError{path: path, line: line, msg: fmt.Sprintf("%s is set twice (first on line %d)", name, prev)}
 		}
-		val, rest = v, s[end+1:]
-	case '\'':
-		end := strings.IndexByte(s[1:], '\'')
-		if end < 0 {
-			return "", errors.New("unterminated string")
-		}
-		val, rest = s[1:end+1], s[end+2:]
-	default:
-		return "", errors.New("values must be quoted strings, e.g. \"value\"")
+		lines[name] = line
 	}
-	rest = strings.TrimSpace(rest)
-	if rest != "" && !strings.HasPrefix(rest, "#") {
-		return "", fmt.Errorf("unexpected %q after the value", rest)
+	if err := p.Error(); err != nil {
+		var pe *unstable.ParserError
+		if !errors.As(err, &pe) {
+			return nil, &configError{path: path, msg: err.Error()}
+		}
+		at := p.Shape(p.Range(pe.Highlight)).Start
+		return nil, configSyntaxError(path, text, at.Line, at.Column, pe.Message)
 	}
-	return val, nil
+	return lines, nil
+}
+
+// configSyntaxError says what is wrong on a line in the words of the
+// config file's documentation rather than the parser's.
+func configSyntaxError(path, text string, line, col int, msg string) error {
+	src := strings.Split(text, "\n")[line-1]
+	bad := func(format string, args ...any) error {
+		return &configError{path: path, line: line, msg: fmt.Sprintf(format, args...)}
+	}
+	key, _, ok := strings.Cut(src, "=")
+	key = strings.TrimSpace(key)
+	switch {
+	case !ok || strings.HasPrefix(msg, "expected '='"):
+		return bad("expected key = \"value\"")
+	case strings.HasSuffix(msg, "at start of value"):
+		return bad("%s: values must be quoted strings, e.g. \"value\"", key)
+	case strings.Contains(msg, "cannot have new lines"):
+		return bad("%s: unterminated string", key)
+	case strings.HasPrefix(msg, "expected newline") && col-1 < len(src):
+		return bad("%s: unexpected %q after the value", key, strings.TrimSpace(src[col-1:]))
+	}
+	return bad("%s: %s", key, msg)
+}
+
+// configDecodeError reports a value of the wrong type with its line.
+func configDecodeError(path, text string, err error) error {
+	var de *toml.DecodeError
+	if !errors.As(err, &de) {
+		return &configError{path: path, msg: err.Error()}
+	}
+	line, _ := de.Position()
+	key := strings.Join(de.Key(), ".")
+	want := "a quoted string, e.g. \"value\""
+	switch {
+	case key == "key_versions" || strings.HasPrefix(key, "key_versions."):
+		key, want = "key_versions", "a list of numbers 1 to 255, e.g. [1, 2]"
+	case strings.HasPrefix(key, "redirects"):
+		want = "SKU = \"URL\" pairs, e.g. redirects = { \"CAP-30-BLUE\" = \"https://brand.example/cap\" }"
+	}
+	return &configError{path: path, line: line, msg: fmt.Sprintf("%s: must be %s", key, want)}
+}
+
+// check applies to each station value the rule its flag has, so that a
+// bad value is reported with its line when the file is read. serve's
+// values are checked where serve uses them, with their source named.
+func (c *config) check(path string, lines map[string]int) error {
+	bad := func(key string, err error) error {
+		return &configError{path: path, line: lines[key], msg: fmt.Sprintf("%s: %v", key, err)}
+	}
+	if c.StationID != "" || lines["station_id"] > 0 {
+		if err := checkStationID(c.StationID); err != nil {
+			return bad("station_id", err)
+		}
+	}
+	if c.Reader != "" || lines["reader"] > 0 {
+		if _, err := parseReaderSpec(c.Reader); err != nil {
+			return bad("reader", err)
+		}
+	}
+	if c.Template != "" || lines["template"] > 0 {
+		if _, err := sdm.ParseTemplate(c.Template); err != nil {
+			return bad("template", err)
+		}
+	}
+	if c.KDF != "" || lines["kdf"] > 0 {
+		if _, err := keys.ParseScheme(c.KDF); err != nil {
+			return bad("kdf", err)
+		}
+	}
+	if lines["key_versions"] > 0 && len(c.KeyVersions) == 0 {
+		return bad("key_versions", errors.New("must name at least one key version, e.g. [1]"))
+	}
+	if len(c.Redirects) == 0 {
+		c.Redirects = nil // redirects = {} says nothing
+	}
+	return nil
+}
+
+// configKeyNames lists the keys a config file may set, from the toml tags
+// of config, in documentation order.
+func configKeyNames() []string {
+	t := reflect.TypeFor[config]()
+	var names []string
+	for i := range t.NumField() {
+		if n, _, _ := strings.Cut(t.Field(i).Tag.Get("toml"), ","); n != "-" && n != "" {
+			names = append(names, n)
+		}
+	}
+	return names
 }
 
 // configPath resolves a relative path against the config file's folder.

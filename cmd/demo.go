@@ -69,6 +69,7 @@ master key unless they are passed as flags.`,
 	f.StringVar(&o.template, "template", "", "SUN URL `TEMPLATE` (default "+demoTemplate+")")
 	f.BoolVar(&o.enc, "enc", false, "mirror encrypted file data too: "+demoEncTemplate)
 	f.BoolVar(&o.json, "json", false, "one JSON object per tag on stdout")
+	exclusive(c, "--enc picks the demo's template with {enc}; put {enc} in your own --template instead", "enc", "template")
 	return c
 }
 
@@ -80,9 +81,6 @@ func runDemo(cmd *cobra.Command, e *env, o *demoOptions) error {
 	}
 	if o.count < 1 || o.count > 100000 {
 		return usageErrorf("", "--count must be between 1 and 100000, got %d", o.count)
-	}
-	if o.enc && cmd.Flags().Changed("template") {
-		return usageErrorf("--enc picks the demo's template with {enc}; put {enc} in your own --template instead", "--enc and --template exclude each other")
 	}
 	raw := demoTemplate
 	if o.enc {

@@ -92,6 +92,7 @@ and needs --yes otherwise.`,
 	kdfFlag(f, &o.kdf)
 	f.StringVar(&o.stationID, "station-id", "", "this station's `ID` in the journal (default: station_id in the config file, else the host name)")
 	f.DurationVar(&o.simInterval, "sim-interval", 500*time.Millisecond, "with --reader sim: pause between one simulated tag's result and the next tag")
+	exclusive(c, "give one of --reader, --readers or --all-readers", "reader", "readers", "all-readers")
 	return c
 }
 
@@ -218,15 +219,6 @@ func runEncode(cmd *cobra.Command, e *env, o *encodeOptions) error {
 // encodeReaderSpecs picks the readers: --reader, --readers, --all-readers,
 // else the config file's reader.
 func (e *env) encodeReaderSpecs(cmd *cobra.Command, o *encodeOptions) ([]readerSpec, error) {
-	n := 0
-	for _, set := range []bool{o.reader != "", len(o.readers) > 0, o.allReaders} {
-		if set {
-			n++
-		}
-	}
-	if n > 1 {
-		return nil, usageErrorf("give one of --reader, --readers or --all-readers", "--reader, --readers and --all-readers exclude each other")
-	}
 	var raw []string
 	switch {
 	case o.allReaders:
@@ -236,15 +228,15 @@ func (e *env) encodeReaderSpecs(cmd *cobra.Command, o *encodeOptions) ([]readerS
 	case len(o.readers) > 0:
 		raw = o.readers
 	default:
-		cfg, err := e.config()
+		r, _, err := e.lookup(settingReader, "")
 		if err != nil {
 			return nil, err
 		}
-		if cfg.Reader == "" {
+		if r == "" {
 			return nil, usageErrorf("tagline readers lists the readers; pass one with --reader NAME (or --reader sim to try without hardware), or set reader in the config file",
 				"no reader chosen")
 		}
-		raw = []string{cfg.Reader}
+		raw = []string{r}
 	}
 	var specs []readerSpec
 	for _, r := range raw {

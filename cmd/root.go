@@ -150,6 +150,9 @@ config.toml (see cmd/CONFIG.md); flags override the config file.`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkExclusive(cmd); err != nil {
+				return err
+			}
 			return e.openLog()
 		},
 	}

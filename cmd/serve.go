@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -64,6 +66,10 @@ the station it may upload for (default: any station); tokens are at least
 16 characters and never logged. Without --token-file (or
 $TAGLINE_SYNC_TOKEN_FILE) every upload is refused.
 
+Every setting above may also come from the config file (store, listen,
+template, key_versions, token_file, log_level, redirects, default_redirect,
+reject_redirect; see cmd/CONFIG.md); a flag beats it.
+
 Logs are JSON lines on stderr, or in the --log file. Ctrl-C or SIGTERM
 stops serve gracefully: the listener closes and requests in flight finish.`,
 		Example: `  tagline serve --store bolt:/var/lib/tagline/serve.db \
@@ -89,58 +95,41 @@ stops serve gracefully: the listener closes and requests in flight finish.`,
 	f.StringArrayVar(&o.redirects, "redirect", nil, "`SKU=URL`: send genuine taps of that SKU to URL (repeatable)")
 	f.StringVar(&o.defaultRedirect, "default-redirect", "", "`URL` for genuine taps of SKUs without --redirect")
 	f.StringVar(&o.rejectRedirect, "reject-redirect", "", "`URL` for browsers whose tap was not genuine (?result=... is added; default: a short text page)")
-	f.StringVar(&o.tokenFile, "token-file", "", "`FILE` of sync tokens, one per line, each optionally followed by its station (default $"+envSyncTokenFile+")")
+	f.StringVar(&o.tokenFile, "token-file", "", "`FILE` of sync tokens, one per line, each optionally followed by its station (default $"+envSyncTokenFile+", else token_file in the config file)")
 	f.StringVar(&o.logLevel, "log-level", "info", "`LEVEL` of the JSON log: debug (one line per tap), info, warn or error")
 	return c
 }
 
 func runServe(cmd *cobra.Command, e *env, o *serveOptions) error {
-	if err := requireFlags(cmd, "store"); err != nil {
+	from, err := e.serveSettings(cmd, o)
+	if err != nil {
 		return err
 	}
-	kind, where, err := parseStoreSpec(o.store)
+	if o.store == "" {
+		return usageErrorf(fmt.Sprintf("usage: %s (see --help); or set store in the config file", cmd.UseLine()), "--store is required")
+	}
+	kind, where, err := parseStoreSpec(from["store"], o.store)
 	if err != nil {
 		return err
 	}
 	raw := o.template
 	if raw == "" {
-		cfg, err := e.config()
-		if err != nil {
-			return err
-		}
-		raw = cfg.Template
-	}
-	if raw == "" {
 		return usageErrorf("give the template the batches were encoded with: --template URL (or template in the config file)", "no template")
 	}
 	if _, err := sdm.ParseTemplate(raw); err != nil {
-		return withCode(ExitUsage, fmt.Errorf("--template: %w", err), hintFor(sdm.ErrTemplate))
+		return withCode(ExitUsage, fmt.Errorf("%s: %w", from["template"], err), hintFor(sdm.ErrTemplate))
 	}
-	var versions []byte
-	for _, v := range o.keyVersions {
-		if v < 1 || v > 255 {
-			return usageErrorf("key versions are 1 to 255, as tagline batch new --key-version gives them", "--key-version %d is out of range", v)
-		}
-		versions = append(versions, byte(v))
+	versions, err := serveKeyVersions(from["key-version"], o.keyVersions)
+	if err != nil {
+		return err
 	}
-	redirects := map[string]string{}
-	for _, r := range o.redirects {
-		sku, u, ok := strings.Cut(r, "=")
-		sku = strings.TrimSpace(sku)
-		if !ok || sku == "" {
-			return usageErrorf("write --redirect SKU=URL, e.g. --redirect CAP-30-BLUE=https://brand.example/cap", "--redirect %q is not SKU=URL", r)
-		}
-		if _, dup := redirects[sku]; dup {
-			return usageErrorf("give each SKU one --redirect", "--redirect names SKU %s twice", sku)
-		}
-		if err := checkRedirectURL("--redirect "+sku, u); err != nil {
-			return err
-		}
-		redirects[sku] = u
+	redirects, err := serveRedirects(from["redirect"], o.redirects)
+	if err != nil {
+		return err
 	}
-	for name, u := range map[string]string{"--default-redirect": o.defaultRedirect, "--reject-redirect": o.rejectRedirect} {
+	for name, u := range map[string]string{"default-redirect": o.defaultRedirect, "reject-redirect": o.rejectRedirect} {
 		if u != "" {
-			if err := checkRedirectURL(name, u); err != nil {
+			if err := checkRedirectURL(from[name], u); err != nil {
 				return err
 			}
 		}
@@ -149,12 +138,12 @@ func runServe(cmd *cobra.Command, e *env, o *serveOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := checkListen(o.listen); err != nil {
+	if err := checkListen(from["listen"], o.listen); err != nil {
 		return err
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
-		return usageErrorf("--log-level is debug, info, warn or error", "--log-level %q: %v", o.logLevel, err)
+		return usageErrorf("--log-level is debug, info, warn or error", "%s %q: %v", from["log-level"], o.logLevel, err)
 	}
 	scheme, master, _, err := e.stationKeys(o.kdf, o.masterKeyFile)
 	if err != nil {
@@ -200,9 +189,86 @@ func runServe(cmd *cobra.Command, e *env, o *serveOptions) error {
 	return nil
 }
 
+// serveSettings fills the settings of o that are not on the command line
+// from the environment and the config file (env.lookup's rule), and
+// returns where each came from ("--listen", "listen in the config file"),
+// so that a message names the place to fix.
+func (e *env) serveSettings(cmd *cobra.Command, o *serveOptions) (map[string]string, error) {
+	from := map[string]string{}
+	for _, s := range []struct {
+		setting
+		dst *string
+	}{
+		{setting{flag: "store", key: "store"}, &o.store},
+		{setting{flag: "listen", key: "listen"}, &o.listen},
+		{settingTemplate, &o.template},
+		{setting{flag: "log-level", key: "log_level"}, &o.logLevel},
+		{setting{flag: "default-redirect", key: "default_redirect"}, &o.defaultRedirect},
+		{setting{flag: "reject-redirect", key: "reject_redirect"}, &o.rejectRedirect},
+	} {
+		v, f, err := e.lookupFlag(cmd, s.setting)
+		if err != nil {
+			return nil, err
+		}
+		*s.dst, from[s.flag] = v, f
+	}
+	// The two lists follow the same rule (no environment variable): the
+	// flag when given, else the config file, else the flag's default.
+	from["key-version"], from["redirect"] = "--key-version", "--redirect"
+	if cmd.Flags().Changed("key-version") && cmd.Flags().Changed("redirect") {
+		return from, nil
+	}
+	cfg, err := e.config()
+	if err != nil {
+		return nil, err
+	}
+	if !cmd.Flags().Changed("key-version") && len(cfg.KeyVersions) > 0 {
+		o.keyVersions, from["key-version"] = cfg.KeyVersions, "key_versions in the config file"
+	}
+	if !cmd.Flags().Changed("redirect") && len(cfg.Redirects) > 0 {
+		o.redirects, from["redirect"] = nil, "redirects in the config file"
+		for _, sku := range slices.Sorted(maps.Keys(cfg.Redirects)) {
+			o.redirects = append(o.redirects, sku+"="+cfg.Redirects[sku])
+		}
+	}
+	return from, nil
+}
+
+// serveKeyVersions checks the key versions taps are verified with.
+func serveKeyVersions(from string, list []uint) ([]byte, error) {
+	var versions []byte
+	for _, v := range list {
+		if v < 1 || v > 255 {
+			return nil, usageErrorf("key versions are 1 to 255, as tagline batch new --key-version gives them", "%s %d is out of range", from, v)
+		}
+		versions = append(versions, byte(v))
+	}
+	return versions, nil
+}
+
+// serveRedirects reads SKU=URL pairs into a map, one URL per SKU.
+func serveRedirects(from string, list []string) (map[string]string, error) {
+	redirects := map[string]string{}
+	for _, r := range list {
+		sku, u, ok := strings.Cut(r, "=")
+		sku = strings.TrimSpace(sku)
+		if !ok || sku == "" {
+			return nil, usageErrorf("write --redirect SKU=URL, e.g. --redirect CAP-30-BLUE=https://brand.example/cap", "%s %q is not SKU=URL", from, r)
+		}
+		if _, dup := redirects[sku]; dup {
+			return nil, usageErrorf("give each SKU one --redirect", "%s names SKU %s twice", from, sku)
+		}
+		if err := checkRedirectURL(from+" "+sku, u); err != nil {
+			return nil, err
+		}
+		redirects[sku] = u
+	}
+	return redirects, nil
+}
+
 // parseStoreSpec splits --store into "bolt" and a path, or "postgres" and
 // a URL.
-func parseStoreSpec(s string) (kind, where string, err error) {
+func parseStoreSpec(from, s string) (kind, where string, err error) {
 	switch {
 	case strings.HasPrefix(s, "bolt:") && len(s) > len("bolt:"):
 		return "bolt", strings.TrimPrefix(s, "bolt:"), nil
@@ -210,7 +276,7 @@ func parseStoreSpec(s string) (kind, where string, err error) {
 		return "postgres", s, nil
 	}
 	return "", "", usageErrorf("--store is bolt:PATH (a file of its own) or postgres://USER@HOST/DB (shared by several serve instances)",
-		"--store %q is neither bolt:PATH nor a postgres:// URL", redactURL(s))
+		"%s %q is neither bolt:PATH nor a postgres:// URL", from, redactURL(s))
 }
 
 // redactURL hides a password in a store URL before it is shown.
@@ -253,12 +319,9 @@ func checkRedirectURL(flag, raw string) error {
 // serveTokens reads the sync tokens: lines of "TOKEN" (any station) or
 // "TOKEN STATION". None without a token file.
 func (e *env) serveTokens(flag string) (map[string]string, error) {
-	path := flag
-	if path == "" {
-		path = e.getenv(envSyncTokenFile)
-	}
-	if path == "" {
-		return nil, nil
+	path, _, err := e.lookup(settingTokenFile, flag)
+	if err != nil || path == "" {
+		return nil, err
 	}
 	lines, err := e.readTokenFile(path)
 	if err != nil {
@@ -321,14 +384,14 @@ func (e *env) serveLogger(cmd *cobra.Command, level slog.Level) (*slog.Logger, e
 // checkListen refuses a --listen address that no listener can take
 // because of its form (a port above 65535, no port), before anything is
 // opened: a usage error, not a failure to listen.
-func checkListen(addr string) error {
+func checkListen(from, addr string) error {
 	const hint = "--listen takes host:port with a port from 0 to 65535, e.g. 127.0.0.1:8424 or :8424"
 	_, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return usageErrorf(hint, "--listen %q: %w", addr, err)
+		return usageErrorf(hint, "%s %q: %w", from, addr, err)
 	}
 	if _, err := net.LookupPort("tcp", port); err != nil {
-		return usageErrorf(hint, "--listen %q: port %q: %w", addr, port, err)
+		return usageErrorf(hint, "%s %q: port %q: %w", from, addr, port, err)
 	}
 	return nil
 }

@@ -55,21 +55,18 @@ and 35964 ("Virtual PCD 00 01").`,
 	f.StringVar(&o.uid, "uid", "", "7-byte UID of the tag in hex (default: random 04xxxxxxxxxxxx)")
 	f.BoolVar(&o.onEnter, "on-enter", false, "present a new fresh tag each time Enter is pressed")
 	f.DurationVar(&o.every, "every", 0, "present a new fresh tag every `DURATION` (e.g. 5s)")
+	exclusive(c, "pick one way of changing tags", "on-enter", "every")
+	exclusive(c, "--uid serves one tag; every new tag gets a random UID", "uid", "on-enter")
+	exclusive(c, "--uid serves one tag; every new tag gets a random UID", "uid", "every")
 	return c
 }
 
 func runSim(cmd *cobra.Command, e *env, o *simOptions) error {
-	if o.onEnter && o.every != 0 {
-		return usageErrorf("pick one way of changing tags", "--on-enter and --every exclude each other")
-	}
 	if o.every < 0 {
 		return usageErrorf("", "--every must be positive")
 	}
 	var uid []byte
 	if o.uid != "" {
-		if o.onEnter || o.every != 0 {
-			return usageErrorf("every new tag gets a random UID", "--uid serves one tag; it cannot be combined with --on-enter or --every")
-		}
 		u, err := hex.DecodeString(strings.NewReplacer(":", "", " ", "").Replace(o.uid))
 		if err != nil || len(u) != 7 {
 			return usageErrorf("a UID is 7 bytes, 14 hex digits, e.g. 04A1B2C3D4E5F6", "--uid %q is not a 7-byte hex UID", o.uid)

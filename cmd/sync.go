@@ -88,7 +88,7 @@ or refused the upload (the station keeps encoding; run sync again later),
 	}
 	f := c.Flags()
 	f.StringVar(&o.endpoint, "endpoint", "", "backend `URL` to POST chunks to (default path /v1/sync)")
-	f.StringVar(&o.tokenFile, "token-file", "", "`FILE` holding the bearer token (default $"+envSyncTokenFile+")")
+	f.StringVar(&o.tokenFile, "token-file", "", "`FILE` holding the bearer token (default $"+envSyncTokenFile+", else token_file in the config file)")
 	f.IntVar(&o.chunk, "chunk", 500, "`N` records per request (1 to 10000)")
 	f.IntVar(&o.attempts, "attempts", 8, "give up on a chunk after `N` tries")
 	f.DurationVar(&o.timeout, "timeout", 30*time.Second, "give up on one request after `D`")
@@ -349,12 +349,9 @@ func isLoopback(host string) bool {
 // by $TAGLINE_SYNC_TOKEN_FILE; none is an empty token. The token itself
 // never appears in an error.
 func (e *env) syncToken(flag string) (string, error) {
-	path := flag
-	if path == "" {
-		path = e.getenv(envSyncTokenFile)
-	}
-	if path == "" {
-		return "", nil
+	path, _, err := e.lookup(settingTokenFile, flag)
+	if err != nil || path == "" {
+		return "", err
 	}
 	lines, err := e.readTokenFile(path)
 	if err != nil {

@@ -123,6 +123,11 @@ tag was not verified.`,
 	journalFlag(f, &o.journal)
 	masterKeyFileFlag(f, &o.masterKeyFile)
 	kdfFlag(f, &o.kdf)
+	exclusive(c, "give --reader to present tags or --urls to check captured URLs", "reader", "urls")
+	exclusive(c, "pick one report format", "json", "csv")
+	// Both would fix the sample size; taking one silently would state a
+	// bound the operator did not ask for.
+	exclusive(c, "give --sample N to verify N tags, or --defect-rate P (with --confidence C) to have the sample size computed, not both", "sample", "defect-rate")
 	return c
 }
 
@@ -131,12 +136,6 @@ func runVerify(cmd *cobra.Command, e *env, o *verifyOptions) error {
 		return err
 	}
 	flags := cmd.Flags()
-	if o.reader != "" && o.urls != "" {
-		return usageErrorf("give --reader to present tags or --urls to check captured URLs", "--reader and --urls exclude each other")
-	}
-	if o.json && o.csv != "" {
-		return usageErrorf("pick one report format", "--json and --csv exclude each other")
-	}
 	if o.checkKeys && o.urls != "" {
 		return usageErrorf("keys can only be checked on tags presented to a reader", "--check-keys needs --reader, not --urls")
 	}
@@ -146,13 +145,9 @@ func runVerify(cmd *cobra.Command, e *env, o *verifyOptions) error {
 	}
 	var spec readerSpec
 	if o.urls == "" {
-		raw := o.reader
-		if raw == "" {
-			cfg, err := e.config()
-			if err != nil {
-				return err
-			}
-			raw = cfg.Reader
+		raw, _, err := e.lookup(settingReader, o.reader)
+		if err != nil {
+			return err
 		}
 		if raw == "" {
 			return usageErrorf("present tags with --reader NAME (tagline readers lists them), or check phone-captured URLs with --urls FILE",
@@ -273,12 +268,6 @@ func verifySampling(cmd *cobra.Command, o *verifyOptions) (qa.Mode, qa.Sampling,
 			}
 		}
 		return qa.ModeFull, s, nil
-	}
-	if flags.Changed("sample") && o.defectRate != "" {
-		// Both would fix the sample size; taking one silently would state
-		// a bound the operator did not ask for.
-		return "", s, usageErrorf("give --sample N to verify N tags, or --defect-rate P (with --confidence C) to have the sample size computed, not both",
-			"--sample and --defect-rate exclude each other")
 	}
 	if flags.Changed("sample") && o.sample < 1 {
 		return "", s, usageErrorf("drop --sample to verify every tag", "--sample must be at least 1, got %d", o.sample)

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/tagline-station/tagline/internal/transcript"
 	"math/rand/v2"
 	"path/filepath"
 	"runtime"
@@ -451,7 +452,7 @@ func TestTranscriptReplay(t *testing.T) {
 	d := deriver(t, masterHex, 1)
 	if *update {
 		tag := sim.New(sim.Options{UID: testUID, Rand: newSeeded(2)})
-		rec := sim.NewRecorder(present(t, tag))
+		rec := transcript.NewRecorder(present(t, tag))
 		if _, err := encoder.Personalise(context.Background(), rec, job(t, d, tag, true), encoder.Options{Rand: newSeeded(1)}); err != nil {
 			t.Fatal(err)
 		}
@@ -459,11 +460,11 @@ func TestTranscriptReplay(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	tr, err := sim.LoadTranscript(transcriptPath())
+	tr, err := transcript.Load(transcriptPath())
 	if err != nil {
 		t.Fatal(err)
 	}
-	rp := sim.NewReplay(tr)
+	rp := transcript.NewReplay(tr)
 	j := job(t, d, nil, false)
 	j.ReaderUID = []byte(tr.UID)
 	res, err := encoder.Personalise(context.Background(), rp, j, encoder.Options{Rand: newSeeded(1)})
@@ -497,7 +498,7 @@ func BenchmarkPersonalise(b *testing.B) {
 		b.ReportMetric(float64(ex), "apdus/tag")
 	})
 	b.Run("encoder-only", func(b *testing.B) {
-		tr, err := sim.LoadTranscript(transcriptPath())
+		tr, err := transcript.Load(transcriptPath())
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -505,7 +506,7 @@ func BenchmarkPersonalise(b *testing.B) {
 		j.ReaderUID = []byte(tr.UID)
 		var ex int
 		for b.Loop() {
-			rp := sim.NewReplay(tr)
+			rp := transcript.NewReplay(tr)
 			res, err := encoder.Personalise(context.Background(), rp, j, encoder.Options{Rand: newSeeded(1)})
 			if err != nil {
 				b.Fatal(err)

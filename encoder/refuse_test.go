@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/tagline-station/tagline/internal/transcript"
 	"strings"
 	"testing"
 
@@ -52,7 +53,7 @@ func (d durable) equal(o durable) bool {
 
 // authAttempts counts the AuthenticateEV2First and NonFirst commands the
 // encoder sent.
-func authAttempts(rec *sim.Recorder) int {
+func authAttempts(rec *transcript.Recorder) int {
 	n := 0
 	for _, e := range rec.Transcript().Exchanges {
 		if len(e.C) > 1 && e.C[0] == apdu.ClaNative && (e.C[1] == apdu.InsAuthenticateEV2First || e.C[1] == apdu.InsAuthenticateEV2NonFirst) {
@@ -102,7 +103,7 @@ func TestHalfKeyedTagFromAnotherStationIsRefusedUntouched(t *testing.T) {
 		tag, r := tornAtOtherStation(t)
 		before := durableState(tag)
 		card, _ := r.WaitTag(context.Background())
-		rec := sim.NewRecorder(card)
+		rec := transcript.NewRecorder(card)
 		j := job(t, deriver(t, masterHex, 1), tag, withUID)
 		asked := 0
 		j.Journal = func(_ context.Context, uid []byte) (encoder.Known, error) {
@@ -219,7 +220,7 @@ func TestForeignTagsSpendNoAuthentication(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			tag := foreignTag(t, c.version, c.ndef(t))
 			before := durableState(tag)
-			rec := sim.NewRecorder(present(t, tag))
+			rec := transcript.NewRecorder(present(t, tag))
 			j := job(t, deriver(t, masterHex, 1), tag, true)
 			j.Journal = noRecord
 			_, err := encoder.Personalise(context.Background(), rec, j, encoder.Options{})

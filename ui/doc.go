@@ -9,6 +9,10 @@
 // until the next tag arrives, so a glance after taking the tag away still
 // finds it.
 //
+// Keys are one bubbles/key KeyMap (keys.go); the footer and the help
+// screen's key table are rendered by bubbles/help from it, styled to look
+// as the station always drew them.
+//
 // Invariants:
 //   - The model changes only in Update; View is a function of the model.
 //     Time comes from Config.Now and is read once per message, so a fixed

@@ -10,6 +10,8 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/charmbracelet/bubbles/help"
+	kb "github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/muesli/termenv"
@@ -99,6 +101,7 @@ type Model struct {
 	clock  func() time.Time
 	log    slog.Handler
 	keys   KeyMap
+	hv     help.Model // renders keys' help
 	st     styles
 
 	width, height int
@@ -155,6 +158,7 @@ func NewModel(cfg Config) Model {
 		log:    h,
 		keys:   DefaultKeyMap(),
 		st:     newStyles(r),
+		hv:     newHelp(r, r.ColorProfile() != termenv.Ascii),
 		width:  80,
 		height: 24,
 		now:    clock(),
@@ -387,9 +391,9 @@ func (m Model) onKey(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 	km := m.keys
 	if m.confirm {
 		switch {
-		case km.QuitNow.Matches(k):
+		case kb.Matches(k, km.QuitNow):
 			return m, m.quit("operator quit with a tag in flight")
-		case km.QuitAfter.Matches(k):
+		case kb.Matches(k, km.QuitAfter):
 			m.confirm, m.quitAfter = false, true
 			if !m.anyEncoding() {
 				return m, m.quit("operator quit")
@@ -398,29 +402,29 @@ func (m Model) onKey(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 			m.gateSeq++
 			return m, tea.Batch(m.gate.cmd(m.gateSeq, true),
 				m.logCmd(slog.LevelInfo, "quitting after the tag in flight"))
-		case km.Stay.Matches(k):
+		case kb.Matches(k, km.Stay):
 			m.confirm = false
 		}
 		return m, nil
 	}
 	if m.help {
 		switch {
-		case km.Close.Matches(k):
+		case kb.Matches(k, km.Close):
 			m.help = false
 			return m, nil
-		case !km.Quit.Matches(k):
+		case !kb.Matches(k, km.Quit):
 			return m, nil
 		}
 		m.help = false
 	}
 	switch {
-	case km.Quit.Matches(k):
+	case kb.Matches(k, km.Quit):
 		if m.anyEncoding() {
 			m.confirm = true
 			return m, nil
 		}
 		return m, m.quit("operator quit")
-	case km.Pause.Matches(k):
+	case kb.Matches(k, km.Pause):
 		if m.gate == nil {
 			return m, nil
 		}
@@ -435,7 +439,7 @@ func (m Model) onKey(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 		}
 		m.gateSeq++
 		return m, tea.Batch(m.gate.cmd(m.gateSeq, m.paused), m.logCmd(slog.LevelInfo, "line "+word))
-	case km.Help.Matches(k):
+	case kb.Matches(k, km.Help):
 		m.help = true
 	}
 	return m, nil

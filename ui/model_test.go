@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -465,5 +466,26 @@ func TestLaneTextIsCleaned(t *testing.T) {
 	}
 	if got := m.recent[0].reason; got != "driver said:  [2Jboom  again" {
 		t.Errorf("reason %q", got)
+	}
+}
+
+// The footer drops the keys that do not fit, whole and without an
+// ellipsis, as it did before bubbles/help drew it.
+func TestFooterDropsWhatDoesNotFit(t *testing.T) {
+	m := NewModel(Config{NoColor: true, Out: io.Discard})
+	for w, want := range map[int]string{
+		80: " [q] quit   [?] help",
+		20: " [q] quit   [?] help",
+		19: " [q] quit",
+		9:  " [q] quit",
+		8:  " ",
+	} {
+		if got := m.viewFooter(w); got != want {
+			t.Errorf("width %d: %q, want %q", w, got, want)
+		}
+	}
+	m.confirm = true
+	if got := m.viewFooter(80); got != " [w] wait, then quit   [y] quit now   [n] keep running" {
+		t.Errorf("confirm: %q", got)
 	}
 }

@@ -63,6 +63,11 @@ var stateColors = [numStates + 1]struct{ bg, fg, word string }{
 
 func xterm(n string) lipgloss.Color { return lipgloss.Color(n) }
 
+// keyStyle is a key's band in the footer.
+func keyStyle(r *lipgloss.Renderer) lipgloss.Style {
+	return r.NewStyle().Bold(true).Foreground(xterm("16")).Background(xterm("252"))
+}
+
 func newStyles(r *lipgloss.Renderer) styles {
 	s := styles{color: r.ColorProfile() != termenv.Ascii}
 	s.header = newPaint(r.NewStyle().Bold(true).Foreground(xterm("231")).Background(xterm("236")))
@@ -72,7 +77,7 @@ func newStyles(r *lipgloss.Renderer) styles {
 	}
 	s.bold = newPaint(r.NewStyle().Bold(true))
 	s.dim = newPaint(r.NewStyle().Foreground(xterm("245")))
-	s.key = newPaint(r.NewStyle().Bold(true).Foreground(xterm("16")).Background(xterm("252")))
+	s.key = newPaint(keyStyle(r))
 	s.title = newPaint(r.NewStyle().Bold(true).Foreground(xterm("252")))
 	s.barOn = newPaint(r.NewStyle().Foreground(xterm("40")))
 	s.barOff = newPaint(r.NewStyle().Foreground(xterm("239")))

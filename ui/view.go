@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	kb "github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/tagline-station/tagline/station"
@@ -455,45 +456,21 @@ func (m Model) laneStatus(l *lane) (string, string) {
 }
 
 func (m Model) viewFooter(w int) string {
-	type kh struct{ key, help string }
-	var keys []kh
+	k := m.keys
+	var keys []kb.Binding
 	switch {
 	case m.confirm:
-		keys = []kh{{"w", "wait, then quit"}, {"y", "quit now"}, {"n", "keep running"}}
+		keys = []kb.Binding{k.QuitAfter, k.QuitNow, k.Stay}
 	case m.help:
-		keys = []kh{{"esc", "close help"}, {"q", "quit"}}
+		keys = []kb.Binding{k.Close, k.Quit}
 	default:
-		pause := "pause"
+		keys = k.ShortHelp()
 		if m.paused {
-			pause = "resume"
+			keys[0].SetHelp(k.Pause.Help().Key, "resume")
 		}
-		if m.gate != nil {
-			keys = append(keys, kh{"p", pause})
-		}
-		keys = append(keys, kh{"q", "quit"}, kh{"?", "help"})
+		keys[0].SetEnabled(m.gate != nil)
 	}
-	var b strings.Builder
-	width := 1
-	b.WriteString(" ")
-	for i, k := range keys {
-		seg := " " + k.key + " "
-		if !m.st.color {
-			seg = "[" + k.key + "]"
-		}
-		add := ansi.StringWidth(seg) + 1 + len(k.help)
-		if i > 0 {
-			add += 3
-		}
-		if width+add > w {
-			break
-		}
-		if i > 0 {
-			b.WriteString("   ")
-		}
-		b.WriteString(m.st.key.Render(seg) + " " + k.help)
-		width += add
-	}
-	return b.String()
+	return footer(m.hv, w, keys)
 }
 
 func (m Model) viewHelp(w int) []string {
@@ -501,13 +478,15 @@ func (m Model) viewHelp(w int) []string {
 	lines := []string{
 		"",
 		"  " + m.st.title.Render("KEYS"),
-		fmt.Sprintf("    %-6s %s", k.Pause.Key, k.Pause.Help),
-		fmt.Sprintf("    %-6s %s", k.Quit.Key, k.Quit.Help),
-		fmt.Sprintf("    %-6s %s", k.Help.Key, k.Help.Help),
+	}
+	for _, l := range strings.Split(m.hv.FullHelpView(k.FullHelp()), "\n") {
+		lines = append(lines, "    "+strings.TrimRight(l, " "))
+	}
+	lines = append(lines,
 		fmt.Sprintf("    %-6s %s", "", "ctrl+c does what q does; esc closes this help"),
 		"",
-		"  " + m.st.title.Render("WHAT THE SCREEN SAYS"),
-	}
+		"  "+m.st.title.Render("WHAT THE SCREEN SAYS"),
+	)
 	legend := []struct {
 		s    State
 		text string

@@ -12,7 +12,7 @@
 //     asks the tag (GetCardUID); the tests assert that path and that the
 //     command sequence is the in-process one.
 //   - libnfc: reader/libnfc → libnfc's pn532_uart driver → a pseudo-terminal
-//     → reader/pn532emu → sim.Tag. The UID comes from anticollision.
+//     → internal/pn532emu → sim.Tag. The UID comes from anticollision.
 //
 // # Tests
 //

@@ -4,16 +4,17 @@ package readerpaths
 
 import (
 	"bytes"
-	"os"
+	"fmt"
+	"github.com/tagline-station/tagline/internal/testenv"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/tagline-station/tagline/encoder"
+	"github.com/tagline-station/tagline/internal/pn532emu"
 	"github.com/tagline-station/tagline/reader"
 	"github.com/tagline-station/tagline/reader/libnfc"
-	"github.com/tagline-station/tagline/reader/pn532emu"
 	"github.com/tagline-station/tagline/reader/sim"
 )
 
@@ -33,10 +34,7 @@ func startLibNFC(tb testing.TB) *nfcEnv {
 	tb.Helper()
 	if !libnfc.Compiled {
 		_, err := libnfc.Open("")
-		if os.Getenv("CI") == "true" {
-			tb.Fatalf("libnfc is required in CI: %v", err)
-		}
-		tb.Skipf("libnfc not compiled in: %v", err)
+		testenv.Missing(tb, fmt.Sprintf("libnfc not compiled in: %v; run scripts/setup.sh and build with cgo", err))
 	}
 	emu, err := pn532emu.Start(pn532emu.Options{})
 	if err != nil {

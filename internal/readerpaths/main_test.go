@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/tagline-station/tagline/internal/transcript"
 	"os"
 	"path/filepath"
 	"sync"
@@ -269,7 +270,7 @@ func referenceFlow(tb testing.TB, withReaderUID bool) flow {
 				refErr = err
 				return
 			}
-			rec := sim.NewRecorder(card)
+			rec := transcript.NewRecorder(card)
 			var uid []byte
 			if with {
 				uid = card.UID()

@@ -12,7 +12,7 @@
 // This package needs cgo and libnfc-dev (scripts/setup.sh installs it). In
 // builds without cgo, Compiled is false and Open returns an error wrapping
 // reader.ErrStackUnavailable that says so; the rest of tagline still builds.
-// The tests run against reader/pn532emu, a PN532 emulated on a
+// The tests run against internal/pn532emu, a PN532 emulated on a
 // pseudo-terminal, so they need libnfc but no hardware.
 //
 // # Invariants

@@ -5,7 +5,7 @@
 // keys, EV2 secure messaging, Secure Dynamic Messaging (SUN) and the
 // failed-authentication counters. It implements reader.Emulated, so the same
 // simulated tag can sit behind this package's Reader, behind pcscd through
-// reader/vpcd, or behind libnfc through reader/pn532emu. Every cryptographic
+// reader/vpcd, or behind libnfc through internal/pn532emu. Every cryptographic
 // step is delegated to the packages the encoder itself uses (keys, ev2, sdm),
 // and those are proven against the published NXP vectors; the tests here
 // drive the simulated tag with the same vectors, so the tag reproduces the
@@ -14,7 +14,8 @@
 //
 // Reader is a reader.Reader with one slot: Present puts a Tag into the
 // field, Remove takes it out, WaitTag and WaitRemoved block on channels.
-// Recorder and Replay record and replay C-APDU/R-APDU transcripts.
+// Recording and replaying transcripts lives in internal/transcript (only
+// tests use it).
 //
 // # Invariants
 //

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/tagline-station/tagline/internal/transcript"
 	"path/filepath"
 	"testing"
 	"time"
@@ -228,7 +229,7 @@ func TestTranscriptRecordReplay(t *testing.T) {
 	r := NewReader("sim")
 	tag := New(Options{UID: unhex(t, "04010203040506"), Rand: seeded(9)})
 	r.Present(tag)
-	rec := NewRecorder(waitTag(t, r))
+	rec := transcript.NewRecorder(waitTag(t, r))
 	url := run(rec, tag)
 	tr := rec.Transcript()
 	if !bytes.Equal(tr.UID, tag.UID()) || len(tr.Exchanges) < 10 {
@@ -238,12 +239,12 @@ func TestTranscriptRecordReplay(t *testing.T) {
 	if err := tr.WriteFile(path); err != nil {
 		t.Fatal(err)
 	}
-	loaded, err := LoadTranscript(path)
+	loaded, err := transcript.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The same PCD against the replay: identical commands, identical URL.
-	rep := NewReplay(loaded)
+	rep := transcript.NewReplay(loaded)
 	fresh := New(Options{UID: unhex(t, "04010203040506")}) // for UID only
 	if got := run(rep, fresh); got != url {
 		t.Fatalf("replayed url %s, recorded %s", got, url)
@@ -252,13 +253,13 @@ func TestTranscriptRecordReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Any byte difference fails, and keeps failing.
-	rep = NewReplay(loaded)
+	rep = transcript.NewReplay(loaded)
 	bad := append([]byte(nil), loaded.Exchanges[0].C...)
 	bad[len(bad)-2] ^= 1
-	if _, err := rep.Transmit(context.Background(), bad); !errors.Is(err, ErrReplayMismatch) {
+	if _, err := rep.Transmit(context.Background(), bad); !errors.Is(err, transcript.ErrReplayMismatch) {
 		t.Fatalf("mismatch: %v", err)
 	}
-	if _, err := rep.Transmit(context.Background(), loaded.Exchanges[0].C); !errors.Is(err, ErrReplayMismatch) {
+	if _, err := rep.Transmit(context.Background(), loaded.Exchanges[0].C); !errors.Is(err, transcript.ErrReplayMismatch) {
 		t.Fatalf("after a mismatch: %v", err)
 	}
 	if err := rep.Done(); err == nil {
@@ -270,7 +271,7 @@ func TestTranscriptRecordReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	tr = rec.Transcript()
-	rep = NewReplay(Transcript{Exchanges: tr.Exchanges[len(tr.Exchanges)-1:]})
+	rep = transcript.NewReplay(transcript.Transcript{Exchanges: tr.Exchanges[len(tr.Exchanges)-1:]})
 	if _, err := rep.Transmit(context.Background(), selectApp); !errors.Is(err, reader.ErrTagRemoved) {
 		t.Fatalf("replayed removal: %v", err)
 	}

@@ -7,7 +7,8 @@
 //	emu.SetTag(tag) // any reader.Emulated, e.g. reader/sim's NTAG 424 DNA
 //	dev, err := libnfc.Open(emu.Connstring()) // "pn532_uart:/dev/pts/N"
 //
-// The package is pure Go (no cgo) and Linux-only (/dev/ptmx).
+// The package is pure Go (no cgo) and Linux-only (/dev/ptmx). It is under
+// internal/ because only tests use it (reader/libnfc, internal/readerpaths).
 //
 // # Protocol
 //

@@ -1,4 +1,4 @@
-package sim
+package transcript
 
 import (
 	"bytes"
@@ -49,15 +49,15 @@ type Transcript struct {
 	Exchanges []Exchange `json:"exchanges"`
 }
 
-// LoadTranscript reads a transcript file.
-func LoadTranscript(path string) (Transcript, error) {
+// Load reads a transcript file.
+func Load(path string) (Transcript, error) {
 	var t Transcript
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return t, err
 	}
 	if err := json.Unmarshal(b, &t); err != nil {
-		return t, fmt.Errorf("sim: transcript %s: %w", path, err)
+		return t, fmt.Errorf("transcript %s: %w", path, err)
 	}
 	return t, nil
 }
@@ -154,9 +154,12 @@ func (r *Recorder) Transcript() Transcript {
 	return Transcript{UID: r.tr.UID, Exchanges: append([]Exchange(nil), r.tr.Exchanges...)}
 }
 
+// ErrClosed is returned by a Replay after Close.
+var ErrClosed = errors.New("transcript: replay closed")
+
 // ErrReplayMismatch is wrapped by every error of a Replay whose caller did
 // not send exactly the recorded commands.
-var ErrReplayMismatch = errors.New("sim: replay mismatch")
+var ErrReplayMismatch = errors.New("transcript: replay mismatch")
 
 // Replay is a card that answers from a transcript. Each Transmit must send
 // exactly the next recorded command APDU; on the first difference (or a
