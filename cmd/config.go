@@ -3,6 +3,7 @@ package cmd
 import (
 	"errors"
 	"fmt"
+	"github.com/tagline-station/tagline/internal/errkind"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -19,7 +20,7 @@ import (
 )
 
 // errConfig is wrapped by every configuration error (exit 2).
-var errConfig = errors.New("bad configuration")
+var errConfig = errkind.New(errkind.Usage, "bad configuration")
 
 // Environment variables tagline reads.
 const (

@@ -102,9 +102,6 @@ func classify(err error) int {
 		return ExitOK
 	}
 	k := errkind.Of(err)
-	if k == errkind.None && errors.Is(err, errConfig) {
-		k = errkind.Usage // config.go's sentinel is not marked yet
-	}
 	switch k {
 	case errkind.Usage:
 		return ExitUsage
