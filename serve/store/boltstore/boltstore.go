@@ -7,10 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/tagline-station/tagline/serve/store"
 )
@@ -34,199 +35,106 @@ type Options struct {
 	// LockTimeout bounds the wait for another process holding the file
 	// (default 2s).
 	LockTimeout time.Duration
-	// MaxGroup bounds the taps decided and logged together (default 4096).
-	MaxGroup int
-	// LogCapacity is the number of record slots of the tap log (default
-	// 65536, 1.5 MiB; at least 2×MaxGroup).
-	LogCapacity int
-	// CheckpointEvery is the pause between checkpoints (default 200ms).
-	CheckpointEvery time.Duration
-	// GroupWait is how long the committer keeps a group open for more
-	// taps after the queue ran dry, before writing it (default 200µs;
-	// negative: none). An fdatasync costs the same for one tap as for a
-	// hundred, and on a virtual disk it costs CPU as well as time, so a
-	// slightly later, larger group raises throughput; each tap waits at
-	// most this much longer.
-	GroupWait time.Duration
+	// MaxBatchSize and MaxBatchDelay set bbolt's Batch, which commits the
+	// accepted taps together (defaults 256 and 1ms). A commit costs two
+	// fdatasyncs whatever it carries, so taps wait up to MaxBatchDelay for
+	// company; MaxBatchSize is well above the taps one instance has in
+	// flight, so a batch is cut by the delay, not by its size.
+	MaxBatchSize  int
+	MaxBatchDelay time.Duration
 	// Now stamps conflicts (default time.Now).
 	Now func() time.Time
 }
 
-// Store is a store.Store over one bbolt file and its tap log.
+// Store is a store.Store over one bbolt file.
 type Store struct {
-	db       *bolt.DB
-	log      *tapLog
-	maxGroup int
-	now      func() time.Time
-	every    time.Duration
-	wait     time.Duration
-	reqs     chan *tapReq
-	mu       sync.RWMutex // guards closed against sends on reqs
-	closed   bool
-	done     chan struct{}
-	stopCkpt chan struct{}
-	ckptDone chan struct{}
+	db  *bolt.DB
+	now func() time.Time
 
-	ckptMu sync.Mutex // one checkpoint at a time
-
-	// ov guards the counters accepted but not yet checkpointed: overlay
-	// (since the last checkpoint began), frozen (being checkpointed), and
-	// the log positions.
-	ov       sync.Mutex
-	overlay  map[string]uint32
-	frozen   map[string]uint32
-	written  uint64 // records written to the log (the next lsn)
-	ckptedTo uint64 // records below this lsn are in bbolt
-
-	statsMu                       sync.Mutex
-	commits, committedTaps, ckpts uint64
+	commits, taps atomic.Uint64
+	lastTx        *bolt.Tx // the last write transaction counted in commits
 }
 
-type tapReq struct {
-	uid  string
-	ctr  uint32
-	kv   byte
-	res  store.Tap
-	err  error
-	done chan struct{}
-}
-
-var reqPool = sync.Pool{New: func() any { return &tapReq{done: make(chan struct{}, 1)} }}
-
-// Open opens or creates the database at path and its tap log, replaying
-// the log into the database.
+// Open opens or creates the database at path, and folds in the tap log of
+// an earlier release if one is next to it.
 func Open(path string, opts Options) (*Store, error) {
 	if opts.LockTimeout <= 0 {
 		opts.LockTimeout = 2 * time.Second
 	}
-	if opts.MaxGroup <= 0 {
-		opts.MaxGroup = 4096
+	if opts.MaxBatchSize <= 0 {
+		opts.MaxBatchSize = 256
 	}
-	if opts.LogCapacity < 2*opts.MaxGroup {
-		opts.LogCapacity = max(65536, 2*opts.MaxGroup)
-	}
-	if opts.CheckpointEvery <= 0 {
-		opts.CheckpointEvery = 200 * time.Millisecond
-	}
-	if opts.GroupWait == 0 {
-		opts.GroupWait = 200 * time.Microsecond
+	if opts.MaxBatchDelay <= 0 {
+		opts.MaxBatchDelay = time.Millisecond
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout:         opts.LockTimeout,
-		NoFreelistSync:  true,
-		FreelistType:    bolt.FreelistMapType,
-		InitialMmapSize: 64 << 20,
-	})
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout})
 	if err != nil {
 		return nil, fmt.Errorf("serve store %s: %w", path, err)
 	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		meta := tx.Bucket(bMeta)
-		if meta == nil {
-			if err := tx.ForEach(func([]byte, *bolt.Bucket) error { return ErrForeign }); err != nil {
-				return err
-			}
-			var err error
-			if meta, err = tx.CreateBucket(bMeta); err != nil {
-				return err
-			}
-			if err := meta.Put([]byte("magic"), magic); err != nil {
-				return err
-			}
-			if err := meta.Put([]byte("format"), []byte("1")); err != nil {
-				return err
-			}
-		}
-		if !bytes.Equal(meta.Get([]byte("magic")), magic) {
-			return ErrForeign
-		}
-		if f := string(meta.Get([]byte("format"))); f != "1" {
-			return fmt.Errorf("%w: format %q, this tagline reads 1", ErrForeign, f)
-		}
-		for _, b := range [][]byte{bBindings, bCtr, bRecords, bStations, bIdem, bConflict} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	db.MaxBatchSize, db.MaxBatchDelay = opts.MaxBatchSize, opts.MaxBatchDelay
+	if err := db.Update(initBuckets); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("serve store %s: %w", path, err)
 	}
-	s := &Store{db: db, maxGroup: opts.MaxGroup, now: opts.Now, every: opts.CheckpointEvery, wait: opts.GroupWait,
-		reqs: make(chan *tapReq, opts.MaxGroup), done: make(chan struct{}),
-		stopCkpt: make(chan struct{}), ckptDone: make(chan struct{}),
-		overlay: map[string]uint32{}}
-	if s.log, err = openLog(path+".taplog", opts.LogCapacity); err != nil {
+	if err := foldOldTapLog(db, path+".taplog"); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("serve store %s: tap log: %w", path, err)
+		return nil, fmt.Errorf("serve store %s: the tap log of an earlier release: %w; "+
+			"open it once with the release that wrote it, or remove it to lose the counters it holds", path, err)
 	}
-	replayed, err := s.log.replay()
-	if err == nil && len(replayed) > 0 {
-		err = s.applyCounters(replayed)
-	}
-	if err != nil {
-		s.log.close()
-		db.Close()
-		return nil, fmt.Errorf("serve store %s: replaying the tap log: %w", path, err)
-	}
-	go s.commitLoop()
-	go s.checkpointLoop()
-	return s, nil
+	return &Store{db: db, now: opts.Now}, nil
 }
 
-// applyCounters raises the stored last accepted counters to cs, durably.
-func (s *Store) applyCounters(cs map[string]uint32) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
-		ctrs := tx.Bucket(bCtr)
-		for uid, c := range cs {
-			if v := ctrs.Get([]byte(uid)); len(v) == 4 && binary.BigEndian.Uint32(v) >= c {
-				continue
-			}
-			if err := ctrs.Put([]byte(uid), binary.BigEndian.AppendUint32(nil, c)); err != nil {
-				return err
-			}
+// initBuckets checks the file is ours and adds what is missing.
+func initBuckets(tx *bolt.Tx) error {
+	meta := tx.Bucket(bMeta)
+	if meta == nil {
+		if err := tx.ForEach(func([]byte, *bolt.Bucket) error { return ErrForeign }); err != nil {
+			return err
 		}
-		return nil
-	})
+		var err error
+		if meta, err = tx.CreateBucket(bMeta); err != nil {
+			return err
+		}
+		if err := meta.Put([]byte("magic"), magic); err != nil {
+			return err
+		}
+		if err := meta.Put([]byte("format"), []byte("1")); err != nil {
+			return err
+		}
+	}
+	if !bytes.Equal(meta.Get([]byte("magic")), magic) {
+		return ErrForeign
+	}
+	if f := string(meta.Get([]byte("format"))); f != "1" {
+		return fmt.Errorf("%w: format %q, this tagline reads 1", ErrForeign, f)
+	}
+	for _, b := range [][]byte{bBindings, bCtr, bRecords, bStations, bIdem, bConflict} {
+		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-// Close stops the committer after the queued taps, checkpoints the tap
-// log and closes the files.
-func (s *Store) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+// raiseCounter sets the last accepted counter of uid to c unless it is
+// already at least c: counters only go up.
+func raiseCounter(tx *bolt.Tx, uid string, c uint32) error {
+	ctrs := tx.Bucket(bCtr)
+	if v := ctrs.Get([]byte(uid)); len(v) == 4 && binary.BigEndian.Uint32(v) >= c {
 		return nil
 	}
-	s.closed = true
-	close(s.reqs)
-	s.mu.Unlock()
-	<-s.done
-	close(s.stopCkpt)
-	<-s.ckptDone
-	err := s.checkpoint()
-	if cerr := s.log.close(); err == nil {
-		err = cerr
-	}
-	if cerr := s.db.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return ctrs.Put([]byte(uid), binary.BigEndian.AppendUint32(nil, c))
 }
+
+// Close closes the file; every Tap that returned is already durable.
+func (s *Store) Close() error { return s.db.Close() }
 
 // Ping checks the file can be read.
 func (s *Store) Ping(context.Context) error {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed {
-		return store.ErrClosed
-	}
-	return s.db.View(func(tx *bolt.Tx) error {
+	return s.view(func(tx *bolt.Tx) error {
 		if tx.Bucket(bMeta) == nil {
 			return ErrForeign
 		}
@@ -234,41 +142,29 @@ func (s *Store) Ping(context.Context) error {
 	})
 }
 
-// Stats reports the group commits so far (tap log writes), the taps they
-// carried and the checkpoints.
-func (s *Store) Stats() (commits, taps, checkpoints uint64) {
-	s.statsMu.Lock()
-	defer s.statsMu.Unlock()
-	return s.commits, s.committedTaps, s.ckpts
+// view is db.View with a closed database reported as store.ErrClosed.
+func (s *Store) view(fn func(*bolt.Tx) error) error { return closed(s.db.View(fn)) }
+
+func closed(err error) error {
+	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
+		return store.ErrClosed
+	}
+	return err
+}
+
+// Stats reports the bbolt commits that carried accepted taps and the taps
+// they carried.
+func (s *Store) Stats() (commits, taps uint64) {
+	return s.commits.Load(), s.taps.Load()
 }
 
 // Lookup returns the current binding of uid and its last accepted counter.
 func (s *Store) Lookup(_ context.Context, uid string) (b store.Binding, last uint32, ok bool, err error) {
-	s.ov.Lock() // as in commitLoop: a consistent view of bbolt and the log
-	defer s.ov.Unlock()
-	err = s.db.View(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *bolt.Tx) error {
 		b, last, ok, err = get(tx, uid)
 		return err
 	})
-	return b, s.pendingMaxLocked(uid, last), ok, err
-}
-
-// pendingMax is the last accepted counter of uid given the stored one:
-// counters accepted since the last checkpoint are higher if present.
-func (s *Store) pendingMax(uid string, stored uint32) uint32 {
-	s.ov.Lock()
-	defer s.ov.Unlock()
-	return s.pendingMaxLocked(uid, stored)
-}
-
-func (s *Store) pendingMaxLocked(uid string, stored uint32) uint32 {
-	if c := s.overlay[uid]; c > stored {
-		stored = c
-	}
-	if c := s.frozen[uid]; c > stored {
-		stored = c
-	}
-	return stored
+	return b, last, ok, err
 }
 
 func get(tx *bolt.Tx, uid string) (store.Binding, uint32, bool, error) {
@@ -301,204 +197,50 @@ func decide(b store.Binding, last uint32, ok bool, ctr uint32, kv byte) store.Ta
 }
 
 // Tap implements store.Store.
-func (s *Store) Tap(ctx context.Context, uid string, ctr uint32, kv byte) (store.Tap, error) {
-	// The pre-check: rejections only, from a view that may be a little
-	// stale. ov is taken after the bbolt view has ended, never inside it
-	// (the committer takes them in the other order).
-	var b store.Binding
-	var last uint32
-	var ok bool
-	err := s.db.View(func(tx *bolt.Tx) error {
-		var err error
-		b, last, ok, err = get(tx, uid)
+func (s *Store) Tap(_ context.Context, uid string, ctr uint32, kv byte) (store.Tap, error) {
+	var res store.Tap
+	// The pre-check, in a read-only transaction, only ever rejects: the
+	// last accepted counter never decreases, so a rejection from a view
+	// a commit behind is still right, and costs no write.
+	err := s.view(func(tx *bolt.Tx) error {
+		b, last, ok, err := get(tx, uid)
+		res = decide(b, last, ok, ctr, kv)
 		return err
 	})
-	if err != nil {
-		return store.Tap{}, err
+	if err != nil || res.Result != store.Accepted {
+		return res, err
 	}
-	if ok {
-		last = s.pendingMax(uid, last)
-	}
-	if pre := decide(b, last, ok, ctr, kv); pre.Result != store.Accepted {
-		return pre, nil
-	}
-	r := reqPool.Get().(*tapReq)
-	r.uid, r.ctr, r.kv, r.res, r.err = uid, ctr, kv, store.Tap{}, nil
-	s.mu.RLock()
-	if s.closed {
-		s.mu.RUnlock()
-		reqPool.Put(r)
-		return store.Tap{}, store.ErrClosed
-	}
-	s.reqs <- r
-	s.mu.RUnlock()
-	// The committer always answers; waiting for it even when ctx ends
-	// keeps the request from being reused while it is still queued.
-	<-r.done
-	res, err := r.res, r.err
-	reqPool.Put(r)
-	return res, err
-}
-
-func (s *Store) commitLoop() {
-	defer close(s.done)
-	group := make([]*tapReq, 0, s.maxGroup)
-	local := map[string]uint32{}
-	var buf []byte
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	for first := range s.reqs {
-		group = append(group[:0], first)
-	fill:
-		for len(group) < s.maxGroup {
-			select {
-			case r, ok := <-s.reqs:
-				if !ok {
-					break fill
-				}
-				group = append(group, r)
-			default:
-				break fill
-			}
-		}
-		if s.wait > 0 && len(group) < s.maxGroup {
-			timer.Reset(s.wait)
-		wait:
-			for len(group) < s.maxGroup {
-				select {
-				case r, ok := <-s.reqs:
-					if !ok {
-						break wait
-					}
-					group = append(group, r)
-				case <-timer.C:
-					break wait
-				}
-			}
-			timer.Stop()
-		}
-		clear(local)
-		buf = buf[:0]
-		// The view begins under ov: a checkpoint clears frozen only after
-		// its counters are committed to bbolt, and under ov, so this view
-		// sees each counter in bbolt, in overlay or in frozen.
-		s.ov.Lock()
-		err := s.db.View(func(tx *bolt.Tx) error {
-			for _, r := range group {
-				b, last, ok, err := get(tx, r.uid)
-				if err != nil {
-					r.res, r.err = store.Tap{}, err
-					continue
-				}
-				last = s.pendingMaxLocked(r.uid, last)
-				if c := local[r.uid]; c > last {
-					last = c
-				}
-				r.res = decide(b, last, ok, r.ctr, r.kv)
-				if r.res.Result == store.Accepted {
-					local[r.uid] = r.ctr
-					buf = appendRecord(buf, r.uid, r.ctr)
-				}
-			}
-			return nil
-		})
-		s.ov.Unlock()
-		if err == nil && len(buf) > 0 {
-			err = s.logGroup(buf, local)
-		}
+	// The decision proper, in the writer transaction that stores it. bbolt
+	// runs fn again, in a new transaction, if another call of its batch
+	// fails, so fn decides afresh each time and counts only on commit.
+	err = s.db.Batch(func(tx *bolt.Tx) error {
+		b, last, ok, err := get(tx, uid)
 		if err != nil {
-			err = fmt.Errorf("committing taps: %w", err)
-		}
-		for _, r := range group {
-			if err != nil {
-				r.res, r.err = store.Tap{}, err
-			}
-			r.done <- struct{}{}
-		}
-	}
-}
-
-// logGroup writes the accepted counters of a group to the tap log,
-// durably, then makes them visible as accepted.
-func (s *Store) logGroup(buf []byte, local map[string]uint32) error {
-	n := uint64(len(buf) / logRecSize)
-	s.ov.Lock()
-	for s.written+n-s.ckptedTo > s.log.capacity() {
-		// The ring is full of counters not yet in bbolt: checkpoint now.
-		s.ov.Unlock()
-		if err := s.checkpoint(); err != nil {
 			return err
 		}
-		s.ov.Lock()
-	}
-	lsn := s.written
-	s.ov.Unlock()
-	if err := s.log.write(buf, lsn); err != nil {
-		return err
-	}
-	s.ov.Lock()
-	for uid, c := range local {
-		if c > s.overlay[uid] {
-			s.overlay[uid] = c
+		res = decide(b, last, ok, ctr, kv)
+		if res.Result != store.Accepted {
+			return nil
 		}
-	}
-	s.written += n
-	s.ov.Unlock()
-	s.statsMu.Lock()
-	s.commits++
-	s.committedTaps += n
-	s.statsMu.Unlock()
-	return nil
-}
-
-func (s *Store) checkpointLoop() {
-	defer close(s.ckptDone)
-	t := time.NewTicker(s.every)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stopCkpt:
-			return
-		case <-t.C:
-			s.checkpoint() // a failure leaves the counters in the log for the next try
-		}
-	}
-}
-
-// checkpoint moves the counters accepted so far into bbolt and frees
-// their log slots.
-func (s *Store) checkpoint() error {
-	s.ckptMu.Lock()
-	defer s.ckptMu.Unlock()
-	s.ov.Lock()
-	if len(s.overlay) == 0 {
-		s.ckptedTo = s.written
-		s.ov.Unlock()
-		return nil
-	}
-	s.frozen, s.overlay = s.overlay, map[string]uint32{}
-	upto, frozen := s.written, s.frozen
-	s.ov.Unlock()
-	err := s.applyCounters(frozen)
-	s.ov.Lock()
+		s.countCommit(tx)
+		return raiseCounter(tx, uid, ctr)
+	})
 	if err != nil {
-		// Put them back; the log still holds them.
-		for uid, c := range frozen {
-			if c > s.overlay[uid] {
-				s.overlay[uid] = c
-			}
-		}
-	} else {
-		s.ckptedTo = upto
+		return store.Tap{}, fmt.Errorf("committing a tap: %w", closed(err))
 	}
-	s.frozen = nil
-	s.ov.Unlock()
-	if err == nil {
-		s.statsMu.Lock()
-		s.ckpts++
-		s.statsMu.Unlock()
+	return res, nil
+}
+
+// countCommit counts an accepted tap, and its transaction once, when the
+// transaction commits. It runs inside the one writer transaction, so
+// lastTx needs no lock; it is compared by pointer, as a batch run again
+// after a failure gets a new Tx with the same ID.
+func (s *Store) countCommit(tx *bolt.Tx) {
+	tx.OnCommit(func() { s.taps.Add(1) })
+	if tx != s.lastTx {
+		s.lastTx = tx
+		tx.OnCommit(func() { s.commits.Add(1) })
 	}
-	return err
 }
 
 // ApplySync implements store.Store.
@@ -563,7 +305,7 @@ func (s *Store) ApplySync(_ context.Context, up store.Upload) (store.Applied, er
 		return idem.Put([]byte(up.Key), append(append([]byte(nil), hash...), js...))
 	})
 	if err != nil {
-		return store.Applied{}, err
+		return store.Applied{}, closed(err)
 	}
 	return res, nil
 }
@@ -572,7 +314,7 @@ func (s *Store) ApplySync(_ context.Context, up store.Upload) (store.Applied, er
 // it binds it, leaves things as they are, or keeps it as a conflict under
 // key (its station and seq) once.
 func bindRecord(tx *bolt.Tx, in *store.Binding, key []byte, now time.Time) (applied bool, conflict *store.ConflictRecord, err error) {
-	binds, ctrs := tx.Bucket(bBindings), tx.Bucket(bCtr)
+	binds := tx.Bucket(bBindings)
 	if v := binds.Get([]byte(in.UID)); v != nil {
 		cur, err := decodeBinding(v)
 		if err != nil {
@@ -590,13 +332,7 @@ func bindRecord(tx *bolt.Tx, in *store.Binding, key []byte, now time.Time) (appl
 	}
 	// A new or replacing binding never lowers the last accepted counter;
 	// it raises it to the counter the station saw.
-	v := ctrs.Get([]byte(in.UID))
-	if len(v) != 4 || in.ReadCtr > binary.BigEndian.Uint32(v) {
-		if err := ctrs.Put([]byte(in.UID), binary.BigEndian.AppendUint32(nil, in.ReadCtr)); err != nil {
-			return false, nil, err
-		}
-	}
-	return true, nil, nil
+	return true, nil, raiseCounter(tx, in.UID, in.ReadCtr)
 }
 
 // keepConflict stores a conflict once by its record's station and seq: a

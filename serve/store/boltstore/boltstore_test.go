@@ -1,14 +1,25 @@
 package boltstore
 
 import (
+	"bufio"
 	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"hash/crc32"
+	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/tagline-station/tagline/batch"
 	"github.com/tagline-station/tagline/serve/store"
@@ -30,20 +41,6 @@ func seed(t *testing.T, s *Store, n int) {
 	}
 }
 
-// crash drops the store without a checkpoint, as a killed process would:
-// the counters accepted since the last checkpoint are only in the tap log.
-func (s *Store) crash() {
-	s.mu.Lock()
-	s.closed = true
-	close(s.reqs)
-	s.mu.Unlock()
-	<-s.done
-	close(s.stopCkpt)
-	<-s.ckptDone
-	s.log.close()
-	s.db.Close()
-}
-
 func tapOK(t *testing.T, s *Store, u string, ctr uint32) store.TapResult {
 	t.Helper()
 	r, err := s.Tap(context.Background(), u, ctr, 1)
@@ -62,91 +59,166 @@ func last(t *testing.T, s *Store, u string) uint32 {
 	return l
 }
 
-func TestCountersSurviveACrash(t *testing.T) {
+// crashEnv makes the test binary, run again as a child, the crashing
+// process of TestAcceptedTapSurvivesAKill.
+const crashEnv = "BOLTSTORE_CRASH_CHILD"
+
+// The child opens the store, taps, writes "accepted N" as soon as each Tap
+// returned, and waits to be killed: it never closes the store.
+func crashChild(path string) {
+	s, err := Open(path, Options{})
+	if err != nil {
+		fmt.Println("error", err)
+		os.Exit(1)
+	}
+	for c := uint32(2); ; c++ {
+		r, err := s.Tap(context.Background(), uid(0), c, 1)
+		if err != nil || r.Result != store.Accepted {
+			fmt.Println("error", r.Result, err)
+			os.Exit(1)
+		}
+		fmt.Println("accepted", c)
+		if c == 5 {
+			select {}
+		}
+	}
+}
+
+// A process killed right after Tap returned keeps the acceptance: the
+// counter is in the file when it is opened again, without Close or a
+// clean shutdown in between (store invariant 2).
+func TestAcceptedTapSurvivesAKill(t *testing.T) {
+	if p := os.Getenv(crashEnv); p != "" {
+		crashChild(p)
+		return
+	}
 	path := filepath.Join(t.TempDir(), "s.db")
-	s, err := Open(path, Options{CheckpointEvery: time.Hour})
+	s, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed(t, s, 1)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	cmd := exec.Command(os.Args[0], "-test.run=^TestAcceptedTapSurvivesAKill$")
+	cmd.Env = append(os.Environ(), crashEnv+"="+path)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(out)
+	var lastLine string
+	for lastLine != "accepted 5" && sc.Scan() {
+		lastLine = sc.Text()
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	if lastLine != "accepted 5" {
+		t.Fatalf("the child did not accept its taps: %q", lastLine)
+	}
+
+	s, err = Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if l := last(t, s, uid(0)); l != 5 {
+		t.Fatalf("after the kill, last accepted %d, want 5", l)
+	}
+	if r := tapOK(t, s, uid(0), 5); r != store.Replayed {
+		t.Fatalf("the killed process's last tap again: %v", r)
+	}
+	if r := tapOK(t, s, uid(0), 6); r != store.Accepted {
+		t.Fatal(r)
+	}
+}
+
+// oldLogRecord is a record of the tap log of earlier releases.
+func oldLogRecord(u string, ctr uint32) []byte {
+	var r [logRecSize]byte
+	n, err := hex.Decode(r[1:1+maxUIDLen], []byte(u))
+	if err != nil {
+		panic(err)
+	}
+	r[0] = byte(n)
+	binary.BigEndian.PutUint32(r[11:15], ctr)
+	binary.BigEndian.PutUint32(r[20:], crc32.Checksum(r[:20], crcTable))
+	return r[:]
+}
+
+// A tap log left by an earlier release, after a crash before its
+// checkpoint: Open folds its counters in once, ignoring a torn record and
+// never lowering a counter, and removes it.
+func TestFoldsAnOldTapLog(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.db")
+	s, err := Open(path, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	seed(t, s, 3)
-	for _, c := range []uint32{2, 5, 9} {
-		if r := tapOK(t, s, uid(0), c); r != store.Accepted {
-			t.Fatalf("ctr %d: %v", c, r)
-		}
-	}
-	if r := tapOK(t, s, uid(1), 7); r != store.Accepted {
+	if r := tapOK(t, s, uid(1), 20); r != store.Accepted {
 		t.Fatal(r)
 	}
-	s.crash()
+	s.Close()
 
-	// A torn write of a later record in the log: ignored on replay.
-	f, err := os.OpenFile(path+".taplog", os.O_RDWR, 0)
-	if err != nil {
+	log := []byte(logMagic)
+	log = append(log, oldLogRecord(uid(0), 5)...)
+	log = append(log, oldLogRecord(uid(0), 9)...)
+	log = append(log, oldLogRecord(uid(0), 7)...)  // an older round's slot
+	log = append(log, oldLogRecord(uid(1), 12)...) // below what bbolt holds
+	torn := oldLogRecord(uid(2), 50)
+	torn[21] ^= 0xFF
+	log = append(log, torn...)
+	log = append(log, make([]byte, 10*logRecSize)...) // unused slots
+	if err := os.WriteFile(path+".taplog", log, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	torn := appendRecord(nil, uid(2), 50)
-	torn[21] ^= 0xFF
-	f.WriteAt(torn, int64(len(logMagic))+10*logRecSize)
-	f.Close()
 
-	s, err = Open(path, Options{CheckpointEvery: time.Hour})
+	s, err = Open(path, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if l := last(t, s, uid(0)); l != 9 {
-		t.Fatalf("after the crash, last accepted %d", l)
+	if _, err := os.Stat(path + ".taplog"); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("the tap log is still there: %v", err)
 	}
-	if l := last(t, s, uid(2)); l != 1 {
-		t.Fatalf("torn record applied: %d", l)
+	for i, want := range []uint32{9, 20, 1} {
+		if l := last(t, s, uid(i)); l != want {
+			t.Fatalf("uid %d: last accepted %d, want %d", i, l, want)
+		}
 	}
 	if r := tapOK(t, s, uid(0), 9); r != store.Replayed {
-		t.Fatalf("replay after a crash: %v", r)
-	}
-	if r := tapOK(t, s, uid(1), 7); r != store.Replayed {
-		t.Fatalf("replay after a crash: %v", r)
-	}
-	if r := tapOK(t, s, uid(1), 8); r != store.Accepted {
-		t.Fatal(r)
+		t.Fatalf("a counter of the old log again: %v", r)
 	}
 }
 
-// A tiny ring: the committer has to checkpoint to make room, over and
-// over; nothing is lost across the wraps, or across a crash after them.
-func TestLogWraps(t *testing.T) {
+// A file next to the database that is not a tap log is left alone and
+// Open says what to do.
+func TestRefusesAForeignTapLog(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s.db")
-	s, err := Open(path, Options{MaxGroup: 4, LogCapacity: 8, CheckpointEvery: time.Hour})
-	if err != nil {
+	if err := os.WriteFile(path+".taplog", []byte("something else entirely"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	seed(t, s, 5)
-	for c := uint32(2); c < 100; c++ {
-		for i := range 5 {
-			if r := tapOK(t, s, uid(i), c); r != store.Accepted {
-				t.Fatalf("uid %d ctr %d: %v", i, c, r)
-			}
-		}
+	_, err := Open(path, Options{})
+	if err == nil || !strings.Contains(err.Error(), "remove it") {
+		t.Fatalf("opened beside a foreign tap log: %v", err)
 	}
-	if _, _, ck := s.Stats(); ck < 40 {
-		t.Fatalf("%d checkpoints", ck)
-	}
-	s.crash()
-	s, err = Open(path, Options{MaxGroup: 4, LogCapacity: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	for i := range 5 {
-		if l := last(t, s, uid(i)); l != 99 {
-			t.Fatalf("uid %d: last %d", i, l)
-		}
+	if _, err := os.Stat(path + ".taplog"); err != nil {
+		t.Fatalf("the foreign file was touched: %v", err)
 	}
 }
 
-// Many goroutines, the same counters, checkpoints running all the time:
-// each counter value is accepted exactly once.
-func TestConcurrentTapsWithCheckpoints(t *testing.T) {
-	s, err := Open(filepath.Join(t.TempDir(), "s.db"), Options{CheckpointEvery: time.Millisecond, MaxGroup: 16, LogCapacity: 64})
+// Many goroutines, the same counters, batched commits: each counter value
+// is accepted exactly once per tag, and every accepted tap is counted once.
+func TestConcurrentTapsAcceptedOnce(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "s.db"), Options{MaxBatchDelay: 5 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,8 +244,60 @@ func TestConcurrentTapsWithCheckpoints(t *testing.T) {
 			t.Fatalf("counter %d: %d accepted, want 4", c, acc.Load())
 		}
 	}
-	if _, _, ck := s.Stats(); ck == 0 {
-		t.Fatal("no checkpoint ran")
+	commits, taps := s.Stats()
+	if taps != 4*counters {
+		t.Fatalf("%d taps counted, want %d", taps, 4*counters)
+	}
+	if commits >= taps {
+		t.Fatalf("%d commits for %d taps: nothing was batched", commits, taps)
+	}
+}
+
+// bbolt runs a batch again without a call that failed, and each other
+// call's function a second time, in a new transaction: a tap decides
+// afresh there, so it is neither lost nor accepted twice, and it is
+// counted once. The failing call joins the batch after the taps, so they
+// have run once when it fails.
+func TestTapsOfAFailedBatch(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "s.db"), Options{MaxBatchDelay: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	seed(t, s, 9)
+	bad := uid(8)
+	var wg sync.WaitGroup
+	res := make([]store.Tap, 8)
+	errs := make([]error, 9)
+	for i := range 8 {
+		wg.Go(func() { res[i], errs[i] = s.Tap(context.Background(), uid(i), 2, 1) })
+	}
+	time.Sleep(100 * time.Millisecond)
+	wg.Go(func() {
+		errs[8] = s.db.Batch(func(tx *bolt.Tx) error {
+			if err := tx.Bucket(bBindings).Put([]byte(bad), []byte{9}); err != nil {
+				return err
+			}
+			return errors.New("this call fails")
+		})
+	})
+	wg.Wait()
+	if errs[8] == nil {
+		t.Fatal("the failing call succeeded")
+	}
+	for i := range 8 {
+		if errs[i] != nil || res[i].Result != store.Accepted {
+			t.Fatalf("tap %d: %+v %v", i, res[i], errs[i])
+		}
+		if l := last(t, s, uid(i)); l != 2 {
+			t.Fatalf("tap %d: last %d", i, l)
+		}
+	}
+	if _, taps := s.Stats(); taps != 8 {
+		t.Fatalf("%d taps counted, want 8", taps)
+	}
+	if b, _, ok, err := s.Lookup(context.Background(), bad); err != nil || !ok || b.UID != bad {
+		t.Fatalf("the failed call's write stayed: %+v %v %v", b, ok, err)
 	}
 }
 
