@@ -7,11 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/tagline-station/tagline/serve/store"
 )
@@ -35,37 +35,61 @@ type Options struct {
 	// LockTimeout bounds the wait for another process holding the file
 	// (default 2s).
 	LockTimeout time.Duration
-	// MaxBatchSize and MaxBatchDelay set bbolt's Batch, which commits the
-	// accepted taps together (defaults 256 and 1ms). A commit costs two
-	// fdatasyncs whatever it carries, so taps wait up to MaxBatchDelay for
-	// company; MaxBatchSize is well above the taps one instance has in
-	// flight, so a batch is cut by the delay, not by its size.
-	MaxBatchSize  int
-	MaxBatchDelay time.Duration
+	// MaxGroup bounds the taps decided and logged together (default 4096).
+	MaxGroup int
+	// LogSlots is the number of records the tap log holds between
+	// checkpoints (default 65536, 1.5 MiB; at least MaxGroup).
+	LogSlots int
 	// Now stamps conflicts (default time.Now).
 	Now func() time.Time
 }
 
-// Store is a store.Store over one bbolt file.
-type Store struct {
-	db  *bolt.DB
-	now func() time.Time
+// groupWait is how long the committer keeps a group open for more taps
+// after the queue ran dry: an fdatasync costs the same for one tap as for
+// a hundred, so a slightly later, larger group raises throughput.
+const groupWait = 200 * time.Microsecond
 
-	commits, taps atomic.Uint64
-	lastTx        *bolt.Tx // the last write transaction counted in commits
+// Store is a store.Store over one bbolt file and its tap log.
+type Store struct {
+	db       *bolt.DB
+	log      *tapLog // the committer's alone
+	maxGroup int
+	now      func() time.Time
+	reqs     chan *tapReq
+	mu       sync.RWMutex // guards closed against sends on reqs
+	closed   bool
+	done     chan struct{}
+
+	// ov guards overlay, the counters accepted since the last checkpoint.
+	// Only the committer changes it.
+	ov      sync.Mutex
+	overlay map[string]uint32
+
+	commits, taps, ckpts atomic.Uint64
 }
 
-// Open opens or creates the database at path, and folds in the tap log of
-// an earlier release if one is next to it.
+type tapReq struct {
+	uid  string
+	ctr  uint32
+	kv   byte
+	res  store.Tap
+	err  error
+	done chan struct{}
+}
+
+var reqPool = sync.Pool{New: func() any { return &tapReq{done: make(chan struct{}, 1)} }}
+
+// Open opens or creates the database at path and its tap log, replaying
+// the log into the database.
 func Open(path string, opts Options) (*Store, error) {
 	if opts.LockTimeout <= 0 {
 		opts.LockTimeout = 2 * time.Second
 	}
-	if opts.MaxBatchSize <= 0 {
-		opts.MaxBatchSize = 256
+	if opts.MaxGroup <= 0 {
+		opts.MaxGroup = 4096
 	}
-	if opts.MaxBatchDelay <= 0 {
-		opts.MaxBatchDelay = time.Millisecond
+	if opts.LogSlots < opts.MaxGroup {
+		opts.LogSlots = max(65536, opts.MaxGroup)
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -74,17 +98,35 @@ func Open(path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("serve store %s: %w", path, err)
 	}
-	db.MaxBatchSize, db.MaxBatchDelay = opts.MaxBatchSize, opts.MaxBatchDelay
-	if err := db.Update(initBuckets); err != nil {
+	s := &Store{db: db, maxGroup: opts.MaxGroup, now: opts.Now,
+		reqs: make(chan *tapReq, opts.MaxGroup), done: make(chan struct{}),
+		overlay: map[string]uint32{}}
+	if err := s.open(path, opts.LogSlots); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("serve store %s: %w", path, err)
 	}
-	if err := foldOldTapLog(db, path+".taplog"); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("serve store %s: the tap log of an earlier release: %w; "+
-			"open it once with the release that wrote it, or remove it to lose the counters it holds", path, err)
+	go s.commitLoop()
+	return s, nil
+}
+
+// open readies the buckets and replays the tap log into them.
+func (s *Store) open(path string, slots int) error {
+	if err := s.db.Update(initBuckets); err != nil {
+		return err
 	}
-	return &Store{db: db, now: opts.Now}, nil
+	var err error
+	if s.log, err = openLog(path+".taplog", slots); err != nil {
+		return fmt.Errorf("tap log: %w", err)
+	}
+	replayed, err := s.log.replay()
+	if err == nil {
+		err = s.db.Update(func(tx *bolt.Tx) error { return raiseCounters(tx, replayed) })
+	}
+	if err != nil {
+		s.log.close()
+		return fmt.Errorf("replaying the tap log: %w", err)
+	}
+	return nil
 }
 
 // initBuckets checks the file is ours and adds what is missing.
@@ -129,12 +171,45 @@ func raiseCounter(tx *bolt.Tx, uid string, c uint32) error {
 	return ctrs.Put([]byte(uid), binary.BigEndian.AppendUint32(nil, c))
 }
 
-// Close closes the file; every Tap that returned is already durable.
-func (s *Store) Close() error { return s.db.Close() }
+func raiseCounters(tx *bolt.Tx, cs map[string]uint32) error {
+	for uid, c := range cs {
+		if err := raiseCounter(tx, uid, c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close stops the committer after the queued taps, checkpoints the tap
+// log and closes the files.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	close(s.reqs)
+	s.mu.Unlock()
+	<-s.done
+	err := s.checkpoint()
+	if cerr := s.log.close(); err == nil {
+		err = cerr
+	}
+	if cerr := s.db.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
 
 // Ping checks the file can be read.
 func (s *Store) Ping(context.Context) error {
-	return s.view(func(tx *bolt.Tx) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return store.ErrClosed
+	}
+	return s.db.View(func(tx *bolt.Tx) error {
 		if tx.Bucket(bMeta) == nil {
 			return ErrForeign
 		}
@@ -142,29 +217,23 @@ func (s *Store) Ping(context.Context) error {
 	})
 }
 
-// view is db.View with a closed database reported as store.ErrClosed.
-func (s *Store) view(fn func(*bolt.Tx) error) error { return closed(s.db.View(fn)) }
-
-func closed(err error) error {
-	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
-		return store.ErrClosed
-	}
-	return err
-}
-
-// Stats reports the bbolt commits that carried accepted taps and the taps
-// they carried.
-func (s *Store) Stats() (commits, taps uint64) {
-	return s.commits.Load(), s.taps.Load()
+// Stats reports the group commits so far (tap log writes), the taps they
+// carried and the checkpoints.
+func (s *Store) Stats() (commits, taps, checkpoints uint64) {
+	return s.commits.Load(), s.taps.Load(), s.ckpts.Load()
 }
 
 // Lookup returns the current binding of uid and its last accepted counter.
 func (s *Store) Lookup(_ context.Context, uid string) (b store.Binding, last uint32, ok bool, err error) {
-	err = s.view(func(tx *bolt.Tx) error {
+	// Under ov, as a checkpoint clears the overlay under ov only after
+	// its counters are in bbolt: each counter is in one or the other.
+	s.ov.Lock()
+	defer s.ov.Unlock()
+	err = s.db.View(func(tx *bolt.Tx) error {
 		b, last, ok, err = get(tx, uid)
 		return err
 	})
-	return b, last, ok, err
+	return b, max(last, s.overlay[uid]), ok, err
 }
 
 func get(tx *bolt.Tx, uid string) (store.Binding, uint32, bool, error) {
@@ -198,49 +267,156 @@ func decide(b store.Binding, last uint32, ok bool, ctr uint32, kv byte) store.Ta
 
 // Tap implements store.Store.
 func (s *Store) Tap(_ context.Context, uid string, ctr uint32, kv byte) (store.Tap, error) {
-	var res store.Tap
-	// The pre-check, in a read-only transaction, only ever rejects: the
-	// last accepted counter never decreases, so a rejection from a view
-	// a commit behind is still right, and costs no write.
-	err := s.view(func(tx *bolt.Tx) error {
-		b, last, ok, err := get(tx, uid)
-		res = decide(b, last, ok, ctr, kv)
+	// The pre-check only ever rejects: the last accepted counter never
+	// decreases, so a rejection from this view is right even if a commit
+	// follows it, and costs no write.
+	// ov is taken after the view, not around it as Lookup does, so
+	// concurrent taps do not queue on it; a view that missed a checkpoint
+	// sees a lower counter, which can only let a tap through to the
+	// committer.
+	var b store.Binding
+	var last uint32
+	var ok bool
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		b, last, ok, err = get(tx, uid)
 		return err
 	})
-	if err != nil || res.Result != store.Accepted {
-		return res, err
-	}
-	// The decision proper, in the writer transaction that stores it. bbolt
-	// runs fn again, in a new transaction, if another call of its batch
-	// fails, so fn decides afresh each time and counts only on commit.
-	err = s.db.Batch(func(tx *bolt.Tx) error {
-		b, last, ok, err := get(tx, uid)
-		if err != nil {
-			return err
-		}
-		res = decide(b, last, ok, ctr, kv)
-		if res.Result != store.Accepted {
-			return nil
-		}
-		s.countCommit(tx)
-		return raiseCounter(tx, uid, ctr)
-	})
 	if err != nil {
-		return store.Tap{}, fmt.Errorf("committing a tap: %w", closed(err))
+		return store.Tap{}, err
 	}
-	return res, nil
+	s.ov.Lock()
+	last = max(last, s.overlay[uid])
+	s.ov.Unlock()
+	if pre := decide(b, last, ok, ctr, kv); pre.Result != store.Accepted {
+		return pre, nil
+	}
+	r := reqPool.Get().(*tapReq)
+	r.uid, r.ctr, r.kv, r.res, r.err = uid, ctr, kv, store.Tap{}, nil
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		reqPool.Put(r)
+		return store.Tap{}, store.ErrClosed
+	}
+	s.reqs <- r
+	s.mu.RUnlock()
+	// The committer always answers; waiting for it even when ctx ends
+	// keeps the request from being reused while it is still queued.
+	<-r.done
+	res, err := r.res, r.err
+	reqPool.Put(r)
+	return res, err
 }
 
-// countCommit counts an accepted tap, and its transaction once, when the
-// transaction commits. It runs inside the one writer transaction, so
-// lastTx needs no lock; it is compared by pointer, as a batch run again
-// after a failure gets a new Tx with the same ID.
-func (s *Store) countCommit(tx *bolt.Tx) {
-	tx.OnCommit(func() { s.taps.Add(1) })
-	if tx != s.lastTx {
-		s.lastTx = tx
-		tx.OnCommit(func() { s.commits.Add(1) })
+// commitLoop is the one committer: it takes the queued taps as a group,
+// decides them in order, makes the accepted ones durable in the tap log
+// with one fdatasync, and only then answers them. A failed write fails
+// every tap of its group.
+func (s *Store) commitLoop() {
+	defer close(s.done)
+	group := make([]*tapReq, 0, s.maxGroup)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for first := range s.reqs {
+		group = append(group[:0], first)
+		deadline := time.Now().Add(groupWait)
+		for len(group) < s.maxGroup {
+			r, ok := s.next(timer, deadline)
+			if !ok {
+				break
+			}
+			group = append(group, r)
+		}
+		err := s.commitGroup(group)
+		for _, r := range group {
+			if err != nil {
+				r.res, r.err = store.Tap{}, fmt.Errorf("committing taps: %w", err)
+			}
+			r.done <- struct{}{}
+		}
 	}
+}
+
+// next returns a queued tap, waiting for one until deadline.
+func (s *Store) next(timer *time.Timer, deadline time.Time) (*tapReq, bool) {
+	select {
+	case r, ok := <-s.reqs:
+		return r, ok
+	default:
+	}
+	wait := time.Until(deadline)
+	if wait <= 0 {
+		return nil, false
+	}
+	timer.Reset(wait)
+	defer timer.Stop()
+	select {
+	case r, ok := <-s.reqs:
+		return r, ok
+	case <-timer.C:
+		return nil, false
+	}
+}
+
+// commitGroup decides the taps of group against bbolt and the overlay,
+// logs the accepted ones durably, then adds them to the overlay.
+func (s *Store) commitGroup(group []*tapReq) error {
+	if !s.log.fits(len(group)) {
+		if err := s.checkpoint(); err != nil {
+			return err
+		}
+	}
+	local := map[string]uint32{}
+	var buf []byte
+	err := s.db.View(func(tx *bolt.Tx) error {
+		for _, r := range group {
+			b, last, ok, err := get(tx, r.uid)
+			if err != nil {
+				r.res, r.err = store.Tap{}, err
+				continue
+			}
+			// The overlay changes only here: no lock needed to read it.
+			last = max(last, s.overlay[r.uid], local[r.uid])
+			r.res = decide(b, last, ok, r.ctr, r.kv)
+			if r.res.Result == store.Accepted {
+				local[r.uid] = r.ctr
+				buf = appendRecord(buf, r.uid, r.ctr)
+			}
+		}
+		return nil
+	})
+	if err != nil || len(buf) == 0 {
+		return err
+	}
+	if err := s.log.write(buf); err != nil {
+		return err
+	}
+	s.ov.Lock()
+	for uid, c := range local {
+		s.overlay[uid] = max(s.overlay[uid], c)
+	}
+	s.ov.Unlock()
+	s.commits.Add(1)
+	s.taps.Add(uint64(len(buf) / logRecSize))
+	return nil
+}
+
+// checkpoint moves the counters of the overlay into bbolt, in one
+// transaction, and only then lets the tap log start again at its first
+// slot. Run by the committer, or by Close after it stopped.
+func (s *Store) checkpoint() error {
+	if len(s.overlay) > 0 {
+		if err := s.db.Update(func(tx *bolt.Tx) error { return raiseCounters(tx, s.overlay) }); err != nil {
+			return err
+		}
+		s.ov.Lock()
+		s.overlay = map[string]uint32{}
+		s.ov.Unlock()
+		s.ckpts.Add(1)
+	}
+	s.log.rewind()
+	return nil
 }
 
 // ApplySync implements store.Store.
@@ -305,7 +481,7 @@ func (s *Store) ApplySync(_ context.Context, up store.Upload) (store.Applied, er
 		return idem.Put([]byte(up.Key), append(append([]byte(nil), hash...), js...))
 	})
 	if err != nil {
-		return store.Applied{}, closed(err)
+		return store.Applied{}, err
 	}
 	return res, nil
 }

@@ -1,34 +1,36 @@
 package boltstore
 
 import (
-	"bufio"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
-
-	bolt "go.etcd.io/bbolt"
 )
 
-// Releases before this one made accepted counters durable in a tap log
-// next to the database, <path>.taplog, and moved them into the ctr bucket
-// later. Open folds such a log in once and removes it, so that an upgrade
-// after a crash loses no accepted counter.
+// The tap log makes accepted counters durable with one small write and one
+// fdatasync per group of taps, instead of a bbolt commit (which writes
+// every dirty B+tree page and syncs twice). It is a preallocated file of
+// fixed-size records. Groups are written one after the other from the
+// first slot; when the next group would not fit, the committer moves the
+// counters into bbolt (a checkpoint) and starts again at the first slot.
 //
 //	header  16 bytes  "tagline-taplog1\n"
 //	record  24 bytes  uid length (1) ‖ uid bytes (10, zero padded) ‖ counter (4,
 //	                  big-endian) ‖ zero (5) ‖ CRC-32C of the first 20 bytes (4)
 //
 // Every record with a valid CRC is a counter that was accepted at some
-// time, and the last accepted counter of a UID is the maximum of its
-// accepted counters, so every valid record is applied as max(stored,
-// record), in any order; a torn or stale record is harmless.
+// time, and the last accepted counter of a UID is the maximum of all its
+// accepted counters, so replay applies every valid record in the file as
+// max(stored, record), in any order and any number of times. Records of
+// earlier rounds left behind the write position, or a torn record, are
+// therefore harmless: no epoch or end marker is needed. Earlier releases
+// used the file as a ring of the same records; Open replays such a file
+// the same way.
 const (
 	logMagic   = "tagline-taplog1\n"
 	logRecSize = 24
@@ -37,70 +39,51 @@ const (
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
-// foldOldTapLog raises the counters of db to those of the tap log at path,
-// in one transaction, then removes the log. A crash in between folds the
-// same log in again, which changes nothing.
-func foldOldTapLog(db *bolt.DB, path string) error {
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+type tapLog struct {
+	f     *os.File
+	slots int // records the file holds
+	next  int // the slot the next group starts at
+}
+
+// openLog opens or creates the log next to the database with room for
+// slots records (or more, if the file has them).
+func openLog(path string, slots int) (*tapLog, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
 	}
+	l := &tapLog{f: f, slots: slots}
+	if err := l.init(path); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+func (l *tapLog) init(path string) error {
+	st, err := l.f.Stat()
 	if err != nil {
 		return err
 	}
-	ctrs, err := readOldTapLog(f)
-	f.Close()
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		for uid, c := range ctrs {
-			if err := raiseCounter(tx, uid, c); err != nil {
-				return err
-			}
+	if st.Size() > 0 {
+		head := make([]byte, len(logMagic))
+		if _, err := l.f.ReadAt(head, 0); err != nil || string(head) != logMagic {
+			return fmt.Errorf("%s is not a tap log; move it away to open the database", path)
 		}
+		l.slots = max(l.slots, int((st.Size()-int64(len(logMagic)))/logRecSize))
 		return nil
-	})
-	if err != nil {
+	}
+	// Preallocate with written zeros so that a later fdatasync never has
+	// to update the file size.
+	b := make([]byte, len(logMagic)+l.slots*logRecSize)
+	copy(b, logMagic)
+	if _, err := l.f.WriteAt(b, 0); err != nil {
 		return err
 	}
-	if err := os.Remove(path); err != nil {
+	if err := l.f.Sync(); err != nil {
 		return err
 	}
 	return syncDir(filepath.Dir(path))
-}
-
-// readOldTapLog returns the highest counter of every UID in the valid
-// records of r. It reads record by record, so the memory it takes is
-// bounded by the tags the log names, not by the file.
-func readOldTapLog(r io.Reader) (map[string]uint32, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
-	head := make([]byte, len(logMagic))
-	if _, err := io.ReadFull(br, head); err != nil || string(head) != logMagic {
-		return nil, fmt.Errorf("not a tap log")
-	}
-	out := map[string]uint32{}
-	var rec [logRecSize]byte
-	for {
-		_, err := io.ReadFull(br, rec[:])
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		if crc32.Checksum(rec[:20], crcTable) != binary.BigEndian.Uint32(rec[20:]) {
-			continue
-		}
-		ul := int(rec[0])
-		if ul == 0 || ul > maxUIDLen {
-			continue
-		}
-		uid := strings.ToUpper(hex.EncodeToString(rec[1 : 1+ul]))
-		if c := binary.BigEndian.Uint32(rec[11:15]); c > out[uid] {
-			out[uid] = c
-		}
-	}
 }
 
 func syncDir(dir string) error {
@@ -111,3 +94,67 @@ func syncDir(dir string) error {
 	defer d.Close()
 	return d.Sync()
 }
+
+// replay returns the highest counter of every UID found in valid records.
+// Its memory is bounded by the file, which Open sized.
+func (l *tapLog) replay() (map[string]uint32, error) {
+	data := make([]byte, l.slots*logRecSize)
+	n, err := l.f.ReadAt(data, int64(len(logMagic)))
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	data = data[:n-n%logRecSize]
+	out := map[string]uint32{}
+	for ; len(data) >= logRecSize; data = data[logRecSize:] {
+		r := data[:logRecSize]
+		if crc32.Checksum(r[:20], crcTable) != binary.BigEndian.Uint32(r[20:]) {
+			continue
+		}
+		ul := int(r[0])
+		if ul == 0 || ul > maxUIDLen {
+			continue
+		}
+		uid := strings.ToUpper(hex.EncodeToString(r[1 : 1+ul]))
+		if c := binary.BigEndian.Uint32(r[11:15]); c > out[uid] {
+			out[uid] = c
+		}
+	}
+	return out, nil
+}
+
+// appendRecord appends one record to buf.
+// uid is upper-case hex of at most maxUIDLen bytes (the store's keys are
+// batch.NormalizeUID's output); it is stored as bytes.
+func appendRecord(buf []byte, uid string, ctr uint32) []byte {
+	var r [logRecSize]byte
+	n, err := hex.Decode(r[1:1+maxUIDLen], []byte(uid))
+	if err != nil || len(uid) > 2*maxUIDLen {
+		n = 0 // replay skips it; the store never makes such a uid
+	}
+	r[0] = byte(n)
+	binary.BigEndian.PutUint32(r[11:15], ctr)
+	binary.BigEndian.PutUint32(r[20:], crc32.Checksum(r[:20], crcTable))
+	return append(buf, r[:]...)
+}
+
+// fits tells whether n more records fit before the end of the file.
+func (l *tapLog) fits(n int) bool { return l.next+n <= l.slots }
+
+// write puts the records of buf at the write position and makes them
+// durable; the caller has checked they fit.
+func (l *tapLog) write(buf []byte) error {
+	if _, err := l.f.WriteAt(buf, int64(len(logMagic))+int64(l.next)*logRecSize); err != nil {
+		return err
+	}
+	if err := fdatasync(l.f); err != nil {
+		return err
+	}
+	l.next += len(buf) / logRecSize
+	return nil
+}
+
+// rewind starts the next group at the first slot, once every counter in
+// the file is in bbolt.
+func (l *tapLog) rewind() { l.next = 0 }
+
+func (l *tapLog) close() error { return l.f.Close() }
