@@ -26,22 +26,27 @@
 //
 // # Why a tap log and not bbolt's Batch
 //
-// Each Tap as a db.Batch call (the check and the update in the writer
-// transaction, MaxBatchSize 256, MaxBatchDelay 1ms) is 360 lines shorter,
-// but a bbolt commit writes every dirty B+tree page and syncs twice, and
-// the taps are spread over many pages; the tap log writes 24 bytes a tap
-// and syncs once. Measured in one run, the two alternating, on the
-// project's 2-core machine under the load of other work (load average
-// 16–22), with
+// Each Tap as a db.Batch call (the check and the update in one writer
+// transaction; MaxBatchSize 256, MaxBatchDelay 1ms) needs about 250 lines
+// less, but a bbolt commit writes every dirty B+tree page and syncs twice,
+// and taps are spread over many pages; the tap log writes 24 bytes a tap
+// and syncs once. Measured on the project's 2-core machine under the load
+// of other work (load average 8–22), each store alternating with the
+// others, three rounds of
 //
 //	go test -run '^$' -bench 'BenchmarkTaps/store=bolt' -benchtime 5s ./serve/
 //
-// the Batch store reached 0.57 of the tap log's taps/s, summed over the
-// five clients and three rounds (raw32 median 1,133 against 1,427 taps/s,
-// http1 534 against 1,094), lower in 14 of the 15 pairs. MaxBatchDelay
-// 300µs (4 taps a commit) or 3ms (30), NoFreelistSync with the map
-// freelist, and a committer goroutine over db.Update instead of Batch did
-// not close the gap. The figures with the tap log are in README.md.
+// taps/s summed over the five clients and three rounds:
+//
+//	                          first run   second run
+//	ring tap log (before)        27,989       53,418
+//	bbolt Batch                  15,928       32,605   (0.57 and 0.61)
+//	this tap log                      —       69,925   (1.31; load fell in its last round)
+//
+// MaxBatchDelay 300µs (4 taps a commit) or 3ms (30), NoFreelistSync with
+// the map freelist, and a committer goroutine over db.Update instead of
+// Batch did not close the gap. The figures on a quiet machine are in
+// README.md.
 //
 // # File layout (format 1)
 //
