@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -36,50 +37,35 @@ type Options struct {
 	LockTimeout time.Duration
 	// MaxGroup bounds the taps decided and logged together (default 4096).
 	MaxGroup int
-	// LogCapacity is the number of record slots of the tap log (default
-	// 65536, 1.5 MiB; at least 2×MaxGroup).
-	LogCapacity int
-	// CheckpointEvery is the pause between checkpoints (default 200ms).
-	CheckpointEvery time.Duration
-	// GroupWait is how long the committer keeps a group open for more
-	// taps after the queue ran dry, before writing it (default 200µs;
-	// negative: none). An fdatasync costs the same for one tap as for a
-	// hundred, and on a virtual disk it costs CPU as well as time, so a
-	// slightly later, larger group raises throughput; each tap waits at
-	// most this much longer.
-	GroupWait time.Duration
+	// LogSlots is the number of records the tap log holds between
+	// checkpoints (default 65536, 1.5 MiB; at least MaxGroup).
+	LogSlots int
 	// Now stamps conflicts (default time.Now).
 	Now func() time.Time
 }
 
+// groupWait is how long the committer keeps a group open for more taps
+// after the queue ran dry: an fdatasync costs the same for one tap as for
+// a hundred, so a slightly later, larger group raises throughput.
+const groupWait = 200 * time.Microsecond
+
 // Store is a store.Store over one bbolt file and its tap log.
 type Store struct {
 	db       *bolt.DB
-	log      *tapLog
+	log      *tapLog // the committer's alone
 	maxGroup int
 	now      func() time.Time
-	every    time.Duration
-	wait     time.Duration
 	reqs     chan *tapReq
 	mu       sync.RWMutex // guards closed against sends on reqs
 	closed   bool
 	done     chan struct{}
-	stopCkpt chan struct{}
-	ckptDone chan struct{}
 
-	ckptMu sync.Mutex // one checkpoint at a time
+	// ov guards overlay, the counters accepted since the last checkpoint.
+	// Only the committer changes it.
+	ov      sync.Mutex
+	overlay map[string]uint32
 
-	// ov guards the counters accepted but not yet checkpointed: overlay
-	// (since the last checkpoint began), frozen (being checkpointed), and
-	// the log positions.
-	ov       sync.Mutex
-	overlay  map[string]uint32
-	frozen   map[string]uint32
-	written  uint64 // records written to the log (the next lsn)
-	ckptedTo uint64 // records below this lsn are in bbolt
-
-	statsMu                       sync.Mutex
-	commits, committedTaps, ckpts uint64
+	commits, taps, ckpts atomic.Uint64
 }
 
 type tapReq struct {
@@ -102,97 +88,96 @@ func Open(path string, opts Options) (*Store, error) {
 	if opts.MaxGroup <= 0 {
 		opts.MaxGroup = 4096
 	}
-	if opts.LogCapacity < 2*opts.MaxGroup {
-		opts.LogCapacity = max(65536, 2*opts.MaxGroup)
-	}
-	if opts.CheckpointEvery <= 0 {
-		opts.CheckpointEvery = 200 * time.Millisecond
-	}
-	if opts.GroupWait == 0 {
-		opts.GroupWait = 200 * time.Microsecond
+	if opts.LogSlots < opts.MaxGroup {
+		opts.LogSlots = max(65536, opts.MaxGroup)
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout:         opts.LockTimeout,
-		NoFreelistSync:  true,
-		FreelistType:    bolt.FreelistMapType,
-		InitialMmapSize: 64 << 20,
-	})
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout})
 	if err != nil {
 		return nil, fmt.Errorf("serve store %s: %w", path, err)
 	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		meta := tx.Bucket(bMeta)
-		if meta == nil {
-			if err := tx.ForEach(func([]byte, *bolt.Bucket) error { return ErrForeign }); err != nil {
-				return err
-			}
-			var err error
-			if meta, err = tx.CreateBucket(bMeta); err != nil {
-				return err
-			}
-			if err := meta.Put([]byte("magic"), magic); err != nil {
-				return err
-			}
-			if err := meta.Put([]byte("format"), []byte("1")); err != nil {
-				return err
-			}
-		}
-		if !bytes.Equal(meta.Get([]byte("magic")), magic) {
-			return ErrForeign
-		}
-		if f := string(meta.Get([]byte("format"))); f != "1" {
-			return fmt.Errorf("%w: format %q, this tagline reads 1", ErrForeign, f)
-		}
-		for _, b := range [][]byte{bBindings, bCtr, bRecords, bStations, bIdem, bConflict} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("serve store %s: %w", path, err)
-	}
-	s := &Store{db: db, maxGroup: opts.MaxGroup, now: opts.Now, every: opts.CheckpointEvery, wait: opts.GroupWait,
+	s := &Store{db: db, maxGroup: opts.MaxGroup, now: opts.Now,
 		reqs: make(chan *tapReq, opts.MaxGroup), done: make(chan struct{}),
-		stopCkpt: make(chan struct{}), ckptDone: make(chan struct{}),
 		overlay: map[string]uint32{}}
-	if s.log, err = openLog(path+".taplog", opts.LogCapacity); err != nil {
+	if err := s.open(path, opts.LogSlots); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("serve store %s: tap log: %w", path, err)
-	}
-	replayed, err := s.log.replay()
-	if err == nil && len(replayed) > 0 {
-		err = s.applyCounters(replayed)
-	}
-	if err != nil {
-		s.log.close()
-		db.Close()
-		return nil, fmt.Errorf("serve store %s: replaying the tap log: %w", path, err)
+		return nil, fmt.Errorf("serve store %s: %w", path, err)
 	}
 	go s.commitLoop()
-	go s.checkpointLoop()
 	return s, nil
 }
 
-// applyCounters raises the stored last accepted counters to cs, durably.
-func (s *Store) applyCounters(cs map[string]uint32) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
-		ctrs := tx.Bucket(bCtr)
-		for uid, c := range cs {
-			if v := ctrs.Get([]byte(uid)); len(v) == 4 && binary.BigEndian.Uint32(v) >= c {
-				continue
-			}
-			if err := ctrs.Put([]byte(uid), binary.BigEndian.AppendUint32(nil, c)); err != nil {
-				return err
-			}
+// open readies the buckets and replays the tap log into them.
+func (s *Store) open(path string, slots int) error {
+	if err := s.db.Update(initBuckets); err != nil {
+		return err
+	}
+	var err error
+	if s.log, err = openLog(path+".taplog", slots); err != nil {
+		return fmt.Errorf("tap log: %w", err)
+	}
+	replayed, err := s.log.replay()
+	if err == nil {
+		err = s.db.Update(func(tx *bolt.Tx) error { return raiseCounters(tx, replayed) })
+	}
+	if err != nil {
+		s.log.close()
+		return fmt.Errorf("replaying the tap log: %w", err)
+	}
+	return nil
+}
+
+// initBuckets checks the file is ours and adds what is missing.
+func initBuckets(tx *bolt.Tx) error {
+	meta := tx.Bucket(bMeta)
+	if meta == nil {
+		if err := tx.ForEach(func([]byte, *bolt.Bucket) error { return ErrForeign }); err != nil {
+			return err
 		}
+		var err error
+		if meta, err = tx.CreateBucket(bMeta); err != nil {
+			return err
+		}
+		if err := meta.Put([]byte("magic"), magic); err != nil {
+			return err
+		}
+		if err := meta.Put([]byte("format"), []byte("1")); err != nil {
+			return err
+		}
+	}
+	if !bytes.Equal(meta.Get([]byte("magic")), magic) {
+		return ErrForeign
+	}
+	if f := string(meta.Get([]byte("format"))); f != "1" {
+		return fmt.Errorf("%w: format %q, this tagline reads 1", ErrForeign, f)
+	}
+	for _, b := range [][]byte{bBindings, bCtr, bRecords, bStations, bIdem, bConflict} {
+		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// raiseCounter sets the last accepted counter of uid to c unless it is
+// already at least c: counters only go up.
+func raiseCounter(tx *bolt.Tx, uid string, c uint32) error {
+	ctrs := tx.Bucket(bCtr)
+	if v := ctrs.Get([]byte(uid)); len(v) == 4 && binary.BigEndian.Uint32(v) >= c {
 		return nil
-	})
+	}
+	return ctrs.Put([]byte(uid), binary.BigEndian.AppendUint32(nil, c))
+}
+
+func raiseCounters(tx *bolt.Tx, cs map[string]uint32) error {
+	for uid, c := range cs {
+		if err := raiseCounter(tx, uid, c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Close stops the committer after the queued taps, checkpoints the tap
@@ -207,8 +192,6 @@ func (s *Store) Close() error {
 	close(s.reqs)
 	s.mu.Unlock()
 	<-s.done
-	close(s.stopCkpt)
-	<-s.ckptDone
 	err := s.checkpoint()
 	if cerr := s.log.close(); err == nil {
 		err = cerr
@@ -237,38 +220,20 @@ func (s *Store) Ping(context.Context) error {
 // Stats reports the group commits so far (tap log writes), the taps they
 // carried and the checkpoints.
 func (s *Store) Stats() (commits, taps, checkpoints uint64) {
-	s.statsMu.Lock()
-	defer s.statsMu.Unlock()
-	return s.commits, s.committedTaps, s.ckpts
+	return s.commits.Load(), s.taps.Load(), s.ckpts.Load()
 }
 
 // Lookup returns the current binding of uid and its last accepted counter.
 func (s *Store) Lookup(_ context.Context, uid string) (b store.Binding, last uint32, ok bool, err error) {
-	s.ov.Lock() // as in commitLoop: a consistent view of bbolt and the log
+	// Under ov, as a checkpoint clears the overlay under ov only after
+	// its counters are in bbolt: each counter is in one or the other.
+	s.ov.Lock()
 	defer s.ov.Unlock()
 	err = s.db.View(func(tx *bolt.Tx) error {
 		b, last, ok, err = get(tx, uid)
 		return err
 	})
-	return b, s.pendingMaxLocked(uid, last), ok, err
-}
-
-// pendingMax is the last accepted counter of uid given the stored one:
-// counters accepted since the last checkpoint are higher if present.
-func (s *Store) pendingMax(uid string, stored uint32) uint32 {
-	s.ov.Lock()
-	defer s.ov.Unlock()
-	return s.pendingMaxLocked(uid, stored)
-}
-
-func (s *Store) pendingMaxLocked(uid string, stored uint32) uint32 {
-	if c := s.overlay[uid]; c > stored {
-		stored = c
-	}
-	if c := s.frozen[uid]; c > stored {
-		stored = c
-	}
-	return stored
+	return b, max(last, s.overlay[uid]), ok, err
 }
 
 func get(tx *bolt.Tx, uid string) (store.Binding, uint32, bool, error) {
@@ -301,10 +266,14 @@ func decide(b store.Binding, last uint32, ok bool, ctr uint32, kv byte) store.Ta
 }
 
 // Tap implements store.Store.
-func (s *Store) Tap(ctx context.Context, uid string, ctr uint32, kv byte) (store.Tap, error) {
-	// The pre-check: rejections only, from a view that may be a little
-	// stale. ov is taken after the bbolt view has ended, never inside it
-	// (the committer takes them in the other order).
+func (s *Store) Tap(_ context.Context, uid string, ctr uint32, kv byte) (store.Tap, error) {
+	// The pre-check only ever rejects: the last accepted counter never
+	// decreases, so a rejection from this view is right even if a commit
+	// follows it, and costs no write.
+	// ov is taken after the view, not around it as Lookup does, so
+	// concurrent taps do not queue on it; a view that missed a checkpoint
+	// sees a lower counter, which can only let a tap through to the
+	// committer.
 	var b store.Binding
 	var last uint32
 	var ok bool
@@ -316,9 +285,9 @@ func (s *Store) Tap(ctx context.Context, uid string, ctr uint32, kv byte) (store
 	if err != nil {
 		return store.Tap{}, err
 	}
-	if ok {
-		last = s.pendingMax(uid, last)
-	}
+	s.ov.Lock()
+	last = max(last, s.overlay[uid])
+	s.ov.Unlock()
 	if pre := decide(b, last, ok, ctr, kv); pre.Result != store.Accepted {
 		return pre, nil
 	}
@@ -340,165 +309,114 @@ func (s *Store) Tap(ctx context.Context, uid string, ctr uint32, kv byte) (store
 	return res, err
 }
 
+// commitLoop is the one committer: it takes the queued taps as a group,
+// decides them in order, makes the accepted ones durable in the tap log
+// with one fdatasync, and only then answers them. A failed write fails
+// every tap of its group.
 func (s *Store) commitLoop() {
 	defer close(s.done)
 	group := make([]*tapReq, 0, s.maxGroup)
-	local := map[string]uint32{}
-	var buf []byte
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	for first := range s.reqs {
 		group = append(group[:0], first)
-	fill:
+		deadline := time.Now().Add(groupWait)
 		for len(group) < s.maxGroup {
-			select {
-			case r, ok := <-s.reqs:
-				if !ok {
-					break fill
-				}
-				group = append(group, r)
-			default:
-				break fill
+			r, ok := s.next(timer, deadline)
+			if !ok {
+				break
 			}
+			group = append(group, r)
 		}
-		if s.wait > 0 && len(group) < s.maxGroup {
-			timer.Reset(s.wait)
-		wait:
-			for len(group) < s.maxGroup {
-				select {
-				case r, ok := <-s.reqs:
-					if !ok {
-						break wait
-					}
-					group = append(group, r)
-				case <-timer.C:
-					break wait
-				}
-			}
-			timer.Stop()
-		}
-		clear(local)
-		buf = buf[:0]
-		// The view begins under ov: a checkpoint clears frozen only after
-		// its counters are committed to bbolt, and under ov, so this view
-		// sees each counter in bbolt, in overlay or in frozen.
-		s.ov.Lock()
-		err := s.db.View(func(tx *bolt.Tx) error {
-			for _, r := range group {
-				b, last, ok, err := get(tx, r.uid)
-				if err != nil {
-					r.res, r.err = store.Tap{}, err
-					continue
-				}
-				last = s.pendingMaxLocked(r.uid, last)
-				if c := local[r.uid]; c > last {
-					last = c
-				}
-				r.res = decide(b, last, ok, r.ctr, r.kv)
-				if r.res.Result == store.Accepted {
-					local[r.uid] = r.ctr
-					buf = appendRecord(buf, r.uid, r.ctr)
-				}
-			}
-			return nil
-		})
-		s.ov.Unlock()
-		if err == nil && len(buf) > 0 {
-			err = s.logGroup(buf, local)
-		}
-		if err != nil {
-			err = fmt.Errorf("committing taps: %w", err)
-		}
+		err := s.commitGroup(group)
 		for _, r := range group {
 			if err != nil {
-				r.res, r.err = store.Tap{}, err
+				r.res, r.err = store.Tap{}, fmt.Errorf("committing taps: %w", err)
 			}
 			r.done <- struct{}{}
 		}
 	}
 }
 
-// logGroup writes the accepted counters of a group to the tap log,
-// durably, then makes them visible as accepted.
-func (s *Store) logGroup(buf []byte, local map[string]uint32) error {
-	n := uint64(len(buf) / logRecSize)
-	s.ov.Lock()
-	for s.written+n-s.ckptedTo > s.log.capacity() {
-		// The ring is full of counters not yet in bbolt: checkpoint now.
-		s.ov.Unlock()
+// next returns a queued tap, waiting for one until deadline.
+func (s *Store) next(timer *time.Timer, deadline time.Time) (*tapReq, bool) {
+	select {
+	case r, ok := <-s.reqs:
+		return r, ok
+	default:
+	}
+	wait := time.Until(deadline)
+	if wait <= 0 {
+		return nil, false
+	}
+	timer.Reset(wait)
+	defer timer.Stop()
+	select {
+	case r, ok := <-s.reqs:
+		return r, ok
+	case <-timer.C:
+		return nil, false
+	}
+}
+
+// commitGroup decides the taps of group against bbolt and the overlay,
+// logs the accepted ones durably, then adds them to the overlay.
+func (s *Store) commitGroup(group []*tapReq) error {
+	if !s.log.fits(len(group)) {
 		if err := s.checkpoint(); err != nil {
 			return err
 		}
-		s.ov.Lock()
 	}
-	lsn := s.written
-	s.ov.Unlock()
-	if err := s.log.write(buf, lsn); err != nil {
+	local := map[string]uint32{}
+	var buf []byte
+	err := s.db.View(func(tx *bolt.Tx) error {
+		for _, r := range group {
+			b, last, ok, err := get(tx, r.uid)
+			if err != nil {
+				r.res, r.err = store.Tap{}, err
+				continue
+			}
+			// The overlay changes only here: no lock needed to read it.
+			last = max(last, s.overlay[r.uid], local[r.uid])
+			r.res = decide(b, last, ok, r.ctr, r.kv)
+			if r.res.Result == store.Accepted {
+				local[r.uid] = r.ctr
+				buf = appendRecord(buf, r.uid, r.ctr)
+			}
+		}
+		return nil
+	})
+	if err != nil || len(buf) == 0 {
+		return err
+	}
+	if err := s.log.write(buf); err != nil {
 		return err
 	}
 	s.ov.Lock()
 	for uid, c := range local {
-		if c > s.overlay[uid] {
-			s.overlay[uid] = c
-		}
+		s.overlay[uid] = max(s.overlay[uid], c)
 	}
-	s.written += n
 	s.ov.Unlock()
-	s.statsMu.Lock()
-	s.commits++
-	s.committedTaps += n
-	s.statsMu.Unlock()
+	s.commits.Add(1)
+	s.taps.Add(uint64(len(buf) / logRecSize))
 	return nil
 }
 
-func (s *Store) checkpointLoop() {
-	defer close(s.ckptDone)
-	t := time.NewTicker(s.every)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stopCkpt:
-			return
-		case <-t.C:
-			s.checkpoint() // a failure leaves the counters in the log for the next try
-		}
-	}
-}
-
-// checkpoint moves the counters accepted so far into bbolt and frees
-// their log slots.
+// checkpoint moves the counters of the overlay into bbolt, in one
+// transaction, and only then lets the tap log start again at its first
+// slot. Run by the committer, or by Close after it stopped.
 func (s *Store) checkpoint() error {
-	s.ckptMu.Lock()
-	defer s.ckptMu.Unlock()
-	s.ov.Lock()
-	if len(s.overlay) == 0 {
-		s.ckptedTo = s.written
-		s.ov.Unlock()
-		return nil
-	}
-	s.frozen, s.overlay = s.overlay, map[string]uint32{}
-	upto, frozen := s.written, s.frozen
-	s.ov.Unlock()
-	err := s.applyCounters(frozen)
-	s.ov.Lock()
-	if err != nil {
-		// Put them back; the log still holds them.
-		for uid, c := range frozen {
-			if c > s.overlay[uid] {
-				s.overlay[uid] = c
-			}
+	if len(s.overlay) > 0 {
+		if err := s.db.Update(func(tx *bolt.Tx) error { return raiseCounters(tx, s.overlay) }); err != nil {
+			return err
 		}
-	} else {
-		s.ckptedTo = upto
+		s.ov.Lock()
+		s.overlay = map[string]uint32{}
+		s.ov.Unlock()
+		s.ckpts.Add(1)
 	}
-	s.frozen = nil
-	s.ov.Unlock()
-	if err == nil {
-		s.statsMu.Lock()
-		s.ckpts++
-		s.statsMu.Unlock()
-	}
-	return err
+	s.log.rewind()
+	return nil
 }
 
 // ApplySync implements store.Store.
@@ -572,7 +490,7 @@ func (s *Store) ApplySync(_ context.Context, up store.Upload) (store.Applied, er
 // it binds it, leaves things as they are, or keeps it as a conflict under
 // key (its station and seq) once.
 func bindRecord(tx *bolt.Tx, in *store.Binding, key []byte, now time.Time) (applied bool, conflict *store.ConflictRecord, err error) {
-	binds, ctrs := tx.Bucket(bBindings), tx.Bucket(bCtr)
+	binds := tx.Bucket(bBindings)
 	if v := binds.Get([]byte(in.UID)); v != nil {
 		cur, err := decodeBinding(v)
 		if err != nil {
@@ -590,13 +508,7 @@ func bindRecord(tx *bolt.Tx, in *store.Binding, key []byte, now time.Time) (appl
 	}
 	// A new or replacing binding never lowers the last accepted counter;
 	// it raises it to the counter the station saw.
-	v := ctrs.Get([]byte(in.UID))
-	if len(v) != 4 || in.ReadCtr > binary.BigEndian.Uint32(v) {
-		if err := ctrs.Put([]byte(in.UID), binary.BigEndian.AppendUint32(nil, in.ReadCtr)); err != nil {
-			return false, nil, err
-		}
-	}
-	return true, nil, nil
+	return true, nil, raiseCounter(tx, in.UID, in.ReadCtr)
 }
 
 // keepConflict stores a conflict once by its record's station and seq: a

@@ -15,9 +15,9 @@ import (
 // The tap log makes accepted counters durable with one small write and one
 // fdatasync per group of taps, instead of a bbolt commit (which writes
 // every dirty B+tree page and syncs twice). It is a preallocated file of
-// fixed-size records used as a ring: record n goes to slot n mod capacity,
-// and a slot is overwritten only after a checkpoint has put the counter it
-// holds into bbolt.
+// fixed-size records. Groups are written one after the other from the
+// first slot; when the next group would not fit, the committer moves the
+// counters into bbolt (a checkpoint) and starts again at the first slot.
 //
 //	header  16 bytes  "tagline-taplog1\n"
 //	record  24 bytes  uid length (1) ‖ uid bytes (10, zero padded) ‖ counter (4,
@@ -28,8 +28,9 @@ import (
 // accepted counters, so replay applies every valid record in the file as
 // max(stored, record), in any order and any number of times. Records of
 // earlier rounds left behind the write position, or a torn record, are
-// therefore harmless: no epoch or end marker is needed.
-
+// therefore harmless: no epoch or end marker is needed. Earlier releases
+// used the file as a ring of the same records; Open replays such a file
+// the same way.
 const (
 	logMagic   = "tagline-taplog1\n"
 	logRecSize = 24
@@ -39,52 +40,50 @@ const (
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
 type tapLog struct {
-	f    *os.File
-	size int64 // file size (preallocated)
+	f     *os.File
+	slots int // records the file holds
+	next  int // the slot the next group starts at
 }
 
 // openLog opens or creates the log next to the database with room for
-// capacity records.
-func openLog(path string, capacity int) (*tapLog, error) {
-	size := int64(len(logMagic)) + int64(capacity)*logRecSize
+// slots records (or more, if the file has them).
+func openLog(path string, slots int) (*tapLog, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, err
 	}
-	st, err := f.Stat()
-	if err != nil {
+	l := &tapLog{f: f, slots: slots}
+	if err := l.init(path); err != nil {
 		f.Close()
 		return nil, err
 	}
-	if st.Size() == 0 {
-		// Preallocate with written zeros so that a later fdatasync never
-		// has to update the file size.
-		if err := writeFull(f, size); err != nil {
-			f.Close()
-			return nil, err
-		}
-		if err := syncDir(filepath.Dir(path)); err != nil {
-			f.Close()
-			return nil, err
-		}
-	} else {
-		head := make([]byte, len(logMagic))
-		if _, err := f.ReadAt(head, 0); err != nil || string(head) != logMagic {
-			f.Close()
-			return nil, fmt.Errorf("%s is not a tap log", path)
-		}
-		size = max(size, st.Size())
-	}
-	return &tapLog{f: f, size: size}, nil
+	return l, nil
 }
 
-func writeFull(f *os.File, size int64) error {
-	b := make([]byte, size)
-	copy(b, logMagic)
-	if _, err := f.WriteAt(b, 0); err != nil {
+func (l *tapLog) init(path string) error {
+	st, err := l.f.Stat()
+	if err != nil {
 		return err
 	}
-	return f.Sync()
+	if st.Size() > 0 {
+		head := make([]byte, len(logMagic))
+		if _, err := l.f.ReadAt(head, 0); err != nil || string(head) != logMagic {
+			return fmt.Errorf("%s is not a tap log; move it away to open the database", path)
+		}
+		l.slots = max(l.slots, int((st.Size()-int64(len(logMagic)))/logRecSize))
+		return nil
+	}
+	// Preallocate with written zeros so that a later fdatasync never has
+	// to update the file size.
+	b := make([]byte, len(logMagic)+l.slots*logRecSize)
+	copy(b, logMagic)
+	if _, err := l.f.WriteAt(b, 0); err != nil {
+		return err
+	}
+	if err := l.f.Sync(); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
 }
 
 func syncDir(dir string) error {
@@ -97,8 +96,9 @@ func syncDir(dir string) error {
 }
 
 // replay returns the highest counter of every UID found in valid records.
+// Its memory is bounded by the file, which Open sized.
 func (l *tapLog) replay() (map[string]uint32, error) {
-	data := make([]byte, l.size-int64(len(logMagic)))
+	data := make([]byte, l.slots*logRecSize)
 	n, err := l.f.ReadAt(data, int64(len(logMagic)))
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, err
@@ -122,9 +122,6 @@ func (l *tapLog) replay() (map[string]uint32, error) {
 	return out, nil
 }
 
-// capacity is the number of record slots.
-func (l *tapLog) capacity() uint64 { return uint64(l.size-int64(len(logMagic))) / logRecSize }
-
 // appendRecord appends one record to buf.
 // uid is upper-case hex of at most maxUIDLen bytes (the store's keys are
 // batch.NormalizeUID's output); it is stored as bytes.
@@ -140,19 +137,24 @@ func appendRecord(buf []byte, uid string, ctr uint32) []byte {
 	return append(buf, r[:]...)
 }
 
-// write puts the records of buf in the slots from lsn on (wrapping at the
-// end of the file) and makes them durable.
-func (l *tapLog) write(buf []byte, lsn uint64) error {
-	capa := l.capacity()
-	for len(buf) > 0 {
-		slot := lsn % capa
-		n := min(uint64(len(buf)/logRecSize), capa-slot)
-		if _, err := l.f.WriteAt(buf[:n*logRecSize], int64(len(logMagic))+int64(slot)*logRecSize); err != nil {
-			return err
-		}
-		buf, lsn = buf[n*logRecSize:], lsn+n
+// fits tells whether n more records fit before the end of the file.
+func (l *tapLog) fits(n int) bool { return l.next+n <= l.slots }
+
+// write puts the records of buf at the write position and makes them
+// durable; the caller has checked they fit.
+func (l *tapLog) write(buf []byte) error {
+	if _, err := l.f.WriteAt(buf, int64(len(logMagic))+int64(l.next)*logRecSize); err != nil {
+		return err
 	}
-	return fdatasync(l.f)
+	if err := fdatasync(l.f); err != nil {
+		return err
+	}
+	l.next += len(buf) / logRecSize
+	return nil
 }
+
+// rewind starts the next group at the first slot, once every counter in
+// the file is in bbolt.
+func (l *tapLog) rewind() { l.next = 0 }
 
 func (l *tapLog) close() error { return l.f.Close() }
