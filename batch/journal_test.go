@@ -470,32 +470,30 @@ func TestConcurrentWriters(t *testing.T) {
 	}
 }
 
+// groupOf makes the next n writes run as one bbolt batch: it starts when
+// the n-th joins. The returned func restores the store's settings.
+func groupOf(s *Store, n int) (restore func()) {
+	size, delay := s.db.MaxBatchSize, s.db.MaxBatchDelay
+	s.db.MaxBatchSize, s.db.MaxBatchDelay = n, time.Minute
+	return func() { s.db.MaxBatchSize, s.db.MaxBatchDelay = size, delay }
+}
+
 // A request that fails inside a group is rolled back alone; the others in
-// the group commit.
+// the group commit, together.
 func TestGroupCommitIsolatesFailures(t *testing.T) {
 	s := newStore(t)
 	mustBatch(t, s, "B1")
-	// Hold the committer in a request of its own until all the others are
-	// queued, so that they run as one group.
-	gate, running := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	held := make(chan error, 1)
-	go func() {
-		held <- s.write(func(*bolt.Tx) error {
-			once.Do(func() { close(running) })
-			<-gate
-			return nil
-		})
-	}()
-	<-running
-	var wg sync.WaitGroup
 	results := make([]error, 64)
+	committedIn := make([]int, len(results)) // the tx of each request's last run
+	restore := groupOf(s, len(results))
+	var wg sync.WaitGroup
 	boom := errors.New("boom")
 	for i := range results {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			results[i] = s.write(func(tx *bolt.Tx) error {
+				committedIn[i] = tx.ID()
 				if err := tx.Bucket(bktMeta).Put([]byte(fmt.Sprintf("k%02d", i)), []byte("v")); err != nil {
 					return err
 				}
@@ -509,14 +507,9 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 			})
 		}()
 	}
-	for len(s.c.reqs) < len(results) {
-		time.Sleep(time.Millisecond)
-	}
-	close(gate)
 	wg.Wait()
-	if err := <-held; err != nil {
-		t.Fatal(err)
-	}
+	restore()
+	txs := map[int]bool{}
 	_ = s.view(func(tx *bolt.Tx) error {
 		for i, err := range results {
 			stored := tx.Bucket(bktMeta).Get([]byte(fmt.Sprintf("k%02d", i))) != nil
@@ -533,10 +526,14 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 				if err != nil || !stored {
 					t.Errorf("request %d: err %v stored %v", i, err, stored)
 				}
+				txs[committedIn[i]] = true
 			}
 		}
 		return nil
 	})
+	if len(txs) != 1 {
+		t.Errorf("the requests that succeeded were committed in %d transactions, not one group", len(txs))
+	}
 	// Clean up the test keys so that the journal checks clean.
 	_ = s.write(func(tx *bolt.Tx) error {
 		for i := range results {
@@ -544,6 +541,64 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// bbolt runs a group again without the request that failed, so every other
+// request in it may run twice. A refused duplicate (counted in the commit
+// that refuses it) and a binding (which takes a sequence number) must come
+// out as if each had run once.
+func TestGroupRerunCountsOnce(t *testing.T) {
+	s := newStore(t)
+	mustBatch(t, s, "B1")
+	encode(t, s, uidN(0), "B1")
+	reruns := 0
+	for round := 1; round <= 20 && reruns < 3; round++ {
+		uid := uidN(round)
+		if err := s.BeginIntent(intentFor(uid, "B1")); err != nil {
+			t.Fatal(err)
+		}
+		before, _ := s.Stats("B1")
+		restore := groupOf(s, 3)
+		var dupErr, completeErr error
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() { defer wg.Done(); dupErr = s.BeginIntent(intentFor(uidN(0), "B1")) }()
+		go func() { defer wg.Done(); completeErr = s.Complete(bindingFor(uid)) }()
+		time.Sleep(20 * time.Millisecond) // so that the failing request usually runs last
+		// It fails only after the others ran in its transaction, so that
+		// bbolt runs them again.
+		// (Its solo run may come before the group's and succeed.)
+		var after bool
+		_ = s.write(func(tx *bolt.Tx) error {
+			c, err := getCounters(tx.Bucket(bktStats), "B1")
+			if err == nil && c.dups > uint64(before.Duplicates) && tx.Bucket(bktIntents).Get([]byte(uid)) == nil {
+				after = true
+				return errors.New("fails after the others")
+			}
+			return nil
+		})
+		wg.Wait()
+		restore()
+		if after {
+			reruns++
+		}
+		if !errors.Is(dupErr, ErrDuplicate) || completeErr != nil {
+			t.Fatalf("round %d: duplicate %v, complete %v", round, dupErr, completeErr)
+		}
+		st, _ := s.Stats("B1")
+		if st.Duplicates != before.Duplicates+1 || st.Done != before.Done+1 || st.OpenIntents != 0 {
+			t.Fatalf("round %d: stats %+v after %+v", round, st, before)
+		}
+		if b, _, _ := s.Lookup(uid); b.Seq != uint64(round+1) {
+			t.Fatalf("round %d: binding has seq %d, want %d", round, b.Seq, round+1)
+		}
+	}
+	if reruns == 0 {
+		t.Fatal("no group was ever run again; the test proves nothing")
+	}
+	if rep, err := s.Check(); err != nil || !rep.OK() {
+		t.Fatalf("check: %v %v", rep.Problems, err)
+	}
 }
 
 func TestNormalizeUID(t *testing.T) {

@@ -13,7 +13,6 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -74,10 +73,6 @@ type Store struct {
 	station  string
 	created  time.Time
 	readOnly bool
-	c        *committer
-
-	closeOnce sync.Once
-	closeErr  error
 }
 
 // DefaultPath is where a station keeps its journal when --journal is not
@@ -170,15 +165,7 @@ func openBolt(path string, opts Options, readOnly bool) (*Store, error) {
 	// gets ErrCorrupt and a station stops anyway.
 	err := guard(func() error {
 		var err error
-		db, err = bolt.Open(path, 0o600, &bolt.Options{
-			Timeout:  opts.LockTimeout,
-			ReadOnly: readOnly,
-			// Without it every commit also writes the freelist to new
-			// pages: about a quarter fewer commits per second on the
-			// station's disk. The price is a scan at open to rebuild the
-			// freelist, ~0.2 s per million bindings.
-			NoFreelistSync: true,
-		})
+		db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout, ReadOnly: readOnly})
 		return err
 	})
 	if err != nil {
@@ -208,9 +195,7 @@ func openBolt(path string, opts Options, readOnly bool) (*Store, error) {
 		_ = db.Close()
 		return nil, openError(path, err)
 	}
-	if !readOnly {
-		s.c = startCommitter(db)
-	}
+	db.MaxBatchSize, db.MaxBatchDelay = maxBatch, batchDelay
 	return s, nil
 }
 
@@ -537,6 +522,39 @@ func (s *Store) view(fn func(tx *bolt.Tx) error) error {
 	return closedErr(guard(func() error { return s.db.View(fn) }))
 }
 
+// Group commit: bbolt's DB.Batch runs the calls that arrive within
+// batchDelay of each other in one transaction, so that one commit (two
+// fdatasyncs: data pages, then the meta page) makes them all durable. The
+// delay is short next to a commit: callers released by the last commit
+// come back within it, and a lone caller (a station with one reader) pays
+// it once per call. See "Durability and group commit" in doc.go.
+const (
+	maxBatch   = 512
+	batchDelay = 200 * time.Microsecond
+)
+
+// write runs fn in a read-write transaction, possibly shared with other
+// callers, and returns once it is durable. When fn returns an error (or
+// panics), bbolt rolls the shared transaction back, runs the others again
+// without fn, and then fn alone in a transaction of its own, whose error
+// the caller gets. fn may therefore run more than once: it must derive
+// everything from tx and set what it returns through variables afresh on
+// every run.
+func (s *Store) write(fn func(tx *bolt.Tx) error) error {
+	if s.readOnly {
+		return ErrReadOnly
+	}
+	return closedErr(guard(func() error {
+		return s.db.Batch(func(tx *bolt.Tx) error {
+			// bbolt runs a batch in a goroutine of its own: a fault
+			// there must become a panic, which Batch turns into a
+			// solo run here, under guard.
+			debug.SetPanicOnFault(true)
+			return fn(tx)
+		})
+	}))
+}
+
 func closedErr(err error) error {
 	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
 		return ErrClosed
@@ -550,21 +568,10 @@ func (s *Store) Path() string { return s.path }
 // StationID is the station the journal belongs to.
 func (s *Store) StationID() string { return s.station }
 
-// Close waits for queued commits, writes bbolt's freelist (see doc.go),
-// then releases the file and its lock.
+// Close waits for the commits under way, then releases the file and its
+// lock. Writes after Close return ErrClosed.
 func (s *Store) Close() error {
-	s.closeOnce.Do(func() {
-		if s.c != nil {
-			s.c.stop()
-			// Leave the freelist on disk so that the next Open need not
-			// rebuild it (see Open). Failing here loses nothing: the
-			// journal is then verified at the next Open.
-			s.db.NoFreelistSync = false
-			_ = guard(func() error { return s.db.Update(func(*bolt.Tx) error { return nil }) })
-		}
-		s.closeErr = s.db.Close()
-	})
-	return s.closeErr
+	return s.db.Close()
 }
 
 func seqKey(seq uint64) []byte {
