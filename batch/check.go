@@ -44,7 +44,7 @@ func (r *Report) problem(format string, args ...any) {
 // Check walks the file's pages (see checkPages), runs bbolt's page-level
 // consistency check (tx.Check) when the walk found them sound, and then the
 // journal's own checks: that every index and outbox entry leads to the right binding, every
-// binding is indexed and in the outbox, counters match what they count, no
+// binding is indexed and in the outbox, the stored counters are readable, no
 // tag has both a binding and an open intent (unless re-encoding), and no
 // record holds what looks like key material. The error is for a check
 // that could not run; what it finds is in Report.Problems.

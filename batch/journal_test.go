@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
@@ -616,5 +617,91 @@ func TestNormalizeUID(t *testing.T) {
 		if _, err := NormalizeUID(in); !errors.Is(err, ErrInvalid) {
 			t.Errorf("NormalizeUID(%q) = %v, want ErrInvalid", in, err)
 		}
+	}
+}
+
+// Done and open intents are counted from the data: a journal written
+// before issue 11 stores them in its counters (version 2), and whatever
+// those say, Stats reports the index and the intents. Failed and duplicate
+// tags, which leave no record, stay counted.
+func TestStatsCountDoneAndOpenFromTheData(t *testing.T) {
+	s := newStore(t)
+	mustBatch(t, s, "B1")
+	mustBatch(t, s, "B2")
+	for i := range 3 {
+		encode(t, s, uidN(i), "B1")
+	}
+	encode(t, s, uidN(3), "B2")
+	for _, u := range []int{10, 11} {
+		if err := s.BeginIntent(intentFor(uidN(u), "B1")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.BeginIntent(intentFor(uidN(12), "B2")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FailIntent(uidN(12), "no answer", KeysUntouched); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.BeginIntent(intentFor(uidN(0), "B1")); !errors.Is(err, ErrDuplicate) {
+		t.Fatalf("duplicate: %v", err)
+	}
+	if err := s.CountOutcome("B1", OutcomeFailed); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]BatchStats{
+		"B1": {Done: 3, Failed: 1, Duplicates: 1, OpenIntents: 2, Target: 100},
+		"B2": {Done: 1, Failed: 1, Target: 100},
+	}
+	stats := func(when string) {
+		t.Helper()
+		for id, w := range want {
+			if st, err := s.Stats(id); err != nil || st != w {
+				t.Fatalf("%s: stats of %s %+v %v, want %+v", when, id, st, err, w)
+			}
+		}
+	}
+	stats("as written")
+
+	// The layout before issue 11: 0x02, done, failed, duplicates, open, CRC.
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		v := make(encoder, oldCountsLen, oldCountsLen+crcLen)
+		v[0] = recordV2
+		for i, n := range []uint64{99, 1, 1, 7} {
+			binary.BigEndian.PutUint64(v[1+8*i:], n)
+		}
+		return tx.Bucket(bktStats).Put([]byte("B1"), v.sealed())
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stats("with version 2 counters")
+	if rep, err := s.Check(); err != nil || !rep.OK() {
+		t.Fatalf("check: %v %v", rep.Problems, err)
+	}
+	// A later failure rewrites them as version 3, keeping the counts.
+	if err := s.CountOutcome("B1", OutcomeDuplicate); err != nil {
+		t.Fatal(err)
+	}
+	want["B1"] = BatchStats{Done: 3, Failed: 1, Duplicates: 2, OpenIntents: 2, Target: 100}
+	stats("rewritten")
+
+	// A newer layout is refused as such, a damaged one as corrupt.
+	for _, c := range []struct {
+		v    []byte
+		want error
+	}{
+		{[]byte{4, 0, 0}, ErrFormat},
+		{append([]byte{countersV3}, make([]byte, 16+crcLen)...), ErrCorrupt},
+	} {
+		if err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bktStats).Put([]byte("B2"), c.v) }); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Stats("B2"); !errors.Is(err, c.want) {
+			t.Errorf("counters %x: %v, want %v", c.v, err, c.want)
+		}
+	}
+	if err := s.db.Update(func(tx *bolt.Tx) error { return putCounters(tx.Bucket(bktStats), "B2", counters{failed: 1}) }); err != nil {
+		t.Fatal(err)
 	}
 }

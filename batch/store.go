@@ -185,10 +185,10 @@ func openBolt(path string, opts Options, readOnly bool) (*Store, error) {
 	})
 	if err == nil && readOnly {
 		// Before bbolt reads its freelist (a writable open) or rebuilds
-		// it by walking every page in a goroutine of its own (after an
-		// unclean shutdown), where damage would crash the process or
-		// have pages in use overwritten. The shared lock keeps writers
-		// out meanwhile.
+		// it by walking every page in a goroutine of its own (a journal
+		// without one, see doc.go), where damage would crash the process
+		// or have pages in use overwritten. The shared lock keeps
+		// writers out meanwhile.
 		err = verifyPages(path)
 	}
 	if err != nil {
