@@ -544,15 +544,21 @@ func (s *Store) write(fn func(tx *bolt.Tx) error) error {
 	if s.readOnly {
 		return ErrReadOnly
 	}
-	return closedErr(guard(func() error {
+	var fnErr error
+	err := guard(func() error {
 		return s.db.Batch(func(tx *bolt.Tx) error {
 			// bbolt runs a batch in a goroutine of its own: a fault
 			// there must become a panic, which Batch turns into a
 			// solo run here, under guard.
 			debug.SetPanicOnFault(true)
-			return fn(tx)
+			fnErr = fn(tx)
+			return fnErr
 		})
-	}))
+	})
+	if err != nil && fnErr == nil && !errors.Is(err, ErrCorrupt) {
+		err = fmt.Errorf("journal commit failed, nothing of this call was recorded: %w", err)
+	}
+	return closedErr(err)
 }
 
 func closedErr(err error) error {
