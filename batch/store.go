@@ -73,6 +73,7 @@ type Store struct {
 	station  string
 	created  time.Time
 	readOnly bool
+	c        *committer // nil when read-only
 }
 
 // DefaultPath is where a station keeps its journal when --journal is not
@@ -195,7 +196,9 @@ func openBolt(path string, opts Options, readOnly bool) (*Store, error) {
 		_ = db.Close()
 		return nil, openError(path, err)
 	}
-	db.MaxBatchSize, db.MaxBatchDelay = maxBatch, batchDelay
+	if !readOnly {
+		s.c = startCommitter(db)
+	}
 	return s, nil
 }
 
@@ -522,43 +525,13 @@ func (s *Store) view(fn func(tx *bolt.Tx) error) error {
 	return closedErr(guard(func() error { return s.db.View(fn) }))
 }
 
-// Group commit: bbolt's DB.Batch runs the calls that arrive within
-// batchDelay of each other in one transaction, so that one commit (two
-// fdatasyncs: data pages, then the meta page) makes them all durable. The
-// delay is short next to a commit: callers released by the last commit
-// come back within it, and a lone caller (a station with one reader) pays
-// it once per call. See "Durability and group commit" in doc.go.
-const (
-	maxBatch   = 512
-	batchDelay = 200 * time.Microsecond
-)
-
-// write runs fn in a read-write transaction, possibly shared with other
-// callers, and returns once it is durable. When fn returns an error (or
-// panics), bbolt rolls the shared transaction back, runs the others again
-// without fn, and then fn alone in a transaction of its own, whose error
-// the caller gets. fn may therefore run more than once: it must derive
-// everything from tx and set what it returns through variables afresh on
-// every run.
-func (s *Store) write(fn func(tx *bolt.Tx) error) error {
+// write runs fn in the committer's next group and returns once the group
+// is durable (see commit.go).
+func (s *Store) write(fn txFunc) error {
 	if s.readOnly {
 		return ErrReadOnly
 	}
-	var fnErr error
-	err := guard(func() error {
-		return s.db.Batch(func(tx *bolt.Tx) error {
-			// bbolt runs a batch in a goroutine of its own: a fault
-			// there must become a panic, which Batch turns into a
-			// solo run here, under guard.
-			debug.SetPanicOnFault(true)
-			fnErr = fn(tx)
-			return fnErr
-		})
-	})
-	if err != nil && fnErr == nil && !errors.Is(err, ErrCorrupt) {
-		err = fmt.Errorf("journal commit failed, nothing of this call was recorded: %w", err)
-	}
-	return closedErr(err)
+	return s.c.do(fn)
 }
 
 func closedErr(err error) error {
@@ -574,9 +547,12 @@ func (s *Store) Path() string { return s.path }
 // StationID is the station the journal belongs to.
 func (s *Store) StationID() string { return s.station }
 
-// Close waits for the commits under way, then releases the file and its
-// lock. Writes after Close return ErrClosed.
+// Close lets queued commits finish, then releases the file and its lock.
+// Writes after Close return ErrClosed.
 func (s *Store) Close() error {
+	if s.c != nil {
+		s.c.stop()
+	}
 	return s.db.Close()
 }
 
