@@ -70,17 +70,23 @@
 // # Durability and group commit
 //
 // bbolt runs with fsync on (NoSync false): each commit fdatasyncs the data
-// pages and then the meta page. Writes go through bbolt's DB.Batch
-// (MaxBatchSize 512, MaxBatchDelay 200 µs, see Store.write): the calls
-// that arrive within 200 µs of each other run in one transaction and
-// commit once, and each caller returns after that commit. The delay is
-// short next to a commit, so callers released by one commit are back in
-// time for the next group; a lone caller pays it once per call. When a
-// call fails, bbolt rolls the group back, runs the others again without
-// it, then runs the failed call alone, so a request whose checks fail is
-// rolled back alone; since calls may run more than once, each derives
-// everything from its transaction (TestGroupRerunCountsOnce). Reads use
-// their own read-only transactions and never wait for commits.
+// pages and then the meta page. All writes go through one committer
+// goroutine that runs every queued request in one transaction and commits
+// once; callers return after that commit (see commit.go). A request whose
+// checks fail is rolled back alone and the rest of its group re-run, so
+// each request derives everything from its transaction
+// (TestGroupRerunCountsOnce). Reads use their own read-only transactions
+// and never wait for commits.
+//
+// The committer is the one mechanism of our own kept in the write path.
+// bbolt's DB.Batch (MaxBatchSize 512, MaxBatchDelay 200 µs), which isolates
+// a failing call the same way, was tried for issue 11 and measured against
+// it in one run, alternating, on tmpfs: 1,943 and 2,246 durable bindings/s
+// with 8 writers against 8,321 and 8,504, and 265 and 334/s with one writer
+// against 1,539 and 3,112. Batch waits for its timer even when every
+// caller has joined or the caller is alone, and a loaded machine fires
+// that timer late; the committer waits only for as many callers as its
+// last group had.
 //
 // Every commit also writes bbolt's freelist (NoFreelistSync off), so that
 // bbolt reads it at open instead of rebuilding it by walking every page.
@@ -132,8 +138,7 @@
 // check. The walk also stops a damaged freelist from naming a page in use,
 // which bbolt would overwrite at the next commit. A new journal is built in
 // a temporary file and linked into place. Faults and panics from reading a
-// damaged file in our own goroutines, and in the calls bbolt runs in a
-// group (each is then run again alone, under the same guard), become
+// damaged file in our own goroutines (the committer's included) become
 // ErrCorrupt. A second writer gets ErrLocked after
 // Options.LockTimeout.
 //
