@@ -92,6 +92,13 @@ func updateCounters(b *bolt.Bucket, id string, fn func(*counters)) error {
 	return putCounters(b, id, c)
 }
 
+func (s *Store) write(fn txFunc) error {
+	if s.readOnly {
+		return ErrReadOnly
+	}
+	return s.c.do(fn)
+}
+
 func getBatch(b txBuckets, id string) (Batch, error) {
 	v := b.batches.Get([]byte(id))
 	if v == nil {

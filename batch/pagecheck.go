@@ -14,9 +14,8 @@ import (
 // reached twice, keys out of order.
 //
 // It exists because bbolt walks the whole tree in goroutines of its own
-// (tx.Check, and the freelist rebuild at open of a journal written without
-// one), where a fault on a damaged page kills the process and cannot be
-// recovered (see "Opening" in doc.go for the tests that die without it). Once this walk finds
+// (tx.Check, and the freelist rebuild at open), where a fault on a damaged
+// page kills the process and cannot be recovered. Once this walk finds
 // nothing, those walks only read memory inside the file and find nothing
 // to report either. (The freelist rebuild stops at the first error it
 // finds but leaves its goroutine reading the file, even after the file is

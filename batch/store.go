@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -73,7 +74,10 @@ type Store struct {
 	station  string
 	created  time.Time
 	readOnly bool
-	c        *committer // nil when read-only
+	c        *committer
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // DefaultPath is where a station keeps its journal when --journal is not
@@ -166,7 +170,15 @@ func openBolt(path string, opts Options, readOnly bool) (*Store, error) {
 	// gets ErrCorrupt and a station stops anyway.
 	err := guard(func() error {
 		var err error
-		db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout, ReadOnly: readOnly})
+		db, err = bolt.Open(path, 0o600, &bolt.Options{
+			Timeout:  opts.LockTimeout,
+			ReadOnly: readOnly,
+			// Without it every commit also writes the freelist to new
+			// pages: about a quarter fewer commits per second on the
+			// station's disk. The price is a scan at open to rebuild the
+			// freelist, ~0.2 s per million bindings.
+			NoFreelistSync: true,
+		})
 		return err
 	})
 	if err != nil {
@@ -186,10 +198,10 @@ func openBolt(path string, opts Options, readOnly bool) (*Store, error) {
 	})
 	if err == nil && readOnly {
 		// Before bbolt reads its freelist (a writable open) or rebuilds
-		// it by walking every page in a goroutine of its own (a journal
-		// without one, see doc.go), where damage would crash the process
-		// or have pages in use overwritten. The shared lock keeps
-		// writers out meanwhile.
+		// it by walking every page in a goroutine of its own (after an
+		// unclean shutdown), where damage would crash the process or
+		// have pages in use overwritten. The shared lock keeps writers
+		// out meanwhile.
 		err = verifyPages(path)
 	}
 	if err != nil {
@@ -525,15 +537,6 @@ func (s *Store) view(fn func(tx *bolt.Tx) error) error {
 	return closedErr(guard(func() error { return s.db.View(fn) }))
 }
 
-// write runs fn in the committer's next group and returns once the group
-// is durable (see commit.go).
-func (s *Store) write(fn txFunc) error {
-	if s.readOnly {
-		return ErrReadOnly
-	}
-	return s.c.do(fn)
-}
-
 func closedErr(err error) error {
 	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
 		return ErrClosed
@@ -547,13 +550,21 @@ func (s *Store) Path() string { return s.path }
 // StationID is the station the journal belongs to.
 func (s *Store) StationID() string { return s.station }
 
-// Close lets queued commits finish, then releases the file and its lock.
-// Writes after Close return ErrClosed.
+// Close waits for queued commits, writes bbolt's freelist (see doc.go),
+// then releases the file and its lock.
 func (s *Store) Close() error {
-	if s.c != nil {
-		s.c.stop()
-	}
-	return s.db.Close()
+	s.closeOnce.Do(func() {
+		if s.c != nil {
+			s.c.stop()
+			// Leave the freelist on disk so that the next Open need not
+			// rebuild it (see Open). Failing here loses nothing: the
+			// journal is then verified at the next Open.
+			s.db.NoFreelistSync = false
+			_ = guard(func() error { return s.db.Update(func(*bolt.Tx) error { return nil }) })
+		}
+		s.closeErr = s.db.Close()
+	})
+	return s.closeErr
 }
 
 func seqKey(seq uint64) []byte {
