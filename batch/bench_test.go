@@ -228,10 +228,7 @@ func buildBig(path string, n int) error {
 	}
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		bk, _ := buckets(tx)
-		if err := bk.outbox.SetSequence(uint64(n)); err != nil {
-			return err
-		}
-		return putCounters(bk.stats, bt.ID, counters{done: uint64(n)})
+		return bk.outbox.SetSequence(uint64(n))
 	})
 	if err != nil {
 		return err

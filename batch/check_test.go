@@ -18,7 +18,7 @@ func TestCheckFindsProblems(t *testing.T) {
 	}{
 		{"index entry lost", func(tx *bolt.Tx) error {
 			return tx.Bucket(bktIndex).Bucket([]byte("B1")).Delete(seqKey(2))
-		}, []string{"(seq 2) is missing from the index of batch B1", "batch B1 counts 3 done but its index holds 2"}},
+		}, []string{"(seq 2) is missing from the index of batch B1"}},
 		{"outbox entry lost", func(tx *bolt.Tx) error {
 			return tx.Bucket(bktOutbox).Delete(seqKey(1))
 		}, []string{"(seq 1) is missing from the outbox", "the outbox has 2 entries for 3 bindings"}},
@@ -35,7 +35,7 @@ func TestCheckFindsProblems(t *testing.T) {
 		{"binding and intent for one tag", func(tx *bolt.Tx) error {
 			v := encodeIntent(&Intent{UID: uidN(1), BatchID: "B1", KeyVersion: 1})
 			return tx.Bucket(bktIntents).Put([]byte(uidN(1)), v)
-		}, []string{"tag 04000000000001 has both a binding and an open intent", "counts 0 open intents but 1 are open"}},
+		}, []string{"tag 04000000000001 has both a binding and an open intent"}},
 		{"key material in a record", func(tx *bolt.Tx) error {
 			b, _ := decodeBinding(tx.Bucket(bktBindings).Get([]byte(uidN(0))))
 			b.MasterKCV = strings.Repeat("00", 16)

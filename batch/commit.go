@@ -1,7 +1,6 @@
 package batch
 
 import (
-	"errors"
 	"fmt"
 	"runtime/debug"
 	"sync"
@@ -27,10 +26,10 @@ import (
 // The expectation drops by one per group, so a lone caller (the common
 // case at a station with one reader) never waits.
 //
-// bbolt's own DB.Batch was not used: it waits up to MaxBatchDelay (10 ms
-// by default) for a batch to fill, which alone would break a 10 ms p99
-// budget, and after a failure it re-runs the failing function solo in a
-// transaction of its own, outside any group.
+// bbolt's own DB.Batch waits for its timer even when every caller has
+// joined or the caller is alone; tried for issue 11, it committed about a
+// quarter as many bindings per second ("Durability and group commit" in
+// doc.go has the figures).
 
 const (
 	maxGroup    = 512
@@ -40,16 +39,11 @@ const (
 // txFunc is one request. It may be run more than once (when another
 // request of its group fails, the group is rolled back and run again
 // without it), so it must derive everything from the transaction it is
-// given and leave no effects outside it.
+// given and set what it returns through variables afresh on every run. An
+// error rolls back this request alone; a refusal that must still be
+// recorded (BeginIntent's count of a duplicate) is returned through such a
+// variable, with a nil error.
 type txFunc func(tx *bolt.Tx) error
-
-// rejection is an error that keeps the request's writes: the transaction
-// commits and the caller gets err once it is durable. BeginIntent uses it
-// to count a refused duplicate in the same commit that refuses it. Any
-// other error rolls back only the failing request.
-type rejection struct{ err error }
-
-func (r *rejection) Error() string { return r.err.Error() }
 
 type request struct {
 	fn   txFunc
@@ -75,24 +69,17 @@ func startCommitter(db *bolt.DB) *committer {
 	return c
 }
 
-var requestPool = sync.Pool{New: func() any { return &request{done: make(chan error, 1)} }}
-
 // do runs fn in the next group and returns once that group is durable.
 func (c *committer) do(fn txFunc) error {
-	r := requestPool.Get().(*request)
-	r.fn = fn
+	r := &request{fn: fn, done: make(chan error, 1)}
 	c.mu.RLock()
 	if c.closed {
 		c.mu.RUnlock()
-		requestPool.Put(r)
 		return ErrClosed
 	}
 	c.reqs <- r
 	c.mu.RUnlock()
-	err := <-r.done
-	r.fn, r.err = nil, nil
-	requestPool.Put(r)
-	return err
+	return <-r.done
 }
 
 // stop lets queued requests finish, then ends the loop.
@@ -202,15 +189,7 @@ func (c *committer) attempt(reqs []*request) (failed int, err error) {
 		}
 	}()
 	for i, r := range reqs {
-		e := call(r.fn, tx)
-		var rej *rejection
-		switch {
-		case e == nil:
-			r.err = nil
-		case errors.As(e, &rej):
-			r.err = rej.err
-		default:
-			r.err = e
+		if r.err = call(r.fn, tx); r.err != nil {
 			_ = tx.Rollback()
 			return i, nil
 		}

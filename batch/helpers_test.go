@@ -144,8 +144,5 @@ func bulkBind(tx *bolt.Tx, s *Store, uid, batchID string) error {
 	if err := idx.Put(k, []byte(uid)); err != nil {
 		return err
 	}
-	if err := bk.outbox.Put(k, []byte(uid)); err != nil {
-		return err
-	}
-	return updateCounters(bk.stats, batchID, func(c *counters) { c.done++ })
+	return bk.outbox.Put(k, []byte(uid))
 }

@@ -43,36 +43,43 @@ func buckets(tx *bolt.Tx) (txBuckets, error) {
 	return b, nil
 }
 
-// counters is the stats value: a version byte, then done, failed,
-// duplicates and open intents as big-endian uint64s; version 2 adds the
-// CRC-32C of those 33 bytes, as records have.
-type counters struct{ done, failed, dups, open uint64 }
+// counters are the counts no record carries: tags the station reported
+// failed (FailIntent, and CountOutcome for tags refused before an intent)
+// and duplicates (BeginIntent's refusal, CountOutcome). Done and open
+// intents are counted from the index and the intents (see Stats). The
+// stats value is version 3: 0x03, failed and duplicates as big-endian
+// uint64s, then the CRC-32C of the 17 bytes before it. Versions 1 and 2
+// (0x01 and 0x02, then done, failed, duplicates and open intents; 2 adds
+// the CRC) are still read; their done and open fields are not used.
+type counters struct{ failed, dups uint64 }
 
-const countersLen = 1 + 4*8
+const (
+	countersV3   = 3
+	countersLen  = 1 + 2*8
+	oldCountsLen = 1 + 4*8
+)
 
 func getCounters(b *bolt.Bucket, id string) (counters, error) {
 	v := b.Get([]byte(id))
-	ok := len(v) == countersLen && v[0] == recordV1 ||
-		len(v) == countersLen+crcLen && v[0] == recordV2 &&
-			crc32.Checksum(v[:countersLen], castagnoli) == binary.BigEndian.Uint32(v[countersLen:])
-	if !ok {
-		return counters{}, fmt.Errorf("%w: unreadable counters of batch %s", ErrCorrupt, id)
+	sealed := func(n int) bool {
+		return len(v) == n+crcLen && crc32.Checksum(v[:n], castagnoli) == binary.BigEndian.Uint32(v[n:])
 	}
-	return counters{
-		done:   binary.BigEndian.Uint64(v[1:]),
-		failed: binary.BigEndian.Uint64(v[9:]),
-		dups:   binary.BigEndian.Uint64(v[17:]),
-		open:   binary.BigEndian.Uint64(v[25:]),
-	}, nil
+	switch {
+	case len(v) > 0 && v[0] > countersV3:
+		return counters{}, fmt.Errorf("%w: counters of batch %s have encoding version %d; upgrade tagline", ErrFormat, id, v[0])
+	case len(v) == countersLen+crcLen && v[0] == countersV3 && sealed(countersLen):
+		return counters{failed: binary.BigEndian.Uint64(v[1:]), dups: binary.BigEndian.Uint64(v[9:])}, nil
+	case len(v) == oldCountsLen && v[0] == recordV1, len(v) == oldCountsLen+crcLen && v[0] == recordV2 && sealed(oldCountsLen):
+		return counters{failed: binary.BigEndian.Uint64(v[9:]), dups: binary.BigEndian.Uint64(v[17:])}, nil
+	}
+	return counters{}, fmt.Errorf("%w: unreadable counters of batch %s", ErrCorrupt, id)
 }
 
 func putCounters(b *bolt.Bucket, id string, c counters) error {
 	v := make(encoder, countersLen, countersLen+crcLen)
-	v[0] = recordV2
-	binary.BigEndian.PutUint64(v[1:], c.done)
-	binary.BigEndian.PutUint64(v[9:], c.failed)
-	binary.BigEndian.PutUint64(v[17:], c.dups)
-	binary.BigEndian.PutUint64(v[25:], c.open)
+	v[0] = countersV3
+	binary.BigEndian.PutUint64(v[1:], c.failed)
+	binary.BigEndian.PutUint64(v[9:], c.dups)
 	return b.Put([]byte(id), v.sealed())
 }
 
@@ -229,10 +236,39 @@ func (s *Store) Stats(id string) (BatchStats, error) {
 		if err != nil {
 			return err
 		}
-		out = BatchStats{Done: int(c.done), Failed: int(c.failed), Duplicates: int(c.dups), OpenIntents: int(c.open), Target: b.Target}
+		open, err := openIntentsOf(bk, id)
+		if err != nil {
+			return err
+		}
+		out = BatchStats{Done: doneIn(bk, id), Failed: int(c.failed), Duplicates: int(c.dups), OpenIntents: open, Target: b.Target}
 		return nil
 	})
 	return out, err
+}
+
+// doneIn counts the batch's bindings, current and superseded: one index
+// entry each. bbolt counts them from the page headers.
+func doneIn(bk txBuckets, id string) int {
+	idx := bk.index.Bucket([]byte(id))
+	if idx == nil {
+		return 0
+	}
+	return idx.Stats().KeyN
+}
+
+// openIntentsOf counts the batch's open intents. A station has few (the
+// tags in flight and those awaiting recovery), so they are read, not
+// counted ahead.
+func openIntentsOf(bk txBuckets, id string) (int, error) {
+	n := 0
+	err := bk.intents.ForEach(func(_, v []byte) error {
+		it, err := decodeIntent(v)
+		if err == nil && it.BatchID == id {
+			n++
+		}
+		return err
+	})
+	return n, err
 }
 
 // BeginIntent records, durably, that the station is about to change the
@@ -277,7 +313,12 @@ func (s *Store) BeginIntent(it Intent) error {
 	// tag next, and a station killed during that write records nothing.
 	it.KeysMayHaveChanged, it.State, it.LastError = true, IntentInProgress, ""
 
-	return s.write(func(tx *bolt.Tx) error {
+	// A duplicate is counted in the commit that refuses it, so the
+	// refusal is returned through dup rather than as fn's error (which
+	// would roll the count back).
+	var dup error
+	err = s.write(func(tx *bolt.Tx) error {
+		dup = nil
 		bk, err := buckets(tx)
 		if err != nil {
 			return err
@@ -325,19 +366,15 @@ func (s *Store) BeginIntent(it Intent) error {
 			if err != nil {
 				return err
 			}
-			if err := updateCounters(bk.stats, b.ID, func(c *counters) { c.dups++ }); err != nil {
-				return err
-			}
-			return &rejection{&DuplicateError{UID: uid, BatchID: ob.BatchID, Completed: ob.CompletedAt}}
+			dup = &DuplicateError{UID: uid, BatchID: ob.BatchID, Completed: ob.CompletedAt}
+			return updateCounters(bk.stats, b.ID, func(c *counters) { c.dups++ })
 		}
-		if err := bk.intents.Put([]byte(uid), encodeIntent(&rec)); err != nil {
-			return err
-		}
-		if prev == nil {
-			return updateCounters(bk.stats, b.ID, func(c *counters) { c.open++ })
-		}
-		return nil
+		return bk.intents.Put([]byte(uid), encodeIntent(&rec))
 	})
+	if err != nil {
+		return err
+	}
+	return dup
 }
 
 // sameMaster refuses an intent whose master key differs from the one the
@@ -472,15 +509,7 @@ func (s *Store) Complete(b Binding) error {
 		if err := bk.outbox.Put(k, []byte(uid)); err != nil {
 			return err
 		}
-		if err := bk.intents.Delete([]byte(uid)); err != nil {
-			return err
-		}
-		return updateCounters(bk.stats, rec.BatchID, func(c *counters) {
-			c.done++
-			if c.open > 0 {
-				c.open--
-			}
-		})
+		return bk.intents.Delete([]byte(uid))
 	})
 }
 
@@ -520,12 +549,7 @@ func (s *Store) FailIntent(uid, reason string, keys KeyState) error {
 		} else if err := bk.intents.Delete([]byte(u)); err != nil {
 			return err
 		}
-		return updateCounters(bk.stats, it.BatchID, func(c *counters) {
-			c.failed++
-			if !keep && c.open > 0 {
-				c.open--
-			}
-		})
+		return updateCounters(bk.stats, it.BatchID, func(c *counters) { c.failed++ })
 	})
 }
 

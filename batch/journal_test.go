@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
@@ -470,17 +471,15 @@ func TestConcurrentWriters(t *testing.T) {
 	}
 }
 
-// A request that fails inside a group is rolled back alone; the others in
-// the group commit.
-func TestGroupCommitIsolatesFailures(t *testing.T) {
-	s := newStore(t)
-	mustBatch(t, s, "B1")
-	// Hold the committer in a request of its own until all the others are
-	// queued, so that they run as one group.
+// holdCommitter keeps the committer busy in a request of its own until
+// release, so that the requests queued meanwhile run as one group; queued
+// waits until n are queued.
+func holdCommitter(t *testing.T, s *Store) (queued func(n int), release func()) {
+	t.Helper()
 	gate, running := make(chan struct{}), make(chan struct{})
-	var once sync.Once
 	held := make(chan error, 1)
 	go func() {
+		var once sync.Once
 		held <- s.write(func(*bolt.Tx) error {
 			once.Do(func() { close(running) })
 			<-gate
@@ -488,14 +487,36 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 		})
 	}()
 	<-running
-	var wg sync.WaitGroup
+	queued = func(n int) {
+		for len(s.c.reqs) < n {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	release = func() {
+		close(gate)
+		if err := <-held; err != nil {
+			t.Fatal(err)
+		}
+	}
+	return queued, release
+}
+
+// A request that fails inside a group is rolled back alone; the others in
+// the group commit, together.
+func TestGroupCommitIsolatesFailures(t *testing.T) {
+	s := newStore(t)
+	mustBatch(t, s, "B1")
 	results := make([]error, 64)
+	committedIn := make([]int, len(results)) // the tx of each request's last run
+	queued, release := holdCommitter(t, s)
+	var wg sync.WaitGroup
 	boom := errors.New("boom")
 	for i := range results {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			results[i] = s.write(func(tx *bolt.Tx) error {
+				committedIn[i] = tx.ID()
 				if err := tx.Bucket(bktMeta).Put([]byte(fmt.Sprintf("k%02d", i)), []byte("v")); err != nil {
 					return err
 				}
@@ -509,14 +530,10 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 			})
 		}()
 	}
-	for len(s.c.reqs) < len(results) {
-		time.Sleep(time.Millisecond)
-	}
-	close(gate)
+	queued(len(results))
+	release()
 	wg.Wait()
-	if err := <-held; err != nil {
-		t.Fatal(err)
-	}
+	txs := map[int]bool{}
 	_ = s.view(func(tx *bolt.Tx) error {
 		for i, err := range results {
 			stored := tx.Bucket(bktMeta).Get([]byte(fmt.Sprintf("k%02d", i))) != nil
@@ -533,10 +550,14 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 				if err != nil || !stored {
 					t.Errorf("request %d: err %v stored %v", i, err, stored)
 				}
+				txs[committedIn[i]] = true
 			}
 		}
 		return nil
 	})
+	if len(txs) != 1 {
+		t.Errorf("the requests that succeeded were committed in %d transactions, not one group", len(txs))
+	}
 	// Clean up the test keys so that the journal checks clean.
 	_ = s.write(func(tx *bolt.Tx) error {
 		for i := range results {
@@ -546,20 +567,142 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 	})
 }
 
-func TestNormalizeUID(t *testing.T) {
-	for in, want := range map[string]string{
-		"04a1b2c3d4e5f6":        "04A1B2C3D4E5F6",
-		" 04:A1:B2:C3:D4:E5:F6": "04A1B2C3D4E5F6",
-		"04 a1 b2 c3":           "04A1B2C3",
-		"0102030405060708090A":  "0102030405060708090A",
-	} {
-		if got, err := NormalizeUID(in); err != nil || got != want {
-			t.Errorf("NormalizeUID(%q) = %q, %v", in, got, err)
+// The committer runs a group again without the request that failed, so
+// every other request in it runs twice. A refused duplicate (counted in the
+// commit that refuses it) and a binding (which takes a sequence number)
+// must come out as if each had run once.
+func TestGroupRerunCountsOnce(t *testing.T) {
+	s := newStore(t)
+	mustBatch(t, s, "B1")
+	encode(t, s, uidN(0), "B1")
+	for round := 1; round <= 3; round++ {
+		uid := uidN(round)
+		if err := s.BeginIntent(intentFor(uid, "B1")); err != nil {
+			t.Fatal(err)
+		}
+		before, _ := s.Stats("B1")
+		queued, release := holdCommitter(t, s)
+		var dupErr, completeErr, failErr error
+		var wg sync.WaitGroup
+		wg.Add(3)
+		go func() { defer wg.Done(); dupErr = s.BeginIntent(intentFor(uidN(0), "B1")) }()
+		go func() { defer wg.Done(); completeErr = s.Complete(bindingFor(uid)) }()
+		queued(2)
+		// Last in the group, it fails after the others ran in its
+		// transaction, so that they run again.
+		var after bool
+		go func() {
+			defer wg.Done()
+			failErr = s.write(func(tx *bolt.Tx) error {
+				c, err := getCounters(tx.Bucket(bktStats), "B1")
+				after = err == nil && c.dups > uint64(before.Duplicates) && tx.Bucket(bktIntents).Get([]byte(uid)) == nil
+				return errors.New("fails after the others")
+			})
+		}()
+		queued(3)
+		release()
+		wg.Wait()
+		if !after || failErr == nil {
+			t.Fatalf("round %d: the failing request ran before the others (%v) or succeeded (%v)", round, after, failErr)
+		}
+		if !errors.Is(dupErr, ErrDuplicate) || completeErr != nil {
+			t.Fatalf("round %d: duplicate %v, complete %v", round, dupErr, completeErr)
+		}
+		st, _ := s.Stats("B1")
+		if st.Duplicates != before.Duplicates+1 || st.Done != before.Done+1 || st.OpenIntents != 0 {
+			t.Fatalf("round %d: stats %+v after %+v", round, st, before)
+		}
+		if b, _, _ := s.Lookup(uid); b.Seq != uint64(round+1) {
+			t.Fatalf("round %d: binding has seq %d, want %d", round, b.Seq, round+1)
 		}
 	}
-	for _, in := range []string{"", "04A1B2C3D4E5F", "04A1B2C3D4E5", "04A1B2C3D4E5FG", "0x04A1B2C3"} {
-		if _, err := NormalizeUID(in); !errors.Is(err, ErrInvalid) {
-			t.Errorf("NormalizeUID(%q) = %v, want ErrInvalid", in, err)
+	if rep, err := s.Check(); err != nil || !rep.OK() {
+		t.Fatalf("check: %v %v", rep.Problems, err)
+	}
+}
+
+// Done and open intents are counted from the data: a journal written
+// before issue 11 stores them in its counters (version 2), and whatever
+// those say, Stats reports the index and the intents. Failed and duplicate
+// tags, which leave no record, stay counted.
+func TestStatsCountDoneAndOpenFromTheData(t *testing.T) {
+	s := newStore(t)
+	mustBatch(t, s, "B1")
+	mustBatch(t, s, "B2")
+	for i := range 3 {
+		encode(t, s, uidN(i), "B1")
+	}
+	encode(t, s, uidN(3), "B2")
+	for _, u := range []int{10, 11} {
+		if err := s.BeginIntent(intentFor(uidN(u), "B1")); err != nil {
+			t.Fatal(err)
 		}
+	}
+	if err := s.BeginIntent(intentFor(uidN(12), "B2")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FailIntent(uidN(12), "no answer", KeysUntouched); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.BeginIntent(intentFor(uidN(0), "B1")); !errors.Is(err, ErrDuplicate) {
+		t.Fatalf("duplicate: %v", err)
+	}
+	if err := s.CountOutcome("B1", OutcomeFailed); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]BatchStats{
+		"B1": {Done: 3, Failed: 1, Duplicates: 1, OpenIntents: 2, Target: 100},
+		"B2": {Done: 1, Failed: 1, Target: 100},
+	}
+	stats := func(when string) {
+		t.Helper()
+		for id, w := range want {
+			if st, err := s.Stats(id); err != nil || st != w {
+				t.Fatalf("%s: stats of %s %+v %v, want %+v", when, id, st, err, w)
+			}
+		}
+	}
+	stats("as written")
+
+	// The layout before issue 11: 0x02, done, failed, duplicates, open, CRC.
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		v := make(encoder, oldCountsLen, oldCountsLen+crcLen)
+		v[0] = recordV2
+		for i, n := range []uint64{99, 1, 1, 7} {
+			binary.BigEndian.PutUint64(v[1+8*i:], n)
+		}
+		return tx.Bucket(bktStats).Put([]byte("B1"), v.sealed())
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stats("with version 2 counters")
+	if rep, err := s.Check(); err != nil || !rep.OK() {
+		t.Fatalf("check: %v %v", rep.Problems, err)
+	}
+	// A later failure rewrites them as version 3, keeping the counts.
+	if err := s.CountOutcome("B1", OutcomeDuplicate); err != nil {
+		t.Fatal(err)
+	}
+	want["B1"] = BatchStats{Done: 3, Failed: 1, Duplicates: 2, OpenIntents: 2, Target: 100}
+	stats("rewritten")
+
+	// A newer layout is refused as such, a damaged one as corrupt.
+	for _, c := range []struct {
+		v    []byte
+		want error
+	}{
+		{[]byte{4, 0, 0}, ErrFormat},
+		{append([]byte{countersV3}, make([]byte, 16+crcLen)...), ErrCorrupt},
+	} {
+		if err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bktStats).Put([]byte("B2"), c.v) }); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Stats("B2"); !errors.Is(err, c.want) {
+			t.Errorf("counters %x: %v, want %v", c.v, err, c.want)
+		}
+	}
+	if err := s.db.Update(func(tx *bolt.Tx) error { return putCounters(tx.Bucket(bktStats), "B2", counters{failed: 1}) }); err != nil {
+		t.Fatal(err)
 	}
 }
