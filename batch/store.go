@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/tagline-station/tagline/internal/atomicfile"
 	"hash/fnv"
 	"io"
 	"io/fs"
@@ -335,15 +336,8 @@ func create(path string, opts Options) error {
 			return fmt.Errorf("create journal %s: %w", path, err)
 		}
 	}
-	syncDir(dir)
+	atomicfile.SyncDir(dir)
 	return nil
-}
-
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		_ = d.Close()
-	}
 }
 
 func hostStation() string {

@@ -44,13 +44,14 @@ func Write(path string, perm fs.FileMode, write func(io.Writer) error) (err erro
 	if err = os.Rename(tmp.Name(), path); err != nil {
 		return err
 	}
-	syncDir(dir)
+	SyncDir(dir)
 	return nil
 }
 
-// syncDir makes the rename durable. Some file systems refuse to fsync a
-// folder; the rename is then as durable as they make it.
-func syncDir(dir string) {
+// SyncDir makes a rename, link or new file in dir durable. Some file
+// systems refuse to fsync a folder; the entry is then as durable as they
+// make it.
+func SyncDir(dir string) {
 	if d, err := os.Open(dir); err == nil {
 		_ = d.Sync()
 		_ = d.Close()
