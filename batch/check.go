@@ -113,7 +113,52 @@ func (s *Store) Verify() error {
 	return fmt.Errorf("%w: %s%s", ErrCorrupt, rep.Problems[0], more)
 }
 
+// checkJournal walks every bucket of the journal and records in rep what it
+// counts and each problem it finds. The walks run in a fixed order, so the
+// same journal always lists the same problems in the same order.
 func checkJournal(tx *bolt.Tx, rep *Report) {
+	bk, ok := checkIdentityAndCursor(tx, rep)
+	if !ok {
+		return
+	}
+	c := &journalCheck{
+		bk:    bk,
+		rep:   rep,
+		known: map[string]bool{},
+		bound: map[string]int{},
+		idxOf: map[string]*bolt.Bucket{},
+	}
+	c.checkBatches()
+	c.checkCounters()
+	c.checkBindings()
+	c.checkSuperseded()
+
+	// Every binding found its index and outbox entry above, under its own
+	// seq, and one key holds one entry, so when nothing was wrong so far
+	// and the entries are exactly as many as the bindings, every entry is
+	// accounted for: the walks below only count them. Otherwise they look
+	// up each entry's binding, to say which entry is wrong. (The lookups
+	// are most of the cost of Check, which Open runs.)
+	sound := len(rep.Problems) == 0
+	checkIndexes(bk, rep, sound, c.bound)
+	c.checkOutbox(sound)
+	c.checkIntents()
+}
+
+// journalCheck carries what one walk learns to the walks after it: the
+// batches that exist, and how many bindings each batch holds.
+type journalCheck struct {
+	bk    txBuckets
+	rep   *Report
+	known map[string]bool         // batch ids found in the batches bucket
+	bound map[string]int          // bindings per batch, current and superseded
+	idxOf map[string]*bolt.Bucket // index bucket per batch, looked up once
+}
+
+// checkIdentityAndCursor reads the identity and the sync cursor. It
+// reports false when the buckets are missing, since no other walk can run
+// then.
+func checkIdentityAndCursor(tx *bolt.Tx, rep *Report) (txBuckets, bool) {
 	id, err := readIdentity(tx)
 	rep.Format, rep.StationID = id.format, id.station
 	if err != nil {
@@ -121,7 +166,7 @@ func checkJournal(tx *bolt.Tx, rep *Report) {
 	}
 	bk, err := buckets(tx)
 	if err != nil {
-		return
+		return bk, false
 	}
 	rep.LastSeq = bk.outbox.Sequence()
 	if cur, err := readCursor(bk); err != nil {
@@ -132,18 +177,25 @@ func checkJournal(tx *bolt.Tx, rep *Report) {
 			rep.problem("the sync cursor %d is past the last binding %d", cur, rep.LastSeq)
 		}
 	}
+	return bk, true
+}
 
-	// Batches. Done and open intents are counted from the index and the
-	// intents (see Stats), so only the stored counts can be damaged.
-	known := map[string]bool{}
-	old := func(v []byte) {
-		if len(v) > 0 && v[0] == recordV1 {
-			rep.Unchecksummed++
-		}
+// countOld counts a record written before records carried a checksum, so
+// the report can say how many a rewrite would upgrade.
+func (c *journalCheck) countOld(v []byte) {
+	if len(v) > 0 && v[0] == recordV1 {
+		c.rep.Unchecksummed++
 	}
+}
+
+// checkBatches checks each batch record. Done and open intents are counted
+// from the index and the intents (see Stats), so only the stored counts can
+// be damaged.
+func (c *journalCheck) checkBatches() {
+	bk, rep := c.bk, c.rep
 	_ = bk.batches.ForEach(func(k, v []byte) error {
 		rep.Batches++
-		old(v)
+		c.countOld(v)
 		b, err := decodeBatch(v)
 		if err != nil {
 			rep.problem("batch %s: %v", k, err)
@@ -161,64 +213,48 @@ func checkJournal(tx *bolt.Tx, rep *Report) {
 		if _, err := getCounters(bk.stats, string(k)); err != nil {
 			rep.problem("batch %s has no readable counters", k)
 		}
-		known[string(k)] = true
+		c.known[string(k)] = true
 		return nil
 	})
-	_ = bk.stats.ForEach(func(k, v []byte) error {
-		old(v)
-		if bk.batches.Get(k) == nil {
-			rep.problem("counters exist for batch %s, which does not exist", k)
-		}
-		return nil
-	})
+}
 
-	// Bindings, current and superseded, must be indexed and in the outbox.
-	bound := map[string]int{} // bindings per batch, current and superseded
-	idxOf := map[string]*bolt.Bucket{}
-	logged := func(what string, b Binding) {
-		bound[b.BatchID]++
-		k := seqKey(b.Seq)
-		if b.Seq == 0 || b.Seq > rep.LastSeq {
-			rep.problem("%s of tag %s has sequence number %d, beyond the last %d", what, b.UID, b.Seq, rep.LastSeq)
+// checkCounters finds stored counters left behind by a batch that is gone.
+func (c *journalCheck) checkCounters() {
+	_ = c.bk.stats.ForEach(func(k, v []byte) error {
+		c.countOld(v)
+		if c.bk.batches.Get(k) == nil {
+			c.rep.problem("counters exist for batch %s, which does not exist", k)
 		}
-		idx, seen := idxOf[b.BatchID]
-		if !seen {
-			idx = bk.index.Bucket([]byte(b.BatchID))
-			idxOf[b.BatchID] = idx
-		}
-		if idx == nil || !bytes.Equal(idx.Get(k), []byte(b.UID)) {
-			rep.problem("%s of tag %s (seq %d) is missing from the index of batch %s", what, b.UID, b.Seq, b.BatchID)
-		}
-		if !bytes.Equal(bk.outbox.Get(k), []byte(b.UID)) {
-			rep.problem("%s of tag %s (seq %d) is missing from the outbox", what, b.UID, b.Seq)
-		}
-		if !known[b.BatchID] {
-			rep.problem("%s of tag %s names batch %s, which does not exist", what, b.UID, b.BatchID)
-		}
-		if b.Outcome != OutcomeEncoded && b.Outcome != OutcomeVerified {
-			rep.problem("%s of tag %s has outcome %q; only encoded and verified tags are bound", what, b.UID, b.Outcome)
-		}
-		if len(b.MasterKCV) > 16 {
-			rep.problem("%s of tag %s holds a %d-byte master_kcv, which may be key material: inspect and wipe it", what, b.UID, len(b.MasterKCV)/2)
-		}
-	}
-	_ = bk.bindings.ForEach(func(k, v []byte) error {
-		rep.Bindings++
-		old(v)
+		return nil
+	})
+}
+
+// checkBindings checks each current binding, and that it is filed under
+// its own tag.
+func (c *journalCheck) checkBindings() {
+	_ = c.bk.bindings.ForEach(func(k, v []byte) error {
+		c.rep.Bindings++
+		c.countOld(v)
 		b, err := decodeBinding(v)
 		if err != nil {
-			rep.problem("binding of tag %s: %v", k, err)
+			c.rep.problem("binding of tag %s: %v", k, err)
 			return nil
 		}
 		if b.UID != string(k) {
-			rep.problem("binding stored under tag %s says its tag is %s", k, b.UID)
+			c.rep.problem("binding stored under tag %s says its tag is %s", k, b.UID)
 		}
-		logged("binding", b)
+		c.checkLogged("binding", b)
 		return nil
 	})
+}
+
+// checkSuperseded checks each superseded binding, and that it is older than
+// the current binding of its tag: a re-encode only ever supersedes the past.
+func (c *journalCheck) checkSuperseded() {
+	bk, rep := c.bk, c.rep
 	_ = bk.history.ForEach(func(k, v []byte) error {
 		rep.Superseded++
-		old(v)
+		c.countOld(v)
 		b, err := decodeBinding(v)
 		if err != nil {
 			rep.problem("superseded binding %x: %v", k, err)
@@ -233,18 +269,49 @@ func checkJournal(tx *bolt.Tx, rep *Report) {
 		} else if cb, err := decodeBinding(cur); err == nil && cb.Seq <= b.Seq {
 			rep.problem("superseded binding of tag %s (seq %d) is newer than the current one (seq %d)", b.UID, b.Seq, cb.Seq)
 		}
-		logged("superseded binding", b)
+		c.checkLogged("superseded binding", b)
 		return nil
 	})
+}
 
-	// Every binding found its index and outbox entry above, under its own
-	// seq, and one key holds one entry, so when nothing was wrong so far
-	// and the entries are exactly as many as the bindings, every entry is
-	// accounted for: the walks below only count them. Otherwise they look
-	// up each entry's binding, to say which entry is wrong. (The lookups
-	// are most of the cost of Check, which Open runs.)
-	sound := len(rep.Problems) == 0
-	checkIndexes(bk, rep, sound, bound)
+// checkLogged checks what bindings, current and superseded, share: each
+// must be indexed and in the outbox under its seq, name a batch that
+// exists, and hold no key material. It also counts the binding for its
+// batch, for checkIndexes.
+func (c *journalCheck) checkLogged(what string, b Binding) {
+	bk, rep := c.bk, c.rep
+	c.bound[b.BatchID]++
+	k := seqKey(b.Seq)
+	if b.Seq == 0 || b.Seq > rep.LastSeq {
+		rep.problem("%s of tag %s has sequence number %d, beyond the last %d", what, b.UID, b.Seq, rep.LastSeq)
+	}
+	idx, seen := c.idxOf[b.BatchID]
+	if !seen {
+		idx = bk.index.Bucket([]byte(b.BatchID))
+		c.idxOf[b.BatchID] = idx
+	}
+	if idx == nil || !bytes.Equal(idx.Get(k), []byte(b.UID)) {
+		rep.problem("%s of tag %s (seq %d) is missing from the index of batch %s", what, b.UID, b.Seq, b.BatchID)
+	}
+	if !bytes.Equal(bk.outbox.Get(k), []byte(b.UID)) {
+		rep.problem("%s of tag %s (seq %d) is missing from the outbox", what, b.UID, b.Seq)
+	}
+	if !c.known[b.BatchID] {
+		rep.problem("%s of tag %s names batch %s, which does not exist", what, b.UID, b.BatchID)
+	}
+	if b.Outcome != OutcomeEncoded && b.Outcome != OutcomeVerified {
+		rep.problem("%s of tag %s has outcome %q; only encoded and verified tags are bound", what, b.UID, b.Outcome)
+	}
+	if len(b.MasterKCV) > 16 {
+		rep.problem("%s of tag %s holds a %d-byte master_kcv, which may be key material: inspect and wipe it", what, b.UID, len(b.MasterKCV)/2)
+	}
+}
+
+// checkOutbox counts the outbox entries. Only when the journal is not
+// sound, or the count is off, does it look up each entry's binding (see
+// checkJournal for why that is enough).
+func (c *journalCheck) checkOutbox(sound bool) {
+	bk, rep := c.bk, c.rep
 	_ = bk.outbox.ForEach(func(k, uid []byte) error {
 		rep.OutboxEntries++
 		if _, ok := keySeq(k); !ok {
@@ -265,10 +332,15 @@ func checkJournal(tx *bolt.Tx, rep *Report) {
 	if n := rep.Bindings + rep.Superseded; rep.OutboxEntries != n {
 		rep.problem("the outbox has %d entries for %d bindings", rep.OutboxEntries, n)
 	}
+}
 
+// checkIntents checks each open intent. A tag may hold both a binding and
+// an intent only while it is being re-encoded.
+func (c *journalCheck) checkIntents() {
+	bk, rep := c.bk, c.rep
 	_ = bk.intents.ForEach(func(k, v []byte) error {
 		rep.OpenIntents++
-		old(v)
+		c.countOld(v)
 		it, err := decodeIntent(v)
 		if err != nil {
 			rep.problem("intent of tag %s: %v", k, err)
@@ -277,7 +349,7 @@ func checkJournal(tx *bolt.Tx, rep *Report) {
 		if it.UID != string(k) {
 			rep.problem("intent stored under tag %s says its tag is %s", k, it.UID)
 		}
-		if !known[it.BatchID] {
+		if !c.known[it.BatchID] {
 			rep.problem("intent of tag %s names batch %s, which does not exist", it.UID, it.BatchID)
 		}
 		if bk.bindings.Get(k) != nil && !it.Reencode {

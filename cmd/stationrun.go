@@ -42,171 +42,241 @@ func (e *env) runStation(ctx context.Context, o runOptions) (*tally, error) {
 	laneCtx, cancelLanes := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelLanes()
 
-	gate := &station.Gate{}
-	events := make(chan station.Event) // unbuffered: the dispatcher's view is exact
-	limit := o.count
+	r := &stationRun{
+		e:           e,
+		o:           o,
+		gate:        &station.Gate{},
+		events:      make(chan station.Event), // unbuffered: the dispatcher's view is exact
+		cancelLanes: cancelLanes,
+		feeders:     map[string]*simFeeder{},
+		multi:       len(o.readers.lanes) > 1,
+		uiQuit:      make(chan error, 1),
+		uiStopped:   make(chan struct{}),
+		uiCancel:    func() {},
+		busy:        map[string]bool{},
+		lost:        map[string]bool{},
+	}
+	r.startLanes(laneCtx)
+	r.t = &tally{Start: e.now()}
+	r.t.Last = r.t.Start
+	if o.tui {
+		r.startUI(ctx)
+	}
+	defer func() { r.uiCancel() }()
+	return r.dispatch(ctx)
+}
+
+// stationRun is the state of one run that the dispatcher alone reads and
+// writes, so it needs no lock.
+type stationRun struct {
+	e           *env
+	o           runOptions
+	gate        *station.Gate
+	events      chan station.Event
+	cancelLanes context.CancelFunc
+	lanesDone   chan struct{}
+	feeders     map[string]*simFeeder // simulated lanes, by reader name
+	t           *tally
+	multi       bool // result lines name their reader only when there are several
+
+	// The UI, when there is one.
+	uiEvents  chan station.Event
+	uiQuit    chan error
+	uiStopped chan struct{}
+	uiCancel  context.CancelFunc
+	uiErr     error
+	uiDone    bool
+
+	busy     map[string]bool // a tag is in progress on the reader
+	lost     map[string]bool // the reader was lost and not yet back
+	stopping bool
+	graceC   <-chan time.Time
+}
+
+// startLanes starts one lane per reader, and a feeder beside each
+// simulated one. lanesDone is closed once every lane has returned.
+func (r *stationRun) startLanes(laneCtx context.Context) {
 	var wg sync.WaitGroup
-	feeders := map[string]*simFeeder{}
-	sims := 0
-	for _, l := range o.readers.lanes {
+	limit := r.o.count
+	for _, l := range r.o.readers.lanes {
 		if l.feeder != nil {
-			feeders[l.name] = l.feeder
-			sims++
+			r.feeders[l.name] = l.feeder
 			go l.feeder.run(laneCtx)
 		}
 		wg.Add(1)
 		go func(l *lane) {
 			defer wg.Done()
-			_ = o.station.Lane(laneCtx, l.r, station.LaneOptions{Gate: gate, Limit: limit}, events)
+			_ = r.o.station.Lane(laneCtx, l.r, station.LaneOptions{Gate: r.gate, Limit: limit}, r.events)
 		}(l)
 	}
-	lanesDone := make(chan struct{})
-	go func() { wg.Wait(); close(lanesDone) }()
+	r.lanesDone = make(chan struct{})
+	go func() { wg.Wait(); close(r.lanesDone) }()
+}
 
-	t := &tally{Start: e.now()}
-	t.Last = t.Start
-	multi := len(o.readers.lanes) > 1
-
-	var uiEvents chan station.Event
-	uiQuit := make(chan error, 1)
-	uiStopped := make(chan struct{})
-	var uiCancel context.CancelFunc = func() {}
-	if o.tui {
-		uiEvents = make(chan station.Event, 64)
-		var uiCtx context.Context
-		uiCtx, uiCancel = context.WithCancel(ctx)
-		stats, _ := o.store.Stats(o.batch.ID)
-		cfg := uiConfig{
-			Batch:   o.batch,
-			Stats:   stats,
-			Readers: o.readers.names(),
-			Events:  uiEvents,
-			Gate:    gate,
-			Now:     e.now,
-			In:      e.stdin,
-			Out:     e.stdout,
-			NoColor: e.noColor,
-			LogPath: e.logFile,
-			Logger:  e.log, // the --log file, never the screen
-		}
-		go func() {
-			err := e.runUI(uiCtx, cfg)
-			uiQuit <- err
-			close(uiStopped)
-		}()
+// startUI starts the operator's screen. It gets the events through a
+// buffer so that a slow redraw does not hold the lanes back.
+func (r *stationRun) startUI(ctx context.Context) {
+	e, o := r.e, r.o
+	r.uiEvents = make(chan station.Event, 64)
+	var uiCtx context.Context
+	uiCtx, r.uiCancel = context.WithCancel(ctx)
+	stats, _ := o.store.Stats(o.batch.ID)
+	cfg := uiConfig{
+		Batch:   o.batch,
+		Stats:   stats,
+		Readers: o.readers.names(),
+		Events:  r.uiEvents,
+		Gate:    r.gate,
+		Now:     e.now,
+		In:      e.stdin,
+		Out:     e.stdout,
+		NoColor: e.noColor,
+		LogPath: e.logFile,
+		Logger:  e.log, // the --log file, never the screen
 	}
-	defer uiCancel()
+	go func() {
+		err := e.runUI(uiCtx, cfg)
+		r.uiQuit <- err
+		close(r.uiStopped)
+	}()
+}
 
-	busy := map[string]bool{}
-	lost := map[string]bool{}
-	stopping := false
-	var graceC <-chan time.Time
-	var uiErr error
-	uiDone := false
+// dispatch is the one loop that sees every lane event, Ctrl-C, the UI
+// quitting and the grace timer, until every lane has returned.
+func (r *stationRun) dispatch(ctx context.Context) (*tally, error) {
 	sigC := ctx.Done()
-
-	anyBusy := func() bool {
-		for _, b := range busy {
-			if b {
-				return true
-			}
-		}
-		return false
-	}
-	stop := func(why string) {
-		if !stopping {
-			stopping = true
-			e.log.Info("station stopping", "why", why)
-			gate.Pause()
-			graceC = time.After(o.grace)
-		}
-		if !anyBusy() {
-			cancelLanes()
-		}
-	}
-
 	for {
 		select {
-		case ev := <-events:
-			e.logEvent(ev)
-			switch ev.Kind {
-			case station.EvWaiting:
-				if !o.tui && !lost[ev.Reader] && feeders[ev.Reader] == nil && !stopping {
-					fmt.Fprintf(o.info, "waiting for a tag on %s (Ctrl-C to stop)\n", ev.Reader)
-				}
-				lost[ev.Reader] = false
-			case station.EvArrived:
-				busy[ev.Reader] = true
-			case station.EvResult:
-				busy[ev.Reader] = false
-				if f := feeders[ev.Reader]; f != nil {
-					f.resultSeen()
-				}
-				if ev.Result != nil {
-					t.add(ev.Result, e.now())
-					if !o.tui {
-						if o.json {
-							_ = writeJSON(o.out, toTagJSON(ev.Result))
-						} else {
-							writeResultLine(o.out, ev.Result, multi)
-						}
-					}
-				}
-				if o.count > 0 && t.Total >= o.count {
-					stop("count reached")
-				}
-				if stopping && !anyBusy() {
-					cancelLanes()
-				}
-			case station.EvRemoved:
-				if f := feeders[ev.Reader]; f != nil {
-					f.removedSeen()
-				}
-			case station.EvReaderLost:
-				if !lost[ev.Reader] && !o.tui {
-					fmt.Fprintf(o.info, "tagline: reader %s: %v (retrying)\n", ev.Reader, ev.Err)
-				}
-				lost[ev.Reader] = true
-			case station.EvStopped:
-				busy[ev.Reader] = false
-			}
-			if uiEvents != nil && !uiDone {
-				select {
-				case uiEvents <- ev:
-				case uiErr = <-uiQuit:
-					uiDone = true
-					stop("operator quit")
-				}
-			}
+		case ev := <-r.events:
+			r.e.logEvent(ev)
+			r.handleEvent(ev)
+			r.forwardToUI(ev)
 		case <-sigC:
-			sigC = nil
-			if !o.tui {
-				fmt.Fprintln(o.info, "stopping: finishing the tag in progress (Ctrl-C again to quit at once)")
+			sigC = nil // a closed Done channel would fire on every turn
+			if !r.o.tui {
+				fmt.Fprintln(r.o.info, "stopping: finishing the tag in progress (Ctrl-C again to quit at once)")
 			}
-			stop("interrupted")
-		case err := <-uiQuit:
-			uiErr, uiDone = err, true
-			stop("operator quit")
-		case <-graceC:
-			e.log.Warn("grace period over; cancelling tags in progress")
-			cancelLanes()
-		case <-lanesDone:
-			if uiEvents != nil {
-				close(uiEvents)
-				if !uiDone {
-					// The run ended on its own (count reached): the UI
-					// shows the final state until the operator quits it.
-					select {
-					case uiErr = <-uiQuit:
-					case <-ctx.Done():
-						uiCancel()
-						uiErr = <-uiQuit
-					}
-				}
-				<-uiStopped
-			}
-			return t, uiErr
+			r.stop("interrupted")
+		case err := <-r.uiQuit:
+			r.uiErr, r.uiDone = err, true
+			r.stop("operator quit")
+		case <-r.graceC:
+			r.e.log.Warn("grace period over; cancelling tags in progress")
+			r.cancelLanes()
+		case <-r.lanesDone:
+			r.waitForUI(ctx)
+			return r.t, r.uiErr
 		}
+	}
+}
+
+// handleEvent tracks which readers are busy or lost, and reports each
+// result; the screen is left to the UI when there is one.
+func (r *stationRun) handleEvent(ev station.Event) {
+	switch ev.Kind {
+	case station.EvWaiting:
+		if !r.o.tui && !r.lost[ev.Reader] && r.feeders[ev.Reader] == nil && !r.stopping {
+			fmt.Fprintf(r.o.info, "waiting for a tag on %s (Ctrl-C to stop)\n", ev.Reader)
+		}
+		r.lost[ev.Reader] = false
+	case station.EvArrived:
+		r.busy[ev.Reader] = true
+	case station.EvResult:
+		r.handleResult(ev)
+	case station.EvRemoved:
+		if f := r.feeders[ev.Reader]; f != nil {
+			f.removedSeen()
+		}
+	case station.EvReaderLost:
+		// Said once per loss, so a reader that stays away does not flood
+		// the terminal.
+		if !r.lost[ev.Reader] && !r.o.tui {
+			fmt.Fprintf(r.o.info, "tagline: reader %s: %v (retrying)\n", ev.Reader, ev.Err)
+		}
+		r.lost[ev.Reader] = true
+	case station.EvStopped:
+		r.busy[ev.Reader] = false
+	}
+}
+
+// handleResult counts and prints one tag's result, and stops the run once
+// the count is reached or, when stopping, once no tag is in progress.
+func (r *stationRun) handleResult(ev station.Event) {
+	r.busy[ev.Reader] = false
+	if f := r.feeders[ev.Reader]; f != nil {
+		f.resultSeen()
+	}
+	if ev.Result != nil {
+		r.t.add(ev.Result, r.e.now())
+		if !r.o.tui {
+			if r.o.json {
+				_ = writeJSON(r.o.out, toTagJSON(ev.Result))
+			} else {
+				writeResultLine(r.o.out, ev.Result, r.multi)
+			}
+		}
+	}
+	if r.o.count > 0 && r.t.Total >= r.o.count {
+		r.stop("count reached")
+	}
+	if r.stopping && !r.anyBusy() {
+		r.cancelLanes()
+	}
+}
+
+// forwardToUI hands an event to the UI, or notices that the operator quit
+// it while the event waited.
+func (r *stationRun) forwardToUI(ev station.Event) {
+	if r.uiEvents == nil || r.uiDone {
+		return
+	}
+	select {
+	case r.uiEvents <- ev:
+	case r.uiErr = <-r.uiQuit:
+		r.uiDone = true
+		r.stop("operator quit")
+	}
+}
+
+// waitForUI lets the UI end after the lanes have.
+func (r *stationRun) waitForUI(ctx context.Context) {
+	if r.uiEvents == nil {
+		return
+	}
+	close(r.uiEvents)
+	if !r.uiDone {
+		// The run ended on its own (count reached): the UI
+		// shows the final state until the operator quits it.
+		select {
+		case r.uiErr = <-r.uiQuit:
+		case <-ctx.Done():
+			r.uiCancel()
+			r.uiErr = <-r.uiQuit
+		}
+	}
+	<-r.uiStopped
+}
+
+func (r *stationRun) anyBusy() bool {
+	for _, b := range r.busy {
+		if b {
+			return true
+		}
+	}
+	return false
+}
+
+// stop pauses the lanes between tags and starts the grace period; the
+// lanes are cancelled at once only when no tag is in progress.
+func (r *stationRun) stop(why string) {
+	if !r.stopping {
+		r.stopping = true
+		r.e.log.Info("station stopping", "why", why)
+		r.gate.Pause()
+		r.graceC = time.After(r.o.grace)
+	}
+	if !r.anyBusy() {
+		r.cancelLanes()
 	}
 }
 

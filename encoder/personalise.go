@@ -187,155 +187,217 @@ func Personalise(ctx context.Context, card reader.Card, job Job, opts Options) (
 	if err := job.check(); err != nil {
 		return res, err
 	}
-	c := New(card, opts)
-	fail := func(step Step, err error) (Result, error) {
-		res.Exchanges = c.count
-		return res, &StepError{Step: step, Err: err}
+	p := &personalisation{c: New(card, opts), job: job, res: res, version: job.Deriver.Version()}
+	var err error
+	if p.expected, err = job.Template.NDEF(job.EncData); err != nil {
+		return p.res, err
 	}
-	expected, err := job.Template.NDEF(job.EncData)
-	if err != nil {
-		return res, err
+	// Each step runs only if the one before succeeded, so the exchanges
+	// go to the tag in the order the comment above gives.
+	for _, step := range []func(context.Context) error{p.selectAndInspect, p.readKeyVersions, p.authenticate} {
+		if err := step(ctx); err != nil {
+			return p.res, err
+		}
 	}
-	version := job.Deriver.Version()
+	if p.d.ours && p.in.sunOK && !job.Reencode {
+		p.res.Found = FoundOurs
+		p.res.Exchanges = p.c.count
+		return p.res, ErrAlreadyOurs
+	}
+	for _, step := range []func(context.Context) error{p.askJournal, p.writeFile, p.changeKeys, p.readBack} {
+		if err := step(ctx); err != nil {
+			return p.res, err
+		}
+	}
+	p.res.Exchanges = p.c.count
+	return p.res, nil
+}
 
+// personalisation is what the steps of Personalise learn about one tag
+// and hand to the steps after them.
+type personalisation struct {
+	c        *Conn
+	job      Job
+	res      Result
+	version  byte
+	expected []byte // the NDEF file as it must end up
+	in       inspection
+	uid      []byte
+	vers     [keys.NumSlots]byte
+	known    bool // vers holds every slot, not just key 0
+	d        decision
+	tagKeys  keys.KeySet
+}
+
+// fail records the exchanges so far and names the step that failed.
+func (p *personalisation) fail(step Step, err error) error {
+	p.res.Exchanges = p.c.count
+	return &StepError{Step: step, Err: err}
+}
+
+// selectAndInspect selects the application and reads the NDEF file, which
+// may name the UID before any authentication.
+func (p *personalisation) selectAndInspect(ctx context.Context) error {
+	c, job := p.c, p.job
 	if err := c.SelectApplication(ctx); err != nil {
 		var sw apdu.StatusWord
 		if errors.As(err, &sw) {
 			err = fmt.Errorf("%w: it has no ndef application of one (%w)", ErrNotNTAG424, err)
 		}
-		return fail(StepSelect, err)
+		return p.fail(StepSelect, err)
 	}
-	content, err := c.ReadData(ctx, 2, 0, len(expected), Plain)
+	content, err := c.ReadData(ctx, 2, 0, len(p.expected), Plain)
 	if err != nil {
 		if errors.Is(err, apdu.ErrPermission) || errors.Is(err, apdu.ErrAuthFailed) {
 			// We leave the NDEF file free to read; a tag that locks it
 			// was set up by someone else.
 			err = fmt.Errorf("%w: its ndef file cannot be read without a key (%w)", ErrForeignTag, err)
 		}
-		return fail(StepInspect, err)
+		return p.fail(StepInspect, err)
 	}
-	in := inspect(content, job)
-	uid := in.sunUID
+	p.in = inspect(content, job)
+	p.uid = p.in.sunUID
 	if len(job.ReaderUID) == 7 {
-		if uid != nil && !bytes.Equal(uid, job.ReaderUID) {
-			return fail(StepInspect, fmt.Errorf("%w: the reader saw %X, the tag's sun message names %X", ErrUIDChanged, job.ReaderUID, uid))
+		if p.uid != nil && !bytes.Equal(p.uid, job.ReaderUID) {
+			return p.fail(StepInspect, fmt.Errorf("%w: the reader saw %X, the tag's sun message names %X", ErrUIDChanged, job.ReaderUID, p.uid))
 		}
-		uid = bytes.Clone(job.ReaderUID)
+		p.uid = bytes.Clone(job.ReaderUID)
 	}
-	res.UID = uid
-	if in.sunOK {
-		res.URL, res.ReadCtr = in.url, in.ctr
+	p.res.UID = p.uid
+	if p.in.sunOK {
+		p.res.URL, p.res.ReadCtr = p.in.url, p.in.ctr
 	}
+	return nil
+}
 
-	// Key versions are not secret and cost no authentication attempt:
-	// they decide whether the tag is ours to touch before any key is
-	// tried.
-	var vers [keys.NumSlots]byte
-	known := false
-	if vers[0], err = c.GetKeyVersion(ctx, 0); err != nil {
-		return fail(StepKeyVersion, err)
+// readKeyVersions reads the key versions and decides which key 0 to try.
+// Key versions are not secret and cost no authentication attempt: they
+// decide whether the tag is ours to touch before any key is tried.
+func (p *personalisation) readKeyVersions(ctx context.Context) error {
+	var err error
+	if p.vers[0], err = p.c.GetKeyVersion(ctx, 0); err != nil {
+		return p.fail(StepKeyVersion, err)
 	}
-	res.TagKeyVersion = vers[0]
-	if !in.fresh && vers[0] == 0 {
+	p.res.TagKeyVersion = p.vers[0]
+	if !p.in.fresh && p.vers[0] == 0 {
 		for n := byte(1); n < keys.NumSlots; n++ {
-			if vers[n], err = c.GetKeyVersion(ctx, n); err != nil {
-				return fail(StepKeyVersion, err)
+			if p.vers[n], err = p.c.GetKeyVersion(ctx, n); err != nil {
+				return p.fail(StepKeyVersion, err)
 			}
 		}
-		known = true
+		p.known = true
 	}
-	d, err := decide(ctx, job, in, uid, vers, known)
-	if err != nil {
+	if p.d, err = decide(ctx, p.job, p.in, p.uid, p.vers, p.known); err != nil {
 		var v *otherVersion
-		if errors.As(err, &v) && res.UID == nil {
-			res.UID = v.uid
+		if errors.As(err, &v) && p.res.UID == nil {
+			p.res.UID = v.uid
 		}
-		return fail(StepKeyVersion, err)
+		return p.fail(StepKeyVersion, err)
 	}
+	return nil
+}
+
+// authenticate authenticates once with the one candidate key 0, then
+// learns the UID from the tag if the NDEF file did not name it, and
+// derives the tag's keys.
+func (p *personalisation) authenticate(ctx context.Context) error {
+	var err error
 	k0 := keys.FactoryKey
-	var tagKeys keys.KeySet
-	if d.ours {
-		if tagKeys, err = job.Deriver.Tag(uid); err != nil {
-			return fail(StepKeyVersion, err)
+	if p.d.ours {
+		if p.tagKeys, err = p.job.Deriver.Tag(p.uid); err != nil {
+			return p.fail(StepKeyVersion, err)
 		}
-		k0 = tagKeys.Keys[keys.SlotAppMaster]
+		k0 = p.tagKeys.Keys[keys.SlotAppMaster]
 	}
-	if err := c.AuthenticateEV2First(ctx, 0, k0); err != nil {
+	if err := p.c.AuthenticateEV2First(ctx, 0, k0); err != nil {
 		if errors.Is(err, apdu.ErrAuthFailed) {
-			if d.ours {
+			if p.d.ours {
 				err = fmt.Errorf("%w (%w)", ErrWrongKey, err)
 			} else {
 				err = fmt.Errorf("%w: key 0 has the factory version but not the factory key (%w)", ErrForeignTag, err)
 			}
 		}
-		return fail(StepAuth, err)
+		return p.fail(StepAuth, err)
 	}
-	if uid == nil {
-		if uid, err = c.GetCardUID(ctx); err != nil {
-			return fail(StepUID, err)
+	if p.uid == nil {
+		if p.uid, err = p.c.GetCardUID(ctx); err != nil {
+			return p.fail(StepUID, err)
 		}
-		res.UID = uid
-		if d.askJournal {
+		p.res.UID = p.uid
+		if p.d.askJournal {
 			// The UID became known only now; nothing was written yet.
-			if err := checkHalfKeyed(ctx, job, uid, vers); err != nil {
-				return fail(StepKeyVersion, err)
+			if err := checkHalfKeyed(ctx, p.job, p.uid, p.vers); err != nil {
+				return p.fail(StepKeyVersion, err)
 			}
 		}
 	}
-	if tagKeys.Keys[0].IsZero() {
-		if tagKeys, err = job.Deriver.Tag(uid); err != nil {
-			return fail(StepUID, err)
+	if p.tagKeys.Keys[0].IsZero() {
+		if p.tagKeys, err = p.job.Deriver.Tag(p.uid); err != nil {
+			return p.fail(StepUID, err)
 		}
 	}
+	return nil
+}
 
-	if d.ours && in.sunOK && !job.Reencode {
-		res.Found = FoundOurs
-		res.Exchanges = c.count
-		return res, ErrAlreadyOurs
+// askJournal says what was found, and lets the journal record its intent
+// before the first write.
+func (p *personalisation) askJournal(ctx context.Context) error {
+	p.res.Found = FoundFactory
+	if !p.in.fresh {
+		p.res.Found = FoundPartial
 	}
-	res.Found = FoundFactory
-	if !in.fresh {
-		res.Found = FoundPartial
+	if p.d.ours {
+		p.res.Found = FoundOurs
 	}
-	if d.ours {
-		res.Found = FoundOurs
-	}
-	if job.BeforeWrite != nil {
-		if err := job.BeforeWrite(ctx, uid, res.Found); err != nil {
-			return fail(StepJournal, err)
+	if p.job.BeforeWrite != nil {
+		if err := p.job.BeforeWrite(ctx, p.uid, p.res.Found); err != nil {
+			return p.fail(StepJournal, err)
 		}
 	}
+	return nil
+}
 
-	want := job.Template.Settings(keys.SlotSDMMeta, keys.SlotSDMFile)
+// writeFile writes the NDEF file when it is not already ours, then its
+// settings.
+func (p *personalisation) writeFile(ctx context.Context) error {
+	c := p.c
+	want := p.job.Template.Settings(keys.SlotSDMMeta, keys.SlotSDMFile)
 	// After personalisation anyone may read (a phone must), writing needs
 	// the NDEF-write key, and only key 0 may change the settings again:
 	// nothing is made permanent (no right set to F).
 	want.Access = sdm.AccessRights{Read: sdm.AccessFree, Write: keys.SlotNDEFWrite, ReadWrite: keys.SlotNDEFWrite, Change: keys.SlotAppMaster}
 	writeNDEF := true
-	if !in.fresh {
+	if !p.in.fresh {
 		cur, err := c.GetFileSettings(ctx, 2)
 		if err != nil {
-			return fail(StepSettings, err)
+			return p.fail(StepSettings, err)
 		}
 		// Settings are applied after the NDEF write: if they are ours,
 		// the NDEF file is too, and its Write right now needs key 3.
-		writeNDEF = !bytes.Equal(cur.ChangeData(), want.ChangeData()) || job.Reencode
+		writeNDEF = !bytes.Equal(cur.ChangeData(), want.ChangeData()) || p.job.Reencode
 	}
 	if writeNDEF {
-		if err := writeTemplate(ctx, c, expected, d.ours, tagKeys); err != nil {
-			return fail(StepWriteNDEF, err)
+		if err := writeTemplate(ctx, c, p.expected, p.d.ours, p.tagKeys); err != nil {
+			return p.fail(StepWriteNDEF, err)
 		}
 	}
 	if err := c.ChangeFileSettings(ctx, 2, want); err != nil {
-		return fail(StepSettings, err)
+		return p.fail(StepSettings, err)
 	}
+	return nil
+}
 
+// changeKeys changes keys 1 to 4, skipping those already ours, and key 0
+// last: a tag whose key 0 is ours is then complete.
+func (p *personalisation) changeKeys(ctx context.Context) error {
+	c, version := p.c, p.version
 	for n := byte(1); n < keys.NumSlots; n++ {
-		if !in.fresh {
-			v := vers[n]
-			if !known {
+		if !p.in.fresh {
+			v := p.vers[n]
+			if !p.known {
+				var err error
 				if v, err = c.GetKeyVersion(ctx, n); err != nil {
-					return fail(StepChangeKeys, err)
+					return p.fail(StepChangeKeys, err)
 				}
 			}
 			switch v {
@@ -343,33 +405,37 @@ func Personalise(ctx context.Context, card reader.Card, job Job, opts Options) (
 				continue
 			case 0x00:
 			default:
-				return fail(StepChangeKeys, fmt.Errorf("%w: key %d has version %d", ErrForeignTag, n, v))
+				return p.fail(StepChangeKeys, fmt.Errorf("%w: key %d has version %d", ErrForeignTag, n, v))
 			}
 		}
-		if err := c.ChangeKey(ctx, n, keys.FactoryKey, tagKeys.Keys[n], version); err != nil {
-			return fail(StepChangeKeys, err)
+		if err := c.ChangeKey(ctx, n, keys.FactoryKey, p.tagKeys.Keys[n], version); err != nil {
+			return p.fail(StepChangeKeys, err)
 		}
 	}
-	if !d.ours {
-		if err := c.ChangeKey(ctx, 0, keys.FactoryKey, tagKeys.Keys[0], version); err != nil {
-			return fail(StepChangeKey0, err)
+	if !p.d.ours {
+		if err := c.ChangeKey(ctx, 0, keys.FactoryKey, p.tagKeys.Keys[0], version); err != nil {
+			return p.fail(StepChangeKey0, err)
 		}
 	}
+	return nil
+}
 
-	url, ctr, err := ReadBack(ctx, c, job)
+// readBack reads the tag as a phone would, and checks that the SUN message
+// names the tag that was personalised.
+func (p *personalisation) readBack(ctx context.Context) error {
+	url, ctr, err := ReadBack(ctx, p.c, p.job)
 	if err != nil {
 		var ch *uidChange
-		if errors.As(err, &ch) && !bytes.Equal(ch.uid, uid) {
-			err = fmt.Errorf("%w: it was %X, the sun message read back names %X", ErrUIDChanged, uid, ch.uid)
+		if errors.As(err, &ch) && !bytes.Equal(ch.uid, p.uid) {
+			err = fmt.Errorf("%w: it was %X, the sun message read back names %X", ErrUIDChanged, p.uid, ch.uid)
 		}
-		return fail(StepReadBack, err)
+		return p.fail(StepReadBack, err)
 	}
-	if !bytes.Equal(url.UID, uid) {
-		return fail(StepReadBack, fmt.Errorf("%w: it was %X, the sun message read back names %X", ErrUIDChanged, uid, url.UID))
+	if !bytes.Equal(url.UID, p.uid) {
+		return p.fail(StepReadBack, fmt.Errorf("%w: it was %X, the sun message read back names %X", ErrUIDChanged, p.uid, url.UID))
 	}
-	res.URL, res.ReadCtr = url.URL, ctr
-	res.Exchanges = c.count
-	return res, nil
+	p.res.URL, p.res.ReadCtr = url.URL, ctr
+	return nil
 }
 
 // decision is which key 0 the flow will try.
