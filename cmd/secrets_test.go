@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"io/fs"
 	"net/http"
 	"os"
@@ -103,28 +102,12 @@ func noKeyInAnythingWritten(t *testing.T, kdf keys.Scheme) {
 		"--kdf", string(kdf), "--token-file", tokFile, "--default-redirect", "https://brand.example/")
 	get := func(name, path string, api bool, want int) {
 		t.Helper()
-		req, err := http.NewRequest(http.MethodGet, "http://"+addr+path, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if api {
-			req.Header.Set("Accept", "application/json")
-		}
-		client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-		resp, err := client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want != 0 && resp.StatusCode != want {
-			t.Errorf("%s: status %d, want %d: %s", name, resp.StatusCode, want, body)
+		status, body, header := getAsPhone(t, "http://"+addr+path, api)
+		if want != 0 && status != want {
+			t.Errorf("%s: status %d, want %d: %s", name, status, want, body)
 		}
 		var head strings.Builder
-		resp.Header.Write(&head)
+		header.Write(&head)
 		caps = append(caps, capture{name + " body", body}, capture{name + " headers", []byte(head.String())})
 	}
 	tapPath := func(u string) string { return u[strings.Index(u, "/tag?"):] }

@@ -68,7 +68,21 @@ func tap(t *testing.T, addr, sunURL string, api bool) (int, map[string]any, http
 	if i < 0 {
 		t.Fatalf("not a demo template url: %s", sunURL)
 	}
-	req, err := http.NewRequest(http.MethodGet, "http://"+addr+sunURL[i:], nil)
+	status, body, header := getAsPhone(t, "http://"+addr+sunURL[i:], api)
+	var ans map[string]any
+	if api {
+		if err := json.Unmarshal(body, &ans); err != nil {
+			t.Fatalf("tap answer %d is not JSON: %q", status, body)
+		}
+	}
+	return status, ans, header
+}
+
+// getAsPhone GETs url without following redirects, asking for JSON when
+// api is set, and returns the status, up to 1 MiB of body and the headers.
+func getAsPhone(t *testing.T, url string, api bool) (int, []byte, http.Header) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,14 +95,11 @@ func tap(t *testing.T, addr, sunURL string, api bool) (int, map[string]any, http
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	var ans map[string]any
-	if api {
-		if err := json.Unmarshal(body, &ans); err != nil {
-			t.Fatalf("tap answer %d is not JSON: %q", resp.StatusCode, body)
-		}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		t.Fatal(err)
 	}
-	return resp.StatusCode, ans, resp.Header
+	return resp.StatusCode, body, resp.Header
 }
 
 func parseSyncJSON(t *testing.T, out string) syncJSON {
