@@ -153,7 +153,7 @@ func (d *decoder) done(kind string) error {
 		d.err = fmt.Errorf("%d bytes after the last field", len(d.b))
 	}
 	if d.err != nil {
-		return fmt.Errorf("%w: unreadable %s record: %v", ErrCorrupt, kind, d.err)
+		return fmt.Errorf("%w: unreadable %s record: %w", ErrCorrupt, kind, d.err)
 	}
 	return nil
 }
@@ -171,7 +171,7 @@ func version(kind string, data []byte) (byte, []byte, error) {
 		return data[0], data[1:], nil
 	case recordV2:
 		if len(data) < 1+crcLen {
-			return 0, nil, fmt.Errorf("%w: unreadable %s record: %v", ErrCorrupt, kind, errShort)
+			return 0, nil, fmt.Errorf("%w: unreadable %s record: %w", ErrCorrupt, kind, errShort)
 		}
 		n := len(data) - crcLen
 		if crc32.Checksum(data[:n], castagnoli) != binary.BigEndian.Uint32(data[n:]) {

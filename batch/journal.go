@@ -157,7 +157,7 @@ func (s *Store) CreateBatch(b Batch) (Batch, error) {
 			return err
 		}
 		if _, err := bk.index.CreateBucket([]byte(nb.ID)); err != nil {
-			return fmt.Errorf("%w: index of batch %s: %v", ErrCorrupt, nb.ID, err)
+			return fmt.Errorf("%w: index of batch %s: %w", ErrCorrupt, nb.ID, err)
 		}
 		if err := putCounters(bk.stats, nb.ID, counters{}); err != nil {
 			return err

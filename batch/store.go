@@ -220,7 +220,7 @@ func openError(path string, err error) error {
 	case errors.Is(err, berrors.ErrTimeout):
 		return fmt.Errorf("%w: another tagline process holds the journal %s; stop it or use --journal", ErrLocked, path)
 	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrChecksum):
-		return fmt.Errorf("open journal %s: %w: %v; the file was left untouched, restore it from a backup or move it aside", path, ErrCorrupt, err)
+		return fmt.Errorf("open journal %s: %w: %w; the file was left untouched, restore it from a backup or move it aside", path, ErrCorrupt, err)
 	case errors.Is(err, berrors.ErrVersionMismatch):
 		return fmt.Errorf("open journal %s: %w: bbolt file version is not supported", path, ErrFormat)
 	case errors.Is(err, ErrCorrupt):
@@ -261,7 +261,7 @@ func readIdentity(tx *bolt.Tx) (identity, error) {
 	id.format = f
 	id.station = string(meta.Get(keyStation))
 	if err := validName("station id", id.station); err != nil {
-		return id, fmt.Errorf("%w: stored station id: %v", ErrCorrupt, err)
+		return id, fmt.Errorf("%w: stored station id: %w", ErrCorrupt, err)
 	}
 	if id.created, err = time.Parse(time.RFC3339Nano, string(meta.Get(keyCreated))); err != nil {
 		return id, fmt.Errorf("%w: unreadable creation time", ErrCorrupt)

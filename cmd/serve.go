@@ -143,7 +143,7 @@ func runServe(cmd *cobra.Command, e *env, o *serveOptions) error {
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
-		return usageErrorf("--log-level is debug, info, warn or error", "%s %q: %v", from["log-level"], o.logLevel, err)
+		return usageErrorf("--log-level is debug, info, warn or error", "%s %q: %w", from["log-level"], o.logLevel, err)
 	}
 	scheme, master, _, err := e.stationKeys(o.kdf, o.masterKeyFile)
 	if err != nil {
@@ -337,7 +337,7 @@ func (e *env) serveTokens(flag string) (map[string]string, error) {
 			station = f[1]
 			if station != "*" {
 				if err := checkStationID(station); err != nil {
-					return nil, usageErrorf("each line is TOKEN or TOKEN STATION", "token file %s, token %d: station %q: %v", path, i+1, station, err)
+					return nil, usageErrorf("each line is TOKEN or TOKEN STATION", "token file %s, token %d: station %q: %w", path, i+1, station, err)
 				}
 			}
 		default:
