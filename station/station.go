@@ -40,16 +40,14 @@ type Config struct {
 // of the reader is not personalised, so it is not the tag that was bound.
 var ErrBoundButBlank = errkind.New(errkind.Tag, "journal binds this uid but the tag is not personalised")
 
-// BoundButBlankError names the binding of a tag that is blank again.
-type BoundButBlankError struct {
-	UID       string
-	BatchID   string
-	Completed time.Time
-}
+// BoundButBlankError names the binding of a tag that is blank again. It
+// holds the journal's refusal rather than a copy of its fields, and does
+// not unwrap to it: the tag is not a duplicate.
+type BoundButBlankError struct{ Bound *batch.DuplicateError }
 
 func (e *BoundButBlankError) Error() string {
 	return fmt.Sprintf("the journal binds %s (batch %s, %s) but the tag's key 0 is the factory key: a cloned uid or a tag reset elsewhere",
-		e.UID, e.BatchID, e.Completed.UTC().Format(time.RFC3339))
+		e.Bound.UID, e.Bound.BatchID, e.Bound.Completed.UTC().Format(time.RFC3339))
 }
 func (e *BoundButBlankError) Unwrap() error { return ErrBoundButBlank }
 
@@ -146,7 +144,7 @@ func (s *Station) Encode(ctx context.Context, tag reader.Tag, readerName string)
 		var dup *batch.DuplicateError
 		if errors.As(err, &dup) && found != encoder.FoundOurs {
 			// A bound tag has our key 0; this one has the factory's.
-			return &BoundButBlankError{UID: dup.UID, BatchID: dup.BatchID, Completed: dup.Completed}
+			return &BoundButBlankError{Bound: dup}
 		}
 		return err
 	}
