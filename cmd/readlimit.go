@@ -12,11 +12,11 @@ import (
 // pipe that never ends or a file named by mistake must fail at once with
 // a usage error, not fill the memory.
 const (
-	maxConfigFile = 1 << 20   // a config file is a few lines
-	maxTokenFile  = 1 << 20   // one token per line; thousands fit
-	maxURLLine    = 16 << 10  // a captured URL, or a line of tagline's JSON output
-	maxURLInput   = 256 << 20 // a whole --urls file or standard input
+	maxConfigFile = 1 << 20 // a config file is a few lines
+	maxTokenFile  = 1 << 20 // one token per line; thousands fit
 )
+
+// verify's --urls input is bounded by qa.URLLimits, where it is read.
 
 // errTooLarge is wrapped by every bounded read that met more input than
 // its limit.
@@ -69,38 +69,6 @@ func readAllCapped(r io.Reader, what string, max int64) ([]byte, error) {
 		return nil, &tooLargeError{what: what, max: max}
 	}
 	return b, nil
-}
-
-// cappedReader passes at most max bytes of r through; reading beyond them
-// fails with a usage error (exit 2) carrying hint.
-type cappedReader struct {
-	r    io.Reader
-	left int64
-	err  error
-}
-
-// capReader bounds the total input read from r. what names the input in
-// the error ("--urls file urls.txt"); hint says what to do.
-func capReader(r io.Reader, what string, max int64, hint string) io.Reader {
-	return &cappedReader{r: r, left: max, err: withCode(ExitUsage, &tooLargeError{what: what, max: max}, hint)}
-}
-
-func (c *cappedReader) Read(p []byte) (int, error) {
-	if c.left <= 0 {
-		// One byte more tells a file of exactly max bytes from a larger one.
-		var one [1]byte
-		n, err := c.r.Read(one[:])
-		if n > 0 {
-			return 0, c.err
-		}
-		return 0, err
-	}
-	if int64(len(p)) > c.left {
-		p = p[:c.left]
-	}
-	n, err := c.r.Read(p)
-	c.left -= int64(n)
-	return n, err
 }
 
 // lineReader reads lines of at most max bytes (the newline not counted).

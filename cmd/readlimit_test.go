@@ -71,9 +71,9 @@ func TestDevZeroInputsFailFast(t *testing.T) {
 	}
 }
 
-// The helpers verify --urls uses: a line longer than the limit and an
-// input longer than the total are usage errors naming the line; inputs at
-// the limits pass whole.
+// The line reader (the re-encode prompt) and readAllCapped: a line
+// longer than the limit and an input longer than the total are usage
+// errors naming the line; inputs at the limits pass whole.
 func TestLineAndTotalLimits(t *testing.T) {
 	in := "ab\n" + strings.Repeat("x", 10) + "\n" + "last"
 	lr := newLineReader(strings.NewReader(in), "--urls f", 10, "one url per line")
@@ -101,18 +101,9 @@ func TestLineAndTotalLimits(t *testing.T) {
 		t.Errorf("long line: %v (exit %d)", err, exitCode(err))
 	}
 
-	r := capReader(strings.NewReader("0123456789"), "--urls -", 10, "split the input")
-	if b, err := io.ReadAll(r); err != nil || string(b) != "0123456789" {
-		t.Errorf("at the limit: %q %v", b, err)
-	}
-	r = capReader(strings.NewReader("0123456789A"), "--urls -", 10, "split the input")
-	b, err := io.ReadAll(r)
-	if !errors.Is(err, errTooLarge) || exitCode(err) != ExitUsage || len(b) != 10 || !strings.Contains(err.Error(), "--urls - is larger than 10 bytes") {
-		t.Errorf("over the limit: %q %v", b, err)
-	}
-	// An endless input is cut after the limit.
+	// An endless input is cut after the line limit.
 	var z zeroReader
-	lr = newLineReader(capReader(&z, "--urls -", 1<<20, ""), "--urls -", 4096, "")
+	lr = newLineReader(&z, "the answer", 4096, "")
 	if _, err := lr.Line(); !errors.Is(err, errTooLarge) || z.n > 64<<10 {
 		t.Errorf("endless input: %v after %d bytes", err, z.n)
 	}
