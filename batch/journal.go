@@ -601,6 +601,25 @@ func (s *Store) OpenIntents() ([]Intent, error) {
 	return out, err
 }
 
+// HasIntent reports whether an intent is open for a tag: one lookup, for
+// a station deciding whether a half-done tag is its own.
+func (s *Store) HasIntent(uid string) (bool, error) {
+	u, err := NormalizeUID(uid)
+	if err != nil {
+		return false, err
+	}
+	var found bool
+	err = s.view(func(tx *bolt.Tx) error {
+		bk, err := buckets(tx)
+		if err != nil {
+			return err
+		}
+		found = bk.intents.Get([]byte(u)) != nil
+		return nil
+	})
+	return found, err
+}
+
 // Lookup returns the current binding of a tag.
 func (s *Store) Lookup(uid string) (Binding, bool, error) {
 	u, err := NormalizeUID(uid)

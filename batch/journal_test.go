@@ -114,6 +114,12 @@ func TestIntentThenBinding(t *testing.T) {
 	if _, ok, _ := s.Lookup(uid); ok {
 		t.Fatal("a binding exists before Complete")
 	}
+	if open, err := s.HasIntent(uid); err != nil || !open {
+		t.Fatalf("HasIntent with an open intent = %v, %v", open, err)
+	}
+	if open, _ := s.HasIntent("04000000000001"); open {
+		t.Fatal("HasIntent of another tag")
+	}
 
 	if err := s.Complete(Binding{UID: uid, KeyVersion: 1, Outcome: OutcomeVerified, ReadCtr: 3}); err != nil {
 		t.Fatal(err)
@@ -132,6 +138,9 @@ func TestIntentThenBinding(t *testing.T) {
 	}
 	if its, _ := s.OpenIntents(); len(its) != 0 {
 		t.Fatalf("intent left after Complete: %+v", its)
+	}
+	if open, _ := s.HasIntent(uid); open {
+		t.Fatal("HasIntent after Complete")
 	}
 	if st, _ := s.Stats("B1"); st != (BatchStats{Done: 1, Target: 100}) {
 		t.Fatalf("stats %+v", st)

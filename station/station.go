@@ -203,7 +203,7 @@ func (s *Station) known(_ context.Context, uid []byte) (encoder.Known, error) {
 	if err != nil {
 		return encoder.Known{}, err
 	}
-	open, err := s.hasOpenIntent(u)
+	open, err := s.cfg.Journal.HasIntent(u)
 	return encoder.Known{Intent: open, Bound: bound}, err
 }
 
@@ -264,7 +264,7 @@ func (s *Station) alreadyOurs(res Result) Result {
 		res.Err = &batch.DuplicateError{UID: res.UID, BatchID: b.BatchID, Completed: b.CompletedAt}
 		return res
 	}
-	open, err := s.hasOpenIntent(res.UID)
+	open, err := s.cfg.Journal.HasIntent(res.UID)
 	if err != nil {
 		return s.fail(res, err)
 	}
@@ -288,19 +288,6 @@ func (s *Station) alreadyOurs(res Result) Result {
 		return s.fail(res, err)
 	}
 	return res
-}
-
-func (s *Station) hasOpenIntent(uid string) (bool, error) {
-	its, err := s.cfg.Journal.OpenIntents()
-	if err != nil {
-		return false, err
-	}
-	for _, it := range its {
-		if it.UID == uid {
-			return true, nil
-		}
-	}
-	return false, nil
 }
 
 func (s *Station) complete(res Result) error {
