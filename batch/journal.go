@@ -116,7 +116,7 @@ func (s *Store) CreateBatch(b Batch) (Batch, error) {
 			return Batch{}, err
 		}
 	}
-	if err := validText("sku", b.SKU, 64, true); err != nil {
+	if err := validSKU(b.SKU, true); err != nil {
 		return Batch{}, err
 	}
 	if err := validText("template", b.Template, 256, false); err != nil {
@@ -301,7 +301,7 @@ func (s *Store) BeginIntent(it Intent) error {
 	if err := validName("station id", it.StationID); err != nil {
 		return err
 	}
-	if err := validText("sku", it.SKU, 64, false); err != nil {
+	if err := validSKU(it.SKU, false); err != nil {
 		return err
 	}
 	now := s.now().UTC()

@@ -69,6 +69,10 @@ func TestCreateBatchValidation(t *testing.T) {
 		{ID: "B1", SKU: "a\nb"},
 		{ID: "B1", SKU: "a\tb"},
 		{ID: "B1", SKU: "\u0085ab"},
+		// Not a control character but not printable either: the backend
+		// refuses it (batch.CheckText), so the journal must too.
+		{ID: "B1", SKU: "CAP\u200b30"},
+		{ID: "B1", SKU: strings.Repeat("S", 65)},
 		{ID: "B1", SKU: "x", KDF: "sha1"},
 		{ID: strings.Repeat("B", 65), SKU: "x"},
 	} {

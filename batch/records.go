@@ -230,6 +230,44 @@ func validName(what, s string) error {
 	return nil
 }
 
+// MaxNameLen bounds a SKU, a batch ID and a station ID in bytes.
+const MaxNameLen = 64
+
+// CheckText is the rule for a SKU, and the backend's for every name a
+// record carries: present, at most MaxNameLen bytes of printable UTF-8.
+// The journal and the sync receiver share it, so that the journal never
+// takes a SKU its backend would refuse and stall the sync on.
+func CheckText(what, s string) error {
+	switch {
+	case s == "":
+		return fmt.Errorf("empty %s", what)
+	case len(s) > MaxNameLen:
+		return fmt.Errorf("%s of %d bytes; at most %d", what, len(s), MaxNameLen)
+	case !utf8.ValidString(s):
+		return fmt.Errorf("%s is not valid UTF-8", what)
+	}
+	for _, r := range s {
+		switch {
+		case unicode.IsControl(r):
+			return fmt.Errorf("%s holds a control character (%U); use printable text", what, r)
+		case !unicode.IsPrint(r):
+			return fmt.Errorf("%s holds a non-printable character (%U); use printable text", what, r)
+		}
+	}
+	return nil
+}
+
+// validSKU applies CheckText to a SKU; an intent may carry none.
+func validSKU(sku string, required bool) error {
+	if sku == "" && !required {
+		return nil
+	}
+	if err := CheckText("sku", sku); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return nil
+}
+
 func validText(what, s string, max int, required bool) error {
 	if s == "" {
 		if required {
@@ -243,12 +281,10 @@ func validText(what, s string, max int, required bool) error {
 	if !utf8.ValidString(s) {
 		return fmt.Errorf("%w: %s is not valid utf-8", ErrInvalid, what)
 	}
-	// A SKU refuses tabs too: it is a CSV cell, a table column, a log field
-	// and a key the backend compares, and none of them shows a tab for
-	// what it is. Free text (notes, the template, which has its own
-	// checks) may hold one.
+	// Free text (notes, the template, which has its own checks) may hold
+	// a tab; a SKU goes through CheckText.
 	for _, r := range s {
-		if unicode.IsControl(r) && (r != '\t' || what == "sku") {
+		if unicode.IsControl(r) && r != '\t' {
 			return fmt.Errorf("%w: %s contains a control character (%U); use printable text", ErrInvalid, what, r)
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/tagline-station/tagline/batch"
@@ -14,8 +13,8 @@ import (
 // record outside them is refused whole, before anything is stored.
 const (
 	// MaxTextLen bounds sku, batch_id and station_id in bytes: the
-	// journal's own limit (batch.CreateBatch refuses longer SKUs and IDs).
-	MaxTextLen = 64
+	// journal's own limit, with one rule for both (batch.CheckText).
+	MaxTextLen = batch.MaxNameLen
 	// MaxReadCtr is the highest read_ctr a record may carry. The SDM read
 	// counter has 24 bits and a station reads it back right after enabling
 	// SDM, which resets it to zero, so it sees a small value. 0xFFFFFF is
@@ -46,25 +45,6 @@ type Limits struct {
 	// DefaultClockSkew).
 	Now       func() time.Time
 	ClockSkew time.Duration
-}
-
-// validText checks a station or batch ID, or a SKU: present, at most
-// MaxTextLen bytes, printable text.
-func validText(what, s string) error {
-	switch {
-	case s == "":
-		return fmt.Errorf("empty %s", what)
-	case len(s) > MaxTextLen:
-		return fmt.Errorf("%s of %d bytes; at most %d", what, len(s), MaxTextLen)
-	case !utf8.ValidString(s):
-		return fmt.Errorf("%s is not valid UTF-8", what)
-	}
-	for _, r := range s {
-		if !unicode.IsPrint(r) {
-			return fmt.Errorf("%s holds a control or non-printable character (%U)", what, r)
-		}
-	}
-	return nil
 }
 
 // validUID accepts what a phone's tap can carry: the 7-byte UID of an
@@ -114,7 +94,7 @@ func validateRecord(b *batch.Binding, now time.Time, skew time.Duration) error {
 		return fmt.Errorf("seq %d is out of range (1 to 2^63-1)", b.Seq)
 	}
 	for _, f := range []struct{ what, s string }{{"sku", b.SKU}, {"batch_id", b.BatchID}, {"station_id", b.StationID}} {
-		if err := validText(f.what, f.s); err != nil {
+		if err := batch.CheckText(f.what, f.s); err != nil {
 			return err
 		}
 	}

@@ -161,7 +161,7 @@ func ParseChunkWith(r io.Reader, lim Limits) (*Chunk, error) {
 	if hd.Station == "" || hd.Since == nil {
 		return nil, fmt.Errorf("%w: the header needs station and since", ErrChunk)
 	}
-	if err := validText("station", hd.Station); err != nil {
+	if err := batch.CheckText("station", hd.Station); err != nil {
 		return nil, fmt.Errorf("%w: header: %w", ErrChunk, err)
 	}
 	if *hd.Since > MaxSeq {
