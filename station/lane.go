@@ -18,6 +18,9 @@ const (
 	EvRemoved                     // the tag left the field
 	EvReaderLost                  // the reader failed; the lane retries
 	EvStopped                     // the lane ended (context cancelled)
+	EvStalled                     // the reader has not answered for a while (Event.Err says what)
+	EvHold                        // the journal refused a write: every lane holds (Event.Err)
+	EvSync                        // the background sync's state changed (Event.Sync)
 )
 
 // Event is sent by a lane to whoever shows the station (UI, log lines).
@@ -28,6 +31,19 @@ type Event struct {
 	Result *Result
 	Err    error
 	At     time.Time
+	// Sync is set on EvSync only.
+	Sync *SyncState
+}
+
+// SyncState is what the operator sees of the background sync: how many
+// bindings the backend has not acknowledged yet and since when it has not
+// answered.
+type SyncState struct {
+	Endpoint string    // the backend's URL, without credentials
+	Backlog  int       // bindings journaled but not acknowledged
+	LastAck  time.Time // the last acknowledgement (zero: none this run)
+	Offline  bool      // the last attempt could not reach the backend
+	Err      error     // the last attempt's error, if any (never key bytes)
 }
 
 // Gate pauses lanes between tags; a lane never stops in the middle of one.
