@@ -71,3 +71,11 @@ func RemovedError(cause error) error {
 	}
 	return fmt.Errorf("%w: %w", ErrTagRemoved, cause)
 }
+
+// Indicator is a reader with lights or a buzzer that the station drives
+// after each result, so an operator who is not looking at the screen still
+// notices a failure. Readers without them do not implement it; a reader
+// that refuses the command returns an error that the station ignores.
+type Indicator interface {
+	Indicate(ctx context.Context, passed bool) error
+}
