@@ -42,19 +42,19 @@ var errAlready = errors.New("nothing to do")
 
 // LifeResult reports one tag.
 type LifeResult struct {
-	Reader    string      `json:"reader,omitempty"`
-	UID       string      `json:"uid,omitempty"`
-	Batch     string      `json:"batch,omitempty"`
-	Outcome   LifeOutcome `json:"outcome"`
-	From      byte        `json:"from_version"`
-	To        byte        `json:"to_version"`
-	Slots     string      `json:"key_versions,omitempty"` // as read, key 0 first
-	URL       string      `json:"url,omitempty"`
-	ReadCtr   uint32      `json:"read_ctr,omitempty"`
-	Exchanges int         `json:"exchanges"`
+	Reader    string        `json:"reader,omitempty"`
+	UID       string        `json:"uid,omitempty"`
+	Batch     string        `json:"batch,omitempty"`
+	Outcome   LifeOutcome   `json:"outcome"`
+	From      byte          `json:"from_version"`
+	To        byte          `json:"to_version"`
+	Slots     string        `json:"key_versions,omitempty"` // as read, key 0 first
+	URL       string        `json:"url,omitempty"`
+	ReadCtr   uint32        `json:"read_ctr,omitempty"`
+	Exchanges int           `json:"exchanges"`
 	Duration  time.Duration `json:"-"`
-	Reason    string `json:"reason,omitempty"`
-	Err       error  `json:"-"`
+	Reason    string        `json:"reason,omitempty"`
+	Err       error         `json:"-"`
 }
 
 // OK reports a tag that needs nothing more.
