@@ -1,7 +1,12 @@
 package cmd
 
 import (
+	"strconv"
+	"strings"
+
 	"github.com/spf13/cobra"
+
+	"github.com/tagline-station/tagline/serve"
 )
 
 func newRekeyCmd(e *env) *cobra.Command {
@@ -55,4 +60,18 @@ try the flow; the journal records them like real ones).`,
 	f.IntVar(&o.toVersion, "to-version", 0, "key `VERSION` to move the tags to (1 to 255)")
 	lifeFlags(c, o)
 	return c
+}
+
+// parseRollout reads serve's --rollout FROM:TO.
+func parseRollout(s string) (serve.Rollout, error) {
+	if s == "" {
+		return serve.Rollout{}, nil
+	}
+	from, to, ok := strings.Cut(s, ":")
+	f, ferr := strconv.Atoi(from)
+	t, terr := strconv.Atoi(to)
+	if !ok || ferr != nil || terr != nil || f < 1 || f > 255 || t < 1 || t > 255 || f == t {
+		return serve.Rollout{}, usageErrorf("e.g. --rollout 1:2 while tagline rekey moves tags from key version 1 to 2", "--rollout %q: give two different key versions FROM:TO, 1 to 255", s)
+	}
+	return serve.Rollout{From: byte(f), To: byte(t)}, nil
 }
