@@ -152,9 +152,9 @@ type TagResult struct {
 	ReadCtr *uint32 `json:"read_ctr,omitempty"`
 	// KeyVersion is the key version whose keys verified the SUN message
 	// (the batch's, or the one tagline rekey moved the tag to).
-	KeyVersion int `json:"key_version,omitempty"`
-	URL     string  `json:"url,omitempty"`
-	Source  Source  `json:"source"`
+	KeyVersion int    `json:"key_version,omitempty"`
+	URL        string `json:"url,omitempty"`
+	Source     Source `json:"source"`
 	// Line is the line number in a URL file (1-based).
 	Line int `json:"line,omitempty"`
 	// BoundBatch and BoundSKU are what the journal's binding says.
