@@ -150,11 +150,8 @@ type TagResult struct {
 	Reasons []Reason `json:"reasons,omitempty"`
 	// ReadCtr is the SDM read counter of a verified SUN message.
 	ReadCtr *uint32 `json:"read_ctr,omitempty"`
-	// KeyVersion is the key version whose keys verified the SUN message
-	// (the batch's, or the one tagline rekey moved the tag to).
-	KeyVersion int    `json:"key_version,omitempty"`
-	URL        string `json:"url,omitempty"`
-	Source     Source `json:"source"`
+	URL     string  `json:"url,omitempty"`
+	Source  Source  `json:"source"`
 	// Line is the line number in a URL file (1-based).
 	Line int `json:"line,omitempty"`
 	// BoundBatch and BoundSKU are what the journal's binding says.
@@ -163,6 +160,10 @@ type TagResult struct {
 	// Detail says in plain words what failed.
 	Detail string    `json:"detail,omitempty"`
 	At     time.Time `json:"at,omitzero"`
+
+	// KeyVersion is the key version whose keys verified the SUN message
+	// (the batch's, or the one tagline rekey moved the tag to).
+	KeyVersion int `json:"key_version,omitempty"`
 }
 
 // OK reports a passing result.
