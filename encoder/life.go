@@ -95,17 +95,7 @@ func (f *lifeFlow) start(ctx context.Context, readerUID []byte, tmpl *sdm.Templa
 		return f.fail(StepInspect, err)
 	}
 	f.ndef = content
-	var sunUID []byte
-	if tmpl != nil && !isEmptyNDEF(content) {
-		if url, err := sdm.URLFromNDEF(content); err == nil {
-			for _, d := range known {
-				if v, err := tmpl.Verify(url, d); err == nil {
-					sunUID = v.UID
-					break
-				}
-			}
-		}
-	}
+	sunUID, picc := sunUIDs(content, tmpl, known)
 	switch {
 	case len(readerUID) == 7 && sunUID != nil && !bytes.Equal(sunUID, readerUID):
 		return f.fail(StepInspect, fmt.Errorf("%w: the reader saw %X, the tag's sun message names %X", ErrUIDChanged, readerUID, sunUID))
@@ -114,10 +104,51 @@ func (f *lifeFlow) start(ctx context.Context, readerUID []byte, tmpl *sdm.Templa
 	case sunUID != nil:
 		f.uid = sunUID
 	default:
-		return f.fail(StepInspect, fmt.Errorf("%w: the reader gave no 7-byte uid and no sun message of ours names one; nothing was tried", ErrNoUID))
+		// A reader that gives no UID (a PC/SC stack that does not answer
+		// GET DATA), and a SUN message that no longer verifies (keys 1
+		// and 2 of different versions, or SDM already off): the chip
+		// names its UID in GetVersion, plain, before any key.
+		v, err := f.c.GetVersion(ctx)
+		if err != nil {
+			return f.fail(StepUID, err)
+		}
+		switch {
+		case len(v.UID) == 7 && !isZero(v.UID):
+			f.uid = bytes.Clone(v.UID)
+		case picc != nil:
+			// A random-ID tag: the PICCData that one of our meta-read
+			// keys decrypts names it; the journal must still vouch.
+			f.uid = picc
+		default:
+			return f.fail(StepInspect, fmt.Errorf("%w: neither the reader nor the tag's version nor a sun message of ours names it; nothing was tried", ErrNoUID))
+		}
 	}
 	f.res.UID = f.uid
 	return nil
+}
+
+// sunUIDs returns the UID of a SUN message in content that verifies with
+// one of known, and else the UID its PICCData names when one of known's
+// meta-read keys decrypts it but the MAC fails (a rekey torn between keys
+// 1 and 2).
+func sunUIDs(content []byte, tmpl *sdm.Template, known []*keys.Deriver) (verified, picc []byte) {
+	if tmpl == nil || isEmptyNDEF(content) {
+		return nil, nil
+	}
+	url, err := sdm.URLFromNDEF(content)
+	if err != nil {
+		return nil, nil
+	}
+	for _, d := range known {
+		spy := &uidSpy{KeyLookup: d}
+		if v, err := tmpl.Verify(url, spy); err == nil {
+			return v.UID, nil
+		}
+		if picc == nil {
+			picc = spy.uid
+		}
+	}
+	return nil, picc
 }
 
 // bound asks the journal which keys the tag holds.

@@ -146,26 +146,37 @@ func tornTwice(t *testing.T, tag *sim.Tag, during bool, k int, flow func(reader.
 // the tag and no failed authentication.
 func TestRekeyTornAtEveryExchange(t *testing.T) {
 	d1, d2 := deriver(t, masterHex, 1), deriver(t, masterHex, 2)
-	var writes int
-	probe := personalised(t, d1)
-	clean, err := encoder.Rekey(context.Background(), present(t, probe), rekeyJob(t, d1, d2, probe, &writes), encoder.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	want := keysOf(t, 2)
-	for _, during := range []bool{false, true} {
-		for k := 0; k < clean.Exchanges; k++ {
-			t.Run(fmt.Sprintf("during=%v/after=%d", during, k), func(t *testing.T) {
-				tag := personalised(t, d1)
-				var writes int
-				tornTwice(t, tag, during, k, func(c reader.Card) (encoder.LifeResult, error) {
-					return encoder.Rekey(context.Background(), c, rekeyJob(t, d1, d2, tag, &writes), encoder.Options{})
+	// Without a reader UID (as through pcscd and vpcd) the flow learns it
+	// from the SUN message, the tag's version or its PICCData.
+	for _, withUID := range []bool{true, false} {
+		mk := func(tag *sim.Tag, writes *int) encoder.RekeyJob {
+			j := rekeyJob(t, d1, d2, tag, writes)
+			if !withUID {
+				j.ReaderUID = nil
+			}
+			return j
+		}
+		var writes int
+		probe := personalised(t, d1)
+		clean, err := encoder.Rekey(context.Background(), present(t, probe), mk(probe, &writes), encoder.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, during := range []bool{false, true} {
+			for k := 0; k < clean.Exchanges; k++ {
+				t.Run(fmt.Sprintf("uid=%v/during=%v/after=%d", withUID, during, k), func(t *testing.T) {
+					tag := personalised(t, d1)
+					var writes int
+					tornTwice(t, tag, during, k, func(c reader.Card) (encoder.LifeResult, error) {
+						return encoder.Rekey(context.Background(), c, mk(tag, &writes), encoder.Options{})
+					})
+					if !tag.IsPersonalisedWith(want) {
+						t.Fatal("tag not on version 2 after the second attempt")
+					}
+					phoneRead(t, present(t, tag))
 				})
-				if !tag.IsPersonalisedWith(want) {
-					t.Fatal("tag not on version 2 after the second attempt")
-				}
-				phoneRead(t, present(t, tag))
-			})
+			}
 		}
 	}
 }
@@ -201,24 +212,33 @@ func TestResetToFactory(t *testing.T) {
 // authentication.
 func TestResetTornAtEveryExchange(t *testing.T) {
 	d1 := deriver(t, masterHex, 1)
-	var writes int
-	probe := personalised(t, d1)
-	clean, err := encoder.Reset(context.Background(), present(t, probe), resetJob(t, d1, probe, &writes), encoder.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, during := range []bool{false, true} {
-		for k := 0; k < clean.Exchanges; k++ {
-			t.Run(fmt.Sprintf("during=%v/after=%d", during, k), func(t *testing.T) {
-				tag := personalised(t, d1)
-				var writes int
-				tornTwice(t, tag, during, k, func(c reader.Card) (encoder.LifeResult, error) {
-					return encoder.Reset(context.Background(), c, resetJob(t, d1, tag, &writes), encoder.Options{})
+	for _, withUID := range []bool{true, false} {
+		mk := func(tag *sim.Tag, writes *int) encoder.ResetJob {
+			j := resetJob(t, d1, tag, writes)
+			if !withUID {
+				j.ReaderUID = nil
+			}
+			return j
+		}
+		var writes int
+		probe := personalised(t, d1)
+		clean, err := encoder.Reset(context.Background(), present(t, probe), mk(probe, &writes), encoder.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, during := range []bool{false, true} {
+			for k := 0; k < clean.Exchanges; k++ {
+				t.Run(fmt.Sprintf("uid=%v/during=%v/after=%d", withUID, during, k), func(t *testing.T) {
+					tag := personalised(t, d1)
+					var writes int
+					tornTwice(t, tag, during, k, func(c reader.Card) (encoder.LifeResult, error) {
+						return encoder.Reset(context.Background(), c, mk(tag, &writes), encoder.Options{})
+					})
+					if !tag.IsReclaimed() {
+						t.Fatal("tag not factory after the second attempt")
+					}
 				})
-				if !tag.IsReclaimed() {
-					t.Fatal("tag not factory after the second attempt")
-				}
-			})
+			}
 		}
 	}
 }
