@@ -213,6 +213,16 @@ func TestWholeLife(t *testing.T) {
 		t.Fatal("a phone still reads a url from the reset tag")
 	}
 	w.r.Remove()
+
+	// 10. Rework: the reclaimed tag is encoded again like a new one; its
+	//     earlier bindings stay in the journal's history.
+	if res := st.Encode(context.Background(), w.present(tag), "r0"); res.Outcome != station.Encoded {
+		t.Fatalf("encoding the reclaimed tag again: %+v", res)
+	}
+	w.r.Remove()
+	if old, _ := w.store.Superseded("04111FE0000001"); len(old) != 2 {
+		t.Fatalf("history after the rework: %+v", old)
+	}
 	if n := failedAuths(tag); n != 0 {
 		t.Fatalf("%d failed authentications in the tag's life", n)
 	}
