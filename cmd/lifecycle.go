@@ -386,3 +386,33 @@ func (r *lifeRun) simCopy(ctx context.Context, uid string) (*sim.Tag, error) {
 	rd.Remove()
 	return tag, nil
 }
+
+// openOpJSON is an open rekey or reset in journal check's output.
+type openOpJSON struct {
+	batch.Op
+	Action string `json:"action"`
+}
+
+func openOps(store *batch.Store) ([]openOpJSON, error) {
+	ops, err := store.OpenOps()
+	var out []openOpJSON
+	for _, op := range ops {
+		cmd := fmt.Sprintf("tagline rekey --batch %s --to-version %d", op.BatchID, op.ToVersion)
+		if op.Kind == batch.OpReset {
+			cmd = "tagline reset --batch " + op.BatchID
+		}
+		out = append(out, openOpJSON{Op: op, Action: fmt.Sprintf("the tag may hold keys of version %d and %d in any mix: present it to %s to finish it (its key versions tell which moved); do not ship or discard it", op.FromVersion, op.ToVersion, cmd)})
+	}
+	return out, err
+}
+
+func writeOpenOps(w io.Writer, ops []openOpJSON) {
+	if len(ops) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "  %d open %s (rekey or reset started and not finished):\n", len(ops), plural(len(ops), "operation", "operations"))
+	for _, op := range ops {
+		fmt.Fprintf(w, "  %s  %s  batch %s  key version %d -> %d  started %s  attempts %d\n", op.UID, op.Kind, op.BatchID, op.FromVersion, op.ToVersion, fmtTime(op.StartedAt), op.Attempts)
+		fmt.Fprintf(w, "      what to do: %s\n", op.Action)
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/tagline-station/tagline/batch"
 )
 
 func parseLifeLines(t *testing.T, out string) []lifeJSON {
@@ -79,5 +81,32 @@ func TestRekeyAndResetCommands(t *testing.T) {
 		if !strings.Contains(h, "Examples:") || !strings.Contains(h, "tagline "+name+" --batch") {
 			t.Errorf("%s --help:\n%s", name, h)
 		}
+	}
+}
+
+// TestJournalCheckListsOpenOperations: an open rekey is listed by journal
+// check with what to do, as open intents are.
+func TestJournalCheckListsOpenOperations(t *testing.T) {
+	c := newCLI(t)
+	kf := c.write("master.key", testKeyHex, 0o600)
+	c.must(0, "batch", "new", "--journal", "j.db", "--id", "b1", "--sku", "SKU-1", "--target", "1", "--key-version", "1", "--template", demoTemplate)
+	r := c.must(0, "encode", "--journal", "j.db", "--batch", "b1", "--reader", "sim", "--count", "1", "--json", "--master-key-file", kf, "--sim-interval", "0s")
+	uid := parseTagLines(t, r.stdout)[0].UID
+	s, err := batch.Open(c.path("j.db"), batch.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bd, _, _ := s.Lookup(uid)
+	if _, err := s.BeginOp(batch.Op{Kind: batch.OpRekey, UID: uid, BatchID: "b1", ToVersion: 2, MasterKCV: bd.MasterKCV}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	var rep journalCheckJSON
+	json.Unmarshal([]byte(c.must(0, "journal", "check", "--journal", "j.db", "--json").stdout), &rep)
+	if len(rep.OpenOps) != 1 || rep.OpenOps[0].UID != uid || !strings.Contains(rep.OpenOps[0].Action, "tagline rekey --batch b1 --to-version 2") {
+		t.Fatalf("%+v", rep.OpenOps)
+	}
+	if out := c.must(0, "journal", "check", "--journal", "j.db").stdout; !strings.Contains(out, "1 open operation") {
+		t.Errorf("%s", out)
 	}
 }
