@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -28,6 +29,7 @@ type lifeOptions struct {
 	batchID       string
 	toVersion     int
 	reader        string
+	readers       []string
 	count         int
 	json          bool
 	journal       string
@@ -39,6 +41,8 @@ type lifeOptions struct {
 func lifeFlags(c *cobra.Command, o *lifeOptions) {
 	f := c.Flags()
 	f.StringVar(&o.reader, "reader", "", "`READER` to use: sim, pcsc:NAME, NAME or libnfc[:CONNSTRING]")
+	f.StringSliceVar(&o.readers, "readers", nil, "several `READERS`, comma separated (one lane each)")
+	exclusive(c, "give one of --reader or --readers", "reader", "readers")
 	f.IntVar(&o.count, "count", 0, "stop after `N` tags (0: until Ctrl-C; with --reader sim: every tag of the batch)")
 	f.BoolVar(&o.json, "json", false, "print one JSON object per tag")
 	journalFlag(f, &o.journal)
@@ -152,46 +156,124 @@ func (r *lifeRun) proveBatch(kdfFlag string) error {
 }
 
 // run presents tags until --count, Ctrl-C, or (sim) the batch's tags run
-// out.
+// out; with several readers, one lane each, as encode runs them.
 func (r *lifeRun) run(cmd *cobra.Command) error {
 	defer r.store.Close()
-	spec, err := r.readerSpec()
+	specs, err := r.readerSpecs()
 	if err != nil {
 		return err
 	}
 	ctx := cmd.Context()
-	readers, err := r.e.openReaders(ctx, []readerSpec{spec}, false, simFeederOptions{})
+	readers, err := r.e.openReaders(ctx, specs, false, simFeederOptions{})
 	if err != nil {
 		return err
 	}
 	defer readers.Close()
-	l := readers.lanes[0]
-	var copies []string
-	simReader, isSim := l.r.(*sim.Reader)
-	if isSim {
-		if r.b == nil {
-			return usageErrorf("give --batch B to present simulated copies of its tags", "--reader sim needs --batch")
+	if l := readers.lanes[0]; len(readers.lanes) == 1 && l.spec.Kind == reader.KindSim {
+		err = r.simLane(cmd, l)
+	} else {
+		err = r.lanes(cmd, readers.lanes)
+	}
+	if err != nil {
+		return err
+	}
+	what := "rekeyed"
+	if !r.rekey {
+		what = "reset"
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "tagline: %d %s %s, %d not\n", r.done, plural(r.done, "tag", "tags"), what, r.failed)
+	if r.failed > 0 {
+		return silentExit(ExitTag)
+	}
+	return nil
+}
+
+// lanes runs one lane per reader until --count tags are done or Ctrl-C.
+func (r *lifeRun) lanes(cmd *cobra.Command, lanes []*lane) error {
+	for _, l := range lanes {
+		if l.spec.Kind == reader.KindSim {
+			return usageErrorf("use --reader sim alone", "the simulated reader presents copies of the batch's tags and runs alone, not with other readers")
 		}
-		if copies, err = r.simCandidates(); err != nil {
+	}
+	ctx, stop := context.WithCancel(cmd.Context())
+	defer stop()
+	var mu sync.Mutex
+	errs := make(chan error, len(lanes))
+	for _, l := range lanes {
+		go func() { errs <- r.lane(ctx, stop, cmd, l, &mu) }()
+	}
+	var first error
+	for range lanes {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+			stop()
+		}
+	}
+	return first
+}
+
+// lane presents the tags of one reader. A tag in progress is finished
+// even after Ctrl-C or the count was reached on another lane.
+func (r *lifeRun) lane(ctx context.Context, stop context.CancelFunc, cmd *cobra.Command, l *lane, mu *sync.Mutex) error {
+	for {
+		fmt.Fprintf(cmd.ErrOrStderr(), "present a tag on %s (Ctrl-C to stop)\n", l.name)
+		t, err := l.r.WaitTag(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
 			return err
 		}
-		fmt.Fprintf(cmd.ErrOrStderr(), "tagline: note: reader %s presents simulated copies of batch %s's tags; the journal records them like real ones\n", l.name, r.b.ID)
-	}
-	progress := cmd.ErrOrStderr()
-	for r.o.count == 0 || r.done+r.failed < r.o.count {
-		if isSim {
-			if len(copies) == 0 {
-				break
-			}
-			tag, err := r.simCopy(ctx, copies[0])
-			if err != nil {
-				return err
-			}
-			copies = copies[1:]
-			simReader.Present(tag)
-		} else {
-			fmt.Fprintf(progress, "present a tag on %s (Ctrl-C to stop)\n", l.name)
+		res := r.one(ctx, t, l.r.Info().Name)
+		mu.Lock()
+		r.report(cmd.OutOrStdout(), res)
+		reached := r.o.count > 0 && r.done+r.failed >= r.o.count
+		mu.Unlock()
+		if reached {
+			stop()
+			return nil
 		}
+		if err := l.r.WaitRemoved(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// one rekeys or resets one presented tag and releases it.
+func (r *lifeRun) one(ctx context.Context, t reader.Tag, name string) station.LifeResult {
+	tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	defer t.Close()
+	if r.rekey {
+		return r.life.Rekey(tctx, t, name)
+	}
+	return r.life.Reset(tctx, t, name)
+}
+
+// simLane presents a simulated copy of each tag of the batch left to do.
+func (r *lifeRun) simLane(cmd *cobra.Command, l *lane) error {
+	if r.b == nil {
+		return usageErrorf("give --batch B to present simulated copies of its tags", "--reader sim needs --batch")
+	}
+	copies, err := r.simCandidates()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "tagline: note: reader %s presents simulated copies of batch %s's tags; the journal records them like real ones\n", l.name, r.b.ID)
+	simReader := l.r.(*sim.Reader)
+	ctx := cmd.Context()
+	for _, u := range copies {
+		if r.o.count > 0 && r.done+r.failed >= r.o.count || ctx.Err() != nil {
+			break
+		}
+		tag, err := r.simCopy(ctx, u)
+		if err != nil {
+			return err
+		}
+		simReader.Present(tag)
 		t, err := l.r.WaitTag(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -199,56 +281,37 @@ func (r *lifeRun) run(cmd *cobra.Command) error {
 			}
 			return err
 		}
-		// A tag in progress is finished even after Ctrl-C.
-		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		var res station.LifeResult
-		if r.rekey {
-			res = r.life.Rekey(tctx, t, l.name)
-		} else {
-			res = r.life.Reset(tctx, t, l.name)
-		}
-		cancel()
-		_ = t.Close()
-		r.report(cmd.OutOrStdout(), res)
-		if isSim {
-			simReader.Remove()
-			continue
-		}
-		if err := l.r.WaitRemoved(ctx); err != nil {
-			if ctx.Err() != nil {
-				break
-			}
-			return err
-		}
-	}
-	what := "rekeyed"
-	if !r.rekey {
-		what = "reset"
-	}
-	fmt.Fprintf(progress, "tagline: %d %s %s, %d not\n", r.done, plural(r.done, "tag", "tags"), what, r.failed)
-	if r.failed > 0 {
-		return silentExit(ExitTag)
+		r.report(cmd.OutOrStdout(), r.one(ctx, t, l.r.Info().Name))
+		simReader.Remove()
 	}
 	return nil
 }
 
-func (r *lifeRun) readerSpec() (readerSpec, error) {
-	raw := r.o.reader
-	if raw == "" {
+// readerSpecs are --reader, --readers, else the config file's reader.
+func (r *lifeRun) readerSpecs() ([]readerSpec, error) {
+	raw := r.o.readers
+	if r.o.reader != "" {
+		raw = []string{r.o.reader}
+	}
+	if len(raw) == 0 {
 		v, _, err := r.e.lookup(settingReader, "")
 		if err != nil {
-			return readerSpec{}, err
+			return nil, err
 		}
 		if v == "" {
-			return readerSpec{}, usageErrorf("tagline readers lists the readers; pass one with --reader NAME", "no reader chosen")
+			return nil, usageErrorf("tagline readers lists the readers; pass one with --reader NAME (or --reader sim to try it)", "no reader chosen")
 		}
-		raw = v
+		raw = []string{v}
 	}
-	sp, err := parseReaderSpec(raw)
-	if err != nil {
-		return sp, usageErrorf("tagline readers lists the readers", "--reader %q: %w", raw, err)
+	var specs []readerSpec
+	for _, x := range raw {
+		sp, err := parseReaderSpec(x)
+		if err != nil {
+			return nil, usageErrorf("tagline readers lists the readers", "--reader %q: %w", x, err)
+		}
+		specs = append(specs, sp)
 	}
-	return sp, nil
+	return specs, nil
 }
 
 // report prints one tag and counts it.
