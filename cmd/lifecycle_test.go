@@ -65,6 +65,11 @@ func TestRekeyAndResetCommands(t *testing.T) {
 	if rep.Report == nil || rep.Report.Superseded != 2 || rep.Report.Bindings != 2 {
 		t.Errorf("journal after rekey: %+v", rep.Report)
 	}
+	// QA reports the version each tag answers with.
+	r = c.must(0, "verify", "--journal", "j.db", "--batch", "b1", "--reader", "sim", "--json", "--master-key-file", kf)
+	if strings.Count(r.stdout, `"key_version": 2`) != 2 {
+		t.Errorf("verify after rekey:\n%s", r.stdout)
+	}
 	// Nothing left to rekey: the simulated reader has no tag to present.
 	if r = c.must(0, "rekey", "--journal", "j.db", "--batch", "b1", "--to-version", "2", "--reader", "sim", "--json", "--master-key-file", kf); r.stdout != "" {
 		t.Errorf("second rekey: %s", r.stdout)
