@@ -131,9 +131,13 @@ func tornTwice(t *testing.T, tag *sim.Tag, during bool, k int, flow func(reader.
 	before := tag.Snapshot().TotFailCtr
 	r.Present(tag)
 	card, _ = r.WaitTag(context.Background())
-	res, err := flow(card)
+	ac := &authCounter{Card: card}
+	res, err := flow(ac)
 	if err != nil {
 		t.Fatalf("second attempt: %v", err)
+	}
+	if ac.first > 1 {
+		t.Fatalf("second attempt authenticated %d times", ac.first)
 	}
 	if s := tag.Snapshot().TotFailCtr; sum(s) != 0 || before != s {
 		t.Fatalf("failed authentications: %v", s)
@@ -239,6 +243,40 @@ func TestResetTornAtEveryExchange(t *testing.T) {
 					}
 				})
 			}
+		}
+	}
+}
+
+// authCounter counts the AuthenticateEV2First commands sent through it.
+type authCounter struct {
+	reader.Card
+	first int
+}
+
+func (a *authCounter) Transmit(ctx context.Context, capdu []byte) ([]byte, error) {
+	if len(capdu) > 1 && capdu[0] == 0x90 && capdu[1] == 0x71 {
+		a.first++
+	}
+	return a.Card.Transmit(ctx, capdu)
+}
+
+// TestOneAuthenticationPerFlow: a rekey and a reset each authenticate
+// once (with the one key 0 the versions name), and a finished tag
+// presented again not at all.
+func TestOneAuthenticationPerFlow(t *testing.T) {
+	d1, d2 := deriver(t, masterHex, 1), deriver(t, masterHex, 2)
+	tag := personalised(t, d1)
+	var writes int
+	for i, want := range []int{1, 0} {
+		ac := &authCounter{Card: present(t, tag)}
+		if _, err := encoder.Rekey(context.Background(), ac, rekeyJob(t, d1, d2, tag, &writes), encoder.Options{}); err != nil || ac.first != want {
+			t.Fatalf("rekey %d: %d authentications, want %d (%v)", i, ac.first, want, err)
+		}
+	}
+	for i, want := range []int{1, 0} {
+		ac := &authCounter{Card: present(t, tag)}
+		if _, err := encoder.Reset(context.Background(), ac, resetJob(t, d2, tag, &writes), encoder.Options{}); err != nil || ac.first != want {
+			t.Fatalf("reset %d: %d authentications, want %d (%v)", i, ac.first, want, err)
 		}
 	}
 }
