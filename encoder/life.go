@@ -48,8 +48,10 @@ type LifeResult struct {
 	// From is the key version the journal bound the tag with, To the one
 	// it moves to (0 for a reset).
 	From, To byte
-	// Versions are the five key versions as read before any change.
-	Versions [keys.NumSlots]byte
+	// Versions are the five key versions as read before any change
+	// (VersionsRead says they were).
+	Versions     [keys.NumSlots]byte
+	VersionsRead bool
 	// AlreadyDone: the tag was presented finished (key 0 had moved, or
 	// the tag was factory); nothing was written and no key tried.
 	AlreadyDone bool
@@ -177,6 +179,7 @@ func (f *lifeFlow) versions(ctx context.Context) error {
 		}
 		f.res.Versions[n] = v
 	}
+	f.res.VersionsRead = true
 	return nil
 }
 

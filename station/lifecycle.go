@@ -336,7 +336,7 @@ func (l *Life) fill(res *LifeResult, r encoder.LifeResult) {
 		res.From = r.From
 	}
 	res.URL, res.ReadCtr, res.Exchanges = r.URL, r.ReadCtr, r.Exchanges
-	if r.Versions != ([keys.NumSlots]byte{}) || r.Exchanges > 7 {
+	if r.VersionsRead {
 		res.Slots = hex.EncodeToString(r.Versions[:])
 	}
 }
