@@ -143,6 +143,7 @@ func checkJournal(tx *bolt.Tx, rep *Report) {
 	checkIndexes(bk, rep, sound, c.bound)
 	c.checkOutbox(sound)
 	c.checkIntents()
+	checkLifecycle(tx, bk, rep)
 }
 
 // journalCheck carries what one walk learns to the walks after it: the

@@ -167,6 +167,13 @@
 //	           them, which are read and not used: both are counted from
 //	           the data. A version above 3 is refused with ErrFormat.
 //
+//	ops        UID → Op record: an open rekey or reset (see Lifecycle)
+//	reclaimed  UID → Reclaim record: the tag was reset to the factory
+//	quarantine UID → Quarantine record: a tag reset refused as unknown
+//
+// The last three buckets are created by the first write that needs them;
+// a journal without them reads as having none.
+//
 // Sequence numbers start at 1 and are assigned by Complete in commit
 // order, across all batches; a binding with sequence s has index and
 // outbox entries under s. The outbox keeps acknowledged entries; only
@@ -203,6 +210,15 @@
 //	Batch v2    0x02, the v1 fields, kdf:str flags:byte, crc
 //	            (kdf: "tagline" or "sdm-backend"; flags: 0x01 test batch)
 //
+//	Op v2       0x02 kind:str ("rekey" or "reset") uid:str batch_id:str
+//	            station_id:str from_version:byte to_version:byte
+//	            master_kcv:str started_at:time attempts:var flags:byte
+//	            (0x01 the last attempt failed) last_error:str, crc
+//	Reclaim v2  0x02 uid:str batch_id:str station_id:str seq:uvar
+//	            (the binding the reset ended) key_version:byte at:time, crc
+//	Quarantine v2 0x02 uid:str station_id:str reason:str at:time
+//	            count:var, crc
+//
 // Tagline writes version 2. A version 2 record whose checksum does not
 // match is corrupt, and is refused before any field is read. Version 1
 // records carry no checksum: they still decode, and Check counts them as
@@ -223,6 +239,22 @@
 // at most 8 bytes (a 16-byte value is refused as probable key material),
 // template hashes as lower-case hex SHA-256, times in UTC. The journal
 // never holds key bytes.
+//
+// # Lifecycle
+//
+// Rekey (BeginOp with OpRekey, then CompleteRekey) and reset (OpReset,
+// then CompleteReset) follow the station's protocol: the Op is durable
+// before the first change to the tag, and exists only for a tag this
+// journal binds with the same master key and has not reclaimed (else
+// ErrNotOurs, ErrReclaimed; another open operation or intent is
+// ErrOpOpen). CompleteRekey writes a new binding with the new key version
+// under the next seq, moving the old one to history as a re-encode does,
+// so manifests and the sync send it. CompleteReset records a Reclaim
+// naming the binding it ended; the binding stays (records never change),
+// and Reclaimed reports the tag reclaimed while that binding is current.
+// FailOp keeps the Op open unless its first attempt failed before any
+// change. Check verifies that each Op and Reclaim names a bound tag of its
+// batch.
 //
 // Manifests written by Export are described in MANIFEST.md.
 package batch

@@ -18,4 +18,8 @@
 //     and reported when the command ends (exit 1 if nothing else failed).
 //   - A run is judged by each tag's last attempt: a tag torn and finished
 //     later in the same run is encoded.
+//   - rekey and reset prove the batch ours before opening a reader (its
+//     tags were bound with this master key: else exit 2, nothing written)
+//     and each tag before touching it (station.Life); a tag not done
+//     makes the run exit 3.
 package cmd

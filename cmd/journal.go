@@ -37,6 +37,7 @@ type journalCheckJSON struct {
 	Error       string           `json:"error,omitempty"`
 	Report      *batch.Report    `json:"report,omitempty"`
 	OpenIntents []openIntentJSON `json:"open_intents"`
+	OpenOps     []openOpJSON     `json:"open_operations,omitempty"`
 }
 
 type openIntentJSON struct {
@@ -103,6 +104,9 @@ func runJournalCheck(cmd *cobra.Command, e *env, o *journalCheckOptions) error {
 		rep.Problems = append(rep.Problems, "open intents unreadable: "+ierr.Error())
 	}
 	res := journalCheckJSON{OK: rep.OK(), Path: jpath, Report: &rep, OpenIntents: []openIntentJSON{}}
+	if res.OpenOps, err = openOps(store); err != nil {
+		rep.Problems = append(rep.Problems, "open rekeys and resets unreadable: "+err.Error())
+	}
 	for _, it := range intents {
 		res.OpenIntents = append(res.OpenIntents, openIntentJSON{Intent: it, Action: intentAction(it)})
 	}
@@ -153,6 +157,7 @@ func writeCheckReport(w io.Writer, r journalCheckJSON) {
 	for _, p := range rep.Problems {
 		fmt.Fprintf(w, "  problem: %s\n", p)
 	}
+	writeOpenOps(w, r.OpenOps)
 	if len(r.OpenIntents) == 0 {
 		fmt.Fprintln(w, "  no open intents")
 		return

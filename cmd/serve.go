@@ -33,6 +33,7 @@ type serveOptions struct {
 	rejectRedirect  string
 	tokenFile       string
 	logLevel        string
+	rollout         string
 }
 
 func newServeCmd(e *env) *cobra.Command {
@@ -96,6 +97,7 @@ stops serve gracefully: the listener closes and requests in flight finish.`,
 	f.StringVar(&o.defaultRedirect, "default-redirect", "", "`URL` for genuine taps of SKUs without --redirect")
 	f.StringVar(&o.rejectRedirect, "reject-redirect", "", "`URL` for browsers whose tap was not genuine (?result=... is added; default: a short text page)")
 	f.StringVar(&o.tokenFile, "token-file", "", "`FILE` of sync tokens, one per line, each optionally followed by its station (default $"+envSyncTokenFile+", else token_file in the config file)")
+	f.StringVar(&o.rollout, "rollout", "", "`FROM:TO`: during a key rotation (tagline rekey) accept taps of tags bound with FROM that answer with TO's keys")
 	f.StringVar(&o.logLevel, "log-level", "info", "`LEVEL` of the JSON log: debug (one line per tap), info, warn or error")
 	return c
 }
@@ -120,6 +122,10 @@ func runServe(cmd *cobra.Command, e *env, o *serveOptions) error {
 		return withCode(ExitUsage, fmt.Errorf("%s: %w", from["template"], err), hintFor(sdm.ErrTemplate))
 	}
 	versions, err := serveKeyVersions(from["key-version"], o.keyVersions)
+	if err != nil {
+		return err
+	}
+	rollout, err := parseRollout(o.rollout)
 	if err != nil {
 		return err
 	}
@@ -167,7 +173,7 @@ func runServe(cmd *cobra.Command, e *env, o *serveOptions) error {
 	srv, err := serve.New(serve.Config{
 		Addr: o.listen, Template: raw, Master: master, Scheme: scheme, KeyVersions: versions,
 		Redirects: redirects, DefaultURL: o.defaultRedirect, RejectURL: o.rejectRedirect,
-		Tokens: tokens, Store: st, Logger: logger,
+		Tokens: tokens, Store: st, Logger: logger, Rollout: rollout,
 	})
 	if err != nil {
 		if exitCode(err) == ExitFailure {

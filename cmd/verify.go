@@ -433,17 +433,24 @@ func simCopy(ctx context.Context, vs verifySim, uid string) (*sim.Tag, error) {
 		return nil, err
 	}
 	defer c.Close()
-	job := encoder.Job{Deriver: vs.deriver, Template: tmpl, ReaderUID: u}
+	bd, found, err := vs.store.Lookup(uid)
+	if err != nil {
+		return nil, err
+	}
+	d := vs.deriver
+	if found && bd.KeyVersion != d.Version() {
+		// Rekeyed: the copy carries the version its binding records.
+		if d, err = d.ForVersion(bd.KeyVersion); err != nil {
+			return nil, err
+		}
+	}
+	job := encoder.Job{Deriver: d, Template: tmpl, ReaderUID: u}
 	if tmpl.HasEnc() {
 		job.EncData = station.DefaultEncData(vs.batch.SKU)
 	}
 	res, err := encoder.Personalise(ctx, c, job, encoder.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("simulated copy of %s: %w", uid, err)
-	}
-	bd, found, err := vs.store.Lookup(uid)
-	if err != nil {
-		return nil, err
 	}
 	for ctr := res.ReadCtr; found && ctr < bd.ReadCtr && ctr < res.ReadCtr+100000; ctr++ {
 		if _, err := qa.ReadURL(ctx, c); err != nil {

@@ -39,6 +39,17 @@
 //     SELECT is not an NTAG 424 DNA (ErrNotNTAG424).
 //   - The UID is fixed for the flow: a SUN message that names another UID
 //     than the reader's, before or at the read-back, is ErrUIDChanged.
+//   - Rekey and Reset follow the same rules after personalisation: the
+//     journal (Bound) must vouch for the tag before any key is tried, the
+//     five key versions decide the one key 0 to try, the journal hook runs
+//     before the first change, and key 0 changes last (Reset changes the
+//     NDEF file and its settings first, since they need keys 0 and 3). A
+//     tag torn at any exchange is finished by running the same flow again,
+//     with no failed authentication: each ChangeKey is atomic on the tag
+//     and its version says which slots moved. When the reader gives no UID,
+//     it comes from a SUN message that verifies, else GetVersion, else (a
+//     random-ID tag) the PICCData one of our meta-read keys decrypts; the
+//     journal still has to vouch for it.
 //   - Randomness (RndA) comes from Options.Rand so a recorded transcript
 //     replays byte for byte.
 package encoder

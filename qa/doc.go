@@ -21,8 +21,13 @@
 //  5. The read counter must be strictly greater than the last value known
 //     for the UID: the binding's read_ctr, then every counter QA saw
 //     (counter_replay).
-//  6. With Config.CheckKeys, for presented tags: key versions 0 to 4 must
-//     be the batch's (a version 00 is factory_key_present, another is
+//  6. A tag moved by tagline rekey is verified with the key version its
+//     binding records (every version the batch's bindings record is
+//     tried after the batch's own); TagResult.KeyVersion says which
+//     version verified, and one other than the binding's is
+//     wrong_key_version.
+//  7. With Config.CheckKeys, for presented tags: key versions 0 to 4 must
+//     be the binding's (a version 00 is factory_key_present, another is
 //     wrong_key_version), and then one AuthenticateEV2First with our key 0
 //     derived for this UID must succeed (wrong_key).
 //

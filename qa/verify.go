@@ -160,6 +160,10 @@ type TagResult struct {
 	// Detail says in plain words what failed.
 	Detail string    `json:"detail,omitempty"`
 	At     time.Time `json:"at,omitzero"`
+
+	// KeyVersion is the key version whose keys verified the SUN message
+	// (the batch's, or the one tagline rekey moved the tag to).
+	KeyVersion int `json:"key_version,omitempty"`
 }
 
 // OK reports a passing result.
@@ -197,6 +201,7 @@ type Verifier struct {
 	sku      string
 	tmpl     *sdm.Template
 	kcv      string
+	rekeyed  []*keys.Deriver // key versions of rekeyed tags (rekeyedVersions)
 	uids     []string        // bound tags of the batch, in binding order
 	planned  int             // sample size N (sample mode)
 	sample   []string        // seeded sample, in selection order
@@ -250,6 +255,9 @@ func New(cfg Config) (*Verifier, error) {
 	}
 	if len(bound) == 0 {
 		return nil, fmt.Errorf("%w: %s", ErrEmptyBatch, b.ID)
+	}
+	if v.rekeyed, err = rekeyedVersions(cfg.Deriver, bound); err != nil {
+		return nil, err
 	}
 	ours, other := 0, ""
 	for _, bd := range bound {
@@ -402,7 +410,7 @@ func (v *Verifier) VerifyTag(ctx context.Context, tag reader.Tag) (TagResult, er
 		return TagResult{}, err
 	}
 	if ver != nil && v.cfg.CheckKeys {
-		v.checkKeys(ctx, c, ver.UID, &res)
+		v.checkKeys(ctx, c, ver.UID, byte(res.KeyVersion), &res)
 	}
 	res = v.record(res, outside)
 	return res, v.st.save()
@@ -489,7 +497,7 @@ func (v *Verifier) drawFromURLs(lines []urlLine) {
 	var found []string
 	seen := map[string]bool{}
 	for _, l := range lines {
-		ver, err := v.tmpl.Verify(l.url, v.cfg.Deriver)
+		ver, _, err := v.verifyAny(l.url)
 		if err != nil {
 			continue
 		}
@@ -594,7 +602,7 @@ func readLine(br *bufio.Reader, max int) (string, int, error) {
 // outside the seeded sample (it is then skipped if it passes). The error
 // is for the run.
 func (v *Verifier) check(res *TagResult, readerUID []byte) (*sdm.Verified, bool, error) {
-	ver, err := v.tmpl.Verify(res.URL, v.cfg.Deriver)
+	ver, kv, err := v.verifyAny(res.URL)
 	switch {
 	case err == nil:
 	case errors.Is(err, sdm.ErrURLMismatch), errors.Is(err, sdm.ErrURLField):
@@ -608,6 +616,7 @@ func (v *Verifier) check(res *TagResult, readerUID []byte) (*sdm.Verified, bool,
 	}
 	uid := upperHex(ver.UID)
 	res.UID = uid
+	res.KeyVersion = int(kv)
 	ctr := uint32(ver.Ctr)
 	res.ReadCtr = &ctr
 	if readerUID != nil && upperHex(readerUID) != uid {
@@ -631,6 +640,9 @@ func (v *Verifier) check(res *TagResult, readerUID []byte) (*sdm.Verified, bool,
 			res.fail(ReasonWrongSKU, "uid %s is bound as sku %q, expected %q", uid, bd.SKU, v.sku)
 		}
 		base, baseFrom = bd.ReadCtr, "the journal's read_ctr"
+		if bd.KeyVersion != kv {
+			res.fail(ReasonWrongKeyVersion, "uid %s answers with key version %d, the journal binds it with %d", uid, kv, bd.KeyVersion)
+		}
 	}
 	seen, haveSeen := v.st.last(uid, seq)
 	if haveSeen && (seen > base || !found) {
@@ -656,8 +668,15 @@ func (v *Verifier) check(res *TagResult, readerUID []byte) (*sdm.Verified, bool,
 // failed-authentication budget on anything but our own key 0: key versions
 // are free to read, and only when all five are the batch's is one
 // authentication attempted, with the key derived for this UID.
-func (v *Verifier) checkKeys(ctx context.Context, c *encoder.Conn, uid []byte, res *TagResult) {
-	want := v.b.KeyVersion
+func (v *Verifier) checkKeys(ctx context.Context, c *encoder.Conn, uid []byte, want byte, res *TagResult) {
+	d := v.cfg.Deriver
+	if want != d.Version() {
+		var err error
+		if d, err = d.ForVersion(want); err != nil {
+			res.fail(ReasonBadMAC, "%v", err)
+			return
+		}
+	}
 	var factory, other []string
 	for n := byte(0); n < keys.NumSlots; n++ {
 		got, err := c.GetKeyVersion(ctx, n)
@@ -683,7 +702,7 @@ func (v *Verifier) checkKeys(ctx context.Context, c *encoder.Conn, uid []byte, r
 	if len(factory)+len(other) > 0 {
 		return
 	}
-	ks, err := v.cfg.Deriver.Tag(uid)
+	ks, err := d.Tag(uid)
 	if err != nil {
 		res.fail(ReasonBadMAC, "%v", err)
 		return

@@ -25,6 +25,14 @@
 //	malformed    400  the path or query does not fit the template
 //	error        503  the store failed; nothing was decided
 //
+// During a key rotation (tagline rekey) Config.Rollout names the old and
+// the new key version: a tag the store records with the old version whose
+// message verifies with the new one is genuine (it was rekeyed and its new
+// binding is not synced yet); its counter is checked against its one
+// record as for any tap, and the JSON answer's key_version says which
+// version verified. The station's new binding, same station and a higher
+// seq, replaces the old one like a re-encode.
+//
 // A HEAD on the tap path is answered 405 and decides nothing, so that a
 // link preview does not spend the counter. Browsers get a 302 to Config.Redirects[sku] (else DefaultURL) for a
 // genuine tap, and a 302 to RejectURL?result=… or a short text page with

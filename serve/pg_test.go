@@ -38,6 +38,7 @@ func TestPostgres(t *testing.T) {
 	t.Run("TapBrowserAnswers", func(t *testing.T) { testTapBrowserAnswers(t, newPG) })
 	t.Run("SyncUploadRules", func(t *testing.T) { testSyncUploadRules(t, newPG) })
 	t.Run("KeyVersions", func(t *testing.T) { testKeyVersions(t, newPG) })
+	t.Run("Rollout", func(t *testing.T) { testRollout(t, newPG) })
 	t.Run("StationCannotTakeOverTags", func(t *testing.T) { testStationTakeover(t, newPG) })
 	t.Run("ClockAheadAndRecordRules", func(t *testing.T) { testClockAheadAndRecordRules(t, newPG) })
 	t.Run("TwoInstancesConcurrentTaps", func(t *testing.T) { testTwoInstances(t, pg) })

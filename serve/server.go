@@ -42,6 +42,9 @@ type Config struct {
 	// [1]). They are tried in order; a tag bound with another listed
 	// version is verified again with that version.
 	KeyVersions []byte
+	// Rollout, when set, accepts taps of tags moved from one key version
+	// to the next before their new binding arrives (see Rollout).
+	Rollout Rollout
 
 	// Redirects maps a SKU to the URL a genuine tap of it is sent to;
 	// DefaultURL is used for other SKUs. RejectURL, when set, receives
@@ -164,6 +167,9 @@ func New(cfg Config) (*Server, error) {
 		}
 		s.derivers = append(s.derivers, d)
 		s.byVersion[v] = d
+	}
+	if err := s.addRolloutVersions(scheme, master); err != nil {
+		return nil, err
 	}
 	for tok, st := range cfg.Tokens {
 		if len(tok) < 16 {

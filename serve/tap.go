@@ -23,6 +23,8 @@ type TapAnswer struct {
 	ReadCtr uint32 `json:"read_ctr,omitempty"`
 	// URL is where a browser would have been sent (genuine taps).
 	URL string `json:"url,omitempty"`
+	// KeyVersion is the key version whose keys verified the tap.
+	KeyVersion int `json:"key_version,omitempty"`
 }
 
 // tapStatus is the HTTP status of each result for API clients.
@@ -100,7 +102,11 @@ func (s *Server) Verify(ctx context.Context, u string) TapAnswer {
 	uid := strings.ToUpper(hex.EncodeToString(v.UID))
 	ctr := uint32(v.Ctr)
 	t, err := s.store.Tap(ctx, uid, ctr, d.Version())
-	if err == nil && t.Result == store.OtherKeyVersion {
+	verified := d.Version()
+	if err == nil && t.Result == store.OtherKeyVersion && s.rolledForward(verified, t.Binding.KeyVersion) {
+		s.log.Info("tap verified with the rollout's new key version", "uid", uid, "verified_with", verified, "bound_with", t.Binding.KeyVersion)
+		t, err = s.store.Tap(ctx, uid, ctr, t.Binding.KeyVersion)
+	} else if err == nil && t.Result == store.OtherKeyVersion {
 		// Bound with another version: the tag must verify with that
 		// version's keys, then the counter is checked against it.
 		other := s.byVersion[t.Binding.KeyVersion]
@@ -112,12 +118,13 @@ func (s *Server) Verify(ctx context.Context, u string) TapAnswer {
 			return s.reject(err)
 		}
 		t, err = s.store.Tap(ctx, uid, ctr, other.Version())
+		verified = other.Version()
 	}
 	if err != nil {
 		s.log.Error("tap store failure", "uid", uid, "read_ctr", ctr, "err", err)
 		return TapAnswer{Result: ResultError}
 	}
-	ans := TapAnswer{UID: uid, ReadCtr: ctr, SKU: t.Binding.SKU}
+	ans := TapAnswer{UID: uid, ReadCtr: ctr, SKU: t.Binding.SKU, KeyVersion: int(verified)}
 	switch t.Result {
 	case store.Accepted:
 		ans.Result = ResultGenuine

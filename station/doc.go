@@ -24,6 +24,13 @@
 //   - A card that misbehaves (malformed answers, error status words, a bad
 //     MAC, no answer within Config.ExchangeTimeout, not an NTAG 424 DNA)
 //     fails that tag only; the lane goes on with the next.
+//   - Life runs tagline rekey and tagline reset: a tag is touched only
+//     when the journal binds it (in the run's batch, with this master key)
+//     and records no reset since; the journal's operation (batch.Op) is
+//     durable before the first change and its outcome (a new binding with
+//     the new key version, or a reclaim) is written after the read-back. A
+//     tag the journal does not know is quarantined by reset, untouched. A
+//     tag reclaimed by reset is encoded again as a re-encode.
 //   - Time comes from Config.Now and randomness from Config.Rand, so a lane
 //     replays byte for byte against a recorded transcript.
 package station

@@ -134,10 +134,16 @@ func (s *Station) Encode(ctx context.Context, tag reader.Tag, readerName string)
 	// screen.
 	counted := false
 	job.BeforeWrite = func(ctx context.Context, uid []byte, found encoder.Found) error {
-		err := s.cfg.Journal.BeginIntent(batch.Intent{
+		// A tag reclaimed by tagline reset is encoded again like a
+		// re-encode: its old binding moves to history.
+		_, reclaimed, err := s.cfg.Journal.Reclaimed(upperHex(uid))
+		if err != nil {
+			return err
+		}
+		err = s.cfg.Journal.BeginIntent(batch.Intent{
 			UID: upperHex(uid), BatchID: s.cfg.Batch.ID, SKU: s.cfg.Batch.SKU,
 			KeyVersion: s.cfg.Deriver.Version(), MasterKCV: s.kcv, TemplateHash: s.hash,
-			Reencode: s.cfg.Reencode,
+			Reencode: s.cfg.Reencode || reclaimed,
 		})
 		began = err == nil
 		counted = errors.Is(err, batch.ErrDuplicate)
