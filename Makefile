@@ -4,17 +4,22 @@
 #               simulated tags journaled to a bbolt file)
 #   make test   installs what is missing and runs the whole test suite
 # .ci/run calls `make test`.
+#   make deb       builds build/deb/tagline_<version>_<arch>.deb from HEAD
+#   make test-deb  builds it, installs it in a fresh Debian root (debootstrap)
+#                  and checks it there (scripts/test-deb.sh; root, network)
 
 GO ?= go
 BIN := bin/tagline
+VERSION ?= $(shell scripts/version.sh)
+LDFLAGS := -X github.com/tagline-station/tagline/cmd.version=$(VERSION)
 
-.PHONY: run test setup build vet bench clean
+.PHONY: run test setup build vet bench clean deb test-deb
 
 setup:
 	@bash scripts/setup.sh
 
 build:
-	$(GO) build -o $(BIN) ./cmd/tagline
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/tagline
 
 run: setup build
 	./$(BIN) demo
@@ -30,5 +35,11 @@ test: setup vet
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./...
 
+deb:
+	@bash scripts/deb.sh
+
+test-deb:
+	@bash scripts/test-deb.sh
+
 clean:
-	rm -rf bin
+	rm -rf bin build
