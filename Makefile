@@ -11,7 +11,7 @@
 GO ?= go
 BIN := bin/tagline
 VERSION ?= $(shell scripts/version.sh)
-LDFLAGS := -X github.com/tagline-station/tagline/cmd.version=$(VERSION)
+LDFLAGS := -X github.com/tagline-station/tagline/cmd.version=$(VERSION) -X github.com/tagline-station/tagline/cmd.commit=$(shell git rev-parse HEAD)
 
 .PHONY: run test setup build vet bench clean deb test-deb
 

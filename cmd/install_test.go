@@ -178,15 +178,15 @@ func TestManPages(t *testing.T) {
 }
 
 func TestVersionFromBuild(t *testing.T) {
-	old := version
-	t.Cleanup(func() { version = old })
-	version = "1.4.0"
+	oldV, oldC := version, commit
+	t.Cleanup(func() { version, commit = oldV, oldC })
+	version, commit = "1.4.0", "0123456789abcdef0123456789abcdef01234567"
 	c := newCLI(t)
 	var v versionInfo
 	if err := json.Unmarshal([]byte(c.must(0, "version", "--json").stdout), &v); err != nil || v.Version != "1.4.0" {
 		t.Errorf("version --json with -X version=1.4.0: %+v %v", v, err)
 	}
-	if out := c.must(0, "version").stdout; !strings.HasPrefix(out, "tagline 1.4.0 ") {
+	if out := c.must(0, "version").stdout; !strings.HasPrefix(out, "tagline 1.4.0 (commit 0123456789ab, ") {
 		t.Errorf("version: %q", out)
 	}
 	version = ""

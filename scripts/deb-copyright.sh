@@ -16,6 +16,7 @@ indent() { sed -e 's/[[:space:]]*$//' -e 's/^$/./' -e 's/^/ /'; }
 spdx() {
 	local f=$1
 	if grep -q "GNU LESSER GENERAL PUBLIC LICENSE" "$f" && grep -q "Version 3" "$f"; then echo LGPL-3.0-only
+	elif grep -q "Apache License" "$f" && grep -q "Permission is hereby granted, free of charge" "$f"; then echo "Apache-2.0 and Expat"
 	elif grep -q "Apache License" "$f" && grep -q "Version 2.0" "$f"; then echo Apache-2.0
 	elif grep -q "Permission is hereby granted, free of charge" "$f"; then echo Expat
 	elif grep -q "Redistribution and use in source and binary forms" "$f"; then
@@ -66,6 +67,14 @@ while read -r kind path ver _; do
 	# Permissive licences ask that their notice travel with the binary:
 	# each module's own text, with its copyright line, is reproduced.
 	indent < "$lf"
+	# Apache-2.0 section 4(d): a NOTICE file travels with the binary.
+	if [ -f "$dir/NOTICE" ]; then
+		printf ' .
+ NOTICE of %s:
+ .
+' "$path"
+		indent < "$dir/NOTICE"
+	fi
 	echo
 	texts[$id]=1
 done < <($GO version -m "$bin" | sed 's/^[[:space:]]*//')

@@ -41,7 +41,7 @@ git archive --format=tar --prefix="$srcname/" HEAD | tar -x -C "$work/src"
 
 # The binary, with cgo (PC/SC and libnfc) and the release version.
 (cd "$work/src/$srcname" && CGO_ENABLED=1 $GO build -mod=vendor -trimpath -buildvcs=false \
-	-ldflags "-s -w -X github.com/tagline-station/tagline/cmd.version=$version" \
+	-ldflags "-s -w -X github.com/tagline-station/tagline/cmd.version=$version -X github.com/tagline-station/tagline/cmd.commit=$(git rev-parse HEAD)" \
 	-o "$work/tagline" ./cmd/tagline)
 
 pkg=$work/pkg

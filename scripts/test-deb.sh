@@ -103,10 +103,10 @@ got=$(in_root tagline version --json | sed -n 's/^  "version": "\(.*\)",$/\1/p')
 in_root tagline version
 
 step "tagline demo as an unprivileged user"
-in_root useradd --create-home --shell /bin/sh operator
-chroot --userspec=operator:operator "$root" /usr/bin/env -i PATH=/usr/bin:/bin HOME=/home/operator LANG=C.UTF-8 \
-	sh -c 'cd && id -un && tagline demo' > "$dir/demo.log" 2>&1 || { cat "$dir/demo.log" >&2; fail "tagline demo as operator"; }
-head -1 "$dir/demo.log" | grep -qx operator || fail "the demo did not run as operator"
+in_root useradd --create-home --user-group --shell /bin/sh lineop
+chroot --userspec=lineop:lineop "$root" /usr/bin/env -i PATH=/usr/bin:/bin HOME=/home/lineop LANG=C.UTF-8 \
+	sh -c 'cd && id -un && tagline demo' > "$dir/demo.log" 2>&1 || { cat "$dir/demo.log" >&2; fail "tagline demo as an unprivileged user"; }
+head -1 "$dir/demo.log" | grep -qx lineop || fail "the demo did not run as the unprivileged user"
 grep -q . "$dir/demo.log" && tail -3 "$dir/demo.log" >&2
 
 step "man tagline"
