@@ -4,7 +4,7 @@
 #               simulated tags journaled to a bbolt file)
 #   make test   installs what is missing and runs the whole test suite
 # .ci/run calls `make test`.
-#   make deb       builds build/deb/tagline_<version>_<arch>.deb from HEAD
+#   make deb       builds _build/deb/tagline_<version>_<arch>.deb from HEAD
 #   make test-deb  builds it, installs it in a fresh Debian root (debootstrap)
 #                  and checks it there (scripts/test-deb.sh; root, network)
 
@@ -42,4 +42,4 @@ test-deb:
 	@bash scripts/test-deb.sh
 
 clean:
-	rm -rf bin build
+	rm -rf bin _build

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Debian package of the commit checked out (HEAD, never the
 # uncommitted changes beside it) with Debian's own tools and a layout
-# written here: build/deb/tagline_<version>_<arch>.deb. Prints the
+# written here: _build/deb/tagline_<version>_<arch>.deb. Prints the
 # package's path on the last line.
 #
 # The binary is built from the source tree that the package ships in
@@ -28,7 +28,7 @@ fi
 version=$(scripts/version.sh)
 arch=$(dpkg --print-architecture)
 export SOURCE_DATE_EPOCH=$(git log -1 --format=%ct HEAD)
-out=$top/build/deb
+out=$top/_build/deb
 work=$out/work
 rm -rf "$work"
 mkdir -p "$work/src" "$out"

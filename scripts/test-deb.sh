@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The package's own acceptance test: builds the .deb (scripts/deb.sh),
-# creates a clean Debian root with debootstrap under build/test-deb/, installs
+# creates a clean Debian root with debootstrap under _build/test-deb/, installs
 # the package there with dpkg (its dependencies from Debian's archive with
 # apt), and checks inside the root, through chroot:
 #   - tagline version reports the package's version;
@@ -13,7 +13,7 @@
 # are always taken down. Needs root (debootstrap, chroot, mount).
 #   DEBIAN_MIRROR  the archive (default: the first one in this machine's apt sources)
 #   SUITE          the Debian release (default: this machine's, which the binary is built on)
-#   KEEP_ROOT=1    leave the root in build/test-deb/root for a look
+#   KEEP_ROOT=1    leave the root in _build/test-deb/root for a look
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -36,7 +36,7 @@ if [ -z "${DEBIAN_MIRROR:-}" ]; then
 	DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 fi
 
-dir=$top/build/test-deb
+dir=$top/_build/test-deb
 root=$dir/root
 
 # unmount_all takes down every mount under the root, deepest first.
@@ -111,7 +111,7 @@ grep -q . "$dir/demo.log" && tail -3 "$dir/demo.log" >&2
 
 step "man tagline"
 in_root env MANPAGER=cat MANWIDTH=80 man tagline > "$dir/man.txt" 2>&1 || { cat "$dir/man.txt" >&2; fail "man tagline"; }
-grep -q "tagline personalises NTAG 424 DNA tags" "$dir/man.txt" || fail "man tagline shows the wrong page"
+grep -Eq "tagline +personalises +NTAG +424 +DNA +tags" "$dir/man.txt" || fail "man tagline shows the wrong page"
 for page in tagline-encode tagline-serve "5 tagline-config"; do
 	in_root env MANPAGER=cat man $page > /dev/null 2>&1 || fail "man $page"
 done
