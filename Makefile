@@ -2,7 +2,8 @@
 #   make run    installs what is missing, builds tagline and runs the
 #               station's main job on its embedded default (a batch of
 #               simulated tags journaled to a bbolt file)
-#   make test   installs what is missing and runs the whole test suite
+#   make test   installs what is missing and runs the whole test suite,
+#               then the package's test (test-deb, about 2 to 4 minutes)
 # .ci/run calls `make test`.
 #   make deb       builds _build/deb/tagline_<version>_<arch>.deb from HEAD
 #   make test-deb  builds it, installs it in a fresh Debian root (debootstrap)
@@ -31,6 +32,7 @@ vet:
 
 test: setup vet
 	$(GO) test -count=1 -timeout 12m ./...
+	@bash scripts/test-deb.sh
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./...

@@ -21,7 +21,10 @@ start=$(date +%s)
 step() { echo "test-deb: [$(( $(date +%s) - start ))s] $*" >&2; }
 fail() { echo "test-deb: FAIL: $*" >&2; exit 1; }
 
-[ "$(id -u)" -eq 0 ] || fail "run as root (debootstrap, chroot and mount need it)"
+if [ "$(id -u)" -ne 0 ]; then
+	command -v sudo >/dev/null || fail "run as root (debootstrap, chroot and mount need it)"
+	exec sudo --preserve-env=DEBIAN_MIRROR,SUITE,KEEP_ROOT,GO,GOCACHE,GOMODCACHE,GOFLAGS,PATH bash "$0" "$@"
+fi
 if ! command -v debootstrap >/dev/null; then
 	step "installing debootstrap"
 	apt-get update -qq
@@ -72,7 +75,8 @@ step "building the package"
 deb=$(scripts/deb.sh | tail -1)
 [ -f "$deb" ] || fail "scripts/deb.sh made no package"
 version=$(dpkg-deb -f "$deb" Version)
-grep -q pcscd <(dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./postinst | grep -v '^#') &&
+dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./postinst > "$dir/postinst"
+grep -Eq '^[^#]*pcscd' "$dir/postinst" &&
 	fail "postinst mentions pcscd: it must never stop or restart it"
 
 step "debootstrap $SUITE from $DEBIAN_MIRROR into $root"
@@ -94,7 +98,7 @@ in_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-re
 [ "$(in_root dpkg-query -W -f='${Status} ${Version}' tagline)" = "install ok installed $version" ] ||
 	fail "dpkg does not have tagline $version installed"
 for dep in pcscd libpcsclite1 libnfc6; do
-	in_root dpkg-query -W -f='${Status}' "$dep" | grep -q "install ok installed" || fail "dependency $dep not installed"
+	[ "$(in_root dpkg-query -W -f='${Status}' "$dep")" = "install ok installed" ] || fail "dependency $dep not installed"
 done
 
 step "tagline version"
@@ -106,7 +110,7 @@ step "tagline demo as an unprivileged user"
 in_root useradd --create-home --user-group --shell /bin/sh lineop
 chroot --userspec=lineop:lineop "$root" /usr/bin/env -i PATH=/usr/bin:/bin HOME=/home/lineop LANG=C.UTF-8 \
 	sh -c 'cd && id -un && tagline demo' > "$dir/demo.log" 2>&1 || { cat "$dir/demo.log" >&2; fail "tagline demo as an unprivileged user"; }
-head -1 "$dir/demo.log" | grep -qx lineop || fail "the demo did not run as the unprivileged user"
+[ "$(head -1 "$dir/demo.log")" = lineop ] || fail "the demo did not run as the unprivileged user"
 grep -q . "$dir/demo.log" && tail -3 "$dir/demo.log" >&2
 
 step "man tagline"
@@ -133,9 +137,12 @@ conff=$(in_root dpkg-query -W -f='${Conffiles}' tagline)
 for f in /etc/tagline/config.toml /etc/default/tagline-station; do
 	grep -q " $f " <<<"$conff" || fail "$f is not a conffile"
 done
-in_root getent passwd tagline | grep -q ':/var/lib/tagline:/usr/sbin/nologin$' || fail "no system user tagline"
+grep -q ':/var/lib/tagline:/usr/sbin/nologin$' <<<"$(in_root getent passwd tagline)" || fail "no system user tagline"
 # The example config is valid as shipped: config show reads it.
-in_root tagline config show | grep -q "^read: *.*/etc/tagline/config.toml" || fail "config show does not read /etc/tagline/config.toml"
+# (Output captured first: grep -q closing the pipe early would fail the
+# pipeline under pipefail.)
+in_root tagline config show > "$dir/config-show.txt" || fail "tagline config show"
+grep -q "^read: *.*/etc/tagline/config.toml" "$dir/config-show.txt" || fail "config show does not read /etc/tagline/config.toml"
 for f in /usr/share/bash-completion/completions/tagline /usr/share/zsh/vendor-completions/_tagline \
 	/usr/share/fish/vendor_completions.d/tagline.fish /usr/share/doc/tagline/copyright; do
 	[ -s "$root$f" ] || fail "$f missing"
