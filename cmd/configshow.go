@@ -44,6 +44,8 @@ strength: flags, environment variables, the user's config file (--config,
 else $TAGLINE_CONFIG, else the per-user config.toml), the system-wide file
 /etc/tagline/config.toml ($TAGLINE_SYSTEM_CONFIG moves it), and built-in
 defaults (see cmd/CONFIG.md).`,
+		Example: `  tagline config show
+  tagline --config ./line3.toml config show --json`,
 		Args: cobra.ArbitraryArgs,
 		RunE: groupRunE,
 	}
