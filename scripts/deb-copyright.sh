@@ -46,8 +46,8 @@ Comment: The complete corresponding source of this binary, tagline and every
  GNU LGPL version 3 and is linked statically into /usr/bin/tagline: to use
  a modified version of it, unpack that source, change vendor/github.com/
  clausecker/nfc/v2 (or point go.mod at your copy with a replace directive)
- and rebuild with "go build -mod=vendor ./cmd/tagline" (README.md,
- "Licence"); the resulting binary replaces /usr/bin/tagline. Nothing in this
+ and rebuild with "scripts/relink.sh /tmp/tagline" (offline; LICENSES.md in
+ the source); the resulting binary replaces /usr/bin/tagline. Nothing in this
  package restricts that modification or reverse engineering to debug it.
 
 Files: *

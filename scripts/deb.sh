@@ -37,12 +37,11 @@ echo "deb: tagline $version for $arch" >&2
 # The source of HEAD, with every module it links vendored.
 srcname=tagline-$version
 git archive --format=tar --prefix="$srcname/" HEAD | tar -x -C "$work/src"
-(cd "$work/src/$srcname" && echo "$version" > .release-version && $GO mod vendor)
+(cd "$work/src/$srcname" && echo "$version" > .release-version && git -C "$top" rev-parse HEAD > .release-commit && $GO mod vendor)
 
-# The binary, with cgo (PC/SC and libnfc) and the release version.
-(cd "$work/src/$srcname" && CGO_ENABLED=1 $GO build -mod=vendor -trimpath -buildvcs=false \
-	-ldflags "-s -w -X github.com/tagline-station/tagline/cmd.version=$version -X github.com/tagline-station/tagline/cmd.commit=$(git rev-parse HEAD)" \
-	-o "$work/tagline" ./cmd/tagline)
+# The binary, with cgo (PC/SC and libnfc) and the release version, built
+# by the script that the shipped source offers for relinking.
+GO=$GO sh "$work/src/$srcname/scripts/relink.sh" "$work/tagline"
 
 pkg=$work/pkg
 install -d "$pkg/DEBIAN" "$pkg/usr/bin" "$pkg/usr/share/man/man1" "$pkg/usr/share/man/man5" \

@@ -64,6 +64,7 @@ cleanup() {
 	exit "$rc"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 # A root left by an earlier run is removed, never reused: the test is from
 # nothing. Its mounts go first so that rm cannot reach the host's /proc.
@@ -78,6 +79,16 @@ version=$(dpkg-deb -f "$deb" Version)
 dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./postinst > "$dir/postinst"
 grep -Eq '^[^#]*pcscd' "$dir/postinst" &&
 	fail "postinst mentions pcscd: it must never stop or restart it"
+
+# LGPL-3.0 4(d)(0): the source shipped must rebuild the binary shipped,
+# with no network (every module vendored) and no other input.
+step "the shipped source rebuilds the shipped binary, offline"
+mkdir -p "$dir/relink"
+dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$dir/relink" ./usr/share/tagline/source ./usr/bin/tagline
+tar -xJf "$dir"/relink/usr/share/tagline/source/tagline-*.tar.xz -C "$dir/relink"
+(cd "$dir/relink" && env -u GOFLAGS sh tagline-*/scripts/relink.sh "$dir/relink/tagline.rebuilt") || fail "the shipped source does not build offline"
+cmp -s "$dir/relink/usr/bin/tagline" "$dir/relink/tagline.rebuilt" || fail "the shipped source builds another binary than the one shipped"
+rm -rf "$dir/relink"
 
 step "debootstrap $SUITE from $DEBIAN_MIRROR into $root"
 debootstrap --variant=minbase --include=man-db,systemd,ca-certificates "$SUITE" "$root" "$DEBIAN_MIRROR" > "$dir/debootstrap.log" 2>&1 ||
