@@ -194,3 +194,32 @@ func TestVersionFromBuild(t *testing.T) {
 		t.Errorf("without -X: %+v", v)
 	}
 }
+
+// A key of the user's file replaces the system's whole: a list or a table
+// is not merged entry by entry, and relative paths stay relative to the
+// file that names them.
+func TestConfigLayersReplaceWholeValues(t *testing.T) {
+	c := newCLI(t)
+	sys := c.write("etc/tagline/config.toml", "key_versions = [1, 2]\ntoken_file = \"sync.token\"\n[redirects]\n\"A\" = \"https://brand.example/a\"\n\"B\" = \"https://brand.example/b\"\n", 0o644)
+	c.write("home/.config/tagline/config.toml", "redirects = { \"C\" = \"https://brand.example/c\" }\njournal = \"j.db\"\n", 0o600)
+	var res configShowJSON
+	if err := json.Unmarshal([]byte(c.must(0, "config", "show", "--json").stdout), &res); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]shownSetting{}
+	for _, s := range res.Settings {
+		got[s.Key] = s
+	}
+	if s := got["redirects"]; s.Value != "C=https://brand.example/c" || s.Source != "file" || !strings.HasSuffix(s.Where, "home/.config/tagline/config.toml") {
+		t.Errorf("redirects: %+v", s)
+	}
+	if s := got["key_versions"]; s.Value != "1, 2" || s.Where != sys {
+		t.Errorf("key_versions: %+v", s)
+	}
+	if s := got["token_file"]; s.Value != c.path("etc/tagline/sync.token") {
+		t.Errorf("token_file relative to the system file: %+v", s)
+	}
+	if s := got["journal"]; s.Value != c.path("home/.config/tagline/j.db") {
+		t.Errorf("journal relative to the user's file: %+v", s)
+	}
+}
