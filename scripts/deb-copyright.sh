@@ -79,8 +79,9 @@ while read -r kind path ver _; do
 	texts[$id]=1
 done < <($GO version -m "$bin" | sed 's/^[[:space:]]*//')
 
-printf 'Files: (Go standard library and runtime, linked into /usr/bin/tagline)\nCopyright: The Go Authors\nLicense: BSD-3-Clause\n'
+printf 'License: BSD-3-Clause\n'
 indent < "$($GO env GOROOT)/LICENSE"
+printf 'Comment: the licence of the Go standard library and runtime (Copyright The\n Go Authors), linked into /usr/bin/tagline.\n'
 echo
 
 printf 'License: Apache-2.0\n'

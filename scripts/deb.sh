@@ -43,6 +43,9 @@ git archive --format=tar --prefix="$srcname/" HEAD | tar -x -C "$work/src"
 # by the script that the shipped source offers for relinking.
 GO=$GO sh "$work/src/$srcname/scripts/relink.sh" "$work/tagline"
 
+# Everything below comes from HEAD's tree too, never from the files beside
+# this script, so that the package is that of a clean checkout.
+s=$work/src/$srcname
 pkg=$work/pkg
 install -d "$pkg/DEBIAN" "$pkg/usr/bin" "$pkg/usr/share/man/man1" "$pkg/usr/share/man/man5" \
 	"$pkg/usr/share/doc/tagline" "$pkg/usr/share/tagline/source" \
@@ -59,17 +62,17 @@ for f in "$work"/man/*.5; do gzip -9n < "$f" > "$pkg/usr/share/man/man5/$(basena
 "$work/tagline" completion zsh > "$pkg/usr/share/zsh/vendor-completions/_tagline"
 "$work/tagline" completion fish > "$pkg/usr/share/fish/vendor_completions.d/tagline.fish"
 
-install -m 0644 packaging/systemd/tagline-serve.service "packaging/systemd/tagline-station@.service" "$pkg/lib/systemd/system/"
-install -m 0644 packaging/deb/config.toml "$pkg/etc/tagline/config.toml"
-install -m 0644 packaging/deb/tagline-station.default "$pkg/etc/default/tagline-station"
-install -m 0644 README.md "$pkg/usr/share/doc/tagline/README.md"
-gzip -9n < cmd/CONFIG.md > "$pkg/usr/share/doc/tagline/CONFIG.md.gz"
+install -m 0644 "$s/packaging/systemd/tagline-serve.service" "$s/packaging/systemd/tagline-station@.service" "$pkg/lib/systemd/system/"
+install -m 0644 "$s/packaging/deb/config.toml" "$pkg/etc/tagline/config.toml"
+install -m 0644 "$s/packaging/deb/tagline-station.default" "$pkg/etc/default/tagline-station"
+install -m 0644 "$s/README.md" "$pkg/usr/share/doc/tagline/README.md"
+gzip -9n < "$s/cmd/CONFIG.md" > "$pkg/usr/share/doc/tagline/CONFIG.md.gz"
 
 # The complete corresponding source (LGPL-3.0 section 4(d)(0)).
 (cd "$work/src" && tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$SOURCE_DATE_EPOCH" \
 	-cf - "$srcname" | xz -9 -T1 > "$pkg/usr/share/tagline/source/$srcname.tar.xz")
 
-scripts/deb-copyright.sh "$work/src/$srcname" > "$pkg/usr/share/doc/tagline/copyright"
+bash "$s/scripts/deb-copyright.sh" "$s" "$work/tagline" > "$pkg/usr/share/doc/tagline/copyright"
 
 {
 	printf 'tagline (%s) unstable; urgency=medium\n\n  * Built from commit %s.\n\n' "$version" "$(git rev-parse HEAD)"
@@ -88,11 +91,11 @@ for lib in libc6 libpcsclite1 libnfc6; do
 	esac
 done
 
-install -m 0755 packaging/deb/postinst packaging/deb/postrm "$pkg/DEBIAN/"
+install -m 0755 "$s/packaging/deb/postinst" "$s/packaging/deb/postrm" "$pkg/DEBIAN/"
 printf '/etc/tagline/config.toml\n/etc/default/tagline-station\n' > "$pkg/DEBIAN/conffiles"
 size=$(du -sk --exclude=DEBIAN "$pkg" | cut -f1)
 sed -e "s/@VERSION@/$version/" -e "s/@ARCH@/$arch/" -e "s/@SIZE@/$size/" -e "s/@SHLIBDEPS@/$shlibdeps/" \
-	packaging/deb/control.in > "$pkg/DEBIAN/control"
+	"$s/packaging/deb/control.in" > "$pkg/DEBIAN/control"
 (cd "$pkg" && find . -type f ! -path './DEBIAN/*' ! -path './etc/*' -printf '%P\0' | sort -z | xargs -0 md5sum) > "$pkg/DEBIAN/md5sums"
 
 find "$pkg" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
