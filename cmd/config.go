@@ -34,6 +34,11 @@ const (
 type config struct {
 	Path string `toml:"-"` // file it was read from; empty when there is none
 
+	// Files are the files read, system-wide first; From maps each key set
+	// to the file that set it (configlayers.go).
+	Files []string          `toml:"-"`
+	From  map[string]string `toml:"-"`
+
 	StationID     string `toml:"station_id,omitempty"`
 	Journal       string `toml:"journal,omitempty"`
 	Reader        string `toml:"reader,omitempty"`

@@ -57,6 +57,8 @@ func newCLI(t *testing.T) *cli {
 	return &cli{t: t, dir: dir, env: map[string]string{
 		"HOME":            home,
 		"XDG_CONFIG_HOME": filepath.Join(home, ".config"),
+		// Never the machine's /etc/tagline/config.toml.
+		envSystemConfig: filepath.Join(dir, "etc", "tagline", "config.toml"),
 	}}
 }
 

@@ -70,14 +70,13 @@ func (e *env) config() (config, error) {
 	if e.cfg != nil {
 		return *e.cfg, nil
 	}
-	path, required := configLocation(e.configFlag, e.getenv)
-	c, err := loadConfig(path, required)
+	c, err := loadLayeredConfig(e.configFlag, e.getenv)
 	if err != nil {
 		return config{}, withHint(err, configHint)
 	}
 	e.cfg = &c
-	if c.Path != "" {
-		e.log.Info("config loaded", "path", c.Path)
+	for _, p := range c.Files {
+		e.log.Info("config loaded", "path", p)
 	}
 	return c, nil
 }
@@ -136,8 +135,9 @@ Start with "tagline demo", which runs the whole flow on simulated tags.
 
 ` + exitCodesHelp + `
 
-Configuration: --config FILE, else $TAGLINE_CONFIG, else the per-user
-config.toml (see cmd/CONFIG.md); flags override the config file.`,
+Configuration: /etc/tagline/config.toml, overridden key by key by --config
+FILE, else $TAGLINE_CONFIG, else the per-user config.toml (see
+tagline-config(5) and "tagline config show"); flags override both.`,
 		Example: `  # try the whole flow on simulated tags
   tagline demo
 
@@ -187,6 +187,8 @@ config.toml (see cmd/CONFIG.md); flags override the config file.`,
 		newVersionCmd(e),
 		newCompletionCmd(e),
 	)
+	root.AddCommand(newConfigCmd(e), newManCmd(e))
+	e.addCompletions(root)
 	return root
 }
 

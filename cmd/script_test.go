@@ -48,6 +48,7 @@ func TestScripts(t *testing.T) {
 			// No pcscd at this socket: the PC/SC stack is reported unavailable.
 			env.Setenv(pcscdtest.EnvSocket, filepath.Join(env.WorkDir, "no-pcscd", "pcscd.comm"))
 			env.Setenv("TAGLINE_CONFIG", "")
+			env.Setenv(envSystemConfig, filepath.Join(env.WorkDir, "etc", "tagline", "config.toml"))
 			env.Setenv("TAGLINE_MASTER_KEY_FILE", "")
 			env.Setenv("NO_COLOR", "")
 			return nil

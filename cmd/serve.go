@@ -229,10 +229,10 @@ func (e *env) serveSettings(cmd *cobra.Command, o *serveOptions) (map[string]str
 		return nil, err
 	}
 	if !cmd.Flags().Changed("key-version") && len(cfg.KeyVersions) > 0 {
-		o.keyVersions, from["key-version"] = cfg.KeyVersions, "key_versions in the config file"
+		o.keyVersions, from["key-version"] = cfg.KeyVersions, cfg.source("key_versions")
 	}
 	if !cmd.Flags().Changed("redirect") && len(cfg.Redirects) > 0 {
-		o.redirects, from["redirect"] = nil, "redirects in the config file"
+		o.redirects, from["redirect"] = nil, cfg.source("redirects")
 		for _, sku := range slices.Sorted(maps.Keys(cfg.Redirects)) {
 			o.redirects = append(o.redirects, sku+"="+cfg.Redirects[sku])
 		}

@@ -51,7 +51,7 @@ func (e *env) lookup(s setting, given string) (value, from string, err error) {
 		return "", "", err
 	}
 	if v := cfg.value(s.key); v != "" {
-		return v, s.key + " in the config file", nil
+		return v, cfg.source(s.key), nil
 	}
 	return "", "", nil
 }
