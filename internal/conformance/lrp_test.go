@@ -7,6 +7,7 @@ import (
 
 	"github.com/tagline-station/tagline/internal/vectors"
 	"github.com/tagline-station/tagline/lrp"
+	"github.com/tagline-station/tagline/sdm"
 )
 
 // The LRP vectors (testdata/vectors/lrp_vectors.json) join the dispatch
@@ -16,6 +17,7 @@ func init() {
 	byAlgorithm["lrp-eval"] = checkLRPEval
 	byAlgorithm["lrp-lricb"] = checkLRICB
 	byAlgorithm["lrp-cmac"] = checkLRPCMAC
+	byAlgorithm["lrp-sdm"] = checkLRPSDM
 }
 
 // number reads a JSON number input.
@@ -83,4 +85,50 @@ func checkLRPCMAC(t *testing.T, v vectors.Vector) {
 	}
 	m := l.CMAC(v.In(t, "message"))
 	vectors.Check(t, v, "mac", m[:])
+}
+
+// checkLRPSDM takes an LRP SUN message apart with the sdm package: the
+// 24-byte PICCData, the session key, the SDMMAC and the file data; then
+// the tag side rebuilds the published PICCData and file data.
+func checkLRPSDM(t *testing.T, v vectors.Vector) {
+	meta, file := key(t, v.In(t, "sdm_meta_read_key")), key(t, v.In(t, "sdm_file_read_key"))
+	picc := v.In(t, "picc_data")
+	d, err := sdm.DecryptPICCDataLRP(meta, picc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := v.Out(t, "picc_plain")
+	vectors.Check(t, v, "uid", d.UID)
+	c := d.Ctr.LE()
+	vectors.Check(t, v, "sdm_read_ctr", c[:])
+	if d.TagByte != plain[0] {
+		vectors.Errorf(t, v, "picc data tag %02X, want %02X", d.TagByte, plain[0])
+	}
+	var rnd [8]byte
+	copy(rnd[:], picc[:8])
+	back := sdm.EncryptPICCDataLRP(meta, rnd, d.UID, d.Ctr, true, true, plain[11:])
+	if !bytes.Equal(back[:], picc) {
+		vectors.Errorf(t, v, "re-encrypted picc data %X", back)
+	}
+	sv := append(append([]byte{0x00, 0x01, 0x00, 0x80}, d.UID...), c[:]...)
+	vectors.Check(t, v, "sv", append(sv, 0x1E, 0xE1))
+	checkKey(t, v, "ses_sdm_file_read_key", sdm.LRPSessionKey(file, d.UID, d.Ctr))
+	in, _ := v.Inputs["mac_input_ascii"].(string)
+	m := sdm.MACLRP(file, d.UID, d.Ctr, []byte(in))
+	vectors.Check(t, v, "mact", m[:])
+	if !bytes.Equal(m[:], v.In(t, "mac")) {
+		vectors.Errorf(t, v, "the mac of the message is %X", v.In(t, "mac"))
+	}
+	if !v.HasOut("file_data") {
+		return
+	}
+	fd, err := sdm.DecryptFileDataLRP(file, d.UID, d.Ctr, v.In(t, "enc_file_data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vectors.Check(t, v, "file_data", fd)
+	again, _ := sdm.EncryptFileDataLRP(file, d.UID, d.Ctr, fd)
+	if !bytes.Equal(again, v.In(t, "enc_file_data")) {
+		vectors.Errorf(t, v, "re-encrypted file data %X", again)
+	}
 }
