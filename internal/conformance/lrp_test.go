@@ -2,8 +2,13 @@ package conformance
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
+	"fmt"
 	"testing"
+
+	"github.com/tagline-station/tagline/encoder"
+	"github.com/tagline-station/tagline/ev2"
 
 	"github.com/tagline-station/tagline/internal/vectors"
 	"github.com/tagline-station/tagline/lrp"
@@ -18,6 +23,8 @@ func init() {
 	byAlgorithm["lrp-lricb"] = checkLRICB
 	byAlgorithm["lrp-cmac"] = checkLRPCMAC
 	byAlgorithm["lrp-sdm"] = checkLRPSDM
+	byAlgorithm["lrp-authenticate-first"] = checkLRPAuth
+	byAlgorithm["lrp-secure-messaging-sequence"] = checkLRPSequence
 }
 
 // number reads a JSON number input.
@@ -131,4 +138,105 @@ func checkLRPSDM(t *testing.T, v vectors.Vector) {
 	if !bytes.Equal(again, v.In(t, "enc_file_data")) {
 		vectors.Errorf(t, v, "re-encrypted file data %X", again)
 	}
+}
+
+// checkLRPAuth replays AuthenticateLRPFirst: the encoder must send the
+// published APDUs with the published RndA and accept the tag's answers;
+// the session it builds has the published TI and EncCtr, and its keys
+// compute the published values.
+func checkLRPAuth(t *testing.T, v vectors.Vector) {
+	k := key(t, v.In(t, "key"))
+	rndA := v.In(t, "rnd_a")
+	card := &script{t: t, steps: []step{
+		{v.Out(t, "c_apdu_part1"), v.In(t, "r_apdu_part1")},
+		{v.Out(t, "c_apdu_part2"), v.In(t, "r_apdu_part2")},
+	}}
+	conn := encoder.New(card, encoder.Options{Rand: bytes.NewReader(rndA)})
+	if err := conn.AuthenticateLRPFirst(context.Background(), v.In(t, "key_no")[0], k); err != nil {
+		t.Fatal(err)
+	}
+	s := conn.Session()
+	vectors.Check(t, v, "ti", s.TI[:])
+	if got := fmt.Sprintf("%08X", s.EncCtr()); got != v.OutString(t, "enc_ctr_after") {
+		vectors.Errorf(t, v, "EncCtr after authentication %s", got)
+	}
+	rndB := v.Out(t, "rnd_b")
+	vectors.Check(t, v, "rnd_b", v.In(t, "r_apdu_part1")[1:17])
+	sv := ev2.LRPSessionVector(rndA, rndB)
+	vectors.Check(t, v, "sv", sv[:])
+	master := ev2.LRPSessionMasterKey(k, rndA, rndB)
+	ml := lrp.New(master)
+	checkKey(t, v, "ses_auth_mac_updated_key", ml.UpdatedKey(0))
+	checkKey(t, v, "ses_auth_enc_updated_key", ml.UpdatedKey(1))
+	proof := ev2.LRPPCDResponse(master, rndA, rndB)
+	vectors.Check(t, v, "pcd_response", proof[:])
+	r2 := v.In(t, "r_apdu_part2")
+	plain, err := ml.LRICB(1, make([]byte, 4)).Decrypt(r2[:16])
+	if err != nil {
+		t.Fatal(err)
+	}
+	vectors.Check(t, v, "picc_data_plain", plain)
+	vectors.Check(t, v, "picc_response", r2[16:32])
+	// The tag side builds the same answer from the same randoms.
+	var ti [4]byte
+	var pd, pcd [6]byte
+	copy(ti[:], plain[:4])
+	copy(pd[:], plain[4:10])
+	copy(pcd[:], plain[10:16])
+	if err := ev2.LRPCheckPCDResponse(master, rndA, rndB, proof[:]); err != nil {
+		t.Fatal(err)
+	}
+	if ans := ev2.LRPFirstAnswer(master, rndA, rndB, ti, pd, pcd); !bytes.Equal(ans, r2[:32]) {
+		vectors.Errorf(t, v, "tag side answer %X", ans)
+	}
+	// A changed PICCResponse is refused.
+	bad := bytes.Clone(r2)
+	bad[20] ^= 1
+	card = &script{t: t, steps: []step{{nil, v.In(t, "r_apdu_part1")}, {nil, bad}}}
+	conn = encoder.New(card, encoder.Options{Rand: bytes.NewReader(rndA)})
+	if err := conn.AuthenticateLRPFirst(context.Background(), 3, k); err == nil || conn.Authenticated() {
+		t.Fatalf("a corrupted PICCResponse authenticated")
+	}
+}
+
+// checkLRPSequence replays a recorded LRP session: from the session
+// vector the encoder builds the session (EncCtr 1 after authentication),
+// sends the recorded commands byte for byte and reads the recorded
+// answers, one EncCtr across commands and responses.
+func checkLRPSequence(t *testing.T, v vectors.Vector) {
+	master := lrp.MACKey(key(t, v.In(t, "key")), v.In(t, "sv"))
+	var ti [4]byte
+	copy(ti[:], v.In(t, "ti"))
+	steps, _ := v.Inputs["steps"].([]any)
+	if len(steps) == 0 {
+		t.Fatalf("vector %s: no steps", v.Name)
+	}
+	card := &script{t: t}
+	for i := range steps {
+		st := steps[i].(map[string]any)
+		card.steps = append(card.steps, step{v.Out(t, fmt.Sprintf("c_apdu_%d", i)), mustHexAny(t, st["r_apdu"])})
+	}
+	conn := encoder.New(card, encoder.Options{})
+	conn.SetSession(ev2.NewLRPSession(master, ti, 0, 1))
+	for i := range steps {
+		st := steps[i].(map[string]any)
+		got, err := conn.Command(context.Background(), mustHexAny(t, st["cmd"])[0], encoder.Full, mustHexAny(t, st["header"]), mustHexAny(t, st["data"]))
+		if err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		vectors.Check(t, v, fmt.Sprintf("response_%d", i), got)
+	}
+	if len(card.steps) != 0 {
+		t.Fatalf("%d recorded exchanges not used", len(card.steps))
+	}
+}
+
+func mustHexAny(t *testing.T, x any) []byte {
+	t.Helper()
+	s, _ := x.(string)
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		t.Fatalf("step field %q: %v", s, err)
+	}
+	return b
 }
