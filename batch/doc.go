@@ -201,7 +201,9 @@
 //	            key_version:byte notes:str status:str created_at:time
 //	            closed_at:time
 //	Batch v2    0x02, the v1 fields, kdf:str flags:byte, crc
-//	            (kdf: "tagline" or "sdm-backend"; flags: 0x01 test batch)
+//	            (kdf: "tagline" or "sdm-backend"; flags: 0x01 test batch,
+//	            0x04 LRP: tags are switched to LRP mode; a decoder that
+//	            predates it refuses the batch rather than encode AES tags)
 //
 // Tagline writes version 2. A version 2 record whose checksum does not
 // match is corrupt, and is refused before any field is read. Version 1

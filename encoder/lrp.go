@@ -2,10 +2,12 @@ package encoder
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/tagline-station/tagline/apdu"
 	"github.com/tagline-station/tagline/ev2"
+	"github.com/tagline-station/tagline/internal/errkind"
 	"github.com/tagline-station/tagline/keys"
 )
 
@@ -88,3 +90,25 @@ func (c *Conn) SwitchToLRP(ctx context.Context) error {
 	}
 	return nil
 }
+
+// ErrLRPMode: the tag was switched to LRP mode and the batch writes AES
+// tags (or the other way round is refused by the tag itself).
+var ErrLRPMode = errkind.New(errkind.Tag, "tag is in lrp mode, this batch is not")
+
+// AuthenticateFirst opens a session with key keyNo in the tag's mode:
+// AuthenticateEV2First, and AuthenticateLRPFirst when the tag refuses it
+// with 919D, which an LRP tag does before checking any cryptogram, so the
+// refusal costs no failed authentication.
+func (c *Conn) AuthenticateFirst(ctx context.Context, keyNo byte, k keys.Key) error {
+	err := c.AuthenticateEV2First(ctx, keyNo, k)
+	if err == nil || !errors.Is(err, apdu.ErrPermission) {
+		return err
+	}
+	if lerr := c.AuthenticateLRPFirst(ctx, keyNo, k); !errors.Is(lerr, apdu.ErrPermission) {
+		return lerr
+	}
+	return err
+}
+
+// LRPSession reports whether the open session is an LRP session.
+func (c *Conn) LRPSession() bool { return c.sess != nil && c.sess.IsLRP() }

@@ -96,3 +96,33 @@ func DecryptFileDataLRP(fileRead keys.Key, uid []byte, ctr Counter, ct []byte) (
 	}
 	return out, nil
 }
+
+// ErrNotLRPLayout: VerifyUnswitched needs the LRP layout of a template.
+var ErrNotLRPLayout = errors.New("sdm: not the lrp layout of a template")
+
+// VerifyUnswitched verifies what a tag written with this LRP layout
+// mirrors while it is still in AES mode (personalised, not yet switched):
+// AES PICCData in the first 32 characters of {picc}, the other 16 still
+// the zeros the NDEF file was written with, and an AES SDMMAC. Plain
+// mirrors are the same in both layouts.
+func (t *Template) VerifyUnswitched(url string, k KeyLookup) (Verified, error) {
+	if !t.lrp {
+		return Verified{}, ErrNotLRPLayout
+	}
+	aes, err := parseTemplate(t.raw, false)
+	if err != nil {
+		return Verified{}, err
+	}
+	if t.Encrypted() {
+		rest, err := t.match(url)
+		if err != nil {
+			return Verified{}, err
+		}
+		at := len(url) - len(rest) + t.pos[PhPICC] + 2*16
+		if url[at:at+16] != "0000000000000000" {
+			return Verified{}, ErrURLMismatch
+		}
+		url = url[:at] + url[at+16:]
+	}
+	return aes.verifyMode(url, k)
+}
