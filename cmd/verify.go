@@ -433,7 +433,7 @@ func simCopy(ctx context.Context, vs verifySim, uid string) (*sim.Tag, error) {
 		return nil, err
 	}
 	defer c.Close()
-	job := encoder.Job{Deriver: vs.deriver, Template: tmpl, ReaderUID: u}
+	job := encoder.Job{Deriver: vs.deriver, Template: tmpl, ReaderUID: u, LRP: vs.batch.LRP}
 	if tmpl.HasEnc() {
 		job.EncData = station.DefaultEncData(vs.batch.SKU)
 	}
