@@ -8,7 +8,8 @@
 // A Primitive is built from a keys.Key and holds only what it derived from
 // it; like ev2.Session it never hands its secrets out as bytes. Plaintexts,
 // updated keys and EvalLRP outputs leave it as keys.Key values, which
-// cannot be printed or compared with ==, so tests compare them with Equal.
+// cannot be printed or compared with ==, so tests compare them with Equal;
+// a Primitive or Cipher itself prints, logs and marshals as redacted.
 //
 // Invariants:
 //   - m = 4 (16 plaintexts, one per nibble) and q = 4 updated keys, the

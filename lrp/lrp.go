@@ -5,6 +5,8 @@ import (
 	"crypto/cipher"
 	"crypto/subtle"
 	"errors"
+	"fmt"
+	"log/slog"
 
 	"github.com/tagline-station/tagline/keys"
 )
@@ -177,3 +179,37 @@ func Pad(b []byte) []byte {
 	out[len(b)] = 0x80
 	return out
 }
+
+// redacted is what a Primitive or Cipher prints as: they hold derived
+// secrets, which no format verb, log or marshaller may show.
+const redacted = "lrp(redacted)"
+
+// String redacts.
+func (l *Primitive) String() string { return redacted }
+
+// GoString redacts %#v.
+func (l *Primitive) GoString() string { return redacted }
+
+// Format redacts every verb.
+func (l *Primitive) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(redacted)) }
+
+// LogValue makes slog print the redacted form.
+func (l *Primitive) LogValue() slog.Value { return slog.StringValue(redacted) }
+
+// MarshalJSON refuses, like keys.Key.
+func (l *Primitive) MarshalJSON() ([]byte, error) { return nil, keys.ErrSecretMarshal }
+
+// String redacts.
+func (c *Cipher) String() string { return redacted }
+
+// GoString redacts %#v.
+func (c *Cipher) GoString() string { return redacted }
+
+// Format redacts every verb.
+func (c *Cipher) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(redacted)) }
+
+// LogValue makes slog print the redacted form.
+func (c *Cipher) LogValue() slog.Value { return slog.StringValue(redacted) }
+
+// MarshalJSON refuses, like keys.Key.
+func (c *Cipher) MarshalJSON() ([]byte, error) { return nil, keys.ErrSecretMarshal }

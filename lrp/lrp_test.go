@@ -2,7 +2,11 @@ package lrp
 
 import (
 	"bytes"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/tagline-station/tagline/keys"
@@ -106,5 +110,34 @@ func TestCMACTruncatedTakesOddBytes(t *testing.T) {
 		if tr[i] != full[2*i+1] {
 			t.Fatalf("byte %d of MACt is not CMAC byte %d", i, 2*i+1)
 		}
+	}
+}
+
+// A Primitive or Cipher printed, logged or marshalled by mistake shows none
+// of its plaintexts or updated keys, under any verb or nested in a struct.
+func TestPrimitiveDoesNotPrint(t *testing.T) {
+	l := New(testKey(t, 9))
+	c := l.LRICB(1, []byte{0, 0, 0, 1})
+	var secrets []string
+	for _, b := range append(l.p[:], l.uk[:]...) {
+		secrets = append(secrets, hex.EncodeToString(b[:4]), fmt.Sprint(b[:4])[1:10])
+	}
+	var logged strings.Builder
+	slog.New(slog.NewTextHandler(&logged, nil)).Info("x", "lrp", l, "cipher", c)
+	holder := struct {
+		P *Primitive
+		C *Cipher
+	}{l, c}
+	outs := []string{fmt.Sprintf("%v %+v %#v %x %s %d", l, l, l, l, l, l), fmt.Sprintf("%v %+v %#v %x", c, c, c, c),
+		fmt.Sprintf("%v %+v %#v", holder, holder, holder), logged.String()}
+	for _, out := range outs {
+		for _, s := range secrets {
+			if strings.Contains(strings.ToLower(out), s) {
+				t.Fatalf("%q shows derived secret bytes %s", out, s)
+			}
+		}
+	}
+	if _, err := json.Marshal(holder); err == nil {
+		t.Fatal("a Primitive marshalled to JSON")
 	}
 }

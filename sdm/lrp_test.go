@@ -153,3 +153,30 @@ func TestLRPLayoutMustFit(t *testing.T) {
 		t.Fatalf("LRP of a template that does not fit: %v", err)
 	}
 }
+
+// BenchmarkVerifyLRP is the cost of one LRP tap in serve and verify.
+func BenchmarkVerifyLRP(b *testing.B) {
+	meta, file := lrpKeys(b)
+	tp, _ := ParseTemplate(fuzzTemplates[0])
+	lt, _ := tp.LRP()
+	url := lrpSunURL(b, lt, meta, file, []byte{4, 1, 2, 3, 4, 5, 6}, 7, [8]byte{1})
+	for b.Loop() {
+		if _, err := tp.Verify(url, lookup{meta, file}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkVerifyAES is the same for an AES tap, for comparison.
+func BenchmarkVerifyAES(b *testing.B) {
+	meta, file := lrpKeys(b)
+	tp, _ := ParseTemplate(fuzzTemplates[0])
+	picc := EncryptPICCData(meta, []byte{4, 1, 2, 3, 4, 5, 6}, 7, true, true, []byte{1, 2, 3, 4, 5})
+	mac := MAC(file, []byte{4, 1, 2, 3, 4, 5, 6}, 7, nil)
+	url := "https://brand.example/t?picc_data=" + strings.ToUpper(hexs(picc[:])) + "&cmac=" + strings.ToUpper(hexs(mac[:]))
+	for b.Loop() {
+		if _, err := tp.Verify(url, lookup{meta, file}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
