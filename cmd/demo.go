@@ -143,7 +143,11 @@ func runDemo(cmd *cobra.Command, e *env, o *demoOptions) error {
 	}
 	defer readers.Close()
 
-	fmt.Fprintf(info, "demo: %d simulated %s into batch %s (journal %s)\n", o.count, plural(o.count, "tag", "tags"), b.ID, store.Path())
+	mode := ""
+	if o.lrp {
+		mode = ", switched to LRP mode,"
+	}
+	fmt.Fprintf(info, "demo: %d simulated %s%s into batch %s (journal %s)\n", o.count, plural(o.count, "tag", "tags"), mode, b.ID, store.Path())
 	fmt.Fprintf(info, "master key: %s (kcv %s, kdf %s, key version %d)\n", keyNote, master.KCV(), scheme, demoKeyVersion)
 	t, err := e.runStation(cmd.Context(), runOptions{
 		station: st, store: store, batch: b, readers: readers,
