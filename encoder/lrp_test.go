@@ -155,3 +155,26 @@ func TestLRPTornAtEveryExchange(t *testing.T) {
 		}
 	}
 }
+
+// A complete LRP tag of ours shown to an AES job is reported as already
+// ours (the station then finds its binding), not as a tag to set aside,
+// and a re-encode by an AES job is refused.
+func TestAESJobOnOurLRPTag(t *testing.T) {
+	tag := sim.New(sim.Options{UID: testUID})
+	card := present(t, tag)
+	d := deriver(t, masterHex, 1)
+	if _, err := encoder.Personalise(context.Background(), card, lrpJobFor(t, d, tag), encoder.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := encoder.Personalise(context.Background(), card, job(t, d, tag, true), encoder.Options{}); !errors.Is(err, encoder.ErrAlreadyOurs) {
+		t.Fatalf("AES job on a complete LRP tag of ours: %v", err)
+	}
+	j := job(t, d, tag, true)
+	j.Reencode = true
+	if _, err := encoder.Personalise(context.Background(), card, j, encoder.Options{}); !errors.Is(err, encoder.ErrLRPMode) {
+		t.Fatalf("AES re-encode of an LRP tag: %v", err)
+	}
+	if n := sum(tag.Snapshot().TotFailCtr); n != 0 {
+		t.Fatalf("%d failed authentications", n)
+	}
+}

@@ -261,6 +261,9 @@ func (p *personalisation) selectAndInspect(ctx context.Context) error {
 		return p.fail(StepSelect, err)
 	}
 	content, err := c.ReadData(ctx, 2, 0, len(p.expected), Plain)
+	if err == nil {
+		content, err = readLRPLayout(ctx, c, job, content)
+	}
 	if err != nil {
 		if errors.Is(err, apdu.ErrPermission) || errors.Is(err, apdu.ErrAuthFailed) {
 			// We leave the NDEF file free to read; a tag that locks it

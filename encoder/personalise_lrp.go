@@ -36,7 +36,10 @@ func lrpJob(job Job) (Job, error) {
 // showed the tag's mode, before anything is written.
 func (p *personalisation) checkMode() error {
 	p.lrp = p.c.LRPSession()
-	if p.lrp && !p.job.LRP {
+	// A complete tag of ours is reported as such whatever its mode: the
+	// flow stops there without writing.
+	done := p.d.ours && p.in.sunOK && !p.in.unswitched && !p.job.Reencode
+	if p.lrp && !p.job.LRP && !done {
 		return p.fail(StepAuth, fmt.Errorf("%w: it can only be personalised by a batch made with --lrp", ErrLRPMode))
 	}
 	return nil
@@ -80,4 +83,23 @@ func inspectUnswitched(in *inspection, url string, job Job) {
 		return
 	}
 	in.sunOK, in.ourShape, in.unswitched, in.sunUID, in.ctr = true, true, true, v.UID, uint32(v.Ctr)
+}
+
+// readLRPLayout reads the rest of an NDEF file that holds the LRP layout
+// of an AES job's template (16 characters longer than what the job
+// writes), so that a tag an LRP batch finished shows its whole URL and is
+// recognised. Other files cost no further exchange.
+func readLRPLayout(ctx context.Context, c *Conn, job Job, content []byte) ([]byte, error) {
+	if job.LRP || !job.Template.Encrypted() || len(content) < 2 {
+		return content, nil
+	}
+	lt, err := job.Template.LRP()
+	if err != nil {
+		return content, nil
+	}
+	n, err := lt.NDEF(job.EncData)
+	if err != nil || int(content[0])<<8|int(content[1]) != len(n)-2 {
+		return content, nil
+	}
+	return c.ReadData(ctx, 2, 0, len(n), Plain)
 }
