@@ -126,3 +126,48 @@ func (t *Template) VerifyUnswitched(url string, k KeyLookup) (Verified, error) {
 	}
 	return aes.verifyMode(url, k)
 }
+
+// width is the number of characters a placeholder takes in this mode.
+func (t *Template) width(name string) int {
+	if name == PhPICC && t.lrp {
+		return 2 * LRPPICCDataLen
+	}
+	return phWidth[name]
+}
+
+// verifyEither tells the modes apart by what the URL shows: an encrypted
+// PICCData mirror is 48 characters in LRP mode and 32 in AES mode, so the
+// length decides. Plain mirrors are as long in both modes; the AES MAC is
+// tried first and the LRP MAC only when it fails, so a forger gets two
+// guesses at a 64-bit MAC instead of one.
+func (t *Template) verifyEither(url string, k KeyLookup) (Verified, error) {
+	if t.Encrypted() {
+		if _, err := t.twin.match(url); err == nil {
+			return t.twin.verifyMode(url, k)
+		}
+		return t.verifyMode(url, k)
+	}
+	v, err := t.verifyMode(url, k)
+	if errors.Is(err, ErrBadMAC) {
+		if lv, lerr := t.twin.verifyMode(url, k); lerr == nil {
+			return lv, nil
+		}
+	}
+	return v, err
+}
+
+// LRP returns this template's layout for a tag in LRP mode, where {picc}
+// mirrors 24 bytes: the encoder writes its NDEF and settings, and its
+// Verify takes LRP taps only.
+func (t *Template) LRP() (*Template, error) {
+	if t.lrp {
+		return t, nil
+	}
+	if t.twin == nil {
+		return parseTemplate(t.raw, true) // gives the reason it does not fit
+	}
+	return t.twin, nil
+}
+
+// IsLRP reports whether this is an LRP layout.
+func (t *Template) IsLRP() bool { return t.lrp }
