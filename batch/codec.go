@@ -301,7 +301,10 @@ func decodeIntent(data []byte) (Intent, error) {
 	return it, d.done("intent")
 }
 
-const batchTest = 1 << 0
+const (
+	batchTest = 1 << 0
+	batchLRP  = 1 << 2 // bit 1 left free for another flag
+)
 
 func encodeBatch(b *Batch) []byte {
 	e := make(encoder, 0, 128)
@@ -319,6 +322,9 @@ func encodeBatch(b *Batch) []byte {
 	var flags byte
 	if b.Test {
 		flags |= batchTest
+	}
+	if b.LRP {
+		flags |= batchLRP
 	}
 	e.byte1(flags)
 	return e.sealed()
@@ -347,10 +353,11 @@ func decodeBatch(data []byte) (Batch, error) {
 	if v >= recordV2 {
 		b.KDF = d.str()
 		flags := d.byte1()
-		if flags&^batchTest != 0 {
+		if flags&^(batchTest|batchLRP) != 0 {
 			d.fail(fmt.Errorf("unknown batch flags %#x", flags))
 		}
 		b.Test = flags&batchTest != 0
+		b.LRP = flags&batchLRP != 0
 	}
 	if d.err == nil {
 		if b.Status != StatusOpen && b.Status != StatusClosed {

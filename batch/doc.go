@@ -208,7 +208,9 @@
 //	            key_version:byte notes:str status:str created_at:time
 //	            closed_at:time
 //	Batch v2    0x02, the v1 fields, kdf:str flags:byte, crc
-//	            (kdf: "tagline" or "sdm-backend"; flags: 0x01 test batch)
+//	            (kdf: "tagline" or "sdm-backend"; flags: 0x01 test batch,
+//	            0x04 LRP: tags are switched to LRP mode; a decoder that
+//	            predates it refuses the batch rather than encode AES tags)
 //
 //	Op v2       0x02 kind:str ("rekey" or "reset") uid:str batch_id:str
 //	            station_id:str from_version:byte to_version:byte

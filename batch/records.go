@@ -62,7 +62,10 @@ type Batch struct {
 	// Test marks a batch created for trials; only a test batch may be
 	// encoded with a weak master key such as all zeros (the factory
 	// keys).
-	Test      bool        `json:"test"`
+	Test bool `json:"test"`
+	// LRP marks a batch whose tags are switched to LRP mode, for good,
+	// once personalised: asked for by name (--lrp) and fixed at creation.
+	LRP       bool        `json:"lrp,omitempty"`
 	Notes     string      `json:"notes,omitempty"`
 	Status    BatchStatus `json:"status"`
 	CreatedAt time.Time   `json:"created_at"`

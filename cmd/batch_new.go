@@ -20,6 +20,8 @@ type batchNewOptions struct {
 	stationID  string
 	kdf        string
 	test       bool
+	lrp        bool
+	yes        bool
 	json       bool
 }
 
@@ -38,11 +40,16 @@ The batch is pinned to one key derivation, --kdf (default: kdf in the config
 file, else tagline), as it is to one key version: encode and verify refuse
 another. --test marks a batch for trials: only a test batch may be encoded
 with a master key anyone can guess (all zeros, one byte repeated), and its
-manifest says "test".`,
+manifest says "test".
+
+--lrp makes an LRP batch: encode switches each tag to LRP mode (AN12304)
+once it is personalised. That cannot be undone, so it is confirmed on a
+terminal, or with --yes in scripts.`,
 		Example: `  tagline batch new --sku SKU-123 --target 5000 --key-version 1 \
     --template 'https://sdm.tagline.example/tag?picc_data={picc}&cmac={mac}'
   tagline batch new --id spring-run --sku SKU-9 --target 200 --key-version 2 --notes 'pilot' --json
-  tagline batch new --id trial --sku SKU-9 --target 10 --key-version 1 --kdf sdm-backend --test`,
+  tagline batch new --id trial --sku SKU-9 --target 10 --key-version 1 --kdf sdm-backend --test
+  tagline batch new --id lrp-run --sku SKU-9 --target 100 --key-version 1 --lrp --yes`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runBatchNew(cmd, e, o)
@@ -59,6 +66,8 @@ manifest says "test".`,
 	f.StringVar(&o.stationID, "station-id", "", "this station's `ID` (default: station_id in the config file, else the host name)")
 	kdfFlag(f, &o.kdf)
 	f.BoolVar(&o.test, "test", false, "a test batch: allows a weak master key such as all zeros; never ship its tags")
+	f.BoolVar(&o.lrp, "lrp", false, "an LRP batch: encode switches its tags to LRP mode, irreversibly")
+	f.BoolVarP(&o.yes, "yes", "y", false, "confirm --lrp without asking")
 	f.BoolVar(&o.json, "json", false, "print the new batch as JSON")
 	return c
 }
@@ -83,9 +92,19 @@ func runBatchNew(cmd *cobra.Command, e *env, o *batchNewOptions) error {
 	if _, err := sdm.ParseTemplate(raw); err != nil {
 		return withCode(ExitUsage, fmt.Errorf("--template: %w", err), hintFor(sdm.ErrTemplate))
 	}
+	if o.lrp {
+		if err := checkLRPTemplate(raw); err != nil {
+			return err
+		}
+	}
 	scheme, err := e.kdfScheme(o.kdf)
 	if err != nil {
 		return err
+	}
+	if o.lrp && !o.yes {
+		if err := e.confirmLRP(cmd, o.id); err != nil {
+			return err
+		}
 	}
 	jpath, err := e.journalPath(o.journal)
 	if err != nil {
@@ -102,7 +121,7 @@ func runBatchNew(cmd *cobra.Command, e *env, o *batchNewOptions) error {
 	defer store.Close()
 	b, err := store.CreateBatch(batch.Batch{
 		ID: o.id, SKU: o.sku, Target: o.target, Template: raw,
-		KeyVersion: byte(o.keyVersion), KDF: string(scheme), Test: o.test, Notes: o.notes,
+		KeyVersion: byte(o.keyVersion), KDF: string(scheme), Test: o.test, Notes: o.notes, LRP: o.lrp,
 	})
 	if err != nil {
 		return err
@@ -110,7 +129,7 @@ func runBatchNew(cmd *cobra.Command, e *env, o *batchNewOptions) error {
 	if err := store.Close(); err != nil {
 		return err
 	}
-	e.log.Info("batch created", "batch", b.ID, "sku", b.SKU, "target", b.Target, "key_version", b.KeyVersion, "kdf", b.KDF, "test", b.Test)
+	e.log.Info("batch created", "batch", b.ID, "sku", b.SKU, "target", b.Target, "key_version", b.KeyVersion, "kdf", b.KDF, "test", b.Test, "lrp", b.LRP)
 	if o.json {
 		return writeJSONIndent(cmd.OutOrStdout(), newBatchJSON(b, batch.BatchStats{Target: b.Target}))
 	}
@@ -122,6 +141,9 @@ func runBatchNew(cmd *cobra.Command, e *env, o *batchNewOptions) error {
 	fmt.Fprintf(cmd.OutOrStdout(), "kdf: %s (every tag of the batch is keyed with it)\n", b.KDF)
 	if b.Test {
 		fmt.Fprintln(cmd.OutOrStdout(), "test batch: a guessable master key is accepted; never ship its tags")
+	}
+	if b.LRP {
+		fmt.Fprintln(cmd.OutOrStdout(), "lrp: encode --lrp "+lrpWarning)
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "next: tagline encode --batch %s --reader NAME\n", b.ID)
 	return nil

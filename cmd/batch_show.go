@@ -62,6 +62,9 @@ func runBatchShow(cmd *cobra.Command, e *env, o *batchShowOptions, id string) er
 	if b.Test {
 		row("test batch", "yes: a weak master key is allowed; never ship its tags")
 	}
+	if b.LRP {
+		row("lrp", "yes: tags are switched to LRP mode")
+	}
 	row("template", "%s", b.Template)
 	if b.Notes != "" {
 		row("notes", "%s", oneLine(b.Notes))

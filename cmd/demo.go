@@ -32,6 +32,7 @@ type demoOptions struct {
 	kdf           string
 	template      string
 	enc           bool
+	lrp           bool
 	json          bool
 }
 
@@ -54,6 +55,7 @@ master key unless they are passed as flags.`,
 		Example: `  tagline demo
   tagline demo --count 20 --json
   tagline demo --enc
+  tagline demo --lrp --kdf sdm-backend --master-key-file ./sdm-backend.key --json
   tagline demo --kdf sdm-backend --master-key-file ./sdm-backend.key
   tagline demo --template 'https://brand.example/t?p={picc}&m={mac}' --journal /tmp/demo.db`,
 		Args: noArgs,
@@ -68,6 +70,7 @@ master key unless they are passed as flags.`,
 	f.StringVar(&o.kdf, "kdf", string(keys.SchemeTagline), "key derivation `KDF`: tagline or sdm-backend")
 	f.StringVar(&o.template, "template", "", "SUN URL `TEMPLATE` (default "+demoTemplate+")")
 	f.BoolVar(&o.enc, "enc", false, "mirror encrypted file data too: "+demoEncTemplate)
+	f.BoolVar(&o.lrp, "lrp", false, "switch the simulated tags to LRP mode: the URLs carry LRP SUN messages (48-character picc_data)")
 	f.BoolVar(&o.json, "json", false, "one JSON object per tag on stdout")
 	exclusive(c, "--enc picks the demo's template with {enc}; put {enc} in your own --template instead", "enc", "template")
 	return c
@@ -93,6 +96,11 @@ func runDemo(cmd *cobra.Command, e *env, o *demoOptions) error {
 	if err != nil {
 		return withCode(ExitUsage, fmt.Errorf("--template: %w", err), hintFor(sdm.ErrTemplate))
 	}
+	if o.lrp {
+		if err := checkLRPTemplate(raw); err != nil {
+			return err
+		}
+	}
 	scheme, err := keys.ParseScheme(o.kdf)
 	if err != nil {
 		return usageErrorf("--kdf is tagline or sdm-backend", "%w", err)
@@ -112,7 +120,7 @@ func runDemo(cmd *cobra.Command, e *env, o *demoOptions) error {
 		return err
 	}
 	defer store.Close()
-	b, err := createDemoBatch(e, store, raw, o.count, scheme)
+	b, err := createDemoBatch(e, store, raw, o.count, scheme, o.lrp)
 	if err != nil {
 		return err
 	}
@@ -135,7 +143,11 @@ func runDemo(cmd *cobra.Command, e *env, o *demoOptions) error {
 	}
 	defer readers.Close()
 
-	fmt.Fprintf(info, "demo: %d simulated %s into batch %s (journal %s)\n", o.count, plural(o.count, "tag", "tags"), b.ID, store.Path())
+	mode := ""
+	if o.lrp {
+		mode = ", switched to LRP mode,"
+	}
+	fmt.Fprintf(info, "demo: %d simulated %s%s into batch %s (journal %s)\n", o.count, plural(o.count, "tag", "tags"), mode, b.ID, store.Path())
 	fmt.Fprintf(info, "master key: %s (kcv %s, kdf %s, key version %d)\n", keyNote, master.KCV(), scheme, demoKeyVersion)
 	t, err := e.runStation(cmd.Context(), runOptions{
 		station: st, store: store, batch: b, readers: readers,
@@ -180,12 +192,12 @@ func demoMasterKey(e *env, flag string) (keys.Master, string, error) {
 
 // createDemoBatch opens a new batch named after the clock. It is a test
 // batch: its tags are simulated, and demo accepts any master key.
-func createDemoBatch(e *env, store *batch.Store, template string, target int, scheme keys.Scheme) (batch.Batch, error) {
+func createDemoBatch(e *env, store *batch.Store, template string, target int, scheme keys.Scheme, lrp bool) (batch.Batch, error) {
 	base := "demo-" + e.now().Format("20060102-150405")
 	id := base
 	for i := 2; ; i++ {
 		b, err := store.CreateBatch(batch.Batch{ID: id, SKU: demoSKU, Target: target, Template: template, KeyVersion: demoKeyVersion,
-			KDF: string(scheme), Test: true, Notes: "tagline demo"})
+			KDF: string(scheme), Test: true, Notes: "tagline demo", LRP: lrp})
 		if errors.Is(err, batch.ErrBatchExists) && i < 100 {
 			id = fmt.Sprintf("%s-%d", base, i)
 			continue

@@ -23,6 +23,7 @@ type encodeOptions struct {
 	allReaders    bool
 	count         int
 	reencode      bool
+	lrp           bool
 	yes           bool
 	noTUI         bool
 	json          bool
@@ -65,7 +66,11 @@ tagline journal check lists it).
 
 --reencode rewrites the URL and file settings of tags that already carry
 this station's keys (keys are kept). It asks for confirmation on a terminal
-and needs --yes otherwise.`,
+and needs --yes otherwise.
+
+--lrp is required for a batch made with batch new --lrp, and refused for
+any other: it acknowledges that each tag is switched to LRP mode, for good,
+after its keys are written. It asks for confirmation the same way.`,
 		Example: `  tagline encode --batch 20250101-001 --reader 'pcsc:ACS ACR122U PICC Interface 00 00'
   tagline encode --batch 20250101-001 --readers 'pcsc:Reader A 00 00,pcsc:Reader B 00 00'
   tagline encode --batch 20250101-001 --all-readers --no-tui
@@ -84,7 +89,8 @@ and needs --yes otherwise.`,
 	f.BoolVar(&o.allReaders, "all-readers", false, "every PC/SC reader and the default libnfc device")
 	f.IntVar(&o.count, "count", 0, "stop after `N` tags (0: until Ctrl-C)")
 	f.BoolVar(&o.reencode, "reencode", false, "rewrite tags that already carry this station's keys (destructive)")
-	f.BoolVarP(&o.yes, "yes", "y", false, "confirm --reencode without asking")
+	f.BoolVar(&o.lrp, "lrp", false, "encode an LRP batch: switch each tag to LRP mode, irreversibly")
+	f.BoolVarP(&o.yes, "yes", "y", false, "confirm --reencode or --lrp without asking")
 	f.BoolVar(&o.noTUI, "no-tui", false, "print one line per tag instead of the operator UI")
 	f.BoolVar(&o.json, "json", false, "print one JSON object per tag (implies --no-tui)")
 	journalFlag(f, &o.journal)
@@ -168,6 +174,9 @@ func runEncode(cmd *cobra.Command, e *env, o *encodeOptions) error {
 		if err := e.confirmReencode(cmd, b); err != nil {
 			return err
 		}
+	}
+	if err := e.checkEncodeLRP(cmd, b, o.lrp, o.yes); err != nil {
+		return err
 	}
 	st, err := station.New(station.Config{Journal: store, Batch: b, Deriver: deriver, Template: tmpl, Reencode: o.reencode, Now: e.now})
 	if err != nil {

@@ -444,7 +444,7 @@ func simCopy(ctx context.Context, vs verifySim, uid string) (*sim.Tag, error) {
 			return nil, err
 		}
 	}
-	job := encoder.Job{Deriver: d, Template: tmpl, ReaderUID: u}
+	job := encoder.Job{Deriver: d, Template: tmpl, ReaderUID: u, LRP: vs.batch.LRP}
 	if tmpl.HasEnc() {
 		job.EncData = station.DefaultEncData(vs.batch.SKU)
 	}

@@ -52,4 +52,10 @@
 //     journal still has to vouch for it.
 //   - Randomness (RndA) comes from Options.Rand so a recorded transcript
 //     replays byte for byte.
+//   - LRP (lrp.go, personalise_lrp.go): a Job with LRP switches the tag to
+//     LRP mode only after key 0, under a session with our key 0, and never
+//     otherwise; the switch is the flow's last write. A tag's mode is
+//     learnt from the 919D with which it refuses the other mode's
+//     AuthenticateFirst before any cryptogram, so it costs no failure. A
+//     job without LRP refuses an LRP tag (ErrLRPMode) before any write.
 package encoder

@@ -115,6 +115,9 @@ type Job struct {
 	// Reencode rewrites the NDEF file and settings of a tag that already
 	// holds our keys instead of reporting ErrAlreadyOurs. Keys are kept.
 	Reencode bool
+	// LRP switches each tag to LRP mode for good once it is complete
+	// (personalise_lrp.go); Template's LRP layout is written.
+	LRP bool
 }
 
 // Result reports one tag. UID is set as soon as the flow knows it, also
@@ -150,6 +153,9 @@ type inspection struct {
 	ourShape bool   // the URL has our template's shape (verified or not)
 	sunUID   []byte // the UID the verified SUN message names
 	ctr      uint32
+	// unswitched: an LRP job's tag, personalised but still in AES mode
+	// (personalise_lrp.go); its SUN message verified all the same.
+	unswitched bool
 }
 
 func inspect(content []byte, job Job) inspection {
@@ -169,6 +175,9 @@ func inspect(content []byte, job Job) inspection {
 	case !errors.Is(err, sdm.ErrURLMismatch) && !errors.Is(err, sdm.ErrURLField):
 		in.ourShape = true
 	}
+	if !in.sunOK && job.LRP {
+		inspectUnswitched(&in, url, job)
+	}
 	return in
 }
 
@@ -179,7 +188,8 @@ func inspect(content []byte, job Job) inspection {
 // tells us the UID and that keys 1 and 2 are ours), read key versions and
 // decide, before any authentication, whether the tag is ours to touch,
 // authenticate once with the one candidate key 0, journal hook, NDEF, file
-// settings, keys 1 to 4, key 0 last, read back. Because key 0 changes
+// settings, keys 1 to 4, key 0 last, the switch to LRP mode for an LRP
+// job (personalise_lrp.go), read back. Because key 0 changes
 // last, a tag whose key 0 is ours is complete, and one whose key 0 is
 // factory can be finished by running the same function again.
 func Personalise(ctx context.Context, card reader.Card, job Job, opts Options) (Result, error) {
@@ -187,8 +197,11 @@ func Personalise(ctx context.Context, card reader.Card, job Job, opts Options) (
 	if err := job.check(); err != nil {
 		return res, err
 	}
+	job, err := lrpJob(job)
+	if err != nil {
+		return res, err
+	}
 	p := &personalisation{c: New(card, opts), job: job, res: res, version: job.Deriver.Version()}
-	var err error
 	if p.expected, err = job.Template.NDEF(job.EncData); err != nil {
 		return p.res, err
 	}
@@ -199,12 +212,12 @@ func Personalise(ctx context.Context, card reader.Card, job Job, opts Options) (
 			return p.res, err
 		}
 	}
-	if p.d.ours && p.in.sunOK && !job.Reencode {
+	if p.d.ours && p.in.sunOK && !p.in.unswitched && !job.Reencode {
 		p.res.Found = FoundOurs
 		p.res.Exchanges = p.c.count
 		return p.res, ErrAlreadyOurs
 	}
-	for _, step := range []func(context.Context) error{p.askJournal, p.writeFile, p.changeKeys, p.readBack} {
+	for _, step := range []func(context.Context) error{p.askJournal, p.writeFile, p.changeKeys, p.switchLRP, p.readBack} {
 		if err := step(ctx); err != nil {
 			return p.res, err
 		}
@@ -227,6 +240,7 @@ type personalisation struct {
 	known    bool // vers holds every slot, not just key 0
 	d        decision
 	tagKeys  keys.KeySet
+	lrp      bool // the tag is in LRP mode (personalise_lrp.go)
 }
 
 // fail records the exchanges so far and names the step that failed.
@@ -247,6 +261,9 @@ func (p *personalisation) selectAndInspect(ctx context.Context) error {
 		return p.fail(StepSelect, err)
 	}
 	content, err := c.ReadData(ctx, 2, 0, len(p.expected), Plain)
+	if err == nil {
+		content, err = readLRPLayout(ctx, c, job, content)
+	}
 	if err != nil {
 		if errors.Is(err, apdu.ErrPermission) || errors.Is(err, apdu.ErrAuthFailed) {
 			// We leave the NDEF file free to read; a tag that locks it
@@ -309,7 +326,7 @@ func (p *personalisation) authenticate(ctx context.Context) error {
 		}
 		k0 = p.tagKeys.Keys[keys.SlotAppMaster]
 	}
-	if err := p.c.AuthenticateEV2First(ctx, 0, k0); err != nil {
+	if err := p.c.AuthenticateFirst(ctx, 0, k0); err != nil {
 		if errors.Is(err, apdu.ErrAuthFailed) {
 			if p.d.ours {
 				err = fmt.Errorf("%w (%w)", ErrWrongKey, err)
@@ -318,6 +335,9 @@ func (p *personalisation) authenticate(ctx context.Context) error {
 			}
 		}
 		return p.fail(StepAuth, err)
+	}
+	if err := p.checkMode(); err != nil {
+		return err
 	}
 	if p.uid == nil {
 		if p.uid, err = p.c.GetCardUID(ctx); err != nil {
@@ -572,7 +592,7 @@ func hasVersion(vers [keys.NumSlots]byte, v byte) bool {
 // transaction and its counter).
 func writeTemplate(ctx context.Context, c *Conn, ndef []byte, ours bool, ks keys.KeySet) error {
 	if ours {
-		if err := c.AuthenticateEV2NonFirst(ctx, keys.SlotNDEFWrite, ks.Keys[keys.SlotNDEFWrite]); err != nil {
+		if err := reauthenticate(ctx, c, keys.SlotNDEFWrite, ks.Keys[keys.SlotNDEFWrite]); err != nil {
 			return err
 		}
 	}
@@ -583,7 +603,7 @@ func writeTemplate(ctx context.Context, c *Conn, ndef []byte, ours bool, ks keys
 		return err
 	}
 	if ours {
-		return c.AuthenticateEV2NonFirst(ctx, keys.SlotAppMaster, ks.Keys[keys.SlotAppMaster])
+		return reauthenticate(ctx, c, keys.SlotAppMaster, ks.Keys[keys.SlotAppMaster])
 	}
 	return nil
 }
@@ -598,6 +618,10 @@ type ReadBackResult struct {
 // ISOReadBinary without authentication, which makes the tag mirror a fresh
 // SUN message) and verifies the message.
 func ReadBack(ctx context.Context, c *Conn, job Job) (ReadBackResult, uint32, error) {
+	job, err := lrpJob(job)
+	if err != nil {
+		return ReadBackResult{}, 0, err
+	}
 	expected, err := job.Template.NDEF(job.EncData)
 	if err != nil {
 		return ReadBackResult{}, 0, err

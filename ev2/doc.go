@@ -16,4 +16,11 @@
 //   - A Session never holds the long-term key it was derived from, and
 //     holds its session keys only as key schedules: it cannot hand them
 //     out, so tests compare sessions by what they compute.
+//   - An LRP session (lrp.go) has one master key, CMAC_LRP(Kx, SV) with SV
+//     ending 96 69; its updated key 0 MACs and updated key 1 encrypts with
+//     LRICB and the 4-byte EncCtr, which AuthenticateLRPFirst's answer used
+//     at 0, so secure messaging starts at 1 and every encrypted block of
+//     command or response takes the next value. Both ends advance it in the
+//     same order: command data, then response data. CommandIV and
+//     ResponseIV exist in AES mode only.
 package ev2

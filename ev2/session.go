@@ -38,6 +38,7 @@ type Session struct {
 	// Only the key schedules: a session cannot hand out its keys.
 	enc cipher.Block
 	mac *keys.CMAC
+	lrp *lrpState // LRP mode (lrp.go): replaces enc and mac
 }
 
 // NewSession builds a session from its two keys.
@@ -99,6 +100,14 @@ func (s *Session) CommandMAC(cmd byte, header, data []byte) [8]byte {
 	buf = append(buf, s.TI[:]...)
 	buf = append(buf, header...)
 	buf = append(buf, data...)
+	return s.macT(buf)
+}
+
+// macT is the MACt of either mode.
+func (s *Session) macT(buf []byte) [8]byte {
+	if s.lrp != nil {
+		return s.lrp.prim.CMACTruncated(buf)
+	}
 	return s.mac.SumTruncated(buf)
 }
 
@@ -109,7 +118,7 @@ func (s *Session) ResponseMAC(rc byte, data []byte) [8]byte {
 	buf = append(buf, rc, byte(ctr), byte(ctr>>8))
 	buf = append(buf, s.TI[:]...)
 	buf = append(buf, data...)
-	return s.mac.SumTruncated(buf)
+	return s.macT(buf)
 }
 
 // VerifyCommandMAC checks a received command MAC in constant time.
@@ -132,12 +141,19 @@ func (s *Session) VerifyResponseMAC(rc byte, data, mac []byte) error {
 
 // EncryptCommand pads (method 2) and encrypts command data with the command IV.
 func (s *Session) EncryptCommand(plain []byte) []byte {
+	if s.lrp != nil {
+		out, _ := s.lrp.crypt(PadM2(plain), false)
+		return out
+	}
 	iv := s.CommandIV()
 	return cbcEncrypt(s.enc, iv[:], PadM2(plain))
 }
 
 // DecryptCommand is the PICC side of EncryptCommand.
 func (s *Session) DecryptCommand(ct []byte) ([]byte, error) {
+	if s.lrp != nil {
+		return s.lrpDecryptPadded(ct)
+	}
 	iv := s.CommandIV()
 	p, err := cbcDecrypt(s.enc, iv[:], ct)
 	if err != nil {
@@ -148,12 +164,19 @@ func (s *Session) DecryptCommand(ct []byte) ([]byte, error) {
 
 // EncryptResponse pads and encrypts response data with the response IV.
 func (s *Session) EncryptResponse(plain []byte) []byte {
+	if s.lrp != nil {
+		out, _ := s.lrp.crypt(PadM2(plain), false)
+		return out
+	}
 	iv := s.ResponseIV()
 	return cbcEncrypt(s.enc, iv[:], PadM2(plain))
 }
 
 // DecryptResponse is the PCD side of EncryptResponse.
 func (s *Session) DecryptResponse(ct []byte) ([]byte, error) {
+	if s.lrp != nil {
+		return s.lrpDecryptPadded(ct)
+	}
 	iv := s.ResponseIV()
 	p, err := cbcDecrypt(s.enc, iv[:], ct)
 	if err != nil {
@@ -165,12 +188,19 @@ func (s *Session) DecryptResponse(ct []byte) ([]byte, error) {
 // EncryptRaw encrypts already block-aligned data with the command IV and
 // no padding; ChangeKey pads its own 32-byte cryptogram.
 func (s *Session) EncryptRaw(plain []byte) []byte {
+	if s.lrp != nil {
+		out, _ := s.lrp.crypt(plain, false)
+		return out
+	}
 	iv := s.CommandIV()
 	return cbcEncrypt(s.enc, iv[:], plain)
 }
 
 // DecryptRaw is the PICC side of EncryptRaw.
 func (s *Session) DecryptRaw(ct []byte) ([]byte, error) {
+	if s.lrp != nil {
+		return s.lrp.crypt(ct, true)
+	}
 	iv := s.CommandIV()
 	return cbcDecrypt(s.enc, iv[:], ct)
 }
@@ -215,4 +245,13 @@ func UnpadM2(b []byte) ([]byte, error) {
 		break
 	}
 	return nil, errPadding
+}
+
+// lrpDecryptPadded decrypts with EncCtr and removes method 2 padding.
+func (s *Session) lrpDecryptPadded(ct []byte) ([]byte, error) {
+	p, err := s.lrp.crypt(ct, true)
+	if err != nil {
+		return nil, err
+	}
+	return UnpadM2(p)
 }

@@ -707,7 +707,7 @@ func (v *Verifier) checkKeys(ctx context.Context, c *encoder.Conn, uid []byte, w
 		res.fail(ReasonBadMAC, "%v", err)
 		return
 	}
-	if err := c.AuthenticateEV2First(ctx, keys.SlotAppMaster, ks.Keys[keys.SlotAppMaster]); err != nil {
+	if err := c.AuthenticateFirst(ctx, keys.SlotAppMaster, ks.Keys[keys.SlotAppMaster]); err != nil {
 		if errors.Is(err, apdu.ErrAuthFailed) {
 			res.fail(ReasonWrongKey, "key 0 has version %02X but refuses the key derived for this uid: %v", want, err)
 		} else {

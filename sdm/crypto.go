@@ -75,18 +75,7 @@ type PICCData struct {
 // random padding, AES-CBC with a zero IV under KSDMMetaRead. rnd fills the
 // padding so that the output changes on every read even without a counter.
 func EncryptPICCData(meta keys.Key, uid []byte, ctr Counter, withUID, withCtr bool, rnd []byte) [16]byte {
-	var p [16]byte
-	n := 1
-	if withUID {
-		p[0] |= piccUIDMirror | byte(len(uid)&piccUIDLenMsk)
-		n += copy(p[n:], uid)
-	}
-	if withCtr {
-		p[0] |= piccCtrMirror
-		c := ctr.LE()
-		n += copy(p[n:], c[:])
-	}
-	copy(p[n:], rnd)
+	p := piccPlain(uid, ctr, withUID, withCtr, rnd)
 	var iv [16]byte
 	cipher.NewCBCEncrypter(meta.Block(), iv[:]).CryptBlocks(p[:], p[:])
 	return p
@@ -101,6 +90,30 @@ func DecryptPICCData(meta keys.Key, enc []byte) (PICCData, error) {
 	var iv [16]byte
 	p := make([]byte, 16)
 	cipher.NewCBCDecrypter(meta.Block(), iv[:]).CryptBlocks(p, enc)
+	return parsePICCData(p)
+}
+
+// piccPlain is the PICCData record both modes encrypt: PICCDataTag ||
+// UID || SDMReadCtr || padding from rnd.
+func piccPlain(uid []byte, ctr Counter, withUID, withCtr bool, rnd []byte) [16]byte {
+	var p [16]byte
+	n := 1
+	if withUID {
+		p[0] |= piccUIDMirror | byte(len(uid)&piccUIDLenMsk)
+		n += copy(p[n:], uid)
+	}
+	if withCtr {
+		p[0] |= piccCtrMirror
+		c := ctr.LE()
+		n += copy(p[n:], c[:])
+	}
+	copy(p[n:], rnd)
+	return p
+}
+
+// parsePICCData parses a decrypted 16-byte PICCData record.
+func parsePICCData(p []byte) (PICCData, error) {
+	var d PICCData
 	d.TagByte = p[0]
 	n := 1
 	if p[0]&piccUIDMirror != 0 {

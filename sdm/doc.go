@@ -20,4 +20,13 @@
 //     origin and the request target, it gives the same values back.
 //   - Verify compares MACs in constant time and never says which byte
 //     differed; its errors never contain key bytes.
+//   - LRP mode (lrp.go, AN12304): PICCData is 24 bytes (PICCRand, the
+//     LRICB counter, then one encrypted block), one session key
+//     CMAC_LRP(KSDMFileRead, 00 01 00 80 || UID || ctr || pad || 1E E1)
+//     gives the MAC (updated key 0) and the file data (updated key 1,
+//     counter ctr || 00 00 00). A template from ParseTemplate verifies taps
+//     of both modes, told apart by the length of {picc} (48 characters in
+//     LRP mode) or, for plain mirrors, by trying the AES MAC then the LRP
+//     MAC; Template.LRP is the layout the encoder writes for an LRP tag
+//     and verifies LRP taps only.
 package sdm

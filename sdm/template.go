@@ -53,6 +53,8 @@ type Template struct {
 	rest   string         // the URL after the abbreviated prefix, placeholders expanded to '0'
 	pos    map[string]int // placeholder -> offset in rest
 	hasEnc bool
+	lrp    bool      // LRP mode: {picc} is 24 bytes (sdm/lrp.go)
+	twin   *Template // the LRP layout of an AES template; nil when it does not fit
 }
 
 // ParseTemplate checks a template against what an NTAG 424 DNA can mirror
@@ -61,7 +63,18 @@ type Template struct {
 // information, placeholders in the path or query where the backend finds
 // them again (see roundTrip).
 func ParseTemplate(raw string) (*Template, error) {
-	t := &Template{raw: raw, pos: map[string]int{}}
+	t, err := parseTemplate(raw, false)
+	if err != nil {
+		return nil, err
+	}
+	// A template verifies the taps of tags in either mode (Verify); a
+	// template too long for LRP's wider {picc} verifies AES taps only.
+	t.twin, _ = parseTemplate(raw, true)
+	return t, nil
+}
+
+func parseTemplate(raw string, lrpMode bool) (*Template, error) {
+	t := &Template{raw: raw, pos: map[string]int{}, lrp: lrpMode}
 	if err := checkShape(raw); err != nil {
 		return nil, err
 	}
@@ -83,7 +96,8 @@ func ParseTemplate(raw string) (*Template, error) {
 	last := 0
 	for _, m := range placeholderRE.FindAllStringIndex(rest, -1) {
 		name := rest[m[0]+1 : m[1]-1]
-		w, ok := phWidth[name]
+		_, ok := phWidth[name]
+		w := t.width(name)
 		if !ok {
 			return nil, fmt.Errorf("%w: unknown placeholder {%s}; use {picc}, {mac}, {uid}, {ctr} or {enc}", ErrTemplate, name)
 		}
@@ -121,7 +135,7 @@ func ParseTemplate(raw string) (*Template, error) {
 		if name == PhMAC {
 			continue
 		}
-		if p < macAt && p+phWidth[name] > macAt || macAt < p && macAt+16 > p {
+		if p < macAt && p+t.width(name) > macAt || macAt < p && macAt+16 > p {
 			return nil, fmt.Errorf("%w: {%s} overlaps {mac}", ErrTemplate, name)
 		}
 	}
@@ -227,6 +241,7 @@ type Verified struct {
 	UID      []byte
 	Ctr      Counter
 	FileData []byte
+	LRP      bool // the tag is in LRP mode
 }
 
 // Reasons for rejecting a SUN URL.
@@ -251,7 +266,7 @@ func (t *Template) match(url string) (string, error) {
 	lit := []byte(t.rest)
 	mask := make([]bool, len(lit))
 	for name, p := range t.pos {
-		for i := p; i < p+phWidth[name]; i++ {
+		for i := p; i < p+t.width(name); i++ {
 			mask[i] = true
 		}
 	}
@@ -265,16 +280,25 @@ func (t *Template) match(url string) (string, error) {
 
 // Verify checks a SUN URL produced from this template: it recovers the UID
 // and read counter, derives the tag's file-read key, decrypts file data and
-// checks the SDMMAC in constant time.
+// checks the SDMMAC in constant time. A template from ParseTemplate takes
+// the taps of tags in either mode (see verifyEither); one from LRP only
+// those of LRP tags.
 func (t *Template) Verify(url string, k KeyLookup) (Verified, error) {
-	var v Verified
+	if t.lrp || t.twin == nil {
+		return t.verifyMode(url, k)
+	}
+	return t.verifyEither(url, k)
+}
+
+func (t *Template) verifyMode(url string, k KeyLookup) (Verified, error) {
+	v := Verified{LRP: t.lrp}
 	rest, err := t.match(url)
 	if err != nil {
 		return v, err
 	}
 	field := func(name string) ([]byte, error) {
 		p := t.pos[name]
-		b, err := hex.DecodeString(rest[p : p+phWidth[name]])
+		b, err := hex.DecodeString(rest[p : p+t.width(name)])
 		if err != nil {
 			return nil, fmt.Errorf("%w: {%s}", ErrURLField, name)
 		}
@@ -285,7 +309,11 @@ func (t *Template) Verify(url string, k KeyLookup) (Verified, error) {
 		if err != nil {
 			return v, err
 		}
-		d, err := DecryptPICCData(k.MetaRead(), enc)
+		decrypt := DecryptPICCData
+		if t.lrp {
+			decrypt = DecryptPICCDataLRP
+		}
+		d, err := decrypt(k.MetaRead(), enc)
 		if err != nil {
 			return v, err
 		}
@@ -318,16 +346,24 @@ func (t *Template) Verify(url string, k KeyLookup) (Verified, error) {
 	if t.hasEnc {
 		inAt = t.pos[PhEnc]
 	}
-	want := MAC(fk, v.UID, v.Ctr, []byte(rest[inAt:macAt]))
+	mac8 := MAC
+	if t.lrp {
+		mac8 = MACLRP
+	}
+	want := mac8(fk, v.UID, v.Ctr, []byte(rest[inAt:macAt]))
 	if !keys.Equal(want[:], mac) {
-		return Verified{}, ErrBadMAC
+		return Verified{LRP: t.lrp}, ErrBadMAC
 	}
 	if t.hasEnc {
 		enc, err := field(PhEnc)
 		if err != nil {
 			return v, err
 		}
-		v.FileData, err = DecryptFileData(fk, v.UID, v.Ctr, enc)
+		decrypt := DecryptFileData
+		if t.lrp {
+			decrypt = DecryptFileDataLRP
+		}
+		v.FileData, err = decrypt(fk, v.UID, v.Ctr, enc)
 		if err != nil {
 			return v, err
 		}

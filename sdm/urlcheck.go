@@ -171,7 +171,7 @@ func sampleValue(name string, width int) string {
 func (t *Template) roundTrip() error {
 	sample := placeholderRE.ReplaceAllStringFunc(t.raw, func(m string) string {
 		name := m[1 : len(m)-1]
-		return sampleValue(name, phWidth[name])
+		return sampleValue(name, t.width(name))
 	})
 	fail := func(why string) error {
 		return fmt.Errorf("%w: a phone would not send %q unchanged (%s)", ErrTemplate, sample, why)
@@ -201,7 +201,7 @@ func (t *Template) roundTrip() error {
 		return fail(err.Error())
 	}
 	for name, p := range t.pos {
-		w := phWidth[name]
+		w := t.width(name)
 		if rest[p:p+w] != sampleValue(name, w) {
 			return fail("{" + name + "} does not come back")
 		}

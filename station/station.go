@@ -110,7 +110,7 @@ func New(cfg Config) (*Station, error) {
 		cfg.EncData = DefaultEncData(cfg.Batch.SKU)
 	}
 	s := &Station{cfg: cfg, kcv: cfg.Deriver.MasterKCV(), hash: cfg.Template.Hash()}
-	s.job = encoder.Job{Deriver: cfg.Deriver, Template: cfg.Template, EncData: cfg.EncData, Reencode: cfg.Reencode}
+	s.job = encoder.Job{Deriver: cfg.Deriver, Template: cfg.Template, EncData: cfg.EncData, Reencode: cfg.Reencode, LRP: cfg.Batch.LRP}
 	return s, nil
 }
 
@@ -355,6 +355,8 @@ func Explain(err error) (reason, hint string) {
 	case errors.Is(err, encoder.ErrWrongKey):
 		return "tag carries our key version but another master key: " + detail(err),
 			"set this tag aside; it was encoded at a station with another master key (if tags this station encoded fail so too, check the master key file)"
+	case errors.Is(err, encoder.ErrLRPMode):
+		return "tag is in LRP mode: " + detail(err), "set this tag aside for an LRP batch (tagline batch new --lrp); nothing was written to it"
 	case errors.Is(err, encoder.ErrNotNTAG424):
 		return "not an NTAG 424 DNA: " + detail(err), "set it aside; this station encodes NTAG 424 DNA tags only"
 	case errors.Is(err, encoder.ErrUIDChanged):

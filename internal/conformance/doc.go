@@ -1,6 +1,6 @@
 // Package conformance runs every published vector in testdata/vectors
-// through tagline's public APIs, from the reader's side (keys, ev2, sdm,
-// encoder). The simulated tag's side of the same vectors is tested in
+// through tagline's public APIs, from the reader's side (keys, lrp, ev2,
+// sdm, encoder). The simulated tag's side of the same vectors is tested in
 // reader/sim. It has no code of its own outside its tests.
 //
 // Invariant: each vector is dispatched on its algorithm; a vector with an

@@ -102,22 +102,19 @@ func Dir() string {
 }
 
 func load() {
-	b, err := os.ReadFile(filepath.Join(Dir(), "ntag424_vectors.json"))
-	if err != nil {
-		loadErr = err
+	// Every *_vectors.json holds vectors in one format: a new document's
+	// vectors go in a file of their own (lrp_vectors.json for AN12304).
+	files, err := filepath.Glob(filepath.Join(Dir(), "*_vectors.json"))
+	if err != nil || len(files) == 0 {
+		loadErr = fmt.Errorf("no vector files in %s", Dir())
 		return
 	}
-	var f file
-	if loadErr = json.Unmarshal(b, &f); loadErr != nil {
-		return
-	}
-	for g, vs := range f.Groups {
-		for _, v := range vs {
-			v.group = g
-			all = append(all, v)
+	for _, name := range files {
+		if loadErr = loadFile(name); loadErr != nil {
+			return
 		}
 	}
-	b, err = os.ReadFile(filepath.Join(Dir(), "sdm_backend_kdf.json"))
+	b, err := os.ReadFile(filepath.Join(Dir(), "sdm_backend_kdf.json"))
 	if err != nil {
 		loadErr = err
 		return
@@ -129,7 +126,25 @@ func load() {
 	kdf = k.Cases
 }
 
-// All returns every vector of ntag424_vectors.json.
+func loadFile(name string) error {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return err
+	}
+	var f file
+	if err := json.Unmarshal(b, &f); err != nil {
+		return fmt.Errorf("%s: %w", filepath.Base(name), err)
+	}
+	for g, vs := range f.Groups {
+		for _, v := range vs {
+			v.group = g
+			all = append(all, v)
+		}
+	}
+	return nil
+}
+
+// All returns every vector of the *_vectors.json files.
 func All(t testing.TB) []Vector {
 	t.Helper()
 	once.Do(load)

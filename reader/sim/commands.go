@@ -57,6 +57,9 @@ var appLevel = map[byte]bool{
 }
 
 func (t *Tag) native(cmd apdu.Command) []byte {
+	if r, ok := t.lrpNative(cmd); ok {
+		return r
+	}
 	if cmd.Ins == apdu.InsAdditionalFrame {
 		p := t.pend
 		t.pend = pending{}

@@ -34,7 +34,8 @@
 //     RndB (16 bytes) in part 1 of an authentication, TI (4 bytes) in part 2
 //     of AuthenticateEV2First, and the random padding of encrypted PICCData
 //     (5 bytes with a 7-byte UID and both mirrors) on the first read of a
-//     read sequence. Nothing else draws, so a transcript is reproducible.
+//     read sequence (13 bytes in LRP mode: PICCRand, then the padding).
+//     Nothing else draws, so a transcript is reproducible.
 //   - Process never panics and always answers: an unknown or malformed
 //     command gets an error status word. The one exception is a tag that has
 //     left the field (fault hooks, Reader.Remove): Process then returns nil,
@@ -111,7 +112,14 @@
 // ChainedWrites: chained writes are not tear-protected (10.8.2) and the
 // encoder is meant to avoid them.
 //
-// Not modelled: LRP, Random ID, SetConfiguration, Read_Sig (the originality
+// LRP mode (lrp.go): SetConfiguration option 05 switches the tag for good
+// (other SetConfiguration options are not modelled); then only
+// AuthenticateLRPFirst is accepted, secure messaging is LRP's, and SUN
+// messages are LRP's, their 24-byte PICCData drawing 13 random bytes
+// (8 of PICCRand, then the padding) where AES mode draws 5.
+// AuthenticateLRPNonFirst is not modelled (answered 919D).
+//
+// Not modelled: Random ID, Read_Sig (the originality
 // signature needs NXP's private key), response chaining for ReadData answers
 // above 256 bytes (the sim returns them whole), torn chained writes (an
 // exchange is executed completely or not at all), SDM session vectors that

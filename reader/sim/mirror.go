@@ -51,6 +51,9 @@ func (t *Tag) mirror(f *file, iso bool) ([]byte, apdu.StatusWord) {
 	if s.MetaRead < NumKeys {
 		if pad == nil {
 			n := 16 - 1
+			if t.lrp {
+				n += lrpPICCRandLen
+			}
 			if uidOn {
 				n -= len(t.uid)
 			}
@@ -62,21 +65,36 @@ func (t *Tag) mirror(f *file, iso bool) ([]byte, apdu.StatusWord) {
 				return nil, apdu.SWMemoryError
 			}
 		}
-		enc := sdm.EncryptPICCData(t.keys[s.MetaRead].key, t.uid, ctr, uidOn, ctrOn, pad)
-		putHex(out, s.PICCOffset, enc[:])
+		if t.lrp {
+			var rnd [lrpPICCRandLen]byte
+			copy(rnd[:], pad)
+			enc := sdm.EncryptPICCDataLRP(t.keys[s.MetaRead].key, rnd, t.uid, ctr, uidOn, ctrOn, pad[lrpPICCRandLen:])
+			putHex(out, s.PICCOffset, enc[:])
+		} else {
+			enc := sdm.EncryptPICCData(t.keys[s.MetaRead].key, t.uid, ctr, uidOn, ctrOn, pad)
+			putHex(out, s.PICCOffset, enc[:])
+		}
 	}
 	if s.FileRead < NumKeys {
 		k := t.keys[s.FileRead].key
 		if s.SDMOptions&sdm.OptEncFileData != 0 {
 			lo, hi := int(s.ENCOffset), int(s.ENCOffset)+int(s.ENCLength)/2
 			if hi <= len(f.data) && lo <= hi {
-				if ct, err := sdm.EncryptFileData(k, t.uid, ctr, f.data[lo:hi]); err == nil {
+				encrypt := sdm.EncryptFileData
+				if t.lrp {
+					encrypt = sdm.EncryptFileDataLRP
+				}
+				if ct, err := encrypt(k, t.uid, ctr, f.data[lo:hi]); err == nil {
 					putHex(out, s.ENCOffset, ct)
 				}
 			}
 		}
 		if lo, hi := int(s.MACInOffset), int(s.MACOffset); lo <= hi && hi <= len(out) {
-			mac := sdm.MAC(k, t.uid, ctr, out[lo:hi])
+			mac8 := sdm.MAC
+			if t.lrp {
+				mac8 = sdm.MACLRP
+			}
+			mac := mac8(k, t.uid, ctr, out[lo:hi])
 			putHex(out, s.MACOffset, mac[:])
 		}
 	}

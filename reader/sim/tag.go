@@ -79,6 +79,8 @@ type Options struct {
 	// 91AD after each failure at or beyond AuthDelayAfter; 0 means
 	// DefaultAuthDelayResponses.
 	AuthDelayResponses int
+	// LRP makes a tag that was already switched to LRP mode (lrp.go).
+	LRP bool
 }
 
 // Personalisation describes a tag that was already personalised.
@@ -157,6 +159,7 @@ type Tag struct {
 	appSelected bool
 	selEF       *file
 	sess        *ev2.Session
+	lrp         bool // LRP mode, for good (lrp.go)
 	pend        pending
 	run         readRun
 	keepRun     bool
@@ -247,7 +250,7 @@ func newTag(opts Options) (*Tag, error) {
 	if opts.AuthDelayResponses <= 0 {
 		opts.AuthDelayResponses = DefaultAuthDelayResponses
 	}
-	t := &Tag{opts: opts, uid: uid, rnd: opts.Rand, files: factoryFiles(), left: make(chan struct{})}
+	t := &Tag{opts: opts, uid: uid, rnd: opts.Rand, files: factoryFiles(), left: make(chan struct{}), lrp: opts.LRP}
 	return t, nil
 }
 
@@ -502,6 +505,7 @@ type Snapshot struct {
 	ChainedWrites int
 	Exchanges     int
 	Removed       bool
+	LRP           bool // switched to LRP mode
 }
 
 // Snapshot returns a copy of the tag's state.
@@ -509,7 +513,7 @@ func (t *Tag) Snapshot() Snapshot {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s := Snapshot{UID: append([]byte(nil), t.uid...), AuthKeyNo: -1, FactoryFresh: t.factoryFresh(),
-		ChainedWrites: t.chained, Exchanges: t.exchanges, Removed: t.removed}
+		ChainedWrites: t.chained, Exchanges: t.exchanges, Removed: t.removed, LRP: t.lrp}
 	for i, k := range t.keys {
 		s.KeyKCV[i] = k.key.KCV()
 		s.KeyVersion[i] = k.ver
