@@ -14,10 +14,10 @@ import (
 func TestParseReaderAlias(t *testing.T) {
 	for in, want := range map[string]readerSpec{
 		"left=pcsc:ACS ACR122U PICC Interface 00 00": {Kind: reader.KindPCSC, Name: "ACS ACR122U PICC Interface 00 00", Raw: "left=pcsc:ACS ACR122U PICC Interface 00 00", Alias: "left"},
-		"lane-2=sim":                  {Kind: reader.KindSim, Name: "sim", Raw: "lane-2=sim", Alias: "lane-2"},
-		"r.1 = libnfc:pn532_uart:/x":  {Kind: reader.KindLibNFC, Name: "pn532_uart:/x", Raw: "r.1 = libnfc:pn532_uart:/x", Alias: "r.1"},
-		"pcsc:Odd=Name 00 00":         {Kind: reader.KindPCSC, Name: "Odd=Name 00 00", Raw: "pcsc:Odd=Name 00 00"},
-		"right=Virtual PCD 00 01":     {Kind: reader.KindPCSC, Name: "Virtual PCD 00 01", Raw: "right=Virtual PCD 00 01", Alias: "right"},
+		"lane-2=sim":                 {Kind: reader.KindSim, Name: "sim", Raw: "lane-2=sim", Alias: "lane-2"},
+		"r.1 = libnfc:pn532_uart:/x": {Kind: reader.KindLibNFC, Name: "pn532_uart:/x", Raw: "r.1 = libnfc:pn532_uart:/x", Alias: "r.1"},
+		"pcsc:Odd=Name 00 00":        {Kind: reader.KindPCSC, Name: "Odd=Name 00 00", Raw: "pcsc:Odd=Name 00 00"},
+		"right=Virtual PCD 00 01":    {Kind: reader.KindPCSC, Name: "Virtual PCD 00 01", Raw: "right=Virtual PCD 00 01", Alias: "right"},
 	} {
 		got, err := parseReaderSpec(in)
 		if err != nil || got != want {
@@ -38,7 +38,10 @@ type indicatorReader struct {
 	calls int
 }
 
-func (r *indicatorReader) Indicate(context.Context, bool) error { r.calls++; return errors.New("refused") }
+func (r *indicatorReader) Indicate(context.Context, bool) error {
+	r.calls++
+	return errors.New("refused")
+}
 
 func TestWithNameKeepsTheIndicator(t *testing.T) {
 	ir := &indicatorReader{Reader: sim.NewReader("Virtual PCD 00 00")}
