@@ -130,7 +130,7 @@ type Model struct {
 	sync      *station.SyncState
 	simulated bool
 	bell      io.Writer // where a FAIL rings the terminal bell; nil: nowhere
-	gateSeq   int // presses of p (and w) sent to the gate
+	gateSeq   int       // presses of p (and w) sent to the gate
 	help      bool
 	confirm   bool // quit confirmation shown
 	quitAfter bool // quit when no tag is in flight

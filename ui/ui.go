@@ -84,4 +84,3 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	return fmt.Errorf("ui: %w", err)
 }
-
