@@ -524,12 +524,18 @@ func (m Model) laneState(l *lane) State {
 		return StateStalled
 	case l != nil && m.lostNow(l):
 		return StateReaderLost
-	case m.paused && (l == nil || !l.hasRes || !l.resAt.After(m.pausedAt)):
+	case m.paused && (l == nil || !l.hasRes || !l.resAt.After(m.pausedAt) && !needsHand(l)):
 		return StatePaused
 	case l != nil && l.hasRes:
 		return outcomeState(l.res.Outcome)
 	}
 	return StateWaiting
+}
+
+// needsHand reports a FAIL or ALREADY DONE whose tag is still on the
+// reader: a pause must not hide what the operator has to do with it.
+func needsHand(l *lane) bool {
+	return l.onField && (l.res.Outcome == station.Failed || l.res.Outcome == station.Duplicate)
 }
 
 // Progress is the batch's progress as the screen shows it.
