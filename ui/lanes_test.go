@@ -201,3 +201,45 @@ func TestGridShape(t *testing.T) {
 }
 
 var _ = errors.New
+
+// Three to eight lanes in every state fit any terminal from 40×12 up,
+// fill its height, and from 80×24 show every lane's name and Do line.
+func TestGridFits(t *testing.T) {
+	c := &clockAt{at(30 * time.Second)}
+	makers := []func(string, int) []station.Event{laneDuplicate, lanePass, laneFail, laneEncoding, laneWaiting, laneStalled, laneLost, laneWaiting}
+	names := []string{"left", "right", acr0, acr1, "sim-4", "sim-5", "a-very-long-reader-name-from-pcsc 00 00", "sim-7"}
+	for n := 3; n <= 8; n++ {
+		m := NewModel(Config{Batch: testBatch, Readers: names[:n], Now: c.now, Gate: &station.Gate{}, profile: &ansi256})
+		for i := 0; i < n; i++ {
+			m = drive(m, events(makers[i](names[i], 0x10*i))...)
+		}
+		variants := map[string]Model{
+			"plain":  m,
+			"hold":   drive(m, eventMsg(evHold(29*time.Second))),
+			"paused": drive(m, key("p")),
+			"sync":   drive(m, eventMsg(evOffline(29*time.Second))),
+		}
+		for vname, vm := range variants {
+			for _, sz := range [][2]int{{80, 24}, {160, 48}, {100, 30}, {120, 40}, {60, 20}, {40, 12}} {
+				v := drive(vm, tea.WindowSizeMsg{Width: sz[0], Height: sz[1]}).View()
+				where := fmt.Sprintf("%d lanes, %s, %dx%d", n, vname, sz[0], sz[1])
+				checkFits(t, v, sz[0], sz[1])
+				if got := strings.Count(v, "\n") + 1; got != sz[1] {
+					t.Errorf("%s: %d lines", where, got)
+				}
+				if sz[0] < 80 || vname == "hold" && sz[1] < 30 {
+					continue
+				}
+				plain := ansi.Strip(v)
+				if strings.Count(plain, "Do:") < n-1 { // the waiting lane has no Do
+					t.Errorf("%s: %d Do lines for %d lanes:\n%s", where, strings.Count(plain, "Do:"), n, plain)
+				}
+				for _, name := range names[:n] {
+					if !strings.Contains(plain, name[:3]) || !strings.Contains(plain, name[len(name)-3:]) {
+						t.Errorf("%s: lane %q not named:\n%s", where, name, plain)
+					}
+				}
+			}
+		}
+	}
+}

@@ -313,6 +313,12 @@ func (m Model) viewHeader(w int) string {
 		flags = append(flags, "STOPPED")
 	}
 	right := strings.Join(append(flags, m.now.Format("15:04:05")), " · ") + " "
+	for len(flags) > 0 && ansi.StringWidth(right) > w-2 {
+		// The first flags matter most (SIMULATED, JOURNAL HOLD).
+		flags = flags[:len(flags)-1]
+		right = strings.Join(append(flags, m.now.Format("15:04:05")), " · ") + " "
+	}
+	right = clip(right, max(w-2, 1))
 	if ansi.StringWidth(left)+ansi.StringWidth(right)+1 > w {
 		left = " " + strings.TrimPrefix(left, " TAGLINE · ")
 	}
