@@ -70,6 +70,9 @@ func laneDuplicate(r string, u int) []station.Event {
 
 func laneWaiting(r string, u int) []station.Event { return laneShift(r, 2, u) }
 
+// laneReady has had no tag yet.
+func laneReady(r string, _ int) []station.Event { return []station.Event{evWaiting(r, 0)} }
+
 func laneStalled(r string, u int) []station.Event {
 	return laneShift(r, 2, u, evStalled(r, 27*time.Second))
 }
@@ -92,7 +95,7 @@ func TestGridScreens(t *testing.T) {
 	eight := []string{"left", "right", acr0, acr1, "sim-4", "sim-5", "sim-6", "sim-7"}
 	eightEvents := join(
 		laneDuplicate("left", 0x10), lanePass("right", 0x20), laneFail(acr0, 0x30), laneEncoding(acr1, 0x40),
-		laneWaiting("sim-4", 0x50), laneStalled("sim-5", 0x60), laneLost("sim-6", 0x70), laneWaiting("sim-7", 0x80),
+		laneWaiting("sim-4", 0x50), laneStalled("sim-5", 0x60), laneLost("sim-6", 0x70), laneReady("sim-7", 0x80),
 		[]station.Event{evOffline(29 * time.Second)},
 	)
 	type golden struct {
@@ -127,9 +130,9 @@ func TestGridScreens(t *testing.T) {
 			},
 			golden{
 				name: "four-lanes" + suffix,
-				sc: scenario{events: with(join(laneWaiting(acr0, 0x10), laneEncoding(acr1, 0x20), lanePass("left", 0x30), laneFail("right", 0x40)), evOffline(29*time.Second)),
+				sc: scenario{events: with(join(laneReady(acr0, 0x10), laneEncoding(acr1, 0x20), lanePass("left", 0x30), laneFail("right", 0x40)), evOffline(29*time.Second)),
 					readers: []string{acr0, acr1, "left", "right"}, now: now, w: sz[0], h: sz[1], afterEvts: "SYNC OFFLINE"},
-				must: []string{"00 00", "00 01", uid(0x23), uid(0x33), uid(0x43), "present the next tag", "tag moved away", "SYNC OFFLINE · 37 to send"},
+				must: []string{"00 00", "00 01", uid(0x23), uid(0x33), uid(0x43), "present a tag", "tag moved away", "SYNC OFFLINE · 37 to send"},
 			},
 			golden{
 				name: "four-lanes-hold" + suffix,
