@@ -243,3 +243,27 @@ func TestGridFits(t *testing.T) {
 		}
 	}
 }
+
+// One lane stalled, held or syncing offline fits every terminal and, from
+// 80×24, keeps its summary and Do line.
+func TestOneLaneNewStatesFit(t *testing.T) {
+	c := &clockAt{at(30 * time.Second)}
+	base := drive(newTestModel(c, "sim-0"), events(lanePass("sim-0", 0))...)
+	variants := map[string]Model{
+		"stalled": drive(base, eventMsg(evStalled("sim-0", 29*time.Second)), eventMsg(evOffline(29*time.Second))),
+		"hold":    drive(base, eventMsg(evHold(29*time.Second))),
+	}
+	for name, m := range variants {
+		for _, sz := range [][2]int{{80, 24}, {160, 48}, {100, 30}, {60, 20}, {40, 12}} {
+			v := drive(m, tea.WindowSizeMsg{Width: sz[0], Height: sz[1]}).View()
+			checkFits(t, v, sz[0], sz[1])
+			if sz[0] < 80 {
+				continue
+			}
+			plain := ansi.Strip(v)
+			if scr := m.screen(); !strings.Contains(plain, scr.summary) || !strings.Contains(plain, "Do:") {
+				t.Errorf("%s at %v: summary %q or Do missing:\n%s", name, sz, scr.summary, plain)
+			}
+		}
+	}
+}
