@@ -55,6 +55,9 @@ Readers (--reader, or reader in the config file):
                        --sim-interval, to try the station without hardware
   pcsc:NAME or NAME    a PC/SC reader (tagline readers lists the names)
   libnfc[:CONNSTRING]  a libnfc device (libnfc's default device when empty)
+  ALIAS=any of these   the same reader, called ALIAS on the screen, in logs
+                       and in --json (left=pcsc:NAME): tells two readers of
+                       one model apart
 
 On a terminal encode opens the operator UI; with --no-tui, --json or without
 a terminal it prints one line (or one JSON object) per tag as results come.

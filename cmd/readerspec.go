@@ -19,14 +19,32 @@ import (
 //	sim                  the built-in simulated reader (also sim:LABEL)
 //	pcsc:NAME or NAME    a PC/SC reader by its pcscd name
 //	libnfc[:CONNSTRING]  a libnfc device (libnfc's default when empty)
+//	ALIAS=any of these   the same reader, called ALIAS on screen, in logs and in --json
 type readerSpec struct {
-	Kind reader.Kind
-	Name string // pcsc reader name, libnfc connstring, or the sim reader's name
-	Raw  string
+	Kind  reader.Kind
+	Name  string // pcsc reader name, libnfc connstring, or the sim reader's name
+	Raw   string
+	Alias string // the lane's name when set (left=pcsc:NAME)
 }
 
 func parseReaderSpec(s string) (readerSpec, error) {
 	s = strings.TrimSpace(s)
+	if s == "" {
+		return readerSpec{}, errors.New("empty reader name")
+	}
+	alias, rest, err := cutAlias(s)
+	if err != nil {
+		return readerSpec{}, err
+	}
+	sp, err := parseBareSpec(rest)
+	if err != nil {
+		return readerSpec{}, err
+	}
+	sp.Alias, sp.Raw = alias, s
+	return sp, nil
+}
+
+func parseBareSpec(s string) (readerSpec, error) {
 	if s == "" {
 		return readerSpec{}, errors.New("empty reader name")
 	}
@@ -103,6 +121,11 @@ func (e *env) openReaders(ctx context.Context, specs []readerSpec, all bool, sim
 	}
 	seen := map[string]bool{}
 	add := func(l *lane) error {
+		// The lanes name their results and events after the reader's
+		// Info: it must be the lane's name, or the screen shows a second
+		// row for the lane (PC/SC readers call themselves by their bare
+		// name) and an alias would not reach logs and --json.
+		l.r = withName(l.r, l.name)
 		if seen[l.name] {
 			_ = l.r.Close()
 			return usageErrorf("name each reader once", "reader %q is given twice", l.name)
@@ -142,8 +165,12 @@ func (e *env) openReaders(ctx context.Context, specs []readerSpec, all bool, sim
 		var l *lane
 		switch sp.Kind {
 		case reader.KindSim:
-			sr := sim.NewReader(sp.Name)
-			l = &lane{spec: sp, r: sr, name: sp.Name, feeder: newSimFeeder(sr, simOpts)}
+			name := sp.Name
+			if sp.Alias != "" {
+				name = sp.Alias
+			}
+			sr := sim.NewReader(name)
+			l = &lane{spec: sp, r: sr, name: name, feeder: newSimFeeder(sr, simOpts)}
 		case reader.KindPCSC:
 			s, err := pcscStack()
 			if err != nil {
@@ -153,7 +180,11 @@ func (e *env) openReaders(ctx context.Context, specs []readerSpec, all bool, sim
 			if err != nil {
 				return fail(withHint(err, "tagline readers lists the PC/SC readers pcscd knows"))
 			}
-			l = &lane{spec: sp, r: r, name: "pcsc:" + sp.Name}
+			// The bare name, as results and --json have always said it.
+			l = &lane{spec: sp, r: r, name: sp.Name}
+			if sp.Alias != "" {
+				l.name = sp.Alias
+			}
 		case reader.KindLibNFC:
 			e.quietLibNFC()
 			d, err := libnfc.Open(sp.Name)
@@ -161,6 +192,9 @@ func (e *env) openReaders(ctx context.Context, specs []readerSpec, all bool, sim
 				return fail(err)
 			}
 			l = &lane{spec: sp, r: d, name: "libnfc:" + d.Connstring()}
+			if sp.Alias != "" {
+				l.name = sp.Alias
+			}
 		}
 		if err := add(l); err != nil {
 			return fail(err)

@@ -84,10 +84,54 @@ func bigText(word string, s scale) []string {
 // pickScale returns the largest square-ish scale at which word fits in
 // width columns and rows lines, or ok=false if not even 1×1 fits.
 func pickScale(word string, width, rows int) (scale, bool) {
-	for _, s := range []scale{{4, 2}, {2, 1}, {1, 1}} {
+	return pickScaleOf([]scale{{4, 2}, {2, 1}, {1, 1}}, word, width, rows)
+}
+
+// panelScales adds, for the panels of the grid, a scale between the two
+// largest: three columns by two lines a cell, for panels of 70 to 90
+// columns that would otherwise get letters of half the height.
+var panelScales = []scale{{4, 2}, {3, 2}, {2, 1}, {1, 1}}
+
+func pickScaleOf(scales []scale, word string, width, rows int) (scale, bool) {
+	for _, s := range scales {
 		if bigWidth(word, s) <= width && glyphRows*s.sy <= rows {
 			return s, true
 		}
 	}
 	return scale{}, false
+}
+
+// halfWidth is the width of word in half-height letters.
+func halfWidth(word string) int { return bigWidth(word, scale{1, 1}) }
+
+// halfText draws word in letters three lines high: each line holds two
+// rows of the font with the half blocks ▀ and ▄, so a font cell is one
+// column by half a line, about square. Where the terminal's cells are
+// too few for the block letters, these still read from a few metres.
+func halfText(word string) []string {
+	full := bigText(word, scale{1, 1})
+	out := make([]string, 0, (glyphRows+1)/2)
+	for r := 0; r < glyphRows; r += 2 {
+		top := []rune(full[r])
+		var bot []rune
+		if r+1 < glyphRows {
+			bot = []rune(full[r+1])
+		}
+		var b strings.Builder
+		for i, c := range top {
+			up, down := c == '█', bot != nil && bot[i] == '█'
+			switch {
+			case up && down:
+				b.WriteRune('█')
+			case up:
+				b.WriteRune('▀')
+			case down:
+				b.WriteRune('▄')
+			default:
+				b.WriteByte(' ')
+			}
+		}
+		out = append(out, b.String())
+	}
+	return out
 }

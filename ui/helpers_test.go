@@ -89,6 +89,8 @@ type scenario struct {
 	keys      string // typed after that
 	afterKeys string // screen text once the keys are handled
 	gate      *station.Gate
+	simulated bool
+	out       io.Writer // the program's Out (the bell rings there); default io.Discard
 }
 
 var ansi256 = termenv.ANSI256
@@ -108,7 +110,10 @@ func (sc scenario) config(ch <-chan station.Event) Config {
 	}
 	cfg := Config{
 		Batch: testBatch, Stats: stats, Readers: readers, Events: ch, Gate: sc.gate,
-		Now: func() time.Time { return now }, Out: io.Discard, NoColor: sc.noColor,
+		Now: func() time.Time { return now }, Out: io.Discard, NoColor: sc.noColor, Simulated: sc.simulated,
+	}
+	if sc.out != nil {
+		cfg.Out = sc.out
 	}
 	if !sc.noColor {
 		cfg.profile = &ansi256

@@ -44,7 +44,7 @@ func DefaultKeyMap() KeyMap {
 		Close: b("esc", "close help", "?", "h", "H", "esc", "enter"),
 
 		Explain: map[string]string{
-			"p": "pause / resume (lanes stop between tags)",
+			"p": "pause / resume; after a journal hold, resume once it is fixed",
 			"q": "quit (asks first while a tag is being encoded)",
 			"?": "show / hide this help",
 		},

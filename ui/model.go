@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"os"
 	"slices"
@@ -31,10 +32,12 @@ const (
 	StateDuplicate               // ALREADY DONE: the tag was encoded before
 	StateReaderLost              // NO READER
 	StatePaused                  // PAUSED
+	StateStalled                 // STALLED: the reader stopped answering
+	StateHeld                    // STOP: the journal refused a write; every lane holds
 	numStates
 )
 
-var stateNames = [numStates]string{"waiting", "encoding", "pass", "fail", "duplicate", "reader lost", "paused"}
+var stateNames = [numStates]string{"waiting", "encoding", "pass", "fail", "duplicate", "reader lost", "paused", "stalled", "held"}
 
 func (s State) String() string {
 	if s < 0 || s >= numStates {
@@ -44,7 +47,9 @@ func (s State) String() string {
 }
 
 // bigWord is the word drawn in block letters for each state.
-var bigWord = [numStates]string{"READY", "HOLD", "PASS", "FAIL", "ALREADY DONE", "NO READER", "PAUSED"}
+// The journal's hold says STOP: HOLD already tells the operator to hold a
+// tag on the reader while it is encoded.
+var bigWord = [numStates]string{"READY", "HOLD", "PASS", "FAIL", "ALREADY DONE", "NO READER", "PAUSED", "STALLED", "STOP"}
 
 const (
 	fastTick = 100 * time.Millisecond // while a tag is being encoded
@@ -80,6 +85,10 @@ type lane struct {
 	lost    bool
 	lostAt  time.Time
 	lostMsg string
+	// stalled: the reader stopped answering; any later event of the lane
+	// ends it.
+	stalled  bool
+	stallMsg string
 }
 
 // entry is one line of the recent-tags list.
@@ -116,7 +125,12 @@ type Model struct {
 
 	paused    bool
 	pausedAt  time.Time
-	gateSeq   int // presses of p (and w) sent to the gate
+	hold      bool   // the journal refused a write: every lane holds
+	holdMsg   string // what the journal said
+	sync      *station.SyncState
+	simulated bool
+	bell      io.Writer // where a FAIL rings the terminal bell; nil: nowhere
+	gateSeq   int       // presses of p (and w) sent to the gate
 	help      bool
 	confirm   bool // quit confirmation shown
 	quitAfter bool // quit when no tag is in flight
@@ -164,6 +178,9 @@ func NewModel(cfg Config) Model {
 		now:    clock(),
 		focus:  -1,
 		prog:   Progress{Before: cfg.Stats.Done, Target: target},
+
+		simulated: cfg.Simulated,
+		bell:      cfg.Out,
 	}
 	if cfg.Gate != nil {
 		m.gate = &gateDriver{g: cfg.Gate}
@@ -315,8 +332,14 @@ func (m Model) onEvent(ev station.Event) (tea.Model, tea.Cmd) {
 	if at.IsZero() {
 		at = m.now
 	}
+	if m, cmds, ok := m.onStationEvent(ev, at); ok {
+		return m, tea.Batch(append(cmds, waitEvent(m.events))...)
+	}
 	m, i := m.laneIndex(oneLine(ev.Reader))
 	l := &m.lanes[i]
+	if ev.Kind != station.EvStalled {
+		l.stalled = false // the lane spoke again
+	}
 	var cmds []tea.Cmd
 	switch ev.Kind {
 	case station.EvWaiting:
@@ -324,6 +347,7 @@ func (m Model) onEvent(ev station.Event) (tea.Model, tea.Cmd) {
 	case station.EvArrived:
 		l.phase, l.uid, l.since = phaseEncoding, oneLine(ev.UID), at
 		l.lost, l.onField = false, true
+		m.hold = false // a tag starts only once the runtime has resumed
 		m.focus = i
 		m.tickGen++
 		cmds = append(cmds, tick(m.tickGen, fastTick),
@@ -355,6 +379,7 @@ func (m Model) onEvent(ev station.Event) (tea.Model, tea.Cmd) {
 		level := slog.LevelInfo
 		if r.Outcome == station.Failed {
 			level = slog.LevelWarn
+			cmds = append(cmds, m.ring())
 		}
 		attrs := []slog.Attr{
 			slog.String("reader", l.name), slog.String("uid", r.UID), slog.String("outcome", string(r.Outcome)),
@@ -375,6 +400,12 @@ func (m Model) onEvent(ev station.Event) (tea.Model, tea.Cmd) {
 		if first {
 			m.focus = i
 			cmds = append(cmds, m.logCmd(slog.LevelWarn, "reader lost", slog.String("reader", l.name), slog.String("error", l.lostMsg)))
+		}
+	case station.EvStalled:
+		first := !l.stalled
+		l.stalled, l.stallMsg = true, errText(ev.Err)
+		if first {
+			cmds = append(cmds, m.logCmd(slog.LevelWarn, "reader stalled", slog.String("reader", l.name), slog.String("error", l.stallMsg)))
 		}
 	case station.EvStopped:
 		l.phase, l.lost, l.onField = phaseStopped, false, false
@@ -433,6 +464,11 @@ func (m Model) onKey(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 			m.pausedAt = m.now
 		}
 		m.quitAfter = false
+		if !m.paused && m.hold {
+			// The runtime probes the journal again on resume and holds
+			// again, with a new event, when it still refuses.
+			m.hold = false
+		}
 		word := "resumed"
 		if m.paused {
 			word = "paused"
@@ -473,20 +509,33 @@ func (m Model) focusLane() *lane {
 	return &m.lanes[m.focus]
 }
 
-// State is what the big block shows now.
-func (m Model) State() State {
-	l := m.focusLane()
+// State is what the big block shows now: the state of the lane with the
+// latest tag (with several lanes, each panel shows its own).
+func (m Model) State() State { return m.laneState(m.focusLane()) }
+
+// laneState is what lane l's panel says; l may be nil (no lane yet).
+func (m Model) laneState(l *lane) State {
 	switch {
 	case l != nil && l.phase == phaseEncoding:
 		return StateEncoding
+	case m.hold:
+		return StateHeld
+	case l != nil && l.stalled:
+		return StateStalled
 	case l != nil && m.lostNow(l):
 		return StateReaderLost
-	case m.paused && (l == nil || !l.hasRes || !l.resAt.After(m.pausedAt)):
+	case m.paused && (l == nil || !l.hasRes || !l.resAt.After(m.pausedAt) && !needsHand(l)):
 		return StatePaused
 	case l != nil && l.hasRes:
 		return outcomeState(l.res.Outcome)
 	}
 	return StateWaiting
+}
+
+// needsHand reports a FAIL or ALREADY DONE whose tag is still on the
+// reader: a pause must not hide what the operator has to do with it.
+func needsHand(l *lane) bool {
+	return l.onField && (l.res.Outcome == station.Failed || l.res.Outcome == station.Duplicate)
 }
 
 // Progress is the batch's progress as the screen shows it.
@@ -527,4 +576,49 @@ func oneLine(s string) string {
 		}
 		return r
 	}, s))
+}
+
+// onStationEvent handles the events that concern the whole station rather
+// than one lane; ok is false for a lane's event.
+func (m Model) onStationEvent(ev station.Event, at time.Time) (Model, []tea.Cmd, bool) {
+	switch ev.Kind {
+	case station.EvHold:
+		first := !m.hold
+		m.hold, m.holdMsg = true, errText(ev.Err)
+		if ev.Err == nil {
+			m.holdMsg = "the journal refused a write"
+		}
+		// The runtime pauses every lane; p resumes, as after a pause.
+		if !m.paused {
+			m.paused, m.pausedAt = true, at
+		}
+		var cmds []tea.Cmd
+		if first {
+			cmds = append(cmds, m.ring(), m.logCmd(slog.LevelError, "journal hold", slog.String("error", m.holdMsg)))
+		}
+		return m, cmds, true
+	case station.EvSync:
+		if ev.Sync == nil {
+			return m, nil, true
+		}
+		st := *ev.Sync
+		st.Endpoint = oneLine(st.Endpoint)
+		m.sync = &st
+		return m, nil, true
+	}
+	return m, nil, false
+}
+
+// ring sounds the terminal's bell on the program's output. The renderer
+// writes each frame with one write, and a terminal does not interleave
+// two writes, so the bell cannot land inside an escape sequence.
+func (m Model) ring() tea.Cmd {
+	w := m.bell
+	if w == nil {
+		return nil
+	}
+	return func() tea.Msg {
+		_, _ = io.WriteString(w, "\a")
+		return nil
+	}
 }

@@ -134,9 +134,10 @@ func TestScreens(t *testing.T) {
 		{
 			name: "pass-160x48",
 			sc: scenario{events: twoLanes(), readers: []string{"sim-0", "sim-1"}, now: at(17800 * time.Millisecond), w: 160, h: 48,
-				afterEvts: "PASS · " + uid(13) + " · SKU WINE-750-RED on sim-1"},
+				afterEvts: "verified and journaled"},
 			state: StatePass,
-			must:  []string{"PASS · 04A1B2C3D45E0D · SKU WINE-750-RED on sim-1", "tag moved away", "ALREADY DONE", "HOLD ◐ 0.8 s 04A1B2C3D45E0C", "PASS 11 · FAIL 1 · ALREADY DONE 1"},
+			// One panel per lane: sim-1's PASS beside sim-0's tag in flight.
+			must: []string{"sim-1", "04A1B2C3D45E0D", "verified and journaled · 0.40 s", "tag moved away", "ALREADY DONE", "04A1B2C3D45E0C ◐ 0.8 s", "PASS 11 · FAIL 1 · ALREADY DONE 1"},
 		},
 		{
 			name: "pass-nocolor",

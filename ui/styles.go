@@ -58,6 +58,8 @@ var stateColors = [numStates + 1]struct{ bg, fg, word string }{
 	StateDuplicate:  {"214", "16", "214"},
 	StateReaderLost: {"90", "231", "170"},
 	StatePaused:     {"244", "16", "248"},
+	StateStalled:    {"130", "231", "208"},
+	StateHeld:       {"88", "231", "203"},
 	stateConfirm:    {"166", "231", "208"},
 }
 

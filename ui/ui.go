@@ -28,6 +28,9 @@ type Config struct {
 	Out     io.Writer            // default os.Stdout
 	NoColor bool
 	LogPath string // logs go to this file, never to the screen ("" = discard)
+	// Simulated says the batch takes simulated tags: the header says
+	// SIMULATED so that no one takes them for real ones.
+	Simulated bool
 
 	// Logger, if set, receives the log records instead of a file at
 	// LogPath.

@@ -39,6 +39,9 @@ var spinner = []string{"◐", "◓", "◑", "◒"}
 // View draws the screen from the model alone.
 func (m Model) View() string {
 	w, h := max(m.width, 20), max(m.height, 4)
+	if m.useGrid(w, h) {
+		return m.viewGrid(w, h)
+	}
 	secs := []section{{lines: []string{m.viewHeader(w)}}}
 	if m.help {
 		secs = append(secs, section{lines: m.viewHelp(w)}, section{flex: true})
@@ -178,9 +181,13 @@ func (m Model) screen() screen {
 		if m.quitAfter {
 			scr.summary = "PAUSED · quitting after the tag in flight"
 			scr.details = nil
-		} else if m.anyWaiting() {
-			scr.details = append(scr.details, detail{"Note", "a reader that was already waiting still takes one more tag", false})
 		}
+	case StateStalled:
+		scr.summary = "STALLED · " + l.name + " stopped answering"
+		scr.details = stalledDetails(l)
+	case StateHeld:
+		scr.summary = "STOP · the journal refused a write: no tag starts"
+		scr.details = m.holdDetails()
 	}
 	if stopped := m.closed || m.allStopped(); stopped && s != StateWaiting && s != StateEncoding {
 		// No next tag: say so instead of asking for one.
@@ -190,6 +197,20 @@ func (m Model) screen() screen {
 		scr.details = append(scr.details, detail{"Note", "the station has stopped taking tags: press q to quit", true})
 	}
 	return scr
+}
+
+func stalledDetails(l *lane) []detail {
+	return []detail{
+		{"Why", l.stallMsg, false},
+		{"Do", "take the tag away; if the reader stays silent, replug it", true},
+	}
+}
+
+func (m Model) holdDetails() []detail {
+	return []detail{
+		{"Why", m.holdMsg, false},
+		{"Do", "free disk space (or fix the disk), then press p to resume", true},
+	}
 }
 
 func (m Model) confirmScreen() screen {
@@ -267,6 +288,12 @@ func (m Model) viewHeader(w int) string {
 		left += fmt.Sprintf(" · key v%d", m.batch.KeyVersion)
 	}
 	var flags []string
+	if m.simulated {
+		flags = append(flags, "SIMULATED")
+	}
+	if m.hold {
+		flags = append(flags, "JOURNAL HOLD")
+	}
 	switch {
 	case m.quitAfter:
 		flags = append(flags, "QUITTING AFTER THIS TAG")
@@ -279,10 +306,19 @@ func (m Model) viewHeader(w int) string {
 	case n > 1:
 		flags = append(flags, fmt.Sprintf("%d READERS LOST", n))
 	}
+	if n := m.stalledCount(); n > 0 {
+		flags = append(flags, fmt.Sprintf("%d STALLED", n))
+	}
 	if m.closed || m.allStopped() {
 		flags = append(flags, "STOPPED")
 	}
 	right := strings.Join(append(flags, m.now.Format("15:04:05")), " · ") + " "
+	for len(flags) > 0 && ansi.StringWidth(right) > w-2 {
+		// The first flags matter most (SIMULATED, JOURNAL HOLD).
+		flags = flags[:len(flags)-1]
+		right = strings.Join(append(flags, m.now.Format("15:04:05")), " · ") + " "
+	}
+	right = clip(right, max(w-2, 1))
 	if ansi.StringWidth(left)+ansi.StringWidth(right)+1 > w {
 		left = " " + strings.TrimPrefix(left, " TAGLINE · ")
 	}
@@ -339,7 +375,11 @@ func (m Model) viewCounts(w int) string {
 }
 
 // viewLists is the recent tags beside the readers, rows lines at most.
-func (m Model) viewLists(w, rows int) []string {
+func (m Model) viewLists(w, rows int) []string { return m.viewListsOf(w, rows, true) }
+
+// viewListsOf is the recent tags, and beside them the readers when
+// withReaders (the grid has a panel per reader instead).
+func (m Model) viewListsOf(w, rows int, withReaders bool) []string {
 	n := min(m.nrecent, rows-1)
 	wide := w >= 120
 	multi := len(m.lanes) > 1
@@ -357,6 +397,9 @@ func (m Model) viewLists(w, rows int) []string {
 		leftW += readerW + 2
 	}
 	rightW := 36
+	if !withReaders {
+		rightW = 0
+	}
 	if wide {
 		leftW = max(leftW, w-rightW-4)
 	}
@@ -367,7 +410,7 @@ func (m Model) viewLists(w, rows int) []string {
 		word := outcomeWord(e.outcome)
 		line := e.at.Format("15:04:05") + "  "
 		if readerW > 0 {
-			line += fmt.Sprintf("%-*s  ", readerW, clip(e.reader, readerW))
+			line += fmt.Sprintf("%-*s  ", readerW, cutMiddle(e.reader, readerW))
 		}
 		line += fmt.Sprintf("%-*s  ", uidW, orDash(e.uid))
 		plainW := ansi.StringWidth(line)
@@ -383,6 +426,13 @@ func (m Model) viewLists(w, rows int) []string {
 		left = append(left, m.st.dim.Render(fmt.Sprintf("%-*s", leftW, "none yet")))
 	}
 
+	if !withReaders {
+		out := left[:min(len(left), rows)]
+		for i := range out {
+			out[i] = strings.TrimRight(out[i], " ")
+		}
+		return out
+	}
 	right := []string{m.st.title.Render("READERS")}
 	nameW := 4
 	for _, l := range m.lanes {
@@ -394,7 +444,7 @@ func (m Model) viewLists(w, rows int) []string {
 	}
 	for _, l := range m.lanes[:shown] {
 		word, rest := m.laneStatus(&l)
-		line := fmt.Sprintf("%-*s ", nameW, clip(l.name, nameW))
+		line := fmt.Sprintf("%-*s ", nameW, cutMiddle(l.name, nameW))
 		styledWord := word
 		if s, ok := wordState(word); ok {
 			styledWord = m.st.word[s].Render(word)
@@ -433,6 +483,10 @@ func (m Model) laneStatus(l *lane) (string, string) {
 	case l.phase == phaseEncoding:
 		el := max(m.now.Sub(l.since), 0)
 		return "HOLD", fmt.Sprintf(" %s %.1f s %s", spinner[int(el/fastTick)%len(spinner)], el.Seconds(), l.uid)
+	case m.hold:
+		return "STOP", " · journal hold"
+	case l.stalled:
+		return "STALLED", ""
 	case m.lostNow(l):
 		return "NO READER", ""
 	case l.phase == phaseResult || (l.hasRes && l.onField):
@@ -455,6 +509,16 @@ func (m Model) laneStatus(l *lane) (string, string) {
 	return "starting", ""
 }
 
+func (m Model) stalledCount() int {
+	n := 0
+	for _, l := range m.lanes {
+		if l.stalled {
+			n++
+		}
+	}
+	return n
+}
+
 func (m Model) viewFooter(w int) string {
 	k := m.keys
 	var keys []kb.Binding
@@ -470,7 +534,51 @@ func (m Model) viewFooter(w int) string {
 		}
 		keys[0].SetEnabled(m.gate != nil)
 	}
-	return footer(m.hv, w, keys)
+	left := footer(m.hv, w, keys)
+	right := m.syncText()
+	if right == "" || m.help || m.confirm {
+		return left
+	}
+	gap := w - ansi.StringWidth(left) - ansi.StringWidth(right) - 1
+	if gap < 2 {
+		return left
+	}
+	word := m.st.word[StatePass]
+	if m.sync.Offline || m.sync.Err != nil {
+		word = m.st.word[StateFail]
+	}
+	return left + strings.Repeat(" ", gap) + word.Render(right)
+}
+
+// syncText is the background sync's state for the footer: the backlog,
+// the age of the last acknowledgement, and OFFLINE in words.
+func (m Model) syncText() string {
+	st := m.sync
+	if st == nil {
+		return ""
+	}
+	parts := []string{"SYNC"}
+	if st.Offline {
+		parts[0] = "SYNC OFFLINE"
+	}
+	parts = append(parts, fmt.Sprintf("%d to send", st.Backlog))
+	if st.LastAck.IsZero() {
+		parts = append(parts, "no ack yet")
+	} else {
+		parts = append(parts, "ack "+fmtAge(max(m.now.Sub(st.LastAck), 0))+" ago")
+	}
+	return strings.Join(parts, " · ")
+}
+
+// fmtAge is how long ago: "4 s", "12 min", "3 h".
+func fmtAge(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%d s", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%d min", int(d.Minutes()))
+	}
+	return fmt.Sprintf("%d h", int(d.Hours()))
 }
 
 func (m Model) viewHelp(w int) []string {
@@ -498,6 +606,8 @@ func (m Model) viewHelp(w int) []string {
 		{StateDuplicate, "encoded before: set it aside"},
 		{StateReaderLost, "reader lost: check its cable; tagline retries"},
 		{StatePaused, "no new tag starts: press p to resume"},
+		{StateStalled, "the reader stopped answering: take the tag away, replug it"},
+		{StateHeld, "the journal refused a write: free space, then press p"},
 	}
 	for _, e := range legend {
 		word := bigWord[e.s]

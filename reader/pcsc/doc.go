@@ -48,5 +48,16 @@
 //     the reader answers it with 9000; otherwise UID is empty and callers ask
 //     the tag. vpcd passes the pseudo-APDU to the card, so simulated tags
 //     behind vpcd see it as their first command and have an empty UID here.
+//   - Readers implement reader.Indicator: Indicate sends the ACS ACR122U
+//     LEDs-and-buzzer pseudo-APDU (FF 00 40 …; red blinking with the buzzer
+//     after a failure, green after a pass) through a shared connection when
+//     a card is in the reader, else as the CCID escape command
+//     (SCardControl, SCARD_CTL_CODE(3500)) on a direct connection. Its own
+//     PC/SC context, at most 2 s. A reader that refuses it once (any status
+//     word but 90 00, which is what a tag behind vpcd answers, or an
+//     escape command refused, as libccid does by default and vpcd always)
+//     is left alone for the rest of the run: Indicate returns
+//     ErrNoIndicator without sending anything. A card that left or pcscd
+//     going away is not a refusal. Indicate's errors are never a tag's.
 //   - No key material passes through this package other than inside APDUs.
 package pcsc

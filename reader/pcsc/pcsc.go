@@ -237,6 +237,8 @@ type pcscReader struct {
 
 	mu       sync.Mutex
 	tagState scard.StateFlag // reader state when the last tag was connected
+
+	noIndicator atomic.Bool // the reader refused the lights: left alone
 }
 
 func (r *pcscReader) Info() reader.Info {
