@@ -189,8 +189,8 @@ type simFeederOptions struct {
 // simFeeder presents factory-fresh simulated tags to a sim.Reader, as an
 // operator would: the first at once; once a tag has its result, it waits
 // Interval and takes the tag away; once the lane has seen it leave, it
-// presents the next. It is driven by the lane's events (resultSeen,
-// removedSeen), never by guessing, so a tag is never swapped under a lane.
+// presents the next. It is driven by the lane's events (ResultSeen,
+// RemovedSeen), never by guessing, so a tag is never swapped under a lane.
 type simFeeder struct {
 	r       *sim.Reader
 	opts    simFeederOptions
@@ -209,13 +209,13 @@ func notify(c chan struct{}) {
 	}
 }
 
-// resultSeen tells the feeder that the tag in the field has its result.
-func (f *simFeeder) resultSeen() { notify(f.result) }
+// ResultSeen tells the feeder that the tag in the field has its result.
+func (f *simFeeder) ResultSeen() { notify(f.result) }
 
-// removedSeen tells the feeder that the lane saw the tag leave.
-func (f *simFeeder) removedSeen() { notify(f.removed) }
+// RemovedSeen tells the feeder that the lane saw the tag leave.
+func (f *simFeeder) RemovedSeen() { notify(f.removed) }
 
-func (f *simFeeder) run(ctx context.Context) {
+func (f *simFeeder) Run(ctx context.Context) {
 	wait := func(c <-chan struct{}) bool {
 		select {
 		case <-ctx.Done():

@@ -83,11 +83,11 @@ func (e *env) config() (config, error) {
 }
 
 // Execute runs tagline with args (without the program name) and returns
-// the process exit code. The first SIGINT or SIGTERM cancels the command's
+// the process exit code. The first SIGINT, SIGTERM or SIGHUP cancels the command's
 // context, which long-running commands treat as "stop cleanly"; a second
 // one ends the process at once.
 func Execute(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	go func() {
 		<-ctx.Done()

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tagline-station/tagline/internal/errkind"
 	"github.com/tagline-station/tagline/reader"
 )
 
@@ -84,8 +85,9 @@ const (
 	WhyTarget      = "batch target reached"
 )
 
-// errTargetReached refuses a tag that would take the batch past its target.
-var errTargetReached = errors.New("the batch has reached its target")
+// ErrTargetReached: the batch has as many done tags as its target, and
+// the run was not told to go past it.
+var ErrTargetReached = errkind.New(errkind.Usage, "the batch has reached its target")
 
 // Runtime owns one run of the station: the lanes, the gate they pass
 // between tags, the journal's hold, the batch target and the background
@@ -139,6 +141,12 @@ func NewRuntime(cfg RunConfig) (*Runtime, error) {
 		return nil, err
 	}
 	rt.done, rt.target = stats.Done, stats.Target
+	if cfg.Station.cfg.Reencode {
+		rt.target = 0 // re-encoding redoes tags, it makes none
+	}
+	if rt.target > 0 && !cfg.OverTarget && rt.done >= rt.target {
+		return nil, fmt.Errorf("%w: batch %s has %d of %d tags done", ErrTargetReached, cfg.Station.cfg.Batch.ID, rt.done, rt.target)
+	}
 	g.mu.Lock()
 	g.probe = journal.Probe
 	g.onHold = rt.holdChanged
@@ -183,7 +191,7 @@ func (rt *Runtime) admit(string) error {
 	defer rt.mu.Unlock()
 	if rt.target > 0 && !rt.cfg.OverTarget && rt.done+rt.inflight >= rt.target {
 		rt.Stop(WhyTarget)
-		return errTargetReached
+		return ErrTargetReached
 	}
 	rt.inflight++
 	return nil
