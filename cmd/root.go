@@ -87,13 +87,23 @@ func (e *env) config() (config, error) {
 // context, which long-running commands treat as "stop cleanly"; a second
 // one ends the process at once.
 func Execute(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	ctx, stop := stopContext()
 	defer stop()
 	go func() {
 		<-ctx.Done()
 		stop() // restore the default action for the next signal
 	}()
 	return run(ctx, newEnv(stdin, stdout, stderr), args)
+}
+
+// stopSignals stop a command cleanly: Ctrl-C, a service manager's
+// SIGTERM, and SIGHUP when the terminal closes, which would otherwise
+// kill the station in the middle of a tag.
+var stopSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP}
+
+// stopContext is cancelled by the first of stopSignals.
+func stopContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), stopSignals...)
 }
 
 // run executes the command tree with an env and a context of the caller's.
