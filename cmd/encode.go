@@ -202,7 +202,7 @@ func runEncode(cmd *cobra.Command, e *env, o *encodeOptions) error {
 		return err
 	}
 	readers, err := e.openReaders(cmd.Context(), specs, o.allReaders,
-		simFeederOptions{Interval: o.simInterval, Max: o.count, UID: e.simRandom})
+		simFeederOptions{Interval: o.simInterval, Max: o.count, UID: e.simRandom, Presented: e.simPresented})
 	if err != nil {
 		return err
 	}

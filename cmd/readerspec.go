@@ -184,6 +184,8 @@ type simFeederOptions struct {
 	Interval time.Duration // pause between a tag's result and the next tag
 	Max      int           // stop after this many tags (0: no limit)
 	UID      func() []byte // UID of the next tag; nil: random 04xxxxxxxxxxxx
+	// Presented, when set, is told of each tag before it is presented.
+	Presented func(*sim.Tag)
 }
 
 // simFeeder presents factory-fresh simulated tags to a sim.Reader, as an
@@ -229,7 +231,11 @@ func (f *simFeeder) Run(ctx context.Context) {
 		if f.opts.UID != nil {
 			opts.UID = f.opts.UID()
 		}
-		f.r.Present(sim.New(opts))
+		tag := sim.New(opts)
+		if f.opts.Presented != nil {
+			f.opts.Presented(tag)
+		}
+		f.r.Present(tag)
 		if !wait(f.result) {
 			return
 		}

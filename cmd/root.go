@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/tagline-station/tagline/reader/sim"
 	"golang.org/x/term"
 )
 
@@ -41,6 +43,9 @@ type env struct {
 	closeLog  func() error
 	runUI     uiRunner
 	simRandom func() []byte // UID source of simulated tags; nil: random
+	// simPresented is told of every simulated tag encode presents, so a
+	// test can read it again as a phone would.
+	simPresented func(*sim.Tag)
 }
 
 func newEnv(stdin io.Reader, stdout, stderr io.Writer) *env {
