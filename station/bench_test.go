@@ -103,15 +103,47 @@ func unreachable(b *testing.B) string {
 	return "http://" + addr + "/v1/sync"
 }
 
+// silent is the URL of a backend that takes connections and never
+// answers, as one behind a dropping firewall or hung does.
+func silent(b *testing.B) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	b.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+	return "http://" + l.Addr().String() + "/v1/sync"
+}
+
 // BenchmarkShift runs the station's runtime with eight simulated lanes and
 // the tag's timing model (sim.Timing106, ~90 ms a tag), each iteration one
 // tag per lane, with the background sync off, on (tagline serve on bbolt
-// over loopback) and pointed at a backend that does not answer. It
+// over loopback) and pointed at a backend that refuses connections
+// (unreachable) or takes them and never answers (silent). It
 // reports tags/s, the ratio to sync=off, and with sync on the p50 and p99
 // from a tag's PASS to the backend's acknowledgement of its binding.
 func BenchmarkShift(b *testing.B) {
 	var off float64
-	for _, mode := range []string{"off", "on", "unreachable"} {
+	for _, mode := range []string{"off", "on", "unreachable", "silent"} {
 		b.Run("sync="+mode, func(b *testing.B) {
 			rate := benchShift(b, mode)
 			switch mode {
@@ -140,7 +172,9 @@ func benchShift(b *testing.B, mode string) float64 {
 	case "on":
 		cfg.Sync = &station.SyncConfig{Endpoint: benchBackend(b), Token: "bench-token-0123456789", Client: &http.Client{Transport: clock}, Final: 5 * time.Second}
 	case "unreachable":
-		cfg.Sync = &station.SyncConfig{Endpoint: unreachable(b), Token: "bench-token-0123456789", RequestTimeout: time.Second}
+		cfg.Sync = &station.SyncConfig{Endpoint: unreachable(b), Token: "bench-token-0123456789"}
+	case "silent":
+		cfg.Sync = &station.SyncConfig{Endpoint: silent(b), Token: "bench-token-0123456789"}
 	}
 	type pass struct {
 		uid string
