@@ -2,6 +2,8 @@ package batch
 
 import (
 	"errors"
+	"fmt"
+	"os"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -23,11 +25,20 @@ func (w writeFailure) Unwrap() []error { return []error{w.err, ErrWriteFailed} }
 
 var keyProbe = []byte("probe")
 
-// Probe makes one durable write, of a key that nothing reads, and removes
-// it in the same commit: it fails with ErrWriteFailed as long as the file
-// system refuses the journal's commits. A station on hold calls it before
-// it lets the lanes go on.
+// ProbeRoom is the room Probe asks of the journal's file system: bbolt
+// reuses freed pages, so one small commit can succeed on a full disk and
+// the next binding, which needs new pages, fail again.
+const ProbeRoom = 1 << 20
+
+// Probe tells whether the journal takes writes again: it writes ProbeRoom
+// bytes beside the journal, durably, and removes them, then makes one
+// durable commit of a key that nothing reads and removes it in the same
+// commit. It fails with ErrWriteFailed while the file system refuses
+// either. A station on hold calls it before it lets the lanes go on.
 func (s *Store) Probe() error {
+	if err := probeRoom(s.path + ".probe"); err != nil {
+		return fmt.Errorf("journal %s: no room for new pages: %w", s.path, writeFailure{err})
+	}
 	return s.write(func(tx *bolt.Tx) error {
 		bk, err := buckets(tx)
 		if err != nil {
@@ -38,6 +49,28 @@ func (s *Store) Probe() error {
 		}
 		return bk.meta.Delete(keyProbe)
 	})
+}
+
+func probeRoom(path string) (err error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if rerr := os.Remove(path); err == nil {
+			err = rerr
+		}
+	}()
+	buf := make([]byte, 64<<10)
+	for n := 0; n < ProbeRoom; n += len(buf) {
+		if _, err := f.Write(buf); err != nil {
+			return err
+		}
+	}
+	return f.Sync()
 }
 
 // InjectWriteFault makes every later commit of s first call fn; an error
