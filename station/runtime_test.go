@@ -419,3 +419,42 @@ func TestStopFinishesTheTagInFlight(t *testing.T) {
 		t.Fatalf("tag in flight not bound: %v", err)
 	}
 }
+
+// indicating is a reader with lights: it is told each result.
+type indicating struct {
+	*sim.Reader
+	mu     sync.Mutex
+	passed []bool
+}
+
+func (r *indicating) Indicate(_ context.Context, passed bool) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.passed = append(r.passed, passed)
+	return errors.New("this reader refuses LED commands") // ignored
+}
+
+// A reader with lights is told of every result, PASS or not, and its
+// refusal changes nothing.
+func TestReaderIndicatorIsDrivenAfterEachResult(t *testing.T) {
+	f := newFixture(t, filepath.Join(t.TempDir(), "j.db"))
+	r := &indicating{Reader: sim.NewReader("lit")}
+	run := startRun(t, station.RunConfig{Station: f.st, Lanes: []station.RunLane{{Reader: r, Feeder: newFeeder(r.Reader, nil)}}, Count: 2})
+	run.wait(t, 10*time.Second)
+	// A tag with a UID of our choosing, then a blank tag claiming that
+	// UID: a FAIL.
+	run2 := startRun(t, station.RunConfig{Station: f.st, Lanes: []station.RunLane{{Reader: r}}, Count: 1})
+	r.Present(sim.New(sim.Options{UID: uid(9)}))
+	run2.ev.wait(t, 0, 5*time.Second, "result", kind(station.EvResult))
+	r.Remove()
+	run2.wait(t, 5*time.Second)
+	run3 := startRun(t, station.RunConfig{Station: f.st, Lanes: []station.RunLane{{Reader: r}}, Count: 1, OverTarget: true})
+	r.Present(sim.New(sim.Options{UID: uid(9)}))
+	run3.ev.wait(t, 0, 5*time.Second, "result", kind(station.EvResult))
+	run3.wait(t, 5*time.Second)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.passed) != 4 || !r.passed[0] || !r.passed[1] || !r.passed[2] || r.passed[3] {
+		t.Fatalf("indications: %v", r.passed)
+	}
+}

@@ -90,3 +90,24 @@ func (w *laneWaiter) settle(ctx context.Context, ch chan waited, what string) (w
 	}()
 	return waited{}, false
 }
+
+// indicate drives the reader's lights or buzzer, when it has them, for a
+// result. Its error is ignored (a reader may refuse the command), and a
+// reader that does not answer holds the lane no longer than stallAfter.
+func (w *laneWaiter) indicate(ctx context.Context, passed bool) {
+	ind, ok := w.r.(reader.Indicator)
+	if !ok {
+		return
+	}
+	ictx, cancel := context.WithTimeout(ctx, w.stallAfter)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer cancel()
+		_ = ind.Indicate(ictx, passed)
+	}()
+	select {
+	case <-done:
+	case <-ictx.Done():
+	}
+}
