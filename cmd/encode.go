@@ -206,7 +206,7 @@ func runEncode(cmd *cobra.Command, e *env, o *encodeOptions) error {
 	if err != nil {
 		return err
 	}
-	defer readers.Close()
+	defer readers.closeWithin(time.Second)
 	if b.Test {
 		fmt.Fprintf(cmd.ErrOrStderr(), "tagline: note: batch %s is a test batch (master kcv %s); never ship its tags\n", b.ID, master.KCV())
 	}

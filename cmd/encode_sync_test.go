@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -210,4 +211,39 @@ func testEncodeSync(t *testing.T, store func(*cli) string) {
 		t.Errorf("left for tagline sync: %+v", sum)
 	}
 	assertNoSecret(t, testSyncToken, r)
+}
+
+// sync in the config file turns the background sync on; a backend that
+// is down does not stop the station, which says what is left to send.
+func TestEncodeSyncFromConfigWithTheBackendDown(t *testing.T) {
+	c := newCLI(t)
+	keyFile := c.write("master.key", testKeyHex+"\n", 0o600)
+	c.must(0, "batch", "new", "--journal", "j.db", "--id", "b1", "--sku", "SKU-1", "--target", "10", "--key-version", "1", "--template", demoTemplate)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := l.Addr().String()
+	l.Close()
+	c.write("cfg.toml", "sync = \"http://"+down+"\"\n", 0o600)
+	start := time.Now()
+	r := c.must(0, "--config", "cfg.toml", "encode", "--journal", "j.db", "--batch", "b1", "--reader", "sim", "--count", "3", "--no-tui",
+		"--sim-interval", "1ms", "--master-key-file", keyFile)
+	if n := strings.Count(r.stdout, "PASS  "); n != 3 {
+		t.Fatalf("%d tags with the backend down:\n%s", n, r)
+	}
+	if !strings.Contains(r.stderr, "sync: http://"+down+"/v1/sync unreachable") ||
+		!strings.Contains(r.stdout, "; sync: 3 not yet acknowledged by http://"+down+"/v1/sync") {
+		t.Fatalf("sync state not shown:\n%s", r)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("encode took %s with the backend down", d)
+	}
+
+	c.write("bad.toml", "sync = \"backend.example\"\n", 0o600)
+	r = c.must(2, "--config", "bad.toml", "encode", "--journal", "j.db", "--batch", "b1", "--reader", "sim", "--count", "1", "--master-key-file", keyFile)
+	if !strings.Contains(r.stderr, "bad.toml:1: sync: must be the backend's http or https URL") {
+		t.Errorf("bad sync key: %s", r.stderr)
+	}
+	c.must(2, "encode", "--journal", "j.db", "--batch", "b1", "--reader", "sim", "--count", "1", "--master-key-file", keyFile, "--token-file", keyFile)
 }

@@ -70,6 +70,20 @@ func (o *openedReaders) Close() {
 	}
 }
 
+// closeWithin closes the readers, waiting at most d: a reader stuck in
+// its driver must not keep a stopped station from exiting.
+func (o *openedReaders) closeWithin(d time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		o.Close()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(d):
+	}
+}
+
 func (o *openedReaders) names() []string {
 	var n []string
 	for _, l := range o.lanes {
