@@ -135,6 +135,9 @@ func (g *Gate) enter(reader string) bool {
 		return false
 	}
 	if g.admit != nil && g.admit(reader) != nil {
+		// Refused (the target, a stop): the lanes wait at the gate
+		// rather than take up the same tag again and again.
+		g.pauseLocked()
 		return false
 	}
 	g.enters++

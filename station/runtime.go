@@ -105,6 +105,16 @@ type Runtime struct {
 	done     int        // bindings of the batch (journal + this run)
 	inflight int        // tags started and not yet reported
 	target   int
+	stopping bool // no tag starts, even if the operator resumes
+}
+
+// errStopping refuses a tag while the run stops.
+var errStopping = errors.New("the station is stopping")
+
+func (rt *Runtime) setStopping(v bool) {
+	rt.mu.Lock()
+	rt.stopping = v
+	rt.mu.Unlock()
 }
 
 // NewRuntime checks the run's configuration.
@@ -189,6 +199,9 @@ func (rt *Runtime) holdChanged(err error) {
 func (rt *Runtime) admit(string) error {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
+	if rt.stopping {
+		return errStopping
+	}
 	if rt.target > 0 && !rt.cfg.OverTarget && rt.done+rt.inflight >= rt.target {
 		rt.Stop(WhyTarget)
 		return ErrTargetReached
@@ -351,6 +364,7 @@ func (d *dispatcher) result(ev Event) {
 		// Tags in progress failed: the batch is short of its target
 		// again, so the lanes go on.
 		d.stopping, d.why, d.graceC = false, "", nil
+		rt.setStopping(false)
 		rt.gate.Resume()
 		return
 	}
@@ -406,6 +420,7 @@ func (d *dispatcher) stop(why string) {
 			rt.cfg.Notice(fmt.Sprintf("batch %s reached its target of %d tags: stopping (encode --over-target goes on past it)",
 				rt.cfg.Station.cfg.Batch.ID, rt.target))
 		}
+		rt.setStopping(true)
 		rt.gate.Pause()
 		d.graceC = time.After(rt.cfg.Grace)
 	} else if why != WhyTarget && d.why == WhyTarget {

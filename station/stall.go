@@ -99,7 +99,8 @@ func (w *laneWaiter) indicate(ctx context.Context, passed bool) {
 	if !ok {
 		return
 	}
-	ictx, cancel := context.WithTimeout(ctx, w.stallAfter)
+	// The last tag of a run gets its light too: a stop does not cut it.
+	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.stallAfter)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
