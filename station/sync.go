@@ -33,7 +33,8 @@ type SyncConfig struct {
 	// Idle is how often a caught-up sync asks again without a new tag
 	// (default 30s), so that a backlog left by an earlier run drains.
 	Idle time.Duration
-	// Final bounds the last push when the run stops (default 750ms): a
+	// Final bounds the last push when the run stops (default 400ms, so a
+	// quit stays under a second even with a stalled reader): a
 	// reachable backend gets what is left; otherwise the next run, or
 	// tagline sync, sends it.
 	Final time.Duration
@@ -73,7 +74,7 @@ func newSyncLoop(cfg SyncConfig, j *batch.Store, now func() time.Time, log *slog
 		cfg.Idle = 30 * time.Second
 	}
 	if cfg.Final <= 0 {
-		cfg.Final = 750 * time.Millisecond
+		cfg.Final = 400 * time.Millisecond
 	}
 	// The syncer checks the endpoint; a bad one is refused before any tag.
 	if _, err := syncer.Run(canceledCtx(), nopJournal{}, syncer.Options{Endpoint: cfg.Endpoint}); err != nil && !errors.Is(err, context.Canceled) {
