@@ -105,7 +105,7 @@ func unreachable(b *testing.B) string {
 
 // silent is the URL of a backend that takes connections and never
 // answers, as one behind a dropping firewall or hung does.
-func silent(b *testing.B) string {
+func silent(b testing.TB) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)

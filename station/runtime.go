@@ -246,7 +246,11 @@ func (rt *Runtime) Run(ctx context.Context) (Summary, error) {
 	d.startLanes(laneCtx)
 	sum := d.loop(ctx)
 	if rt.sync != nil {
-		sum.Sync = rt.sync.finish(d.lastSync, stopSync, rt.cfg.OnEvent)
+		stopAt := d.stopAt
+		if stopAt.IsZero() {
+			stopAt = time.Now()
+		}
+		sum.Sync = rt.sync.finish(d.lastSync, stopAt, stopSync, rt.cfg.OnEvent)
 	}
 	sum.Held = rt.gate.Held()
 	return sum, nil
@@ -262,6 +266,7 @@ type dispatcher struct {
 	busy        map[string]bool
 	syncC       <-chan SyncState
 	lastSync    SyncState
+	stopAt      time.Time // when the stop began (wall clock, for bounds)
 	results     int
 	stopping    bool
 	why         string
@@ -421,6 +426,7 @@ func (d *dispatcher) stop(why string) {
 				rt.cfg.Station.cfg.Batch.ID, rt.target))
 		}
 		rt.setStopping(true)
+		d.stopAt = time.Now()
 		rt.gate.Pause()
 		d.graceC = time.After(rt.cfg.Grace)
 	} else if why != WhyTarget && d.why == WhyTarget {

@@ -213,13 +213,14 @@ func (s *syncLoop) sleep(ctx context.Context, d time.Duration, wake bool) bool {
 	}
 }
 
-// finish ends the loop: a reachable backend gets one last push, bounded by
-// Final, and every state until then is told to onEvent. last is the last
-// state the dispatcher saw; it runs on the dispatcher's goroutine.
-func (s *syncLoop) finish(last SyncState, cancel context.CancelFunc, onEvent func(Event)) SyncState {
+// finish ends the loop: a reachable backend gets one last push, until
+// Final after the stop began (the lanes wind down meanwhile), and every
+// state until then is told to onEvent. last is the last state the
+// dispatcher saw; it runs on the dispatcher's goroutine.
+func (s *syncLoop) finish(last SyncState, stopAt time.Time, cancel context.CancelFunc, onEvent func(Event)) SyncState {
 	if synced, end, err := s.journal.SyncState(); err == nil && end > synced && !last.Offline {
 		s.kick()
-		deadline := time.NewTimer(s.cfg.Final)
+		deadline := time.NewTimer(max(0, time.Until(stopAt.Add(s.cfg.Final))))
 		defer deadline.Stop()
 	wait:
 		for {
@@ -237,10 +238,15 @@ func (s *syncLoop) finish(last SyncState, cancel context.CancelFunc, onEvent fun
 	cancel()
 	<-s.stopped
 	select {
-	case st := <-s.states:
-		onEvent(Event{Kind: EvSync, Sync: &st, At: s.now()})
+	case <-s.states:
 	default:
 	}
+	// A push cut short by the stop may not have counted the last tags.
+	if synced, end, err := s.journal.SyncState(); err == nil {
+		s.backlog(synced, end)
+	}
+	st := s.st
+	onEvent(Event{Kind: EvSync, Sync: &st, At: s.now()})
 	return s.st
 }
 
