@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/tagline-station/tagline/batch"
@@ -30,6 +31,11 @@ type SyncConfig struct {
 	// doubles from MinBackoff up to MaxBackoff while the backend cannot be
 	// reached (defaults 250ms and 15s), and new tags do not shorten it.
 	MinBackoff, MaxBackoff time.Duration
+	// Linger is how long a caught-up sync waits after a new binding before
+	// it pushes (default 100ms), so that one request carries the tags of
+	// all lanes that finished meanwhile instead of one request, and one
+	// durable commit on each side, per tag.
+	Linger time.Duration
 	// Idle is how often a caught-up sync asks again without a new tag
 	// (default 30s), so that a backlog left by an earlier run drains.
 	Idle time.Duration
@@ -49,6 +55,7 @@ type syncLoop struct {
 	kickC   chan struct{}
 	states  chan SyncState // latest state; one slot, replaced
 	stopped chan struct{}
+	final   atomic.Bool // the run is ending: push without lingering
 
 	// owned by run's goroutine until stopped is closed
 	st SyncState
@@ -69,6 +76,9 @@ func newSyncLoop(cfg SyncConfig, j *batch.Store, now func() time.Time, log *slog
 	}
 	if cfg.MaxBackoff < cfg.MinBackoff {
 		cfg.MaxBackoff = max(15*time.Second, cfg.MinBackoff)
+	}
+	if cfg.Linger <= 0 {
+		cfg.Linger = 100 * time.Millisecond
 	}
 	if cfg.Idle <= 0 {
 		cfg.Idle = 30 * time.Second
@@ -205,11 +215,27 @@ func (s *syncLoop) sleep(ctx context.Context, d time.Duration, wake bool) bool {
 		case <-t.C:
 			return true
 		case <-s.kickC:
-			if wake {
-				return true
-			}
 			s.refresh()
+			if wake {
+				return s.linger(ctx)
+			}
 		}
+	}
+}
+
+// linger waits Linger for more bindings to join the next push, unless
+// the run is ending.
+func (s *syncLoop) linger(ctx context.Context) bool {
+	if s.final.Load() {
+		return true
+	}
+	t := time.NewTimer(s.cfg.Linger)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 
@@ -218,6 +244,7 @@ func (s *syncLoop) sleep(ctx context.Context, d time.Duration, wake bool) bool {
 // state until then is told to onEvent. last is the last state the
 // dispatcher saw; it runs on the dispatcher's goroutine.
 func (s *syncLoop) finish(last SyncState, stopAt time.Time, cancel context.CancelFunc, onEvent func(Event)) SyncState {
+	s.final.Store(true)
 	if synced, end, err := s.journal.SyncState(); err == nil && end > synced && !last.Offline {
 		s.kick()
 		deadline := time.NewTimer(max(0, time.Until(stopAt.Add(s.cfg.Final))))
