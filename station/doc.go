@@ -60,8 +60,9 @@
 //     cancelled, left behind, so Run returns within StallAfter plus the
 //     sync's Final bound when no tag is in progress.
 //   - The sync (SyncConfig) runs beside the lanes and never holds them: it
-//     is kicked after each PASS, pushes through syncer.Run one attempt at a
-//     time, backs off doubling from MinBackoff to MaxBackoff while the
+//     is kicked after each PASS and pushes Linger (100 ms) later, so one
+//     request carries the tags all lanes finished meanwhile, through
+//     syncer.Run one attempt at a time; it backs off doubling from MinBackoff to MaxBackoff while the
 //     backend cannot be reached (new tags do not shorten the wait), and
 //     reports backlog, last acknowledgement and offline as EvSync on each
 //     change. The journal's cursor moves only on the backend's ack
