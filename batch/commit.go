@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -53,7 +54,8 @@ type request struct {
 
 type committer struct {
 	db      *bolt.DB
-	mu      sync.RWMutex // held shared while sending, exclusive to close reqs
+	fault   atomic.Pointer[func() error] // see Store.InjectWriteFault
+	mu      sync.RWMutex                 // held shared while sending, exclusive to close reqs
 	closed  bool
 	reqs    chan *request
 	stopped chan struct{}
@@ -146,7 +148,7 @@ func (c *committer) run(group []*request) {
 		failed, err := c.attempt(live)
 		if failed < 0 {
 			if err != nil {
-				err = fmt.Errorf("journal commit failed, nothing in this group was recorded: %w", err)
+				err = fmt.Errorf("journal commit failed, nothing in this group was recorded: %w", writeFailure{err})
 				for _, r := range group {
 					r.err = err
 				}
@@ -174,6 +176,12 @@ func (c *committer) attempt(reqs []*request) (failed int, err error) {
 	tx, err := c.db.Begin(true)
 	if err != nil {
 		return -1, err
+	}
+	if f := c.fault.Load(); f != nil {
+		if err := (*f)(); err != nil {
+			_ = tx.Rollback()
+			return -1, err
+		}
 	}
 	// bbolt reads pages while it commits, too; damage found there fails
 	// the group instead of the process.

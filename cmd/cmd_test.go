@@ -552,7 +552,7 @@ func TestEncodeSimText(t *testing.T) {
 	c.must(0, "demo", "--count", "1")
 	id := demoBatchID(t, c)
 	r := c.must(0, "encode", "--journal", demoJournal, "--batch", id, "--reader", "sim", "--count", "2", "--no-tui",
-		"--sim-interval", "1ms", "--master-key-file", demoKeyFile)
+		"--sim-interval", "1ms", "--master-key-file", demoKeyFile, "--over-target")
 	if n := len(regexp.MustCompile(`(?m)^PASS  04[0-9A-F]{12}  DEMO-SKU  ctr 1  https://`).FindAllString(r.stdout, -1)); n != 2 {
 		t.Errorf("%d PASS lines:\n%s", n, r.stdout)
 	}
@@ -564,7 +564,7 @@ func TestEncodeSimText(t *testing.T) {
 	}
 	// Two simulated readers, one journal.
 	r = c.must(0, "encode", "--journal", demoJournal, "--batch", id, "--readers", "sim:a,sim:b", "--count", "4", "--json",
-		"--sim-interval", "1ms", "--master-key-file", demoKeyFile)
+		"--sim-interval", "1ms", "--master-key-file", demoKeyFile, "--over-target")
 	ls := parseTagLines(t, r.stdout)
 	readers := map[string]int{}
 	for _, l := range ls {
@@ -622,7 +622,7 @@ func TestEncodeInterruptIsClean(t *testing.T) {
 	done := make(chan result, 1)
 	go func() {
 		done <- c.run("encode", "--journal", demoJournal, "--batch", id, "--reader", "sim", "--no-tui",
-			"--sim-interval", "1h", "--master-key-file", demoKeyFile)
+			"--sim-interval", "1h", "--master-key-file", demoKeyFile, "--over-target")
 	}()
 	waitOrFail(t, first, 20*time.Second, "the first tag")
 	cancel()
@@ -851,7 +851,7 @@ func TestEncodeOperatorUI(t *testing.T) {
 		}
 		return nil
 	}
-	r := c.must(0, "encode", "--journal", demoJournal, "--batch", id, "--reader", "sim", "--sim-interval", "1ms", "--master-key-file", demoKeyFile)
+	r := c.must(0, "encode", "--journal", demoJournal, "--batch", id, "--reader", "sim", "--sim-interval", "1ms", "--master-key-file", demoKeyFile, "--over-target")
 	if got.Batch.ID != id || got.Gate == nil || len(got.Readers) != 1 || got.Readers[0] != "sim" || got.Logger == nil || got.Stats.Done != 1 {
 		t.Errorf("ui config: %+v", got)
 	}
@@ -860,11 +860,11 @@ func TestEncodeOperatorUI(t *testing.T) {
 	}
 	// --no-tui and --json keep the plain output on a terminal.
 	c.runUI = func(context.Context, uiConfig) error { t.Error("UI started with --no-tui"); return nil }
-	r = c.must(0, "encode", "--journal", demoJournal, "--batch", id, "--reader", "sim", "--count", "1", "--no-tui", "--sim-interval", "1ms", "--master-key-file", demoKeyFile)
+	r = c.must(0, "encode", "--journal", demoJournal, "--batch", id, "--reader", "sim", "--count", "1", "--no-tui", "--sim-interval", "1ms", "--master-key-file", demoKeyFile, "--over-target")
 	if !strings.Contains(r.stdout, "PASS  ") {
 		t.Errorf("no plain line: %s", r.stdout)
 	}
-	c.must(0, "encode", "--journal", demoJournal, "--batch", id, "--reader", "sim", "--count", "1", "--json", "--sim-interval", "1ms", "--master-key-file", demoKeyFile)
+	c.must(0, "encode", "--journal", demoJournal, "--batch", id, "--reader", "sim", "--count", "1", "--json", "--sim-interval", "1ms", "--master-key-file", demoKeyFile, "--over-target")
 }
 
 // A run's exit code is the worst of its tags: a verification failure (4)

@@ -46,6 +46,7 @@ type config struct {
 	Template      string `toml:"template,omitempty"`
 	KDF           string `toml:"kdf,omitempty"`
 	TokenFile     string `toml:"token_file,omitempty"`
+	Sync          string `toml:"sync,omitempty"`
 
 	// serve's settings.
 	Store           string            `toml:"store,omitempty"`
@@ -273,6 +274,11 @@ func (c *config) check(path string, lines map[string]int) error {
 	if c.KDF != "" || lines["kdf"] > 0 {
 		if _, err := keys.ParseScheme(c.KDF); err != nil {
 			return bad("kdf", err)
+		}
+	}
+	if c.Sync != "" || lines["sync"] > 0 {
+		if _, err := syncEndpoint(c.Sync); err != nil {
+			return bad("sync", errors.New("must be the backend's http or https URL, e.g. https://backend.example"))
 		}
 	}
 	if lines["key_versions"] > 0 && len(c.KeyVersions) == 0 {

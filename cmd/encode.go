@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"time"
 
@@ -32,6 +33,9 @@ type encodeOptions struct {
 	kdf           string
 	stationID     string
 	simInterval   time.Duration
+	sync          string
+	tokenFile     string
+	overTarget    bool
 }
 
 func newEncodeCmd(e *env) *cobra.Command {
@@ -62,10 +66,27 @@ Readers (--reader, or reader in the config file):
 On a terminal encode opens the operator UI; with --no-tui, --json or without
 a terminal it prints one line (or one JSON object) per tag as results come.
 
-Ctrl-C (or SIGTERM) stops the station cleanly: lanes stop taking new tags,
-a tag in progress is finished, and encode exits 0 unless a tag failed. A
-second Ctrl-C quits at once (the journal keeps any half-done tag open;
-tagline journal check lists it).
+Ctrl-C (or SIGTERM, or SIGHUP when the terminal closes) stops the station
+cleanly: lanes stop taking new tags, a tag in progress is finished, and
+encode exits 0 unless a tag failed. A second Ctrl-C quits at once (the
+journal keeps any half-done tag open; tagline journal check lists it).
+
+The station stops at the batch's target (tagline batch new --target): no
+tag starts once the batch's done tags and those in progress reach it.
+--over-target goes on past it.
+
+--sync URL (or sync in the config file) sends each binding to the backend
+(tagline serve) in the background as soon as it is journaled, with the
+bearer token tagline sync uses (--token-file, $TAGLINE_SYNC_TOKEN_FILE or
+token_file). The station never waits for the backend: while it cannot be
+reached the station keeps encoding, retries with a growing pause (at most
+15 s), and sends the backlog once it answers. What is left at the end is
+sent by the next encode --sync or by tagline sync.
+
+When the journal cannot be written (a full disk, an I/O error) every lane
+holds at once and no tag starts: free space (or fix the disk) and resume
+(p on the screen; without a screen the station checks the journal every
+5 s). The tag that failed is finished when presented again.
 
 --reencode rewrites the URL and file settings of tags that already carry
 this station's keys (keys are kept). It asks for confirmation on a terminal
@@ -100,6 +121,9 @@ after its keys are written. It asks for confirmation the same way.`,
 	masterKeyFileFlag(f, &o.masterKeyFile)
 	kdfFlag(f, &o.kdf)
 	f.StringVar(&o.stationID, "station-id", "", "this station's `ID` in the journal (default: station_id in the config file, else the host name)")
+	f.StringVar(&o.sync, "sync", "", "backend `URL` to send bindings to while encoding (default: sync in the config file; path /v1/sync when none)")
+	f.StringVar(&o.tokenFile, "token-file", "", "with --sync: `FILE` holding the bearer token (default $"+envSyncTokenFile+", else token_file in the config file)")
+	f.BoolVar(&o.overTarget, "over-target", false, "go on past the batch's target")
 	f.DurationVar(&o.simInterval, "sim-interval", 500*time.Millisecond, "with --reader sim: pause between one simulated tag's result and the next tag")
 	exclusive(c, "give one of --reader, --readers or --all-readers", "reader", "readers", "all-readers")
 	return c
@@ -135,6 +159,10 @@ func runEncode(cmd *cobra.Command, e *env, o *encodeOptions) error {
 		return err
 	}
 	master, err := e.loadStationMaster(o.kdf, o.masterKeyFile)
+	if err != nil {
+		return err
+	}
+	syncCfg, err := e.encodeSync(cmd, o)
 	if err != nil {
 		return err
 	}
@@ -186,11 +214,11 @@ func runEncode(cmd *cobra.Command, e *env, o *encodeOptions) error {
 		return err
 	}
 	readers, err := e.openReaders(cmd.Context(), specs, o.allReaders,
-		simFeederOptions{Interval: o.simInterval, Max: o.count, UID: e.simRandom})
+		simFeederOptions{Interval: o.simInterval, Max: o.count, UID: e.simRandom, Presented: e.simPresented})
 	if err != nil {
 		return err
 	}
-	defer readers.Close()
+	defer readers.closeWithin(time.Second)
 	if b.Test {
 		fmt.Fprintf(cmd.ErrOrStderr(), "tagline: note: batch %s is a test batch (master kcv %s); never ship its tags\n", b.ID, master.KCV())
 	}
@@ -208,6 +236,7 @@ func runEncode(cmd *cobra.Command, e *env, o *encodeOptions) error {
 	t, err := e.runStation(cmd.Context(), runOptions{
 		station: st, store: store, batch: b, readers: readers,
 		count: o.count, json: o.json, tui: useTUI, out: out, info: info,
+		overTarget: o.overTarget, sync: syncCfg,
 	})
 	if err != nil {
 		return err
@@ -224,6 +253,7 @@ func runEncode(cmd *cobra.Command, e *env, o *encodeOptions) error {
 		}
 		s += " done"
 	}
+	s += t.syncSummary()
 	fmt.Fprintln(sum, s)
 	return t.failureError()
 }
@@ -291,4 +321,28 @@ func readYes(r io.Reader) (bool, error) {
 		return true, nil
 	}
 	return false, nil
+}
+
+// encodeSync is the background sync of encode: --sync, else sync in the
+// config file; nil when neither names a backend.
+func (e *env) encodeSync(cmd *cobra.Command, o *encodeOptions) (*station.SyncConfig, error) {
+	raw, _, err := e.lookup(settingSync, o.sync)
+	if err != nil || raw == "" {
+		if err == nil && o.tokenFile != "" {
+			return nil, usageErrorf("add --sync URL", "--token-file only applies with --sync")
+		}
+		return nil, err
+	}
+	endpoint, err := syncEndpoint(raw)
+	if err != nil {
+		return nil, err
+	}
+	token, err := e.syncToken(o.tokenFile)
+	if err != nil {
+		return nil, err
+	}
+	if token != "" && endpoint.Scheme == "http" && !isLoopback(endpoint.Hostname()) {
+		fmt.Fprintf(cmd.ErrOrStderr(), "tagline: warning: %s is plain http: the token and the records travel unencrypted\n", endpoint.Redacted())
+	}
+	return &station.SyncConfig{Endpoint: endpoint.String(), Shown: endpoint.Redacted(), Token: token, Client: &http.Client{}}, nil
 }

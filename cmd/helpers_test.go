@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tagline-station/tagline/keys"
+	"github.com/tagline-station/tagline/reader/sim"
 	"github.com/tagline-station/tagline/sdm"
 )
 
@@ -32,6 +33,9 @@ type cli struct {
 	runUI     uiRunner
 	ctx       context.Context
 	stdout    *syncBuffer
+	stderr    *syncBuffer // nil: a buffer of each run's own
+	// simPresented is told of the simulated tags encode presents.
+	simPresented func(*sim.Tag)
 }
 
 type result struct {
@@ -72,14 +76,18 @@ func (c *cli) run(args ...string) result {
 	if out == nil {
 		out = &syncBuffer{}
 	}
-	var errb syncBuffer
-	e := newEnv(strings.NewReader(c.stdin), out, &errb)
+	errb := c.stderr
+	if errb == nil {
+		errb = &syncBuffer{}
+	}
+	e := newEnv(strings.NewReader(c.stdin), out, errb)
 	e.getenv = func(k string) string { return c.env[k] }
 	e.stdinTTY = c.stdinTTY
 	e.stdoutTTY = c.stdoutTTY
 	if c.runUI != nil {
 		e.runUI = c.runUI
 	}
+	e.simPresented = c.simPresented
 	code := run(ctx, e, args)
 	r := result{code: code, stdout: out.String(), stderr: errb.String()}
 	c.t.Logf("tagline %s\n%s", strings.Join(args, " "), r)

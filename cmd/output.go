@@ -112,6 +112,12 @@ type tally struct {
 	Code        int // worst exit code among the tags' last attempts
 	Start, Last time.Time
 
+	// Sync says the run synced in the background; SyncState is its state
+	// at the end. Held is the journal's refusal when the run ended on hold.
+	Sync      bool
+	SyncState station.SyncState
+	Held      error
+
 	open    map[string]failedTag // failed tags by UID, until a later attempt
 	anon    []failedTag          // failures before the UID was read
 	dupCode int

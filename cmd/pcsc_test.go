@@ -69,7 +69,7 @@ func TestSimAndEncodeThroughPCSC(t *testing.T) {
 	}
 
 	// The same tag again is a duplicate: exit 3 with what to do.
-	r = c.must(3, "encode", "--journal", "j.db", "--batch", "b1", "--reader", name, "--count", "1", "--no-tui", "--master-key-file", kf)
+	r = c.must(3, "encode", "--journal", "j.db", "--batch", "b1", "--reader", name, "--count", "1", "--no-tui", "--master-key-file", kf, "--over-target")
 	if !strings.Contains(r.stdout, "DUP   04A1B2C3D4E5F6  SKU-PCSC  already encoded in batch b1") || !strings.Contains(r.stdout, "hint: set this tag aside") {
 		t.Errorf("%s", r.stdout)
 	}
@@ -79,7 +79,7 @@ func TestSimAndEncodeThroughPCSC(t *testing.T) {
 
 	// --all-readers opens every PC/SC reader (one lane each, the reader
 	// named on each line); the tag in slot 0 is the duplicate.
-	r = c.must(3, "encode", "--journal", "j.db", "--batch", "b1", "--all-readers", "--count", "1", "--no-tui", "--master-key-file", kf)
+	r = c.must(3, "encode", "--journal", "j.db", "--batch", "b1", "--all-readers", "--count", "1", "--no-tui", "--master-key-file", kf, "--over-target")
 	if !strings.Contains(r.stdout, "DUP   ["+name+"]  04A1B2C3D4E5F6") {
 		t.Errorf("%s", r.stdout)
 	}

@@ -88,6 +88,20 @@ func (o *openedReaders) Close() {
 	}
 }
 
+// closeWithin closes the readers, waiting at most d: a reader stuck in
+// its driver must not keep a stopped station from exiting.
+func (o *openedReaders) closeWithin(d time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		o.Close()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(d):
+	}
+}
+
 func (o *openedReaders) names() []string {
 	var n []string
 	for _, l := range o.lanes {
@@ -218,13 +232,15 @@ type simFeederOptions struct {
 	Interval time.Duration // pause between a tag's result and the next tag
 	Max      int           // stop after this many tags (0: no limit)
 	UID      func() []byte // UID of the next tag; nil: random 04xxxxxxxxxxxx
+	// Presented, when set, is told of each tag before it is presented.
+	Presented func(*sim.Tag)
 }
 
 // simFeeder presents factory-fresh simulated tags to a sim.Reader, as an
 // operator would: the first at once; once a tag has its result, it waits
 // Interval and takes the tag away; once the lane has seen it leave, it
-// presents the next. It is driven by the lane's events (resultSeen,
-// removedSeen), never by guessing, so a tag is never swapped under a lane.
+// presents the next. It is driven by the lane's events (ResultSeen,
+// RemovedSeen), never by guessing, so a tag is never swapped under a lane.
 type simFeeder struct {
 	r       *sim.Reader
 	opts    simFeederOptions
@@ -243,13 +259,13 @@ func notify(c chan struct{}) {
 	}
 }
 
-// resultSeen tells the feeder that the tag in the field has its result.
-func (f *simFeeder) resultSeen() { notify(f.result) }
+// ResultSeen tells the feeder that the tag in the field has its result.
+func (f *simFeeder) ResultSeen() { notify(f.result) }
 
-// removedSeen tells the feeder that the lane saw the tag leave.
-func (f *simFeeder) removedSeen() { notify(f.removed) }
+// RemovedSeen tells the feeder that the lane saw the tag leave.
+func (f *simFeeder) RemovedSeen() { notify(f.removed) }
 
-func (f *simFeeder) run(ctx context.Context) {
+func (f *simFeeder) Run(ctx context.Context) {
 	wait := func(c <-chan struct{}) bool {
 		select {
 		case <-ctx.Done():
@@ -263,7 +279,11 @@ func (f *simFeeder) run(ctx context.Context) {
 		if f.opts.UID != nil {
 			opts.UID = f.opts.UID()
 		}
-		f.r.Present(sim.New(opts))
+		tag := sim.New(opts)
+		if f.opts.Presented != nil {
+			f.opts.Presented(tag)
+		}
+		f.r.Present(tag)
 		if !wait(f.result) {
 			return
 		}

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/tagline-station/tagline/reader/sim"
 	"golang.org/x/term"
 )
 
@@ -41,6 +43,9 @@ type env struct {
 	closeLog  func() error
 	runUI     uiRunner
 	simRandom func() []byte // UID source of simulated tags; nil: random
+	// simPresented is told of every simulated tag encode presents, so a
+	// test can read it again as a phone would.
+	simPresented func(*sim.Tag)
 }
 
 func newEnv(stdin io.Reader, stdout, stderr io.Writer) *env {
@@ -82,17 +87,27 @@ func (e *env) config() (config, error) {
 }
 
 // Execute runs tagline with args (without the program name) and returns
-// the process exit code. The first SIGINT or SIGTERM cancels the command's
+// the process exit code. The first SIGINT, SIGTERM or SIGHUP cancels the command's
 // context, which long-running commands treat as "stop cleanly"; a second
 // one ends the process at once.
 func Execute(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := stopContext()
 	defer stop()
 	go func() {
 		<-ctx.Done()
 		stop() // restore the default action for the next signal
 	}()
 	return run(ctx, newEnv(stdin, stdout, stderr), args)
+}
+
+// stopSignals stop a command cleanly: Ctrl-C, a service manager's
+// SIGTERM, and SIGHUP when the terminal closes, which would otherwise
+// kill the station in the middle of a tag.
+var stopSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP}
+
+// stopContext is cancelled by the first of stopSignals.
+func stopContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), stopSignals...)
 }
 
 // run executes the command tree with an env and a context of the caller's.

@@ -26,6 +26,7 @@ var (
 	settingTemplate  = setting{flag: "template", key: "template"}
 	settingReader    = setting{flag: "reader", key: "reader"}
 	settingTokenFile = setting{flag: "token-file", env: envSyncTokenFile, key: "token_file"}
+	settingSync      = setting{flag: "sync", key: "sync"}
 )
 
 // lookup returns the setting's value and where it came from ("--kdf",

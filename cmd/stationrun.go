@@ -2,9 +2,10 @@ package cmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
-	"sync"
+	"strings"
 	"time"
 
 	"github.com/tagline-station/tagline/batch"
@@ -27,57 +28,79 @@ type runOptions struct {
 	info  io.Writer // waiting and reader messages
 	// grace bounds how long a stop waits for tags in progress.
 	grace time.Duration
+	// overTarget lets the run go past the batch's target.
+	overTarget bool
+	// sync, when set, sends bindings to the backend as they are journaled.
+	sync *station.SyncConfig
 }
 
-// runStation runs one lane per reader until the count is reached, ctx is
-// cancelled (Ctrl-C) or the operator quits the UI. A stop never cuts a tag
-// in half: lanes are paused between tags, tags in progress finish (up to
-// the grace period), and only then are the lanes cancelled.
+// runStation runs one lane per reader, through the station's runtime,
+// until the count or the batch's target is reached, ctx is cancelled
+// (Ctrl-C, SIGTERM, SIGHUP) or the operator quits the UI. cmd only shows
+// what the runtime reports: result lines, JSON or the screen.
 func (e *env) runStation(ctx context.Context, o runOptions) (*tally, error) {
-	if o.grace == 0 {
-		o.grace = 20 * time.Second
-	}
-	// The lanes' context is cancelled only by the stop below, never
-	// directly by Ctrl-C, so that a tag in progress is not torn.
-	laneCtx, cancelLanes := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelLanes()
-
 	r := &stationRun{
-		e:           e,
-		o:           o,
-		gate:        &station.Gate{},
-		events:      make(chan station.Event), // unbuffered: the dispatcher's view is exact
-		cancelLanes: cancelLanes,
-		feeders:     map[string]*simFeeder{},
-		multi:       len(o.readers.lanes) > 1,
-		uiQuit:      make(chan error, 1),
-		uiStopped:   make(chan struct{}),
-		uiCancel:    func() {},
-		busy:        map[string]bool{},
-		lost:        map[string]bool{},
+		e:        e,
+		o:        o,
+		gate:     &station.Gate{},
+		multi:    len(o.readers.lanes) > 1,
+		uiQuit:   make(chan error, 1),
+		uiCancel: func() {},
+		lost:     map[string]bool{},
+		feeders:  map[string]bool{},
 	}
-	r.startLanes(laneCtx)
+	lanes := make([]station.RunLane, 0, len(o.readers.lanes))
+	for _, l := range o.readers.lanes {
+		rl := station.RunLane{Reader: l.r}
+		if l.feeder != nil {
+			rl.Feeder = l.feeder
+			r.feeders[l.name] = true
+		}
+		lanes = append(lanes, rl)
+	}
+	cfg := station.RunConfig{
+		Station: o.station, Lanes: lanes, Gate: r.gate, Count: o.count,
+		OverTarget: o.overTarget, Grace: o.grace, Sync: o.sync,
+		OnEvent: r.onEvent, Notice: r.notice, Logger: e.log,
+	}
+	if !o.tui {
+		// No screen to resume from: the runtime re-probes the journal.
+		cfg.HoldRetry = 5 * time.Second
+	}
+	rt, err := station.NewRuntime(cfg)
+	if errors.Is(err, station.ErrTargetReached) {
+		return nil, withHint(err, "encode --over-target goes on past the target; tagline batch new makes the next batch")
+	}
+	if err != nil {
+		return nil, err
+	}
+	r.rt = rt
 	r.t = &tally{Start: e.now()}
 	r.t.Last = r.t.Start
 	if o.tui {
 		r.startUI(ctx)
 	}
 	defer func() { r.uiCancel() }()
-	return r.dispatch(ctx)
+	sum, err := rt.Run(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r.t.Sync = o.sync != nil
+	r.t.SyncState = sum.Sync
+	r.t.Held = sum.Held
+	r.waitForUI(ctx)
+	return r.t, r.uiErr
 }
 
-// stationRun is the state of one run that the dispatcher alone reads and
-// writes, so it needs no lock.
+// stationRun is what cmd keeps of a run: the tally and the screen. Its
+// methods run on the runtime's event goroutine, so it needs no lock.
 type stationRun struct {
-	e           *env
-	o           runOptions
-	gate        *station.Gate
-	events      chan station.Event
-	cancelLanes context.CancelFunc
-	lanesDone   chan struct{}
-	feeders     map[string]*simFeeder // simulated lanes, by reader name
-	t           *tally
-	multi       bool // result lines name their reader only when there are several
+	e     *env
+	o     runOptions
+	rt    *station.Runtime
+	gate  *station.Gate
+	t     *tally
+	multi bool // result lines name their reader only when there are several
 
 	// The UI, when there is one.
 	uiEvents  chan station.Event
@@ -87,30 +110,10 @@ type stationRun struct {
 	uiErr     error
 	uiDone    bool
 
-	busy     map[string]bool // a tag is in progress on the reader
-	lost     map[string]bool // the reader was lost and not yet back
-	stopping bool
-	graceC   <-chan time.Time
-}
-
-// startLanes starts one lane per reader, and a feeder beside each
-// simulated one. lanesDone is closed once every lane has returned.
-func (r *stationRun) startLanes(laneCtx context.Context) {
-	var wg sync.WaitGroup
-	limit := r.o.count
-	for _, l := range r.o.readers.lanes {
-		if l.feeder != nil {
-			r.feeders[l.name] = l.feeder
-			go l.feeder.run(laneCtx)
-		}
-		wg.Add(1)
-		go func(l *lane) {
-			defer wg.Done()
-			_ = r.o.station.Lane(laneCtx, l.r, station.LaneOptions{Gate: r.gate, Limit: limit}, r.events)
-		}(l)
-	}
-	r.lanesDone = make(chan struct{})
-	go func() { wg.Wait(); close(r.lanesDone) }()
+	lost    map[string]bool // the reader was lost and not yet back
+	feeders map[string]bool // simulated lanes, by reader name
+	stopped bool
+	offline bool // the sync was last seen offline
 }
 
 // startUI starts the operator's screen. It gets the events through a
@@ -118,6 +121,7 @@ func (r *stationRun) startLanes(laneCtx context.Context) {
 func (r *stationRun) startUI(ctx context.Context) {
 	e, o := r.e, r.o
 	r.uiEvents = make(chan station.Event, 64)
+	r.uiStopped = make(chan struct{})
 	var uiCtx context.Context
 	uiCtx, r.uiCancel = context.WithCancel(ctx)
 	stats, _ := o.store.Stats(o.batch.ID)
@@ -138,54 +142,35 @@ func (r *stationRun) startUI(ctx context.Context) {
 		err := e.runUI(uiCtx, cfg)
 		r.uiQuit <- err
 		close(r.uiStopped)
+		r.rt.Stop("operator quit")
 	}()
 }
 
-// dispatch is the one loop that sees every lane event, Ctrl-C, the UI
-// quitting and the grace timer, until every lane has returned.
-func (r *stationRun) dispatch(ctx context.Context) (*tally, error) {
-	sigC := ctx.Done()
-	for {
-		select {
-		case ev := <-r.events:
-			r.e.logEvent(ev)
-			r.handleEvent(ev)
-			r.forwardToUI(ev)
-		case <-sigC:
-			sigC = nil // a closed Done channel would fire on every turn
-			if !r.o.tui {
-				fmt.Fprintln(r.o.info, "stopping: finishing the tag in progress (Ctrl-C again to quit at once)")
-			}
-			r.stop("interrupted")
-		case err := <-r.uiQuit:
-			r.uiErr, r.uiDone = err, true
-			r.stop("operator quit")
-		case <-r.graceC:
-			r.e.log.Warn("grace period over; cancelling tags in progress")
-			r.cancelLanes()
-		case <-r.lanesDone:
-			r.waitForUI(ctx)
-			return r.t, r.uiErr
-		}
-	}
+// onEvent logs, counts and shows one event of the run.
+func (r *stationRun) onEvent(ev station.Event) {
+	r.e.logEvent(ev)
+	r.showEvent(ev)
+	r.forwardToUI(ev)
 }
 
-// handleEvent tracks which readers are busy or lost, and reports each
-// result; the screen is left to the UI when there is one.
-func (r *stationRun) handleEvent(ev station.Event) {
+// showEvent prints what the operator without a screen should see.
+func (r *stationRun) showEvent(ev station.Event) {
 	switch ev.Kind {
 	case station.EvWaiting:
-		if !r.o.tui && !r.lost[ev.Reader] && r.feeders[ev.Reader] == nil && !r.stopping {
+		if !r.o.tui && !r.lost[ev.Reader] && !r.feeders[ev.Reader] && !r.stopped {
 			fmt.Fprintf(r.o.info, "waiting for a tag on %s (Ctrl-C to stop)\n", ev.Reader)
 		}
 		r.lost[ev.Reader] = false
-	case station.EvArrived:
-		r.busy[ev.Reader] = true
 	case station.EvResult:
-		r.handleResult(ev)
-	case station.EvRemoved:
-		if f := r.feeders[ev.Reader]; f != nil {
-			f.removedSeen()
+		if ev.Result != nil {
+			r.t.add(ev.Result, r.e.now())
+			if !r.o.tui {
+				if r.o.json {
+					_ = writeJSON(r.o.out, toTagJSON(ev.Result))
+				} else {
+					writeResultLine(r.o.out, ev.Result, r.multi)
+				}
+			}
 		}
 	case station.EvReaderLost:
 		// Said once per loss, so a reader that stays away does not flood
@@ -194,38 +179,41 @@ func (r *stationRun) handleEvent(ev station.Event) {
 			fmt.Fprintf(r.o.info, "tagline: reader %s: %v (retrying)\n", ev.Reader, ev.Err)
 		}
 		r.lost[ev.Reader] = true
-	case station.EvStopped:
-		r.busy[ev.Reader] = false
-	}
-}
-
-// handleResult counts and prints one tag's result, and stops the run once
-// the count is reached or, when stopping, once no tag is in progress.
-func (r *stationRun) handleResult(ev station.Event) {
-	r.busy[ev.Reader] = false
-	if f := r.feeders[ev.Reader]; f != nil {
-		f.resultSeen()
-	}
-	if ev.Result != nil {
-		r.t.add(ev.Result, r.e.now())
+	case station.EvStalled:
 		if !r.o.tui {
-			if r.o.json {
-				_ = writeJSON(r.o.out, toTagJSON(ev.Result))
-			} else {
-				writeResultLine(r.o.out, ev.Result, r.multi)
-			}
+			fmt.Fprintf(r.o.info, "tagline: reader %s: %v\n", ev.Reader, ev.Err)
 		}
-	}
-	if r.o.count > 0 && r.t.Total >= r.o.count {
-		r.stop("count reached")
-	}
-	if r.stopping && !r.anyBusy() {
-		r.cancelLanes()
+	case station.EvSync:
+		r.showSync(ev.Sync)
 	}
 }
 
-// forwardToUI hands an event to the UI, or notices that the operator quit
-// it while the event waited.
+// showSync prints the sync's changes between online and offline; the
+// screen shows its backlog all the time.
+func (r *stationRun) showSync(s *station.SyncState) {
+	if s == nil || r.o.tui || s.Offline == r.offline {
+		return
+	}
+	r.offline = s.Offline
+	if s.Offline {
+		fmt.Fprintf(r.o.info, "sync: %s unreachable (%d pending; encoding goes on, sending resumes when it answers): %s\n",
+			s.Endpoint, s.Backlog, oneLine(fmt.Sprint(s.Err)))
+		return
+	}
+	fmt.Fprintf(r.o.info, "sync: %s answers again (%d pending)\n", s.Endpoint, s.Backlog)
+}
+
+// notice prints the runtime's sentences when there is no screen.
+func (r *stationRun) notice(msg string) {
+	if strings.HasPrefix(msg, "stopping") {
+		r.stopped = true
+	}
+	if !r.o.tui {
+		fmt.Fprintln(r.o.info, msg)
+	}
+}
+
+// forwardToUI hands an event to the UI, unless the operator quit it.
 func (r *stationRun) forwardToUI(ev station.Event) {
 	if r.uiEvents == nil || r.uiDone {
 		return
@@ -234,7 +222,6 @@ func (r *stationRun) forwardToUI(ev station.Event) {
 	case r.uiEvents <- ev:
 	case r.uiErr = <-r.uiQuit:
 		r.uiDone = true
-		r.stop("operator quit")
 	}
 }
 
@@ -245,8 +232,8 @@ func (r *stationRun) waitForUI(ctx context.Context) {
 	}
 	close(r.uiEvents)
 	if !r.uiDone {
-		// The run ended on its own (count reached): the UI
-		// shows the final state until the operator quits it.
+		// The run ended on its own (count reached) or the UI quit:
+		// the UI shows the final state until the operator quits it.
 		select {
 		case r.uiErr = <-r.uiQuit:
 		case <-ctx.Done():
@@ -255,29 +242,6 @@ func (r *stationRun) waitForUI(ctx context.Context) {
 		}
 	}
 	<-r.uiStopped
-}
-
-func (r *stationRun) anyBusy() bool {
-	for _, b := range r.busy {
-		if b {
-			return true
-		}
-	}
-	return false
-}
-
-// stop pauses the lanes between tags and starts the grace period; the
-// lanes are cancelled at once only when no tag is in progress.
-func (r *stationRun) stop(why string) {
-	if !r.stopping {
-		r.stopping = true
-		r.e.log.Info("station stopping", "why", why)
-		r.gate.Pause()
-		r.graceC = time.After(r.o.grace)
-	}
-	if !r.anyBusy() {
-		r.cancelLanes()
-	}
 }
 
 // logEvent writes a lane event to the --log file; never to the screen.
@@ -298,5 +262,25 @@ func (e *env) logEvent(ev station.Event) {
 		e.log.Warn("reader lost", "reader", ev.Reader, "err", ev.Err)
 	case station.EvStopped:
 		e.log.Info("lane stopped", "reader", ev.Reader)
+	case station.EvStalled:
+		e.log.Warn("reader stalled", "reader", ev.Reader, "err", ev.Err)
+	case station.EvHold:
+		e.log.Error("every lane holds", "err", ev.Err)
+	case station.EvSync:
+		if s := ev.Sync; s != nil {
+			e.log.Debug("sync state", "endpoint", s.Endpoint, "backlog", s.Backlog, "last_ack", s.LastAck, "offline", s.Offline, "err", s.Err)
+		}
 	}
+}
+
+// syncSummary is the sync's part of a run's closing line.
+func (t *tally) syncSummary() string {
+	if !t.Sync {
+		return ""
+	}
+	s := t.SyncState
+	if s.Backlog == 0 {
+		return fmt.Sprintf("; sync: all sent to %s", s.Endpoint)
+	}
+	return fmt.Sprintf("; sync: %d not yet acknowledged by %s (the next encode --sync or tagline sync sends them)", s.Backlog, s.Endpoint)
 }

@@ -33,4 +33,48 @@
 //     tag reclaimed by reset is encoded again as a re-encode.
 //   - Time comes from Config.Now and randomness from Config.Rand, so a lane
 //     replays byte for byte against a recorded transcript.
+//
+// # The runtime
+//
+// A Runtime (NewRuntime, RunConfig) owns one run of the station: the
+// lanes, their Gate, the journal's hold, the batch target and the
+// background sync; cmd only turns flags and config into a RunConfig and
+// shows the events. Its invariants:
+//   - A tag starts at one point only, Gate.enter, under the gate's lock:
+//     after the lane's wait returned a tag and before the encoder touches
+//     it. Pause (the operator's, a stop, a hold) takes the same lock, so no
+//     tag starts once Pause has returned; it also cancels the lanes' waits
+//     for a tag, and a tag that arrives anyway is closed untouched and taken
+//     up after resume.
+//   - A commit the file system refuses (batch.ErrWriteFailed: a full disk,
+//     an I/O error) closes the gate for every lane before that tag's result
+//     is reported (EvHold, once per hold, with a HoldError that says what to
+//     do). Gate.Resume then first probes the journal (batch.Store.Probe) and
+//     keeps the hold while it still refuses; RunConfig.HoldRetry re-probes
+//     by itself for a station without a screen. A PASS is reported only
+//     after its binding is durable, and a tag keyed before its binding was
+//     refused keeps its open intent, so it is finished when presented again:
+//     no PASS is lost.
+//   - The batch target is counted with the tags in progress: no tag starts
+//     once done + in progress reaches it (unless OverTarget, or a
+//     re-encode), and the run stops; tags in progress that fail let the
+//     lanes go on. NewRuntime refuses a batch already at its target
+//     (ErrTargetReached).
+//   - A stop (ctx cancelled: Ctrl-C, SIGTERM, SIGHUP; Stop; the count or
+//     target reached) closes the gate, lets tags in progress finish (up to
+//     Grace), then cancels the lanes. A reader that does not give up a wait
+//     within StallAfter is reported (EvStalled) and, once the lanes are
+//     cancelled, left behind, so Run returns within StallAfter plus the
+//     sync's Final bound when no tag is in progress.
+//   - The sync (SyncConfig) runs beside the lanes and never holds them: it
+//     is kicked after each PASS and pushes Linger (100 ms) later, so one
+//     request carries the tags all lanes finished meanwhile, through
+//     syncer.Run one attempt at a time; it backs off doubling from MinBackoff to MaxBackoff while the
+//     backend cannot be reached (new tags do not shorten the wait), and
+//     reports backlog, last acknowledgement and offline as EvSync on each
+//     change. The journal's cursor moves only on the backend's ack
+//     (syncer's invariant 1); what is left when the run ends is sent by the
+//     next run or by tagline sync.
+//   - The runtime's events reach RunConfig.OnEvent from one goroutine, in
+//     the order it saw them; OnEvent may block, which holds the lanes.
 package station

@@ -2,9 +2,10 @@ package station
 
 import (
 	"context"
-	"sync"
+	"errors"
 	"time"
 
+	"github.com/tagline-station/tagline/batch"
 	"github.com/tagline-station/tagline/reader"
 )
 
@@ -46,57 +47,6 @@ type SyncState struct {
 	Err      error     // the last attempt's error, if any (never key bytes)
 }
 
-// Gate pauses lanes between tags; a lane never stops in the middle of one.
-type Gate struct {
-	mu     sync.Mutex
-	paused bool
-	resume chan struct{}
-}
-
-// Pause makes lanes wait before their next tag.
-func (g *Gate) Pause() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if !g.paused {
-		g.paused, g.resume = true, make(chan struct{})
-	}
-}
-
-// Resume lets lanes go on.
-func (g *Gate) Resume() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.paused {
-		g.paused = false
-		close(g.resume)
-	}
-}
-
-// Paused reports the gate's state.
-func (g *Gate) Paused() bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.paused
-}
-
-func (g *Gate) wait(ctx context.Context) error {
-	if g == nil {
-		return nil
-	}
-	g.mu.Lock()
-	ch, paused := g.resume, g.paused
-	g.mu.Unlock()
-	if !paused {
-		return nil
-	}
-	select {
-	case <-ch:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 // LaneOptions tune a lane.
 type LaneOptions struct {
 	Gate *Gate
@@ -104,11 +54,17 @@ type LaneOptions struct {
 	Limit int
 	// RetryAfter is the pause after a reader error (default 1s).
 	RetryAfter time.Duration
+	// StallAfter is how long a reader may take to give up a wait it was
+	// told to end (a pause, a stop) before the lane reports it stalled
+	// (EvStalled) and, when stopping, leaves it behind (default 500ms).
+	StallAfter time.Duration
 }
 
 // Lane runs one reader until ctx ends or Limit results were produced:
 // wait for a tag, encode it, report, wait for it to leave. A reader error
-// is reported and retried; it never ends the lane.
+// is reported and retried; it never ends the lane. A journal that refuses
+// a write closes the gate for every lane (EvHold) before the result is
+// reported.
 func (s *Station) Lane(ctx context.Context, r reader.Reader, opts LaneOptions, events chan<- Event) error {
 	name := r.Info().Name
 	emit := func(e Event) {
@@ -123,16 +79,23 @@ func (s *Station) Lane(ctx context.Context, r reader.Reader, opts LaneOptions, e
 	if retry == 0 {
 		retry = time.Second
 	}
+	w := &laneWaiter{r: r, gate: opts.Gate, stallAfter: opts.StallAfter, emit: emit}
+	if w.stallAfter <= 0 {
+		w.stallAfter = 500 * time.Millisecond
+	}
 	for n := 0; opts.Limit == 0 || n < opts.Limit; {
 		if err := opts.Gate.wait(ctx); err != nil {
 			return nil
 		}
 		emit(Event{Kind: EvWaiting})
-		tag, err := r.WaitTag(ctx)
+		tag, err := w.waitTag(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
 		if err != nil {
+			if opts.Gate.Paused() || errors.Is(err, context.Canceled) {
+				continue // a pause ended the wait
+			}
 			emit(Event{Kind: EvReaderLost, Err: err})
 			select {
 			case <-time.After(retry):
@@ -141,12 +104,22 @@ func (s *Station) Lane(ctx context.Context, r reader.Reader, opts LaneOptions, e
 			}
 			continue
 		}
+		if !opts.Gate.enter(name) {
+			// Paused, held or refused since the wait began: the tag
+			// stays as it is, and is taken up after the gate opens.
+			_ = tag.Close()
+			continue
+		}
 		emit(Event{Kind: EvArrived, UID: upperHex(tag.UID())})
 		res := s.Encode(ctx, tag, name)
 		_ = tag.Close()
 		n++
+		if batch.IsWriteFailure(res.Err) {
+			opts.Gate.hold(res.Err)
+		}
 		emit(Event{Kind: EvResult, UID: res.UID, Result: &res})
-		if err := r.WaitRemoved(ctx); err == nil {
+		w.indicate(ctx, res.Outcome == Encoded || res.Outcome == Finished)
+		if err := w.waitRemoved(ctx); err == nil {
 			emit(Event{Kind: EvRemoved, UID: res.UID})
 		}
 	}

@@ -373,6 +373,9 @@ func Explain(err error) (reason, hint string) {
 		return "the tag's SUN message did not verify" + step, "present the tag again; if it fails twice set it aside"
 	case errors.Is(err, apdu.ErrIntegrity):
 		return "communication error" + step, "present the tag again"
+	case errors.Is(err, batch.ErrWriteFailed):
+		return "the journal could not be written (disk full or I/O error)" + step,
+			"every lane holds: free space on the journal's disk (or fix it), then resume; present this tag again to finish it"
 	case errkind.Of(err) == errkind.Journal, errkind.Of(err) == errkind.Busy, errors.Is(err, batch.ErrInvalid):
 		return "journal error: " + err.Error(), "stop the line and run tagline journal check"
 	case errors.Is(err, reader.ErrNoReader), errors.Is(err, reader.ErrStackUnavailable):
