@@ -45,7 +45,7 @@ func TestRekeyAndResetThroughPCSC(t *testing.T) {
 		t.Fatalf("reset: %+v", ls)
 	}
 	// The reset tag is factory: encode takes it again as a rework.
-	c.must(0, "encode", "--journal", "j.db", "--batch", "b1", "--reader", name, "--count", "1", "--json", "--master-key-file", kf)
+	c.must(0, "encode", "--journal", "j.db", "--batch", "b1", "--reader", name, "--count", "1", "--json", "--over-target", "--master-key-file", kf)
 	c.must(0, "journal", "check", "--journal", "j.db")
 
 	cancel()

@@ -71,7 +71,7 @@ func TestEncodeReaderAliases(t *testing.T) {
 	c := newCLI(t)
 	c.must(0, "demo", "--count", "1")
 	id := demoBatchID(t, c)
-	r := c.must(0, "encode", "--journal", demoJournal, "--batch", id, "--readers", "left=sim,right=sim:b", "--count", "4", "--json",
+	r := c.must(0, "encode", "--journal", demoJournal, "--batch", id, "--readers", "left=sim,right=sim:b", "--count", "4", "--json", "--over-target",
 		"--sim-interval", "1ms", "--master-key-file", demoKeyFile)
 	names := map[string]int{}
 	for _, l := range parseTagLines(t, r.stdout) {
@@ -81,7 +81,7 @@ func TestEncodeReaderAliases(t *testing.T) {
 		t.Errorf("results per reader: %v", names)
 	}
 	c.must(2, "encode", "--journal", demoJournal, "--batch", id, "--readers", "a=sim,a=sim:b", "--count", "1", "--master-key-file", demoKeyFile)
-	checkUILaneNames(t, c, "encode", "--journal", demoJournal, "--batch", id, "--readers", "left=sim,right=sim:b", "--count", "2",
+	checkUILaneNames(t, c, "encode", "--journal", demoJournal, "--batch", id, "--readers", "left=sim,right=sim:b", "--count", "2", "--over-target",
 		"--sim-interval", "1ms", "--master-key-file", demoKeyFile)
 }
 
