@@ -53,7 +53,7 @@ func (r *Report) problem(format string, args ...any) {
 // freelist must not move under it), so commits wait while it runs; the
 // journal's own checks read a snapshot and let commits go on.
 func (s *Store) Check() (Report, error) {
-	rep := Report{Path: s.path}
+	rep := Report{Path: s.Path()}
 	tx, err := s.db.Begin(!s.readOnly)
 	if err != nil {
 		return rep, fmt.Errorf("check journal %s: %w", s.path, closedErr(err))

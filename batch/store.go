@@ -65,6 +65,11 @@ type Options struct {
 	// holding it makes Open wait, then fail with ErrLocked). Writes return
 	// ErrReadOnly.
 	ReadOnly bool
+	// CopyOf marks the file as a private copy of the journal at that path
+	// (package snapshot makes one while a station holds the journal):
+	// Path and messages name the journal, and Close removes the copy.
+	// Only with ReadOnly.
+	CopyOf string
 }
 
 // Store is one station's journal. Its methods are safe for concurrent use.
@@ -75,6 +80,7 @@ type Store struct {
 	station  string
 	created  time.Time
 	readOnly bool
+	copyOf   string // the journal this file is a copy of, if it is one
 	c        *committer
 
 	closeOnce sync.Once
@@ -143,7 +149,11 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open journal %s: %w: %s; the file was left untouched, restore it from a backup or move it aside and start a new journal (tagline journal check reports it)", path, ErrCorrupt, damagedMetaProblem(m))
 	}
 	if opts.ReadOnly {
-		return openBolt(path, opts, true)
+		s, err := openBolt(path, opts, true)
+		if err == nil {
+			s.copyOf = opts.CopyOf
+		}
+		return s, err
 	}
 	// Inspect under a shared lock first: nothing below writes to a file
 	// that has not shown our meta bucket and sound pages.
@@ -538,8 +548,13 @@ func closedErr(err error) error {
 	return err
 }
 
-// Path is the journal file.
-func (s *Store) Path() string { return s.path }
+// Path is the journal file (the journal's own, for a copy).
+func (s *Store) Path() string {
+	if s.copyOf != "" {
+		return s.copyOf
+	}
+	return s.path
+}
 
 // StationID is the station the journal belongs to.
 func (s *Store) StationID() string { return s.station }
@@ -557,6 +572,11 @@ func (s *Store) Close() error {
 			_ = guard(func() error { return s.db.Update(func(*bolt.Tx) error { return nil }) })
 		}
 		s.closeErr = s.db.Close()
+		if s.copyOf != "" {
+			if err := os.Remove(s.path); err != nil && s.closeErr == nil {
+				s.closeErr = err
+			}
+		}
 	})
 	return s.closeErr
 }
@@ -572,4 +592,16 @@ func keySeq(k []byte) (uint64, bool) {
 		return 0, false
 	}
 	return binary.BigEndian.Uint64(k), true
+}
+
+// WriteSnapshot writes a consistent copy of the whole journal to w, as of
+// one read transaction, and returns its size. Writers go on meanwhile.
+func (s *Store) WriteSnapshot(w io.Writer, size func(int64) error) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		if err := size(tx.Size()); err != nil {
+			return err
+		}
+		_, err := tx.WriteTo(w)
+		return err
+	})
 }

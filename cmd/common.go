@@ -52,6 +52,9 @@ func (e *env) openJournal(path, stationID string) (*batch.Store, error) {
 	}
 	e.log.Info("open journal", "path", path, "station_id", stationID)
 	st, err := batch.Open(path, batch.Options{StationID: stationID, Now: e.now})
+	if errors.Is(err, batch.ErrLocked) {
+		return nil, heldError(path, err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -65,7 +68,11 @@ func (e *env) openJournalRO(path string) (*batch.Store, error) {
 		return nil, err
 	}
 	e.log.Info("open journal read-only", "path", path)
-	return batch.Open(path, batch.Options{ReadOnly: true, Now: e.now})
+	st, err := batch.Open(path, batch.Options{ReadOnly: true, Now: e.now})
+	if errors.Is(err, batch.ErrLocked) {
+		return e.openHeldCopy(path, err)
+	}
+	return st, err
 }
 
 // journalExists reports a missing journal file as errNoJournal (exit 5),

@@ -176,6 +176,7 @@ func runEncode(cmd *cobra.Command, e *env, o *encodeOptions) error {
 		return err
 	}
 	defer store.Close()
+	defer e.shareJournal(store)()
 	b, err := store.GetBatch(o.batchID)
 	if err != nil {
 		return err

@@ -106,6 +106,13 @@ func (s *syncLine) waitText(sub string, d time.Duration) {
 // away) and taps the backend with it.
 func (s *syncLine) phoneTap(addr, uid string) (int, map[string]any) {
 	s.t.Helper()
+	code, ans, _ := tap(s.t, addr, s.phoneRead(uid), true)
+	return code, ans
+}
+
+// phoneRead reads the tag afresh as a phone does and returns its URL.
+func (s *syncLine) phoneRead(uid string) string {
+	s.t.Helper()
 	s.mu.Lock()
 	tag := s.tags[uid]
 	s.mu.Unlock()
@@ -123,8 +130,7 @@ func (s *syncLine) phoneTap(addr, uid string) (int, map[string]any) {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	code, ans, _ := tap(s.t, addr, u, true)
-	return code, ans
+	return u
 }
 
 // genuineWithin taps the tag until the backend accepts it as genuine.

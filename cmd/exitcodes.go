@@ -23,7 +23,8 @@ const (
 	ExitUsage   = 2 // bad flags or arguments, bad configuration, bad master key or template
 	ExitTag     = 3 // a tag or reader error: a tag could not be encoded, no reader, reader stack gone
 	ExitVerify  = 4 // verification failure: a tag failed QA, a read-back SUN message did not verify
-	ExitJournal = 5 // journal error: locked, corrupt, foreign or newer format
+	ExitJournal = 5 // journal error: corrupt, foreign, unwritable or newer format
+	ExitBusy    = 6 // the journal is held by a running station (or another tagline process)
 )
 
 // exitCodesHelp is shown in the root command's --help.
@@ -33,7 +34,8 @@ const exitCodesHelp = `Exit codes:
   2  usage: bad flags or arguments, bad config file, bad master key or template
   3  tag or reader error: a tag failed or was a duplicate, no reader, reader stack unavailable
   4  verification failure: a tag failed QA (its read-back SUN message did not verify)
-  5  journal error: locked by another process, corrupt, foreign, another station's, or newer format`
+  5  journal error: corrupt, unwritable, foreign, another station's, or newer format
+  6  busy: a running station (or another tagline process) holds the journal; try again when it stops`
 
 // cliError carries an explicit exit code and an optional hint line.
 type cliError struct {
@@ -109,8 +111,10 @@ func classify(err error) int {
 		return ExitTag
 	case errkind.Verification:
 		return ExitVerify
-	case errkind.Busy, errkind.Journal:
-		return ExitJournal // busy shares the journal's code for now
+	case errkind.Busy:
+		return ExitBusy
+	case errkind.Journal:
+		return ExitJournal
 	}
 	return ExitFailure // none, network
 }
@@ -119,7 +123,7 @@ func classify(err error) int {
 func hintFor(err error) string {
 	switch {
 	case errors.Is(err, batch.ErrLocked):
-		return "only one tagline process may use a journal at a time: wait for it or stop it (a running tagline encode holds it until it ends)"
+		return "a running station holds the journal until it stops; batch list/show/export, journal check and verify read it meanwhile, other commands wait for it to stop"
 	case errors.Is(err, batch.ErrCorrupt):
 		return "stop the line; tagline never repairs a journal: keep the damaged file for analysis"
 	case errors.Is(err, batch.ErrWrongStation):

@@ -25,7 +25,7 @@ var sentinelExitCodes = []struct {
 	err  error
 	want int
 }{
-	{"batch.ErrLocked", batch.ErrLocked, ExitJournal},
+	{"batch.ErrLocked", batch.ErrLocked, ExitBusy},
 	{"batch.ErrCorrupt", batch.ErrCorrupt, ExitJournal},
 	{"batch.ErrForeign", batch.ErrForeign, ExitJournal},
 	{"batch.ErrWrongStation", batch.ErrWrongStation, ExitJournal},
@@ -134,7 +134,7 @@ func TestMixedErrorsTakeTheGraverCode(t *testing.T) {
 		want int
 	}{
 		{apdu.ErrTag, batch.ErrCorrupt, ExitJournal},
-		{batch.ErrInvalid, batch.ErrLocked, ExitJournal},
+		{batch.ErrInvalid, batch.ErrLocked, ExitBusy},
 		{sdm.ErrBadMAC, batch.ErrForeign, ExitJournal},
 		{batch.ErrNoBatch, encoder.ErrReadBack, ExitVerify},
 		{reader.ErrTagRemoved, sdm.ErrBadMAC, ExitVerify},

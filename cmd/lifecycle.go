@@ -159,6 +159,7 @@ func (r *lifeRun) proveBatch(kdfFlag string) error {
 // out; with several readers, one lane each, as encode runs them.
 func (r *lifeRun) run(cmd *cobra.Command) error {
 	defer r.store.Close()
+	defer r.e.shareJournal(r.store)()
 	specs, err := r.readerSpecs()
 	if err != nil {
 		return err

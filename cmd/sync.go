@@ -274,7 +274,7 @@ func syncError(err error) error {
 	var he *syncer.HTTPError
 	switch {
 	case errors.Is(err, batch.ErrLocked):
-		return withCode(ExitJournal, err, "tagline encode holds the journal while it runs: sync when the station stops, or keep tagline sync --watch running, which retries")
+		return withCode(ExitBusy, err, "a running station holds the journal: give it --sync URL (or sync in its config file) to send while it encodes, sync when it stops, or keep tagline sync --watch running, which retries")
 	case errors.As(err, &he) && he.Status == http.StatusUnauthorized:
 		return withCode(ExitFailure, err, "the backend does not know this token: check --token-file (or $"+envSyncTokenFile+") against the tokens tagline serve was given")
 	case errors.As(err, &he) && he.Status == http.StatusForbidden:

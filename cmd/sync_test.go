@@ -213,14 +213,14 @@ func TestSyncFailures(t *testing.T) {
 	}
 	assertNoSecret(t, testSyncToken, r)
 
-	// The journal held by another process (a running station): exit 5.
+	// The journal held by another process (a running station): exit 6.
 	store, err := batch.Open(l.journal, batch.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r = c.must(5, "sync", "--endpoint", "http://"+addr, "--journal", l.journal, "--token-file", tokFile)
+	r = c.must(6, "sync", "--endpoint", "http://"+addr, "--journal", l.journal, "--token-file", tokFile)
 	store.Close()
-	if !strings.Contains(r.stderr, "hint: tagline encode holds the journal while it runs") {
+	if !strings.Contains(r.stderr, "hint: a running station holds the journal: give it --sync URL") {
 		t.Errorf("stderr: %s", r.stderr)
 	}
 
@@ -286,7 +286,7 @@ func TestSyncExitCodes(t *testing.T) {
 		{syncError(fmt.Errorf("x: %w", syncer.ErrGaveUp)), 1},
 		{syncError(fmt.Errorf("%w: %w", syncer.ErrRejected, &syncer.HTTPError{Status: 401})), 1},
 		{syncError(fmt.Errorf("x: %w", syncer.ErrBadAck)), 1},
-		{syncError(fmt.Errorf("x: %w", batch.ErrLocked)), 5},
+		{syncError(fmt.Errorf("x: %w", batch.ErrLocked)), 6},
 		{syncError(errors.New("sync: recording the ack of seq 3: disk full")), 5},
 		{syncError(fmt.Errorf("x: %w", batch.ErrCorrupt)), 5},
 	} {
