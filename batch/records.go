@@ -65,7 +65,12 @@ type Batch struct {
 	Test bool `json:"test"`
 	// LRP marks a batch whose tags are switched to LRP mode, for good,
 	// once personalised: asked for by name (--lrp) and fixed at creation.
-	LRP       bool        `json:"lrp,omitempty"`
+	LRP bool `json:"lrp,omitempty"`
+	// Simulated marks a batch encoded from the simulated reader: set by
+	// MarkSimulated before its first binding, and then its bindings go
+	// out marked (manifests, sync) so that no backend takes them for
+	// real tags unless told to.
+	Simulated bool        `json:"simulated,omitempty"`
 	Notes     string      `json:"notes,omitempty"`
 	Status    BatchStatus `json:"status"`
 	CreatedAt time.Time   `json:"created_at"`
@@ -85,6 +90,10 @@ type Binding struct {
 	Outcome      Outcome   `json:"outcome"`
 	Attempts     int       `json:"attempts"`
 	ReadCtr      uint32    `json:"read_ctr"`
+	// Simulated is the batch's mark, derived from the batch record where
+	// bindings leave the journal (Pending, Export); it is not stored with
+	// the binding.
+	Simulated bool `json:"simulated,omitempty"`
 	StartedAt    time.Time `json:"started_at"`
 	CompletedAt  time.Time `json:"completed_at"`
 	Seq          uint64    `json:"seq"`
