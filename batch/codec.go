@@ -302,8 +302,9 @@ func decodeIntent(data []byte) (Intent, error) {
 }
 
 const (
-	batchTest = 1 << 0
-	batchLRP  = 1 << 2 // bit 1 left free for another flag
+	batchTest      = 1 << 0
+	batchSimulated = 1 << 1
+	batchLRP       = 1 << 2
 )
 
 func encodeBatch(b *Batch) []byte {
@@ -325,6 +326,9 @@ func encodeBatch(b *Batch) []byte {
 	}
 	if b.LRP {
 		flags |= batchLRP
+	}
+	if b.Simulated {
+		flags |= batchSimulated
 	}
 	e.byte1(flags)
 	return e.sealed()
@@ -353,11 +357,12 @@ func decodeBatch(data []byte) (Batch, error) {
 	if v >= recordV2 {
 		b.KDF = d.str()
 		flags := d.byte1()
-		if flags&^(batchTest|batchLRP) != 0 {
+		if flags&^(batchTest|batchLRP|batchSimulated) != 0 {
 			d.fail(fmt.Errorf("unknown batch flags %#x", flags))
 		}
 		b.Test = flags&batchTest != 0
 		b.LRP = flags&batchLRP != 0
+		b.Simulated = flags&batchSimulated != 0
 	}
 	if d.err == nil {
 		if b.Status != StatusOpen && b.Status != StatusClosed {

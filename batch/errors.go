@@ -30,9 +30,11 @@ var (
 	// ErrInvalid: an argument failed validation; nothing was written.
 	ErrInvalid = errkind.New(errkind.Usage, "invalid journal input")
 
-	ErrNoBatch     = errkind.New(errkind.Usage, "no such batch")
-	ErrBatchExists = errkind.New(errkind.Usage, "batch already exists")
-	ErrBatchClosed = errkind.New(errkind.Usage, "batch is closed")
+	// ErrMixedReaders: simulated and real tags in one batch.
+	ErrMixedReaders = errkind.New(errkind.Usage, "simulated and real tags cannot share a batch")
+	ErrNoBatch      = errkind.New(errkind.Usage, "no such batch")
+	ErrBatchExists  = errkind.New(errkind.Usage, "batch already exists")
+	ErrBatchClosed  = errkind.New(errkind.Usage, "batch is closed")
 	// ErrDuplicate: the tag already has a binding. Use errors.As with
 	// *DuplicateError for the batch and time.
 	ErrDuplicate = errkind.New(errkind.Tag, "tag already encoded")

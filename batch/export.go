@@ -123,6 +123,7 @@ func (s *Store) Export(w io.Writer, batchID string, opts ExportOptions) (ExportS
 				if err == nil && (rec.BatchID != batchID || rec.Seq != seq) {
 					err = fmt.Errorf("%w: the record is of batch %s, seq %d", ErrCorrupt, rec.BatchID, rec.Seq)
 				}
+				rec.Simulated = b.Simulated
 				if err != nil {
 					// Nothing after a damaged record is written, and the
 					// trailer never is: a manifest without its trailer
@@ -203,6 +204,9 @@ func appendJSONHeader(dst []byte, b Batch, station string, since uint64) []byte 
 	if b.Test {
 		dst = append(dst, `,"test":true`...)
 	}
+	if b.Simulated {
+		dst = append(dst, `,"simulated":true`...)
+	}
 	return append(dst, "}\n"...)
 }
 
@@ -236,6 +240,10 @@ func AppendRecordJSON(dst []byte, r *Binding) []byte {
 	dst = appendTime(dst, r.StartedAt)
 	dst = append(dst, `","completed_at":"`...)
 	dst = appendTime(dst, r.CompletedAt)
+	if r.Simulated {
+		// Only when set, so that real records keep their bytes.
+		return append(dst, "\",\"simulated\":true}\n"...)
+	}
 	return append(dst, "\"}\n"...)
 }
 
@@ -350,6 +358,9 @@ func appendCSVTrailer(dst []byte, b Batch, station string, since uint64, s Expor
 	}
 	if b.Test {
 		cells = append(cells, [2]string{"test", "true"})
+	}
+	if b.Simulated {
+		cells = append(cells, [2]string{"simulated", "true"})
 	}
 	for _, kv := range cells {
 		dst = append(dst, ',')

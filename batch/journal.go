@@ -220,6 +220,27 @@ func (s *Store) CloseBatch(id string) error {
 	})
 }
 
+// MarkSimulated marks a batch as encoded from the simulated reader. A
+// batch that already holds bindings of real tags is refused
+// (ErrMixedReaders), and a marked batch stays marked.
+func (s *Store) MarkSimulated(id string) error {
+	return s.write(func(tx *bolt.Tx) error {
+		bk, err := buckets(tx)
+		if err != nil {
+			return err
+		}
+		b, err := getBatch(bk, id)
+		if err != nil || b.Simulated {
+			return err
+		}
+		if doneIn(bk, id) > 0 {
+			return fmt.Errorf("%w: batch %s holds real tags", ErrMixedReaders, id)
+		}
+		b.Simulated = true
+		return bk.batches.Put([]byte(id), encodeBatch(&b))
+	})
+}
+
 // Stats returns the counters of a batch.
 func (s *Store) Stats(id string) (BatchStats, error) {
 	var out BatchStats

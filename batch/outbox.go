@@ -53,6 +53,7 @@ func (s *Store) Pending(limit int) ([]Binding, error) {
 		if err != nil {
 			return err
 		}
+		simulated := map[string]bool{}
 		c := bk.outbox.Cursor()
 		for k, v := c.Seek(seqKey(from + 1)); k != nil && len(out) < limit; k, v = c.Next() {
 			seq, ok := keySeq(k)
@@ -63,6 +64,16 @@ func (s *Store) Pending(limit int) ([]Binding, error) {
 			if err != nil {
 				return err
 			}
+			sim, seen := simulated[b.BatchID]
+			if !seen {
+				bt, err := getBatch(bk, b.BatchID)
+				if err != nil {
+					return fmt.Errorf("%w: binding %d names batch %s: %w", ErrCorrupt, seq, b.BatchID, err)
+				}
+				sim = bt.Simulated
+				simulated[b.BatchID] = sim
+			}
+			b.Simulated = sim
 			out = append(out, b)
 		}
 		return nil

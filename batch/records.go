@@ -65,7 +65,12 @@ type Batch struct {
 	Test bool `json:"test"`
 	// LRP marks a batch whose tags are switched to LRP mode, for good,
 	// once personalised: asked for by name (--lrp) and fixed at creation.
-	LRP       bool        `json:"lrp,omitempty"`
+	LRP bool `json:"lrp,omitempty"`
+	// Simulated marks a batch encoded from the simulated reader: set by
+	// MarkSimulated before its first binding, and then its bindings go
+	// out marked (manifests, sync) so that no backend takes them for
+	// real tags unless told to.
+	Simulated bool        `json:"simulated,omitempty"`
 	Notes     string      `json:"notes,omitempty"`
 	Status    BatchStatus `json:"status"`
 	CreatedAt time.Time   `json:"created_at"`
@@ -75,19 +80,23 @@ type Batch struct {
 // Binding is the durable record that a tag left the line personalised.
 // MasterKCV is a key check value; key bytes never reach the journal.
 type Binding struct {
-	UID          string    `json:"uid"`
-	SKU          string    `json:"sku"`
-	BatchID      string    `json:"batch_id"`
-	StationID    string    `json:"station_id"`
-	KeyVersion   byte      `json:"key_version"`
-	MasterKCV    string    `json:"master_kcv"`
-	TemplateHash string    `json:"template_hash"`
-	Outcome      Outcome   `json:"outcome"`
-	Attempts     int       `json:"attempts"`
-	ReadCtr      uint32    `json:"read_ctr"`
-	StartedAt    time.Time `json:"started_at"`
-	CompletedAt  time.Time `json:"completed_at"`
-	Seq          uint64    `json:"seq"`
+	UID          string  `json:"uid"`
+	SKU          string  `json:"sku"`
+	BatchID      string  `json:"batch_id"`
+	StationID    string  `json:"station_id"`
+	KeyVersion   byte    `json:"key_version"`
+	MasterKCV    string  `json:"master_kcv"`
+	TemplateHash string  `json:"template_hash"`
+	Outcome      Outcome `json:"outcome"`
+	Attempts     int     `json:"attempts"`
+	ReadCtr      uint32  `json:"read_ctr"`
+	// Simulated is the batch's mark, derived from the batch record where
+	// bindings leave the journal (Pending, Export); it is not stored with
+	// the binding.
+	Simulated   bool      `json:"simulated,omitempty"`
+	StartedAt   time.Time `json:"started_at"`
+	CompletedAt time.Time `json:"completed_at"`
+	Seq         uint64    `json:"seq"`
 }
 
 // IntentState is what the journal knows of an intent's last attempt.

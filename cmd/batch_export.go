@@ -65,14 +65,16 @@ func runBatchExport(cmd *cobra.Command, e *env, o *batchExportOptions, id string
 		return err
 	}
 	defer store.Close()
-	if _, err := store.GetBatch(id); err != nil {
-		return err
-	}
 	// A manifest is shipped and trusted under its checksum; it is never
-	// made from a journal that journal check calls corrupt.
+	// made from a journal that journal check calls corrupt. The check
+	// comes first, so that damage to a batch's record is reported as
+	// damage, not as a batch that does not exist.
 	if err := store.Verify(); err != nil {
 		return withCode(ExitJournal, fmt.Errorf("no manifest exported: %w", err),
 			"run tagline journal check; restore the journal from a backup before exporting")
+	}
+	if _, err := store.GetBatch(id); err != nil {
+		return err
 	}
 	opts := batch.ExportOptions{Format: o.format, Since: o.since}
 	if o.output == "" || o.output == "-" {

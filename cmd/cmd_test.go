@@ -561,7 +561,7 @@ func TestEncodeSimText(t *testing.T) {
 	if !strings.Contains(r.stdout, "2 tags in") || !strings.Contains(r.stdout, "batch "+id+": 3 of 1 done") {
 		t.Errorf("summary:\n%s", r.stdout)
 	}
-	if !strings.Contains(r.stderr, "presents simulated tags") {
+	if !strings.Contains(r.stderr, "is simulated: its tags are marked so") {
 		t.Errorf("no sim note: %s", r.stderr)
 	}
 	// Two simulated readers, one journal.

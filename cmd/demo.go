@@ -197,7 +197,7 @@ func createDemoBatch(e *env, store *batch.Store, template string, target int, sc
 	id := base
 	for i := 2; ; i++ {
 		b, err := store.CreateBatch(batch.Batch{ID: id, SKU: demoSKU, Target: target, Template: template, KeyVersion: demoKeyVersion,
-			KDF: string(scheme), Test: true, Notes: "tagline demo", LRP: lrp})
+			KDF: string(scheme), Test: true, Simulated: true, Notes: "tagline demo", LRP: lrp})
 		if errors.Is(err, batch.ErrBatchExists) && i < 100 {
 			id = fmt.Sprintf("%s-%d", base, i)
 			continue

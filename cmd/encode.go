@@ -12,7 +12,6 @@ import (
 
 	"github.com/tagline-station/tagline/batch"
 	"github.com/tagline-station/tagline/keys"
-	"github.com/tagline-station/tagline/reader"
 	"github.com/tagline-station/tagline/sdm"
 	"github.com/tagline-station/tagline/station"
 )
@@ -210,6 +209,9 @@ func runEncode(cmd *cobra.Command, e *env, o *encodeOptions) error {
 	if err := e.checkEncodeLRP(cmd, b, o.lrp, o.yes); err != nil {
 		return err
 	}
+	if err := e.markSimulated(store, &b, specs, o.allReaders); err != nil {
+		return err
+	}
 	st, err := station.New(station.Config{Journal: store, Batch: b, Deriver: deriver, Template: tmpl, Reencode: o.reencode, Now: e.now})
 	if err != nil {
 		return err
@@ -223,10 +225,8 @@ func runEncode(cmd *cobra.Command, e *env, o *encodeOptions) error {
 	if b.Test {
 		fmt.Fprintf(cmd.ErrOrStderr(), "tagline: note: batch %s is a test batch (master kcv %s); never ship its tags\n", b.ID, master.KCV())
 	}
-	for _, l := range readers.lanes {
-		if l.spec.Kind == reader.KindSim {
-			fmt.Fprintf(cmd.ErrOrStderr(), "tagline: note: reader %s presents simulated tags; they are journaled in batch %s like real ones\n", l.name, b.ID)
-		}
+	if b.Simulated {
+		fmt.Fprint(cmd.ErrOrStderr(), simulatedNote(b))
 	}
 
 	useTUI := !o.noTUI && !o.json && e.stdoutTTY && uiAvailable

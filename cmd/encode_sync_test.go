@@ -171,7 +171,7 @@ func testEncodeSync(t *testing.T, store func(*cli) string) {
 	c.must(0, "batch", "new", "--journal", "j.db", "--id", "b1", "--sku", "SKU-1", "--target", "1000", "--key-version", "1", "--template", demoTemplate)
 	st := store(c)
 	serveArgs := func(listen string) []string {
-		return []string{"--listen", listen, "--store", st, "--template", demoTemplate, "--master-key-file", keyFile, "--token-file", tokFile}
+		return []string{"--listen", listen, "--store", st, "--template", demoTemplate, "--master-key-file", keyFile, "--token-file", tokFile, "--accept-simulated"}
 	}
 	addr, stopServe := startServe(t, c, serveArgs("127.0.0.1:0")...)
 

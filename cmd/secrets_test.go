@@ -99,7 +99,7 @@ func noKeyInAnythingWritten(t *testing.T, kdf keys.Scheme) {
 	serveLog := c.path("serve.log")
 	addr, stop := startServe(t, c, "--log", serveLog, "--log-level", "debug", "--listen", "127.0.0.1:0",
 		"--store", "bolt:"+c.path("serve.db"), "--template", secretsTemplate, "--master-key-file", keyFile,
-		"--kdf", string(kdf), "--token-file", tokFile, "--default-redirect", "https://brand.example/")
+		"--kdf", string(kdf), "--token-file", tokFile, "--default-redirect", "https://brand.example/", "--accept-simulated")
 	get := func(name, path string, api bool, want int) {
 		t.Helper()
 		status, body, header := getAsPhone(t, "http://"+addr+path, api)

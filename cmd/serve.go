@@ -34,6 +34,7 @@ type serveOptions struct {
 	tokenFile       string
 	logLevel        string
 	rollout         string
+	acceptSimulated bool
 }
 
 func newServeCmd(e *env) *cobra.Command {
@@ -97,6 +98,7 @@ stops serve gracefully: the listener closes and requests in flight finish.`,
 	f.StringVar(&o.defaultRedirect, "default-redirect", "", "`URL` for genuine taps of SKUs without --redirect")
 	f.StringVar(&o.rejectRedirect, "reject-redirect", "", "`URL` for browsers whose tap was not genuine (?result=... is added; default: a short text page)")
 	f.StringVar(&o.tokenFile, "token-file", "", "`FILE` of sync tokens, one per line, each optionally followed by its station (default $"+envSyncTokenFile+", else token_file in the config file)")
+	f.BoolVar(&o.acceptSimulated, "accept-simulated", false, "take bindings of simulated batches (tagline demo, encode --reader sim), for trials; a production backend refuses them")
 	f.StringVar(&o.rollout, "rollout", "", "`FROM:TO`: during a key rotation (tagline rekey) accept taps of tags bound with FROM that answer with TO's keys")
 	f.StringVar(&o.logLevel, "log-level", "info", "`LEVEL` of the JSON log: debug (one line per tap), info, warn or error")
 	return c
@@ -173,7 +175,7 @@ func runServe(cmd *cobra.Command, e *env, o *serveOptions) error {
 	srv, err := serve.New(serve.Config{
 		Addr: o.listen, Template: raw, Master: master, Scheme: scheme, KeyVersions: versions,
 		Redirects: redirects, DefaultURL: o.defaultRedirect, RejectURL: o.rejectRedirect,
-		Tokens: tokens, Store: st, Logger: logger, Rollout: rollout,
+		Tokens: tokens, Store: st, Logger: logger, Rollout: rollout, AcceptSimulated: o.acceptSimulated,
 	})
 	if err != nil {
 		if exitCode(err) == ExitFailure {

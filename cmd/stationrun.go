@@ -126,17 +126,18 @@ func (r *stationRun) startUI(ctx context.Context) {
 	uiCtx, r.uiCancel = context.WithCancel(ctx)
 	stats, _ := o.store.Stats(o.batch.ID)
 	cfg := uiConfig{
-		Batch:   o.batch,
-		Stats:   stats,
-		Readers: o.readers.names(),
-		Events:  r.uiEvents,
-		Gate:    r.gate,
-		Now:     e.now,
-		In:      e.stdin,
-		Out:     e.stdout,
-		NoColor: e.noColor,
-		LogPath: e.logFile,
-		Logger:  e.log, // the --log file, never the screen
+		Batch:     o.batch,
+		Simulated: o.batch.Simulated,
+		Stats:     stats,
+		Readers:   o.readers.names(),
+		Events:    r.uiEvents,
+		Gate:      r.gate,
+		Now:       e.now,
+		In:        e.stdin,
+		Out:       e.stdout,
+		NoColor:   e.noColor,
+		LogPath:   e.logFile,
+		Logger:    e.log, // the --log file, never the screen
 	}
 	go func() {
 		err := e.runUI(uiCtx, cfg)

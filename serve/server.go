@@ -45,6 +45,10 @@ type Config struct {
 	// Rollout, when set, accepts taps of tags moved from one key version
 	// to the next before their new binding arrives (see Rollout).
 	Rollout Rollout
+	// AcceptSimulated takes bindings of simulated batches (tagline demo,
+	// encode --reader sim), for trials; otherwise a chunk holding one is
+	// refused whole.
+	AcceptSimulated bool
 
 	// Redirects maps a SKU to the URL a genuine tap of it is sent to;
 	// DefaultURL is used for other SKUs. RejectURL, when set, receives

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"time"
@@ -72,6 +73,14 @@ func (s *Server) handleSync(w http.ResponseWriter, r *http.Request) {
 	if len(c.Records) == 0 {
 		fail(http.StatusUnprocessableEntity, "a chunk without records has nothing to acknowledge")
 		return
+	}
+	if !s.cfg.AcceptSimulated {
+		for _, rec := range c.Records {
+			if rec.Simulated {
+				fail(http.StatusUnprocessableEntity, fmt.Sprintf("record seq %d (tag %s) is of batch %s, a simulated batch: this backend takes real tags only (start tagline serve with --accept-simulated for trials)", rec.Seq, rec.UID, rec.BatchID))
+				return
+			}
+		}
 	}
 	sum := sha256.Sum256(body)
 	res, err := s.store.ApplySync(r.Context(), store.Upload{Key: key, BodySHA256: hex.EncodeToString(sum[:]), Chunk: c})
