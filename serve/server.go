@@ -54,6 +54,10 @@ type Config struct {
 	Redirects  map[string]string
 	DefaultURL string
 	RejectURL  string
+	// Pages are the shopper's pages (see pages.go); Verdict signs genuine
+	// taps (see verdict.go).
+	Pages   Pages
+	Verdict VerdictConfig
 
 	// Tokens maps each bearer token accepted on POST /v1/sync to the
 	// station it may upload for, or "*" for any station.
@@ -104,6 +108,8 @@ type Server struct {
 	tokens    []token
 	handler   http.Handler
 	now       func() time.Time
+	pages     *pageSet
+	verdict   *verdictSigner
 }
 
 type token struct {
@@ -169,6 +175,9 @@ func New(cfg Config) (*Server, error) {
 		s.byVersion[v] = d
 	}
 	if err := s.addRolloutVersions(scheme, master); err != nil {
+		return nil, err
+	}
+	if err := s.initWeb(); err != nil {
 		return nil, err
 	}
 	for tok, st := range cfg.Tokens {
