@@ -34,6 +34,7 @@ type serveOptions struct {
 	tokenFile       string
 	logLevel        string
 	rollout         string
+	web             serveWebOptions
 }
 
 func newServeCmd(e *env) *cobra.Command {
@@ -95,9 +96,10 @@ stops serve gracefully: the listener closes and requests in flight finish.`,
 	f.UintSliceVar(&o.keyVersions, "key-version", []uint{1}, "key `VERSIONS` taps are verified with, tried in order (repeat or comma separate)")
 	f.StringArrayVar(&o.redirects, "redirect", nil, "`SKU=URL`: send genuine taps of that SKU to URL (repeatable)")
 	f.StringVar(&o.defaultRedirect, "default-redirect", "", "`URL` for genuine taps of SKUs without --redirect")
-	f.StringVar(&o.rejectRedirect, "reject-redirect", "", "`URL` for browsers whose tap was not genuine (?result=... is added; default: a short text page)")
+	f.StringVar(&o.rejectRedirect, "reject-redirect", "", "`URL` for browsers whose tap was not genuine (?result=... is added; default: the built-in pages)")
 	f.StringVar(&o.tokenFile, "token-file", "", "`FILE` of sync tokens, one per line, each optionally followed by its station (default $"+envSyncTokenFile+", else token_file in the config file)")
 	f.StringVar(&o.rollout, "rollout", "", "`FROM:TO`: during a key rotation (tagline rekey) accept taps of tags bound with FROM that answer with TO's keys")
+	serveWebFlags(f, &o.web)
 	f.StringVar(&o.logLevel, "log-level", "info", "`LEVEL` of the JSON log: debug (one line per tap), info, warn or error")
 	return c
 }
@@ -170,10 +172,14 @@ func runServe(cmd *cobra.Command, e *env, o *serveOptions) error {
 	if len(tokens) == 0 {
 		logger.Warn("no sync tokens: POST /v1/sync refuses every upload (give --token-file)")
 	}
+	pages, verdict, err := o.web.config()
+	if err != nil {
+		return err
+	}
 	srv, err := serve.New(serve.Config{
 		Addr: o.listen, Template: raw, Master: master, Scheme: scheme, KeyVersions: versions,
 		Redirects: redirects, DefaultURL: o.defaultRedirect, RejectURL: o.rejectRedirect,
-		Tokens: tokens, Store: st, Logger: logger, Rollout: rollout,
+		Tokens: tokens, Store: st, Logger: logger, Rollout: rollout, Pages: pages, Verdict: verdict,
 	})
 	if err != nil {
 		if exitCode(err) == ExitFailure {

@@ -18,7 +18,7 @@
 // above the last accepted one for that UID (see package store). Results
 // and their status codes for API clients (Accept: application/json):
 //
-//	genuine      200  {"result":"genuine","uid":"04…","sku":"…","read_ctr":7,"url":"…"}
+//	genuine      200  {"result":"genuine","uid":"04…","sku":"…","batch":"…","read_ctr":7,"url":"…","verdict":"v1.…"}
 //	replayed     409  the counter was not above the last accepted one
 //	unknown_tag  404  the MAC verifies with our keys but no station has synced the tag
 //	bad_mac      403  PICCData or SDMMAC do not verify with any configured key version
@@ -35,8 +35,46 @@
 //
 // A HEAD on the tap path is answered 405 and decides nothing, so that a
 // link preview does not spend the counter. Browsers get a 302 to Config.Redirects[sku] (else DefaultURL) for a
-// genuine tap, and a 302 to RejectURL?result=… or a short text page with
-// the status above otherwise. Every tap answer is Cache-Control: no-store.
+// genuine tap, and a 302 to RejectURL?result=… otherwise; with no URL to
+// send them to they get the shopper's page of the result, with the status
+// above. Every tap answer is Cache-Control: no-store.
+//
+// # Shopper pages
+//
+// The pages (pages/*.html, embedded; html/template) are genuine (product
+// name from Config.Pages.Products, SKU, batch, tag UID, and whether this
+// is the first tap since the station's read-back: the counter is the
+// binding's read_ctr+1, else how many reads came between), replayed (the
+// link was opened before: a copied, shared or bookmarked URL, a phone
+// opening it twice, or a copied tag's link; tap again), not genuine
+// (bad_mac and malformed), unknown (MAC ours, no binding yet) and error.
+// Each is mobile-first, one small self-contained document (inline CSS, no
+// script, no external asset; Content-Security-Policy default-src 'none'),
+// with a lang attribute, one h1, and the verdict in words next to its
+// colour. A brand overrides the genuine and replayed pages per SKU with
+// Config.Pages.Dir/<SKU>/<page>.html, parsed over the built-in set (define
+// "body" to keep the layout, or "layout" too), read once at New (at most
+// MaxPageBytes each) and rendered once with sample data so that a broken
+// template stops New.
+//
+// # Signed verdict
+//
+// With Config.Verdict.KeyFile (an HMAC-SHA256 key of 32 to 64 bytes the
+// brand also holds; raw, or a file of only hex digits), a genuine tap's
+// redirect URL gets ?tagline_verdict=<verdict> (Config.Verdict.Param), and
+// the JSON answer a "verdict" field with the same string:
+//
+//	verdict = "v1." + B64(payload) + "." + B64(HMAC-SHA256(key, "v1." + B64(payload)))
+//	payload = {"uid":"04…","sku":"…","batch":"…","ctr":7,"result":"genuine","iat":1777636800,"exp":1777636920}
+//
+// B64 is unpadded base64url (RFC 4648 §5); the payload is UTF-8 JSON, iat
+// and exp Unix seconds, exp = iat + Config.Verdict.TTL (default 2
+// minutes). The brand's page checks, in this order: the string starts
+// with "v1." and its last "." splits off the MAC; the MAC over everything
+// before that dot, compared in constant time; the payload decodes; result
+// is "genuine"; now < exp. To make a verdict single-use as well, it keeps
+// each (uid, ctr) it accepted until its exp. The key is never logged,
+// served or shown in an error (only its length).
 //
 // POST /v1/sync needs "Authorization: Bearer <token>" (Config.Tokens maps
 // a token to the station it may upload for, or "*") and an

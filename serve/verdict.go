@@ -18,7 +18,8 @@ import (
 // The format is in doc.go ("Signed verdict").
 type VerdictConfig struct {
 	// KeyFile holds the HMAC-SHA256 key the brand shares with this
-	// backend: 32 to 64 bytes, raw or as hex. No key file: no verdict.
+	// backend: 32 to 64 bytes, raw, or as hex digits (a file of only hex
+	// digits and white space is read as hex). No key file: no verdict.
 	KeyFile string
 	// TTL is how long a verdict is valid after the tap (default 2
 	// minutes).
@@ -72,7 +73,9 @@ func loadVerdictKey(path string) ([]byte, error) {
 		return nil, fmt.Errorf("serve: verdict key file %s is too large; it holds 32 to 64 bytes, raw or hex", path)
 	}
 	key := b
-	if t := bytes.TrimSpace(b); len(t)%2 == 0 && len(t) >= 64 {
+	// A file of hex digits (and white space around them) is hex; any
+	// other file is the raw key.
+	if t := bytes.TrimSpace(b); len(t) > 0 && len(t)%2 == 0 {
 		if h, err := hex.DecodeString(string(t)); err == nil {
 			key = h
 		}
