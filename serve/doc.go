@@ -100,6 +100,27 @@
 // range; a time ahead of the clock says "the station's clock is ahead"),
 // 503 (store failure; retry).
 //
+// # Tap history
+//
+// Every tap answered (each result, bad_mac and malformed included) is kept
+// in the store's history (Config.History; store.History: the bbolt
+// buckets history_taps and history_alerts, or the PostgreSQL tables
+// tagline_taps and tagline_alerts, indexed by time): time, result, UID,
+// SKU, batch, counter, key version. No IP address is kept unless
+// HistoryConfig.KeepIP; a coarse place is kept only when a trusted proxy
+// sets HistoryConfig.PlaceHeader. The recorder writes in batches (up to
+// 1024 taps, every 50 ms; COPY on PostgreSQL) off the tap's path, so a
+// crash may lose the last 50 ms of history, never an accepted counter.
+// Taps and alerts older than HistoryConfig.Retention (default 400 days)
+// are pruned at start and hourly.
+//
+// Clone alerts are events in the history: counter_seen_twice, a verified
+// tap whose counter is not above the last accepted one (every replayed
+// tap); two_places, a genuine tap of a tag whose previous genuine tap came
+// from another place less than HistoryConfig.CloneWindow (10s) before.
+// Without PlaceHeader a place is the client's /24 or /48 network, held in
+// memory only (at most 100,000 tags), so two_places is per instance.
+//
 // # Invariants
 //
 //  1. A tap is genuine at most once per (UID, counter), across every serve

@@ -188,6 +188,8 @@ func (s *Server) initWeb() error {
 	if s.pages, err = loadPages(s.cfg.Pages); err != nil {
 		return err
 	}
-	s.verdict, err = newVerdictSigner(s.cfg.Verdict)
-	return err
+	if s.verdict, err = newVerdictSigner(s.cfg.Verdict); err != nil {
+		return err
+	}
+	return nil
 }

@@ -58,6 +58,7 @@ type Config struct {
 	// taps (see verdict.go).
 	Pages   Pages
 	Verdict VerdictConfig
+	History HistoryConfig
 
 	// Tokens maps each bearer token accepted on POST /v1/sync to the
 	// station it may upload for, or "*" for any station.
@@ -110,6 +111,7 @@ type Server struct {
 	now       func() time.Time
 	pages     *pageSet
 	verdict   *verdictSigner
+	hist      *recorder
 }
 
 type token struct {
@@ -210,6 +212,10 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("serve: no store (Config.Store, PostgresURL or DBPath)")
 	}
 
+	if err := s.initHistory(); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("serve: tap history: %w", err)
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+s.route, s.handleTap)
 	mux.HandleFunc("POST /v1/sync", s.handleSync)
@@ -272,6 +278,7 @@ func (s *Server) Store() store.Store { return s.store }
 
 // Close closes the store if New opened it.
 func (s *Server) Close() error {
+	s.closeHistory()
 	if s.ownStore {
 		return s.store.Close()
 	}

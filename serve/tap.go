@@ -72,6 +72,7 @@ func (s *Server) handleTap(w http.ResponseWriter, r *http.Request) {
 		s.pages.render(w, ans, s.now())
 	}
 	s.m.tap(ans.Result, time.Since(start))
+	s.record(r, ans)
 }
 
 func wantsJSON(r *http.Request) bool {
