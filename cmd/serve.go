@@ -172,15 +172,15 @@ func runServe(cmd *cobra.Command, e *env, o *serveOptions) error {
 	if len(tokens) == 0 {
 		logger.Warn("no sync tokens: POST /v1/sync refuses every upload (give --token-file)")
 	}
-	pages, verdict, err := o.web.config()
-	if err != nil {
-		return err
-	}
-	srv, err := serve.New(serve.Config{
+	scfg := serve.Config{
 		Addr: o.listen, Template: raw, Master: master, Scheme: scheme, KeyVersions: versions,
 		Redirects: redirects, DefaultURL: o.defaultRedirect, RejectURL: o.rejectRedirect,
-		Tokens: tokens, Store: st, Logger: logger, Rollout: rollout, Pages: pages, Verdict: verdict,
-	})
+		Tokens: tokens, Store: st, Logger: logger, Rollout: rollout,
+	}
+	if err := o.web.apply(&scfg); err != nil {
+		return err
+	}
+	srv, err := serve.New(scfg)
 	if err != nil {
 		if exitCode(err) == ExitFailure {
 			err = withCode(ExitUsage, err, "check the flags against tagline serve --help")

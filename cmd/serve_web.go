@@ -17,6 +17,10 @@ type serveWebOptions struct {
 	products       []string
 	verdictKeyFile string
 	verdictTTL     time.Duration
+	adminTokenFile string
+	retention      time.Duration
+	keepIP         bool
+	placeHeader    string
 }
 
 func serveWebFlags(f *pflag.FlagSet, o *serveWebOptions) {
@@ -25,6 +29,19 @@ func serveWebFlags(f *pflag.FlagSet, o *serveWebOptions) {
 	f.StringArrayVar(&o.products, "product", nil, "`SKU=NAME`: the product name the genuine page shows for SKU (repeatable)")
 	f.StringVar(&o.verdictKeyFile, "verdict-key-file", "", "`FILE` of the HMAC-SHA256 key (32-64 bytes, raw or hex) that signs the verdict added to genuine redirects")
 	f.DurationVar(&o.verdictTTL, "verdict-ttl", serve.DefaultVerdictTTL, "how long a signed verdict is valid (`DURATION`)")
+	f.StringVar(&o.adminTokenFile, "admin-token-file", "", "`FILE` of the token of /admin, the brand's view (one line, 16-256 characters; default: no /admin)")
+	f.DurationVar(&o.retention, "history-retention", 400*24*time.Hour, "how long the tap history is kept (`DURATION`)")
+	f.BoolVar(&o.keepIP, "history-keep-ip", false, "keep each tap's client IP address in the history")
+	f.StringVar(&o.placeHeader, "place-header", "", "`HEADER` a trusted proxy sets to a coarse place (country or region), kept with each tap")
+}
+
+// apply fills the web parts of a serve.Config.
+func (o *serveWebOptions) apply(c *serve.Config) error {
+	pages, verdict, err := o.config()
+	c.Pages, c.Verdict = pages, verdict
+	c.Admin = serve.AdminConfig{TokenFile: o.adminTokenFile}
+	c.History = serve.HistoryConfig{Retention: o.retention, KeepIP: o.keepIP, PlaceHeader: o.placeHeader}
+	return err
 }
 
 func (o *serveWebOptions) config() (serve.Pages, serve.VerdictConfig, error) {

@@ -127,3 +127,18 @@ func TestBrowserShopperPages(t *testing.T) {
 		})
 	}
 }
+
+// /admin in a real browser (the token as HTTP Basic credentials in the
+// URL): the plots render at a phone's size.
+func TestBrowserAdmin(t *testing.T) {
+	bin := chromium(t)
+	_, base := adminServer(t)
+	u := strings.Replace(base, "http://", "http://brand:"+adminToken+"@", 1) + "/admin"
+	dom, img := shot(t, bin, u)
+	for _, w := range []string{"Taps of the last 7 days", "Taps per day", "<svg", "<rect", "two_places"} {
+		if !strings.Contains(dom, w) {
+			t.Errorf("rendered admin page lacks %q:\n%s", w, tail(dom, 3000))
+		}
+	}
+	checkPNG(t, "admin", img)
+}

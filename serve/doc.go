@@ -9,6 +9,7 @@
 //	POST /v1/sync                           a sync chunk from a station
 //	GET  /healthz                           200 "ok" when the store answers, else 503
 //	GET  /metrics                           Prometheus text format
+//	GET  /admin, /admin/summary.{json,csv}  the brand's view (with Config.Admin)
 //
 // A tap's URL is rebuilt from the template's origin (scheme and host, as
 // configured) and the request's raw path and query, and checked with
@@ -120,6 +121,27 @@
 // from another place less than HistoryConfig.CloneWindow (10s) before.
 // Without PlaceHeader a place is the client's /24 or /48 network, held in
 // memory only (at most 100,000 tags), so two_places is per instance.
+//
+// # The brand's view
+//
+// With Config.Admin.TokenFile (one line of 16 to 256 characters) the
+// server answers, to a request carrying the token as a bearer token or as
+// the password of HTTP Basic authentication (compared as SHA-256 hashes
+// in constant time; anything else is 401 with a Basic challenge, so a
+// browser asks):
+//
+//	GET /admin[?days=N]                the view: taps per day, verdicts, genuine taps
+//	                                   per SKU and per batch, clone alerts per day
+//	                                   (inline SVG drawn by the server, no script,
+//	                                   no external asset) and the newest alerts
+//	GET /admin/summary.json[?days=N]   the same data: store.Summary as JSON
+//	GET /admin/summary.csv[?days=N]    section,key,count rows (by_sku, by_batch, by_day,
+//	                                   by_result, alerts_by_day), then
+//	                                   alert,<RFC 3339 time>,<kind>,<uid>,<sku>,<ctr>
+//
+// days is 1 to 400 (default Config.Admin.Days, else 30), counted in whole
+// UTC days up to today. A CSV cell starting with = + - @ is prefixed with
+// ' so that a spreadsheet does not read it as a formula.
 //
 // # Invariants
 //

@@ -59,6 +59,7 @@ type Config struct {
 	Pages   Pages
 	Verdict VerdictConfig
 	History HistoryConfig
+	Admin   AdminConfig
 
 	// Tokens maps each bearer token accepted on POST /v1/sync to the
 	// station it may upload for, or "*" for any station.
@@ -225,6 +226,10 @@ func New(cfg Config) (*Server, error) {
 		return n, err
 	}
 	mux.Handle("GET /metrics", s.m)
+	if err := s.initAdmin(mux); err != nil {
+		s.Close()
+		return nil, err
+	}
 	s.handler = mux
 	s.log.Info("serve configured", "tap_route", s.route, "origin", s.origin, "scheme", string(scheme),
 		"key_versions", numbers(versions), "master_kcv", master.KCV(), "sync_tokens", len(s.tokens))
