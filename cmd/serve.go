@@ -101,6 +101,7 @@ stops serve gracefully: the listener closes and requests in flight finish.`,
 	f.StringVar(&o.rollout, "rollout", "", "`FROM:TO`: during a key rotation (tagline rekey) accept taps of tags bound with FROM that answer with TO's keys")
 	serveWebFlags(f, &o.web)
 	f.StringVar(&o.logLevel, "log-level", "info", "`LEVEL` of the JSON log: debug (one line per tap), info, warn or error")
+	c.AddCommand(newServeMigrateCmd())
 	return c
 }
 

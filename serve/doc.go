@@ -115,6 +115,12 @@
 // Taps and alerts older than HistoryConfig.Retention (default 400 days)
 // are pruned at start and hourly.
 //
+// On PostgreSQL the history's tables come from the store's versioned
+// migrations (package pgstore, "Migrations"), the online ones run here on
+// start; idempotency records older than
+// HistoryConfig.IdempotencyRetention (30 days) are pruned with the
+// history.
+//
 // Clone alerts are events in the history: counter_seen_twice, a verified
 // tap whose counter is not above the last accepted one (every replayed
 // tap); two_places, a genuine tap of a tag whose previous genuine tap came

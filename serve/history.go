@@ -29,6 +29,14 @@ type HistoryConfig struct {
 	// CloneWindow is how close in time genuine taps of one tag from two
 	// places raise an alert (default 10s).
 	CloneWindow time.Duration
+	// IdempotencyRetention is how long a store that can prune them keeps
+	// sync idempotency records (PostgreSQL; default 30 days).
+	IdempotencyRetention time.Duration
+}
+
+// idempotencyPruner is a store whose idempotency records can be pruned.
+type idempotencyPruner interface {
+	PruneIdempotency(ctx context.Context, before time.Time) (int64, error)
 }
 
 const (
@@ -56,6 +64,7 @@ type recorder struct {
 
 	mu     sync.Mutex
 	recent map[string]seenAt // uid → last genuine tap's place
+	idem   idempotencyPruner // nil: the store keeps them
 }
 
 type seenAt struct {
@@ -75,6 +84,9 @@ func (s *Server) initHistory() error {
 	if cfg.CloneWindow <= 0 {
 		cfg.CloneWindow = defaultCloneWindow
 	}
+	if cfg.IdempotencyRetention <= 0 {
+		cfg.IdempotencyRetention = 30 * 24 * time.Hour
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	h, err := hs.History(ctx)
@@ -85,6 +97,7 @@ func (s *Server) initHistory() error {
 	s.hist = &recorder{h: h, cfg: cfg, now: s.now, taps: make(chan store.TapEvent, 4*historyBatch),
 		alerts: make(chan store.Alert, historyBatch), done: make(chan struct{}), flushc: make(chan chan struct{}), stop: stop, log: s.log,
 		recent: map[string]seenAt{}}
+	s.hist.idem, _ = s.store.(idempotencyPruner)
 	go s.hist.run(rctx)
 	return nil
 }
@@ -246,6 +259,11 @@ func (rc *recorder) prune() {
 	defer cancel()
 	if _, err := rc.h.Prune(ctx, rc.now().Add(-rc.cfg.Retention)); err != nil {
 		rc.log.Error("tap history prune failed", "err", err)
+	}
+	if rc.idem != nil {
+		if _, err := rc.idem.PruneIdempotency(ctx, rc.now().Add(-rc.cfg.IdempotencyRetention)); err != nil {
+			rc.log.Error("idempotency prune failed", "err", err)
+		}
 	}
 }
 

@@ -39,17 +39,11 @@ CREATE INDEX IF NOT EXISTS tagline_alerts_at ON tagline_alerts (at);
 
 type history struct{ pool *pgxpool.Pool }
 
-// History creates the history tables if needed.
+// History runs the online migrations (the history tables and the indexes
+// of the brand's view among them) and returns the history.
 func (s *Store) History(ctx context.Context) (store.History, error) {
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(7361626)`); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, HistorySchema)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("postgres history schema: %w", err)
+	if _, err := Migrate(ctx, s.pool, true); err != nil {
+		return nil, fmt.Errorf("postgres migrations: %w", err)
 	}
 	return &history{pool: s.pool}, nil
 }
