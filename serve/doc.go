@@ -110,8 +110,8 @@
 // SKU, batch, counter, key version. No IP address is kept unless
 // HistoryConfig.KeepIP; a coarse place is kept only when a trusted proxy
 // sets HistoryConfig.PlaceHeader. The recorder writes in batches (up to
-// 1024 taps, every 50 ms; COPY on PostgreSQL) off the tap's path, so a
-// crash may lose the last 50 ms of history, never an accepted counter.
+// 4096 taps, every 200 ms; COPY on PostgreSQL) off the tap's path, so a
+// crash may lose the last 200 ms of history, never an accepted counter.
 // Taps and alerts older than HistoryConfig.Retention (default 400 days)
 // are pruned at start and hourly.
 //

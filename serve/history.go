@@ -42,8 +42,8 @@ type idempotencyPruner interface {
 const (
 	defaultRetention   = 400 * 24 * time.Hour
 	defaultCloneWindow = 10 * time.Second
-	historyBatch       = 1024
-	historyFlush       = 50 * time.Millisecond
+	historyBatch       = 4096
+	historyFlush       = 200 * time.Millisecond
 	// maxRecent bounds the in-memory map of recent genuine taps.
 	maxRecent = 100000
 )

@@ -49,6 +49,7 @@ func histKey(b *bolt.Bucket, at time.Time) []byte {
 func appendJSON[T any](db *bolt.DB, bucket []byte, items []T, at func(*T) time.Time) error {
 	return db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucket)
+		b.FillPercent = 1 // keys only grow: full pages, fewer splits
 		for i := range items {
 			v, err := json.Marshal(&items[i])
 			if err != nil {
