@@ -48,7 +48,11 @@
 // indexes the brand's view reads (tagline_taps (at) INCLUDE (result, sku,
 // batch_id), so each of its GROUP BY queries over a time range is an
 // index-only scan), tagline_idempotency (created_at) for pruning, and
-// tagline_bindings (sku, batch_id). Migrate applies each pending version
+// tagline_bindings (sku, batch_id); 4 the daily counts tagline_tap_days
+// (UTC day, SKU, batch, result → n), backfilled from the taps kept, and
+// kept by AppendTaps in the transaction of the taps it counts: the view
+// reads them in one GROUPING SETS scan, whose cost follows days × SKUs ×
+// batches, not taps. Pruning removes whole days from the counts. Migrate applies each pending version
 // once, in its own transaction under the schema's advisory lock. Online
 // migrations (every one so far) run when serve opens the history; one
 // that is not waits for `tagline serve migrate`, run while no instance

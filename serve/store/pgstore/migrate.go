@@ -31,6 +31,10 @@ DROP INDEX IF EXISTS tagline_taps_at;
 CREATE INDEX IF NOT EXISTS tagline_taps_at_cover ON tagline_taps (at) INCLUDE (result, sku, batch_id);
 CREATE INDEX IF NOT EXISTS tagline_idempotency_created ON tagline_idempotency (created_at);
 CREATE INDEX IF NOT EXISTS tagline_bindings_sku_batch ON tagline_bindings (sku, batch_id);`, true},
+	{4, "daily tap counts for the brand's view", TapDaysSchema + `
+INSERT INTO tagline_tap_days (day, sku, batch_id, result, n)
+SELECT (at AT TIME ZONE 'UTC')::date, sku, batch_id, result, count(*) FROM tagline_taps GROUP BY 1, 2, 3, 4
+ON CONFLICT (day, sku, batch_id, result) DO UPDATE SET n = EXCLUDED.n;`, true},
 }
 
 const migrationsTable = `CREATE TABLE IF NOT EXISTS tagline_schema_migrations (

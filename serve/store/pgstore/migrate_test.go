@@ -38,10 +38,10 @@ func TestMigrateInPlace(t *testing.T) {
 	}
 
 	applied, err := pgstore.Migrate(ctx, pool, true)
-	if err != nil || !slices.Equal(applied, []int{1, 2, 3}) {
+	if err != nil || !slices.Equal(applied, []int{1, 2, 3, 4}) {
 		t.Fatalf("applied %v, %v", applied, err)
 	}
-	if v, err := pgstore.SchemaVersion(ctx, pool); err != nil || v != 3 {
+	if v, err := pgstore.SchemaVersion(ctx, pool); err != nil || v != 4 {
 		t.Fatalf("version %d, %v", v, err)
 	}
 	st, err := pgstore.NewFromPool(ctx, pool)
@@ -89,10 +89,50 @@ func TestMigrateOfflineWaits(t *testing.T) {
 	t.Cleanup(func() { pgstore.Migrations = saved })
 	pgstore.Migrations = append(slices.Clone(saved), pgstore.Migration{Version: 99, Name: "rewrite", SQL: `ALTER TABLE tagline_taps ADD COLUMN agent text`})
 	applied, err := pgstore.Migrate(ctx, pool, true)
-	if err == nil || !strings.Contains(err.Error(), "tagline serve migrate") || len(applied) != 3 {
+	if err == nil || !strings.Contains(err.Error(), "tagline serve migrate") || len(applied) != 4 {
 		t.Fatalf("online only: %v %v", applied, err)
 	}
 	if applied, err := pgstore.Migrate(ctx, pool, false); err != nil || !slices.Equal(applied, []int{99}) {
 		t.Fatalf("full: %v %v", applied, err)
+	}
+}
+
+// A database at version 3 with a tap history gets its daily counts from
+// migration 4, so the brand's view still shows the taps kept before.
+func TestMigrateBackfillsDailyCounts(t *testing.T) {
+	pg := pgtest.Start(t)
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, pg.CreateDB(t, "v3"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	saved := pgstore.Migrations
+	pgstore.Migrations = saved[:3]
+	_, err = pgstore.Migrate(ctx, pool, true)
+	pgstore.Migrations = saved
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO tagline_taps (at, uid, sku, batch_id, result, ctr, key_version) VALUES
+		('2026-03-01T10:00:00Z', '04A1', 'SKU-A', 'b1', 'genuine', 2, 1),
+		('2026-03-01T11:00:00Z', '04A1', 'SKU-A', 'b1', 'genuine', 3, 1),
+		('2026-03-02T11:00:00Z', '04A1', 'SKU-A', 'b1', 'replayed', 3, 1)`); err != nil {
+		t.Fatal(err)
+	}
+	if applied, err := pgstore.Migrate(ctx, pool, true); err != nil || !slices.Equal(applied, []int{4}) {
+		t.Fatalf("applied %v, %v", applied, err)
+	}
+	st, err := pgstore.NewFromPool(ctx, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := st.History(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := h.Summary(ctx, time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
+	if err != nil || sum.Taps != 3 || sum.BySKU["SKU-A"] != 2 || sum.ByDay["2026-03-01"] != 2 || sum.ByResult["replayed"] != 1 {
+		t.Fatalf("summary after backfill: %+v %v", sum, err)
 	}
 }
