@@ -23,7 +23,8 @@ order, each once, under the schema's lock. tagline serve applies the online
 ones itself on start; run migrate while no instance serves when serve says
 a migration waits for it. A database made before versioning is adopted in
 place, its data kept.`,
-		Args: cobra.NoArgs,
+		Example: `  tagline serve migrate --store postgres://tagline@db.example/tagline`,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			kind, where, err := parseStoreSpec("--store", storeURL)
 			if err != nil {
