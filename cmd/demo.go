@@ -34,6 +34,8 @@ type demoOptions struct {
 	enc           bool
 	lrp           bool
 	json          bool
+	serve         bool
+	listen        string
 }
 
 func newDemoCmd(e *env) *cobra.Command {
@@ -72,6 +74,8 @@ master key unless they are passed as flags.`,
 	f.BoolVar(&o.enc, "enc", false, "mirror encrypted file data too: "+demoEncTemplate)
 	f.BoolVar(&o.lrp, "lrp", false, "switch the simulated tags to LRP mode: the URLs carry LRP SUN messages (48-character picc_data)")
 	f.BoolVar(&o.json, "json", false, "one JSON object per tag on stdout")
+	f.BoolVar(&o.serve, "serve", false, "then start a local backend, sync the batch to it and print a fresh tap's URL that opens the genuine page")
+	f.StringVar(&o.listen, "listen", "127.0.0.1:8424", "`ADDR` of the --serve backend")
 	exclusive(c, "--enc picks the demo's template with {enc}; put {enc} in your own --template instead", "enc", "template")
 	return c
 }
@@ -157,7 +161,10 @@ func runDemo(cmd *cobra.Command, e *env, o *demoOptions) error {
 		return err
 	}
 	writeDemoSummary(info, t, o.count, b, store.Path())
-	return t.failureError()
+	if err := t.failureError(); err != nil || !o.serve {
+		return err
+	}
+	return e.demoServe(cmd, o, store, b, master, scheme, raw)
 }
 
 func writeDemoSummary(w io.Writer, t *tally, want int, b batch.Batch, journal string) {

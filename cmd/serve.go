@@ -35,6 +35,7 @@ type serveOptions struct {
 	logLevel        string
 	rollout         string
 	acceptSimulated bool
+	web             serveWebOptions
 }
 
 func newServeCmd(e *env) *cobra.Command {
@@ -96,11 +97,13 @@ stops serve gracefully: the listener closes and requests in flight finish.`,
 	f.UintSliceVar(&o.keyVersions, "key-version", []uint{1}, "key `VERSIONS` taps are verified with, tried in order (repeat or comma separate)")
 	f.StringArrayVar(&o.redirects, "redirect", nil, "`SKU=URL`: send genuine taps of that SKU to URL (repeatable)")
 	f.StringVar(&o.defaultRedirect, "default-redirect", "", "`URL` for genuine taps of SKUs without --redirect")
-	f.StringVar(&o.rejectRedirect, "reject-redirect", "", "`URL` for browsers whose tap was not genuine (?result=... is added; default: a short text page)")
+	f.StringVar(&o.rejectRedirect, "reject-redirect", "", "`URL` for browsers whose tap was not genuine (?result=... is added; default: the built-in pages)")
 	f.StringVar(&o.tokenFile, "token-file", "", "`FILE` of sync tokens, one per line, each optionally followed by its station (default $"+envSyncTokenFile+", else token_file in the config file)")
 	f.BoolVar(&o.acceptSimulated, "accept-simulated", false, "take bindings of simulated batches (tagline demo, encode --reader sim), for trials; a production backend refuses them")
 	f.StringVar(&o.rollout, "rollout", "", "`FROM:TO`: during a key rotation (tagline rekey) accept taps of tags bound with FROM that answer with TO's keys")
+	serveWebFlags(f, &o.web)
 	f.StringVar(&o.logLevel, "log-level", "info", "`LEVEL` of the JSON log: debug (one line per tap), info, warn or error")
+	c.AddCommand(newServeMigrateCmd())
 	return c
 }
 
@@ -172,11 +175,15 @@ func runServe(cmd *cobra.Command, e *env, o *serveOptions) error {
 	if len(tokens) == 0 {
 		logger.Warn("no sync tokens: POST /v1/sync refuses every upload (give --token-file)")
 	}
-	srv, err := serve.New(serve.Config{
+	scfg := serve.Config{
 		Addr: o.listen, Template: raw, Master: master, Scheme: scheme, KeyVersions: versions,
 		Redirects: redirects, DefaultURL: o.defaultRedirect, RejectURL: o.rejectRedirect,
 		Tokens: tokens, Store: st, Logger: logger, Rollout: rollout, AcceptSimulated: o.acceptSimulated,
-	})
+	}
+	if err := o.web.apply(&scfg); err != nil {
+		return err
+	}
+	srv, err := serve.New(scfg)
 	if err != nil {
 		if exitCode(err) == ExitFailure {
 			err = withCode(ExitUsage, err, "check the flags against tagline serve --help")

@@ -3,7 +3,7 @@
 # missing, so that running it twice costs nothing. Used by the README's first
 # command and by .ci/run; never install these by hand.
 set -euo pipefail
-pkgs=(pcscd libpcsclite-dev libnfc-dev libnfc-bin vsmartcard-vpcd pkg-config tmux postgresql)
+pkgs=(pcscd libpcsclite-dev libnfc-dev libnfc-bin vsmartcard-vpcd pkg-config tmux postgresql chromium)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

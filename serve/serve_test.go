@@ -106,7 +106,7 @@ func testTapBrowserAnswers(t *testing.T, newSrv backend) {
 	if r := get(sunURL(t, d, testUID(1), 2)); r.StatusCode != 302 || r.Header.Get("Location") != "https://brand.example/p" {
 		t.Fatalf("default url: %d %v", r.StatusCode, r.Header)
 	}
-	if r := get(sunURL(t, d, testUID(0), 2)); r.StatusCode != 409 || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/plain") {
+	if r := get(sunURL(t, d, testUID(0), 2)); r.StatusCode != 409 || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") {
 		t.Fatalf("replay: %d %v", r.StatusCode, r.Header)
 	}
 	_, hs2 := newSrv(t, func(c *serve.Config) { c.RejectURL = "https://brand.example/sorry" })

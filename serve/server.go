@@ -58,6 +58,12 @@ type Config struct {
 	Redirects  map[string]string
 	DefaultURL string
 	RejectURL  string
+	// Pages are the shopper's pages (see pages.go); Verdict signs genuine
+	// taps (see verdict.go).
+	Pages   Pages
+	Verdict VerdictConfig
+	History HistoryConfig
+	Admin   AdminConfig
 
 	// Tokens maps each bearer token accepted on POST /v1/sync to the
 	// station it may upload for, or "*" for any station.
@@ -108,6 +114,9 @@ type Server struct {
 	tokens    []token
 	handler   http.Handler
 	now       func() time.Time
+	pages     *pageSet
+	verdict   *verdictSigner
+	hist      *recorder
 }
 
 type token struct {
@@ -175,6 +184,9 @@ func New(cfg Config) (*Server, error) {
 	if err := s.addRolloutVersions(scheme, master); err != nil {
 		return nil, err
 	}
+	if err := s.initWeb(); err != nil {
+		return nil, err
+	}
 	for tok, st := range cfg.Tokens {
 		if len(tok) < 16 {
 			return nil, errors.New("serve: a sync token is shorter than 16 characters")
@@ -205,6 +217,10 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("serve: no store (Config.Store, PostgresURL or DBPath)")
 	}
 
+	if err := s.initHistory(); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("serve: tap history: %w", err)
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+s.route, s.handleTap)
 	mux.HandleFunc("POST /v1/sync", s.handleSync)
@@ -214,6 +230,10 @@ func New(cfg Config) (*Server, error) {
 		return n, err
 	}
 	mux.Handle("GET /metrics", s.m)
+	if err := s.initAdmin(mux); err != nil {
+		s.Close()
+		return nil, err
+	}
 	s.handler = mux
 	s.log.Info("serve configured", "tap_route", s.route, "origin", s.origin, "scheme", string(scheme),
 		"key_versions", numbers(versions), "master_kcv", master.KCV(), "sync_tokens", len(s.tokens))
@@ -267,6 +287,7 @@ func (s *Server) Store() store.Store { return s.store }
 
 // Close closes the store if New opened it.
 func (s *Server) Close() error {
+	s.closeHistory()
 	if s.ownStore {
 		return s.store.Close()
 	}

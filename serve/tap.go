@@ -20,11 +20,17 @@ type TapAnswer struct {
 	Result  string `json:"result"`
 	UID     string `json:"uid,omitempty"`
 	SKU     string `json:"sku,omitempty"`
+	Batch   string `json:"batch,omitempty"`
 	ReadCtr uint32 `json:"read_ctr,omitempty"`
 	// URL is where a browser would have been sent (genuine taps).
 	URL string `json:"url,omitempty"`
 	// KeyVersion is the key version whose keys verified the tap.
 	KeyVersion int `json:"key_version,omitempty"`
+	// Verdict is the signed verdict of a genuine tap (see verdict.go),
+	// when Config.Verdict has a key.
+	Verdict string `json:"verdict,omitempty"`
+
+	readsBefore int // reads between the station's read-back and this tap
 }
 
 // tapStatus is the HTTP status of each result for API clients.
@@ -35,14 +41,6 @@ var tapStatus = map[string]int{
 	ResultBadMAC:    http.StatusForbidden,
 	ResultMalformed: http.StatusBadRequest,
 	ResultError:     http.StatusServiceUnavailable,
-}
-
-var tapText = map[string]string{
-	ResultReplayed:  "This link was already used. Tap the tag again.\n",
-	ResultUnknown:   "This tag is not known to us.\n",
-	ResultBadMAC:    "This tag could not be authenticated.\n",
-	ResultMalformed: "This link is not a tag link.\n",
-	ResultError:     "We cannot check tags right now. Please try again later.\n",
 }
 
 func (s *Server) handleTap(w http.ResponseWriter, r *http.Request) {
@@ -66,16 +64,15 @@ func (s *Server) handleTap(w http.ResponseWriter, r *http.Request) {
 		h.Set("Content-Type", "application/json")
 		w.WriteHeader(tapStatus[ans.Result])
 		w.Write(append(b, '\n'))
-	} else if ans.Result == ResultGenuine {
+	} else if ans.Result == ResultGenuine && ans.URL != "" {
 		http.Redirect(w, r, ans.URL, http.StatusFound)
-	} else if s.cfg.RejectURL != "" {
+	} else if ans.Result != ResultGenuine && s.cfg.RejectURL != "" {
 		http.Redirect(w, r, withQuery(s.cfg.RejectURL, "result", ans.Result), http.StatusFound)
 	} else {
-		h.Set("Content-Type", "text/plain; charset=utf-8")
-		w.WriteHeader(tapStatus[ans.Result])
-		w.Write([]byte(tapText[ans.Result]))
+		s.pages.render(w, ans, s.now())
 	}
 	s.m.tap(ans.Result, time.Since(start))
+	s.record(r, ans)
 }
 
 func wantsJSON(r *http.Request) bool {
@@ -124,7 +121,7 @@ func (s *Server) Verify(ctx context.Context, u string) TapAnswer {
 		s.log.Error("tap store failure", "uid", uid, "read_ctr", ctr, "err", err)
 		return TapAnswer{Result: ResultError}
 	}
-	ans := TapAnswer{UID: uid, ReadCtr: ctr, SKU: t.Binding.SKU, KeyVersion: int(verified)}
+	ans := TapAnswer{UID: uid, ReadCtr: ctr, SKU: t.Binding.SKU, Batch: t.Binding.BatchID, KeyVersion: int(verified)}
 	switch t.Result {
 	case store.Accepted:
 		ans.Result = ResultGenuine
@@ -132,6 +129,8 @@ func (s *Server) Verify(ctx context.Context, u string) TapAnswer {
 		if to, ok := s.cfg.Redirects[t.Binding.SKU]; ok {
 			ans.URL = to
 		}
+		ans.readsBefore = readsSince(t.Binding.ReadCtr, ctr)
+		s.sign(&ans)
 	case store.Replayed:
 		ans.Result = ResultReplayed
 	case store.Unknown:

@@ -38,4 +38,25 @@
 // (store invariant 4); the rows it leaves alone are locked by it, so the
 // bindings then read to classify the rest as conflicts are those decided
 // against, even when two stations upload the same new UID at once.
+//
+// # Migrations
+//
+// The schema is versioned (migrate.go): tagline_schema_migrations holds
+// each applied version. Version 1 is Schema itself (CREATE IF NOT
+// EXISTS), so a database made before versioning is adopted in place with
+// its data; 2 adds the tap history (tagline_taps, tagline_alerts); 3 the
+// indexes the brand's view reads (tagline_taps (at) INCLUDE (result, sku,
+// batch_id), so each of its GROUP BY queries over a time range is an
+// index-only scan), tagline_idempotency (created_at) for pruning, and
+// tagline_bindings (sku, batch_id); 4 the daily counts tagline_tap_days
+// (UTC day, SKU, batch, result → n), backfilled from the taps kept, and
+// kept by AppendTaps in the transaction of the taps it counts: the view
+// reads them in one GROUPING SETS scan, whose cost follows days × SKUs ×
+// batches, not taps. Pruning removes whole days from the counts. Migrate applies each pending version
+// once, in its own transaction under the schema's advisory lock. Online
+// migrations (every one so far) run when serve opens the history; one
+// that is not waits for `tagline serve migrate`, run while no instance
+// serves. PruneIdempotency deletes idempotency records older than a time
+// (serve: 30 days, hourly); a key replayed after that is applied again by
+// seq, which changes nothing already applied.
 package pgstore

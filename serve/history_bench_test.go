@@ -1,0 +1,109 @@
+package serve_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/tagline-station/tagline/internal/pgtest"
+	"github.com/tagline-station/tagline/serve"
+	"github.com/tagline-station/tagline/serve/store"
+)
+
+// BenchmarkTapsHistory is BenchmarkTaps with the history on and off, and
+// checks that every tap of the run reached the history.
+//
+//	go test -run '^$' -bench BenchmarkTapsHistory -benchtime 3s ./serve/
+func BenchmarkTapsHistory(b *testing.B) {
+	for _, on := range []bool{true, false} {
+		b.Run(fmt.Sprintf("store=bolt/history=%v", on), func(b *testing.B) {
+			cfg := baseConfig(b)
+			cfg.DBPath = filepath.Join(b.TempDir(), "serve.db")
+			cfg.History.Disabled = !on
+			benchHistory(b, cfg)
+		})
+	}
+	for _, on := range []bool{true, false} {
+		b.Run(fmt.Sprintf("store=postgres/history=%v", on), func(b *testing.B) {
+			pg := pgtest.Start(b)
+			cfg := baseConfig(b)
+			cfg.PostgresURL = pg.CreateDB(b, "benchhist")
+			cfg.PGMaxConns = 32
+			cfg.History.Disabled = !on
+			benchHistory(b, cfg)
+		})
+	}
+}
+
+func benchHistory(b *testing.B, cfg serve.Config) {
+	base, srv := benchServer(b, cfg)
+	h := srv.History()
+	var before int
+	if h != nil {
+		sum, _ := h.Summary(context.Background(), time.Time{})
+		before = sum.Taps
+	}
+	runTaps(b, base, srv, "raw32")
+	if h == nil {
+		return
+	}
+	srv.Flush()
+	sum, err := h.Summary(context.Background(), time.Time{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if sum.Taps-before != b.N {
+		b.Fatalf("history holds %d taps of the run, want %d", sum.Taps-before, b.N)
+	}
+}
+
+// BenchmarkAdminSummary times the brand's view's queries over a history
+// of -taps taps (default 1,000,000 on PostgreSQL, 100,000 on bbolt).
+//
+//	go test -run '^$' -bench BenchmarkAdminSummary -benchtime 10x ./serve/
+func BenchmarkAdminSummary(b *testing.B) {
+	b.Run("store=bolt/taps=100000", func(b *testing.B) {
+		cfg := baseConfig(b)
+		cfg.DBPath = filepath.Join(b.TempDir(), "serve.db")
+		benchSummary(b, cfg, 100000)
+	})
+	b.Run("store=postgres/taps=1000000", func(b *testing.B) {
+		pg := pgtest.Start(b)
+		cfg := baseConfig(b)
+		cfg.PostgresURL = pg.CreateDB(b, "benchsum")
+		benchSummary(b, cfg, 1000000)
+	})
+}
+
+func benchSummary(b *testing.B, cfg serve.Config, n int) {
+	s, err := serve.New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	h := s.History()
+	ctx := context.Background()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	results := []string{"genuine", "genuine", "genuine", "replayed", "bad_mac"}
+	batchBuf := make([]store.TapEvent, 0, 10000)
+	for i := 0; i < n; i++ {
+		batchBuf = append(batchBuf, store.TapEvent{At: t0.Add(time.Duration(i) * 30 * time.Second), UID: fmt.Sprintf("04%012X", i%50000),
+			SKU: fmt.Sprintf("SKU-%d", i%20), Batch: fmt.Sprintf("b%d", i%200), Result: results[i%len(results)], Ctr: uint32(i), KeyVersion: 1})
+		if len(batchBuf) == cap(batchBuf) || i == n-1 {
+			if err := h.AppendTaps(ctx, batchBuf); err != nil {
+				b.Fatal(err)
+			}
+			batchBuf = batchBuf[:0]
+		}
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		sum, err := h.Summary(ctx, t0)
+		if err != nil || sum.Taps != n {
+			b.Fatalf("%d taps, %v", sum.Taps, err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/summary")
+}

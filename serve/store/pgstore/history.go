@@ -1,0 +1,185 @@
+package pgstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tagline-station/tagline/serve/store"
+)
+
+// HistorySchema is the tap history: append-only, indexed by time for the
+// brand's view and for pruning.
+const HistorySchema = `
+CREATE TABLE IF NOT EXISTS tagline_taps (
+	at          timestamptz NOT NULL,
+	uid         text NOT NULL,
+	sku         text NOT NULL,
+	batch_id    text NOT NULL,
+	result      text NOT NULL,
+	ctr         bigint NOT NULL,
+	key_version smallint NOT NULL,
+	place       text NOT NULL DEFAULT '',
+	ip          text NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS tagline_taps_at ON tagline_taps (at);
+CREATE TABLE IF NOT EXISTS tagline_alerts (
+	at     timestamptz NOT NULL,
+	kind   text NOT NULL,
+	uid    text NOT NULL,
+	sku    text NOT NULL,
+	ctr    bigint NOT NULL,
+	detail text NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tagline_alerts_at ON tagline_alerts (at);
+`
+
+// TapDaysSchema is the rollup the brand's view reads: taps per UTC day,
+// SKU, batch and result, kept by AppendTaps in the transaction that adds
+// the taps, so that the view's cost follows days × SKUs, not taps.
+const TapDaysSchema = `
+CREATE TABLE IF NOT EXISTS tagline_tap_days (
+	day      date NOT NULL,
+	sku      text NOT NULL,
+	batch_id text NOT NULL,
+	result   text NOT NULL,
+	n        bigint NOT NULL,
+	PRIMARY KEY (day, sku, batch_id, result)
+);`
+
+type history struct{ pool *pgxpool.Pool }
+
+type dayKey struct {
+	day                time.Time
+	sku, batch, result string
+}
+
+// History runs the online migrations (the history tables and the indexes
+// of the brand's view among them) and returns the history.
+func (s *Store) History(ctx context.Context) (store.History, error) {
+	if _, err := Migrate(ctx, s.pool, true); err != nil {
+		return nil, fmt.Errorf("postgres migrations: %w", err)
+	}
+	return &history{pool: s.pool}, nil
+}
+
+// AppendTaps writes a batch with COPY and adds it to the daily counts,
+// in one transaction.
+func (h *history) AppendTaps(ctx context.Context, taps []store.TapEvent) error {
+	counts := map[dayKey]int64{}
+	for i := range taps {
+		t := taps[i].At.UTC()
+		counts[dayKey{time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC), taps[i].SKU, taps[i].Batch, taps[i].Result}]++
+	}
+	var days []time.Time
+	var skus, batches, results []string
+	var ns []int64
+	for k, n := range counts {
+		days, skus, batches, results, ns = append(days, k.day), append(skus, k.sku), append(batches, k.batch), append(results, k.result), append(ns, n)
+	}
+	return pgx.BeginFunc(ctx, h.pool, func(tx pgx.Tx) error {
+		_, err := tx.CopyFrom(ctx, pgx.Identifier{"tagline_taps"},
+			[]string{"at", "uid", "sku", "batch_id", "result", "ctr", "key_version", "place", "ip"},
+			pgx.CopyFromSlice(len(taps), func(i int) ([]any, error) {
+				t := &taps[i]
+				return []any{t.At, t.UID, t.SKU, t.Batch, t.Result, int64(t.Ctr), int16(t.KeyVersion), t.Place, t.IP}, nil
+			}))
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO tagline_tap_days AS d (day, sku, batch_id, result, n)
+SELECT * FROM unnest($1::date[], $2::text[], $3::text[], $4::text[], $5::bigint[])
+ON CONFLICT (day, sku, batch_id, result) DO UPDATE SET n = d.n + EXCLUDED.n`, days, skus, batches, results, ns)
+		return err
+	})
+}
+
+func (h *history) AppendAlerts(ctx context.Context, alerts []store.Alert) error {
+	_, err := h.pool.CopyFrom(ctx, pgx.Identifier{"tagline_alerts"},
+		[]string{"at", "kind", "uid", "sku", "ctr", "detail"},
+		pgx.CopyFromSlice(len(alerts), func(i int) ([]any, error) {
+			a := &alerts[i]
+			return []any{a.At, a.Kind, a.UID, a.SKU, int64(a.Ctr), a.Detail}, nil
+		}))
+	return err
+}
+
+func (h *history) Prune(ctx context.Context, before time.Time) (int64, error) {
+	var n int64
+	// The daily counts lose whole days only: the days before before's.
+	if _, err := h.pool.Exec(ctx, `DELETE FROM tagline_tap_days WHERE day < ($1::timestamptz AT TIME ZONE 'UTC')::date`, before); err != nil {
+		return 0, err
+	}
+	for _, q := range []string{`DELETE FROM tagline_taps WHERE at < $1`, `DELETE FROM tagline_alerts WHERE at < $1`} {
+		tag, err := h.pool.Exec(ctx, q, before)
+		if err != nil {
+			return n, err
+		}
+		n += tag.RowsAffected()
+	}
+	return n, nil
+}
+
+func (h *history) Summary(ctx context.Context, since time.Time) (store.Summary, error) {
+	sum := store.NewSummary(since)
+	sinceDay := time.Date(since.UTC().Year(), since.UTC().Month(), since.UTC().Day(), 0, 0, 0, 0, time.UTC)
+	// One scan of the daily counts for the four breakdowns; GROUPING()
+	// says which breakdown a row belongs to.
+	rows, err := h.pool.Query(ctx, `
+SELECT GROUPING(sku, batch_id, day, result), coalesce(sku, ''), coalesce(batch_id, ''), coalesce(to_char(day, 'YYYY-MM-DD'), ''), coalesce(result, ''), sum(n)::bigint
+FROM tagline_tap_days WHERE day >= $1
+GROUP BY GROUPING SETS ((sku, result), (batch_id, result), (day), (result))`, sinceDay)
+	if err != nil {
+		return sum, err
+	}
+	var g, n int
+	var sku, batch, day, result string
+	_, err = pgx.ForEachRow(rows, []any{&g, &sku, &batch, &day, &result, &n}, func() error {
+		// GROUPING bits, high to low: sku, batch_id, day, result (1: not grouped by).
+		switch g {
+		case 0b0110:
+			if result == "genuine" {
+				sum.BySKU[sku] += n
+			}
+		case 0b1010:
+			if result == "genuine" {
+				sum.ByBatch[batch] += n
+			}
+		case 0b1101:
+			sum.ByDay[day] += n
+		case 0b1110:
+			sum.ByResult[result] += n
+		}
+		return nil
+	})
+	if err != nil {
+		return sum, err
+	}
+	rows, err = h.pool.Query(ctx, `SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), count(*) FROM tagline_alerts WHERE at >= $1 GROUP BY 1`, since)
+	if err != nil {
+		return sum, err
+	}
+	_, err = pgx.ForEachRow(rows, []any{&day, &n}, func() error { sum.AlertsByDay[day] = n; return nil })
+	if err != nil {
+		return sum, err
+	}
+	for _, n := range sum.ByResult {
+		sum.Taps += n
+	}
+	rows, err = h.pool.Query(ctx, `SELECT at, kind, uid, sku, ctr, detail FROM tagline_alerts WHERE at >= $1 ORDER BY at DESC LIMIT $2`, since, store.MaxSummaryAlerts)
+	if err != nil {
+		return sum, err
+	}
+	var a store.Alert
+	var ctr int64
+	_, err = pgx.ForEachRow(rows, []any{&a.At, &a.Kind, &a.UID, &a.SKU, &ctr, &a.Detail}, func() error {
+		a.Ctr = uint32(ctr)
+		a.At = a.At.UTC()
+		sum.Alerts = append(sum.Alerts, a)
+		return nil
+	})
+	return sum, err
+}
