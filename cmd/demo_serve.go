@@ -48,6 +48,8 @@ func (e *env) demoServe(cmd *cobra.Command, o *demoOptions, journal *batch.Store
 		Tokens: map[string]string{token: "*"}, DBPath: strings.TrimSuffix(journal.Path(), filepath.Ext(journal.Path())) + "-serve.db",
 		Logger: slog.New(slog.DiscardHandler), Now: e.now,
 		Pages: serve.Pages{Products: map[string]string{demoSKU: "Demo product"}},
+		// The demo's own backend, for its own simulated batch.
+		AcceptSimulated: true,
 	})
 	if err != nil {
 		return err
