@@ -40,6 +40,16 @@ func cursorValue(seq uint64) []byte {
 // acknowledged, in sequence order. Re-encoded tags appear once per
 // binding; the later sequence number is the current one.
 func (s *Store) Pending(limit int) ([]Binding, error) {
+	return s.pendingAfter(nil, limit)
+}
+
+// PendingAfter is Pending from seq after on, whatever the remote
+// acknowledged: tagline sync --resend sends everything again with it.
+func (s *Store) PendingAfter(after uint64, limit int) ([]Binding, error) {
+	return s.pendingAfter(&after, limit)
+}
+
+func (s *Store) pendingAfter(after *uint64, limit int) ([]Binding, error) {
 	if limit <= 0 {
 		return nil, fmt.Errorf("%w: pending limit must be positive", ErrInvalid)
 	}
@@ -49,8 +59,10 @@ func (s *Store) Pending(limit int) ([]Binding, error) {
 		if err != nil {
 			return err
 		}
-		from, err := readCursor(bk)
-		if err != nil {
+		var from uint64
+		if after != nil {
+			from = *after
+		} else if from, err = readCursor(bk); err != nil {
 			return err
 		}
 		simulated := map[string]bool{}

@@ -31,6 +31,7 @@ type syncOptions struct {
 	attempts  int
 	timeout   time.Duration
 	watch     bool
+	resend    bool
 	interval  time.Duration
 	json      bool
 	journal   string
@@ -55,7 +56,7 @@ type syncJSON struct {
 func newSyncCmd(e *env) *cobra.Command {
 	o := &syncOptions{}
 	c := &cobra.Command{
-		Use:   "sync --endpoint URL [--token-file FILE] [--chunk N] [--watch [--interval D]] [--json]",
+		Use:   "sync --endpoint URL [--token-file FILE] [--chunk N] [--resend] [--watch [--interval D]] [--json]",
 		Short: "Push the journal's bindings to the brand's backend",
 		Long: `sync sends the journal's bindings that the backend (tagline serve) has not
 acknowledged yet, in sequence order and in chunks, to --endpoint (POST; an
@@ -64,6 +65,11 @@ after the backend acknowledged a chunk, so nothing is ever marked synced
 that the backend does not hold, and a failed or interrupted sync resumes
 where it stopped. Each chunk is retried (--attempts times, with backoff)
 on network errors, timeouts, 408, 429 and 5xx.
+
+--resend sends every binding of the journal again, from the first, to a
+backend that lost them or never had them (a new backend, one restored from
+a backup): the backend takes a record it holds already as the same record
+again, and the cursor never moves back.
 
 The bearer token is read from --token-file or the file named by
 $TAGLINE_SYNC_TOKEN_FILE (one line); it is never printed or logged.
@@ -93,6 +99,7 @@ or refused the upload (the station keeps encoding; run sync again later),
 	f.IntVar(&o.attempts, "attempts", 8, "give up on a chunk after `N` tries")
 	f.DurationVar(&o.timeout, "timeout", 30*time.Second, "give up on one request after `D`")
 	f.BoolVar(&o.watch, "watch", false, "keep syncing every --interval until Ctrl-C")
+	f.BoolVar(&o.resend, "resend", false, "send every binding again from the first (a new or restored backend); the backend takes repeats idempotently")
 	f.DurationVar(&o.interval, "interval", 30*time.Second, "with --watch: pause between rounds (`D`)")
 	f.BoolVar(&o.json, "json", false, "print the summary as JSON (with --watch: one object per round that did something)")
 	journalFlag(f, &o.journal)
@@ -152,6 +159,7 @@ func runSync(cmd *cobra.Command, e *env, o *syncOptions) error {
 		ChunkSize:      o.chunk,
 		MaxAttempts:    o.attempts,
 		RequestTimeout: o.timeout,
+		Resend:         o.resend,
 		Client:         &http.Client{},
 		Logger:         e.log,
 		Progress: func(p syncer.Progress) {
@@ -189,6 +197,7 @@ func runSync(cmd *cobra.Command, e *env, o *syncOptions) error {
 		}
 		switch {
 		case err == nil:
+			opts.Resend = false // done once; later rounds send what is new
 			total += res.Records
 			if res.Records > 0 {
 				res.Endpoint = shown

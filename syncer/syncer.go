@@ -51,6 +51,11 @@ type Options struct {
 	// Retry-After header of a 429 or 503 answer is honoured up to
 	// MaxBackoff.
 	BaseBackoff, MaxBackoff time.Duration
+	// Resend sends every binding again from the first, whatever the
+	// remote acknowledged (a new or restored backend), when the journal
+	// can (Resender); the cursor still only moves forward. The backend
+	// takes records it holds already as the same records again.
+	Resend bool
 	// Watch, when positive, keeps Run going until ctx ends: after the
 	// journal is caught up, or after a round that failed, it waits Watch and
 	// syncs again. Run then returns ctx's error with the summary so far.
@@ -210,6 +215,12 @@ func Run(ctx context.Context, j Journal, opts Options) (Summary, error) {
 		return sum, err
 	}
 	r := &runner{j: j, o: &opts, sum: &sum}
+	if opts.Resend {
+		if _, ok := j.(Resender); !ok {
+			return sum, fmt.Errorf("sync: this journal cannot resend from the start")
+		}
+		r.resend = new(uint64)
+	}
 	for {
 		err := r.round(ctx)
 		sum.SyncedUpto, sum.Last, _ = j.SyncState()
@@ -231,11 +242,19 @@ func Run(ctx context.Context, j Journal, opts Options) (Summary, error) {
 	}
 }
 
+// Resender is a journal that can list bindings from any position.
+type Resender interface {
+	PendingAfter(after uint64, limit int) ([]batch.Binding, error)
+}
+
 type runner struct {
 	j   Journal
 	o   *Options
 	sum *Summary
 	buf []byte
+	// resend is the position of a resend in progress (Options.Resend),
+	// nil once it has caught up or when none was asked for.
+	resend *uint64
 }
 
 func (r *runner) report(p Progress) {
@@ -257,11 +276,18 @@ func (r *runner) round(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		recs, err := r.j.Pending(r.o.ChunkSize)
+		var recs []batch.Binding
+		if r.resend != nil {
+			since = *r.resend
+			recs, err = r.j.(Resender).PendingAfter(since, r.o.ChunkSize)
+		} else {
+			recs, err = r.j.Pending(r.o.ChunkSize)
+		}
 		if err != nil {
 			return err
 		}
 		if len(recs) == 0 {
+			r.resend = nil
 			return nil
 		}
 		first, last := recs[0].Seq, recs[len(recs)-1].Seq
@@ -273,9 +299,13 @@ func (r *runner) round(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		// Only now, with the remote's word for it, does the cursor move.
+		// Only now, with the remote's word for it, does the cursor move
+		// (never back: an ack below it during a resend changes nothing).
 		if err := r.j.Ack(ack); err != nil {
 			return fmt.Errorf("sync: recording the ack of seq %d: %w", ack, err)
+		}
+		if r.resend != nil {
+			*r.resend = ack
 		}
 		n := 0
 		for _, b := range recs {
