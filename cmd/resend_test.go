@@ -5,11 +5,11 @@ import (
 	"testing"
 )
 
-// A new, empty backend knows nothing of what the journal sent to the old
-// one: a plain sync has nothing to send, --resend sends everything, the
-// new backend then knows the tags, and a second --resend is taken as the
-// same records again.
-func TestResendToANewBackend(t *testing.T) {
+// The sync position is the backend's: pointed at a new, empty backend, a
+// plain sync sends everything again (the backend answers where to start),
+// the new backend then knows the tags, and --resend is taken as the same
+// records again.
+func TestSyncToANewBackendSendsEverything(t *testing.T) {
 	c := newCLI(t)
 	l := newLine(t, c, "b1", 3)
 	tok := c.write("sync.token", testSyncToken+"\n", 0o600)
@@ -22,18 +22,15 @@ func TestResendToANewBackend(t *testing.T) {
 	stopOld()
 
 	fresh, _ := startServe(t, c, serveArgs("new.db")...)
-	if s := parseSyncJSON(t, c.must(0, "sync", "--endpoint", "http://"+fresh, "--journal", l.journal, "--token-file", tok, "--json").stdout); s.Records != 0 {
-		t.Fatalf("plain sync to the new backend sent %d", s.Records)
-	}
 	if code, ans, _ := tap(t, fresh, l.phoneRead(0), true); code != http.StatusNotFound || ans["result"] != "unknown_tag" {
-		t.Fatalf("before --resend: %d %v", code, ans)
+		t.Fatalf("before the sync: %d %v", code, ans)
 	}
-	s := parseSyncJSON(t, c.must(0, "sync", "--resend", "--chunk", "2", "--endpoint", "http://"+fresh, "--journal", l.journal, "--token-file", tok, "--json").stdout)
+	s := parseSyncJSON(t, c.must(0, "sync", "--chunk", "2", "--endpoint", "http://"+fresh, "--journal", l.journal, "--token-file", tok, "--json").stdout)
 	if !s.OK || s.Records != 3 || s.SyncedUpto != 3 || s.Pending != 0 {
-		t.Fatalf("--resend: %+v", s)
+		t.Fatalf("sync to a new backend: %+v", s)
 	}
 	if code, ans, _ := tap(t, fresh, l.phoneRead(1), true); code != http.StatusOK || ans["result"] != "genuine" {
-		t.Fatalf("after --resend: %d %v", code, ans)
+		t.Fatalf("after the sync: %d %v", code, ans)
 	}
 	// Again, in other chunks: the backend holds them already and keeps
 	// the counter it accepted.

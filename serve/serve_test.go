@@ -175,7 +175,15 @@ func testSyncUploadRules(t *testing.T, newSrv backend) {
 	}
 	re := bs[0]
 	re.Seq, re.SKU, re.ReadCtr, re.CompletedAt = 20, "SKU-NEW", 3, re.CompletedAt.Add(time.Hour)
-	if code, _, _ := upload(t, hs.URL, syncToken, 19, []batch.Binding{re}); code != 200 {
+	// A chunk that starts after what the backend holds is answered with
+	// where to start (409 and the position), and nothing is applied.
+	if code, _, _ := upload(t, hs.URL, syncToken, 19, []batch.Binding{re}); code != http.StatusConflict {
+		t.Fatalf("gap: %d", code)
+	}
+	if b, _, _ := lookup(t, s.Store(), uid); b.Seq != bs[0].Seq {
+		t.Fatalf("a chunk after a gap was applied: %+v", b)
+	}
+	if code, _, _ := upload(t, hs.URL, syncToken, 5, []batch.Binding{re}); code != 200 {
 		t.Fatal(code)
 	}
 	old := bs[0]

@@ -224,6 +224,7 @@ func New(cfg Config) (*Server, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+s.route, s.handleTap)
 	mux.HandleFunc("POST /v1/sync", s.handleSync)
+	mux.HandleFunc("GET /v1/sync/position", s.handlePosition)
 	mux.HandleFunc("GET /healthz", s.handleHealth)
 	s.m.conflictsHeld = func(ctx context.Context) (int, error) {
 		_, n, err := s.store.Conflicts(ctx, 0)

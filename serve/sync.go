@@ -22,6 +22,13 @@ type syncError struct {
 	Error string `json:"error"`
 }
 
+// syncGap is the 409 answer to a chunk that starts after the backend's
+// position for its station; Held is that position.
+type syncGap struct {
+	Error string `json:"error"`
+	Held  uint64 `json:"held"`
+}
+
 func (s *Server) handleSync(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	outcome, records := "rejected", 0
@@ -72,6 +79,26 @@ func (s *Server) handleSync(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(c.Records) == 0 {
 		fail(http.StatusUnprocessableEntity, "a chunk without records has nothing to acknowledge")
+		return
+	}
+	// The position is the backend's: a chunk that starts after what this
+	// backend holds from the station (a new backend, one restored from a
+	// backup) is answered with where to start, and the station sends
+	// from there.
+	pos, err := s.store.Position(r.Context(), c.Station)
+	if err != nil {
+		s.log.Error("sync position unreadable", "station", c.Station, "err", err)
+		fail(http.StatusServiceUnavailable, "the store could not be read; retry")
+		return
+	}
+	if c.Since > pos {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusConflict)
+		b, _ := json.Marshal(syncGap{
+			Error: fmt.Sprintf("this backend holds the records of station %s up to seq %d, and the chunk starts after seq %d: send from seq %d (tagline sync does so by itself)", c.Station, pos, c.Since, pos),
+			Held:  pos,
+		})
+		w.Write(append(b, '\n'))
 		return
 	}
 	if !s.cfg.AcceptSimulated {

@@ -25,6 +25,16 @@
 //     backoff and jitter, at most Options.MaxAttempts times; any other 4xx
 //     stops the run (ErrRejected), since sending the same bytes again
 //     cannot change the answer.
+//  5. The position is the backend's. The journal's cursor says what the
+//     last backend acknowledged; before sending, Run asks the backend what
+//     it holds from the station (GET <endpoint>/position?station=S) and
+//     sends from there when that is less (a new backend, one restored from
+//     a backup). A chunk that starts after what the backend holds is
+//     answered 409 with its position (GapError) and Run sends from there;
+//     each such answer must move the start back, so it cannot loop. The
+//     cursor itself never moves back. Options.Resend sends everything from
+//     the first record; the backend takes records it holds as the same
+//     records again.
 //
 // # Wire format (tagline-sync/1)
 //

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -220,6 +221,8 @@ func Run(ctx context.Context, j Journal, opts Options) (Summary, error) {
 			return sum, fmt.Errorf("sync: this journal cannot resend from the start")
 		}
 		r.resend = new(uint64)
+	} else {
+		r.askPosition(ctx)
 	}
 	for {
 		err := r.round(ctx)
@@ -242,6 +245,17 @@ func Run(ctx context.Context, j Journal, opts Options) (Summary, error) {
 	}
 }
 
+// GapError is a backend's answer that it holds the station's records only
+// up to Held, below where the chunk started.
+type GapError struct{ Held uint64 }
+
+func (e *GapError) Error() string {
+	return fmt.Sprintf("the backend holds this station's records up to seq %d only", e.Held)
+}
+
+// Unwrap makes a gap that Run could not mend a rejection.
+func (e *GapError) Unwrap() error { return ErrRejected }
+
 // Resender is a journal that can list bindings from any position.
 type Resender interface {
 	PendingAfter(after uint64, limit int) ([]batch.Binding, error)
@@ -263,6 +277,49 @@ func (r *runner) report(p Progress) {
 	}
 	p.SyncedUpto, p.Last, _ = r.j.SyncState()
 	r.o.Progress(p)
+}
+
+// askPosition asks the backend what it holds from this station and, when
+// that is less than the journal's cursor (a new or restored backend),
+// makes the round send from there. A backend that cannot say (an older
+// one, or one not reachable now) leaves the cursor as it is: the chunk's
+// own start is checked by the backend anyway.
+func (r *runner) askPosition(ctx context.Context) {
+	if _, ok := r.j.(Resender); !ok {
+		return
+	}
+	cursor, _, err := r.j.SyncState()
+	if err != nil || cursor == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.o.RequestTimeout)
+	defer cancel()
+	u := strings.TrimSuffix(r.o.Endpoint, "/") + "/position?station=" + url.QueryEscape(r.j.StationID())
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", r.o.UserAgent)
+	if r.o.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+r.o.Token)
+	}
+	resp, err := r.o.Client.Do(req)
+	if err != nil {
+		return
+	}
+	defer resp.Body.Close()
+	var pos struct {
+		Held *uint64 `json:"held"`
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if err != nil || resp.StatusCode != http.StatusOK || json.Unmarshal(data, &pos) != nil || pos.Held == nil {
+		return
+	}
+	if *pos.Held < cursor {
+		r.o.Logger.Warn("the backend holds less than the journal's cursor; sending from its position", "held", *pos.Held, "cursor", cursor)
+		r.resend = pos.Held
+	}
 }
 
 // round sends chunks until the journal is caught up.
@@ -296,6 +353,15 @@ func (r *runner) round(ctx context.Context) error {
 		}
 		r.buf, _ = AppendChunk(r.buf[:0], station, since, recs)
 		ack, replayed, err := r.deliver(ctx, IdempotencyKey(station, first, last), r.buf, station, first, last, len(recs))
+		var gap *GapError
+		_, canResend := r.j.(Resender)
+		if errors.As(err, &gap) && canResend && gap.Held < since && (r.resend == nil || gap.Held < *r.resend) {
+			// A new or restored backend: send from what it holds. Each
+			// gap must move the start back, so this cannot loop.
+			r.o.Logger.Warn("the backend holds less than the journal's cursor; sending from its position", "held", gap.Held, "cursor", since)
+			r.resend = &gap.Held
+			continue
+		}
 		if err != nil {
 			return err
 		}
@@ -396,6 +462,14 @@ func (r *runner) post(ctx context.Context, key string, body []byte) (Ack, bool, 
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
 		return ack, false, 0, fmt.Errorf("reading the answer: %w", err)
+	}
+	if resp.StatusCode == http.StatusConflict {
+		var gap struct {
+			Held *uint64 `json:"held"`
+		}
+		if json.Unmarshal(data, &gap) == nil && gap.Held != nil {
+			return ack, false, 0, &GapError{Held: *gap.Held}
+		}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		herr := &HTTPError{Status: resp.StatusCode, Body: snippet(data)}

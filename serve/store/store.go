@@ -148,6 +148,10 @@ var (
 type Store interface {
 	// ApplySync applies an upload once per key (invariants 3–6).
 	ApplySync(ctx context.Context, up Upload) (Applied, error)
+	// Position is the highest seq acknowledged to a station: where its
+	// next upload must start (0 for a station this backend never heard
+	// of, such as after a move to a new backend).
+	Position(ctx context.Context, station string) (uint64, error)
 	// Conflicts returns up to limit conflicts, oldest first by station and
 	// seq, and how many are held in all (invariant 6).
 	Conflicts(ctx context.Context, limit int) (list []ConflictRecord, total int, err error)

@@ -576,6 +576,11 @@ func unhex(c byte) (byte, bool) {
 	return 0, false
 }
 
+// Position is StationHighWater, for store.Store.
+func (s *Store) Position(_ context.Context, station string) (uint64, error) {
+	return s.StationHighWater(station)
+}
+
 // StationHighWater returns the highest seq received from a station.
 func (s *Store) StationHighWater(station string) (uint64, error) {
 	var hw uint64

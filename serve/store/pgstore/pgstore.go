@@ -229,6 +229,19 @@ func (s *Store) Lookup(ctx context.Context, uid string) (store.Binding, uint32, 
 }
 
 // ApplySync implements store.Store in one transaction (invariant 3).
+// Position is the highest seq acknowledged to a station (0 when unknown).
+func (s *Store) Position(ctx context.Context, station string) (uint64, error) {
+	var pos int64
+	err := s.pool.QueryRow(ctx, `SELECT acked_upto FROM tagline_stations WHERE station_id = $1`, station).Scan(&pos)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("pgstore: position of station %s: %w", station, err)
+	}
+	return uint64(pos), nil
+}
+
 func (s *Store) ApplySync(ctx context.Context, up store.Upload) (store.Applied, error) {
 	var res store.Applied
 	now := s.now().UTC()
