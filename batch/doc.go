@@ -259,4 +259,9 @@
 // batch.
 //
 // Manifests written by Export are described in MANIFEST.md.
+//
+// Each journal has a random identity of its own (JournalID), made with
+// it, or at the first writable open of a journal made before identities;
+// it goes with the journal's sync uploads so that a backend tells two
+// journals that claim one station apart.
 package batch

@@ -1,7 +1,9 @@
 package batch
 
 import (
+	"crypto/rand"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"github.com/tagline-station/tagline/internal/atomicfile"
@@ -41,10 +43,14 @@ var (
 
 	allBuckets = [][]byte{bktMeta, bktBatches, bktBindings, bktIndex, bktIntents, bktOutbox, bktHistory, bktStats}
 
-	keyMagic      = []byte("magic")
-	keyFormat     = []byte("format")
-	keyStation    = []byte("station")
-	keyCreated    = []byte("created")
+	keyMagic   = []byte("magic")
+	keyFormat  = []byte("format")
+	keyStation = []byte("station")
+	keyCreated = []byte("created")
+	// keyJournalID is the journal's own random identity, which travels
+	// with its sync uploads: a backend tells two journals that claim one
+	// station apart by it.
+	keyJournalID  = []byte("journal_id")
 	keySyncedUpto = []byte("synced_upto")
 )
 
@@ -70,6 +76,8 @@ type Options struct {
 	// Path and messages name the journal, and Close removes the copy.
 	// Only with ReadOnly.
 	CopyOf string
+	// Rand draws a new journal's identity (default crypto/rand).
+	Rand io.Reader
 }
 
 // Store is one station's journal. Its methods are safe for concurrent use.
@@ -80,6 +88,7 @@ type Store struct {
 	station  string
 	created  time.Time
 	readOnly bool
+	journal  string // the journal's identity (JournalID)
 	copyOf   string // the journal this file is a copy of, if it is one
 	c        *committer
 
@@ -119,6 +128,9 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Rand == nil {
+		opts.Rand = rand.Reader
 	}
 	if opts.StationID != "" {
 		if err := validName("station id", opts.StationID); err != nil {
@@ -171,8 +183,39 @@ func Open(path string, opts Options) (*Store, error) {
 	if verr != nil {
 		return nil, openError(path, verr)
 	}
-	return openBolt(path, opts, false)
+	ws, err := openBolt(path, opts, false)
+	if err == nil && ws.journal == "" {
+		// A journal made before identities: it gets one now, once.
+		if err = ws.giveIdentity(opts.Rand); err != nil {
+			ws.Close()
+			return nil, fmt.Errorf("open journal %s: %w", path, err)
+		}
+	}
+	return ws, err
 }
+
+func newJournalID(r io.Reader) (string, error) {
+	b := make([]byte, 16)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return "", fmt.Errorf("a journal identity: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+func (s *Store) giveIdentity(r io.Reader) error {
+	id, err := newJournalID(r)
+	if err != nil {
+		return err
+	}
+	if err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bktMeta).Put(keyJournalID, []byte(id)) }); err != nil {
+		return err
+	}
+	s.journal = id
+	return nil
+}
+
+// JournalID is the journal's own random identity (32 hex digits).
+func (s *Store) JournalID() string { return s.journal }
 
 func openBolt(path string, opts Options, readOnly bool) (*Store, error) {
 	var db *bolt.DB
@@ -204,7 +247,7 @@ func openBolt(path string, opts Options, readOnly bool) (*Store, error) {
 		if opts.StationID != "" && opts.StationID != id.station {
 			return fmt.Errorf("%w: it belongs to station %s, not %s; use --journal to open this station's own journal", ErrWrongStation, id.station, opts.StationID)
 		}
-		s.station, s.created = id.station, id.created
+		s.station, s.created, s.journal = id.station, id.created, id.journal
 		return nil
 	})
 	if err == nil && readOnly {
@@ -245,6 +288,7 @@ type identity struct {
 	format  int
 	station string
 	created time.Time
+	journal string // empty in a journal made before identities
 }
 
 func readIdentity(tx *bolt.Tx) (identity, error) {
@@ -276,6 +320,12 @@ func readIdentity(tx *bolt.Tx) (identity, error) {
 	if id.created, err = time.Parse(time.RFC3339Nano, string(meta.Get(keyCreated))); err != nil {
 		return id, fmt.Errorf("%w: unreadable creation time", ErrCorrupt)
 	}
+	if v := meta.Get(keyJournalID); v != nil {
+		if b, err := hex.DecodeString(string(v)); err != nil || len(b) != 16 || strings.ToLower(string(v)) != string(v) {
+			return id, fmt.Errorf("%w: unreadable journal identity", ErrCorrupt)
+		}
+		id.journal = string(v)
+	}
 	for _, name := range allBuckets {
 		if tx.Bucket(name) == nil {
 			return id, fmt.Errorf("%w: the %s bucket is missing", ErrCorrupt, name)
@@ -295,6 +345,10 @@ func create(path string, opts Options) error {
 	station := opts.StationID
 	if station == "" {
 		station = hostStation()
+	}
+	jid, err := newJournalID(opts.Rand)
+	if err != nil {
+		return fmt.Errorf("create journal %s: %w", path, err)
 	}
 	tmp, err := os.CreateTemp(dir, ".tagline-journal-*.tmp")
 	if err != nil {
@@ -316,10 +370,11 @@ func create(path string, opts Options) error {
 		}
 		m := tx.Bucket(bktMeta)
 		for k, v := range map[string]string{
-			string(keyMagic):   journalMagic,
-			string(keyFormat):  strconv.Itoa(FormatVersion),
-			string(keyStation): station,
-			string(keyCreated): opts.Now().UTC().Format(time.RFC3339Nano),
+			string(keyMagic):     journalMagic,
+			string(keyFormat):    strconv.Itoa(FormatVersion),
+			string(keyStation):   station,
+			string(keyCreated):   opts.Now().UTC().Format(time.RFC3339Nano),
+			string(keyJournalID): jid,
 		} {
 			if err := m.Put([]byte(k), []byte(v)); err != nil {
 				return err

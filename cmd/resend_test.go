@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -41,4 +42,27 @@ func TestSyncToANewBackendSendsEverything(t *testing.T) {
 	if code, ans, _ := tap(t, fresh, l.phoneRead(2), true); code != http.StatusOK || ans["result"] != "genuine" {
 		t.Fatalf("tag 2 after a second --resend: %d %v", code, ans)
 	}
+}
+
+// Two journals that claim one station (the host name of a cloned station
+// image, say) are told apart by their identities: the backend keeps the
+// first and refuses the second with what to do; the first goes on.
+func TestSecondJournalOfAStationIsRefused(t *testing.T) {
+	c := newCLI(t)
+	first := newLine(t, c, "b1", 2)
+	tok := c.write("sync.token", testSyncToken+"\n", 0o600)
+	addr, _ := startServe(t, c, "--listen", "127.0.0.1:0", "--store", "bolt:"+c.path("serve.db"), "--template", demoTemplate,
+		"--master-key-file", first.keyFile, "--token-file", tok)
+	c.must(0, "sync", "--endpoint", "http://"+addr, "--journal", first.journal, "--token-file", tok)
+
+	other := newCLI(t)
+	second := newLine(t, other, "b2", 1)
+	r := c.must(ExitFailure, "sync", "--endpoint", "http://"+addr, "--journal", second.journal, "--token-file", tok)
+	if !strings.Contains(r.stderr, "station line-1 is synced from another journal") || !strings.Contains(r.stderr, "--station-id") {
+		t.Errorf("second journal: %s", r.stderr)
+	}
+	if !strings.Contains(r.stderr, "hint: two journals claim this station id") {
+		t.Errorf("hint: %s", r.stderr)
+	}
+	c.must(0, "sync", "--resend", "--endpoint", "http://"+addr, "--journal", first.journal, "--token-file", tok)
 }

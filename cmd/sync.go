@@ -288,6 +288,8 @@ func syncError(err error) error {
 		return withCode(ExitFailure, err, "the backend does not know this token: check --token-file (or $"+envSyncTokenFile+") against the tokens tagline serve was given")
 	case errors.As(err, &he) && he.Status == http.StatusForbidden:
 		return withCode(ExitFailure, err, "the token is not allowed to upload for this station; check the station named next to it in the backend's token file")
+	case errors.As(err, &he) && he.Status == http.StatusConflict:
+		return withCode(ExitFailure, err, "two journals claim this station id at the backend: give this station its own --station-id (station_id in the config file) with a new journal, or sync the journal the backend knows")
 	case errors.As(err, &he) && he.Status == http.StatusUnprocessableEntity:
 		return withCode(ExitFailure, err, "the backend refused a record of this journal for the reason above; nothing from it on was marked synced. A station clock ahead of the backend's: set the clock right (NTP) and sync again once real time has passed the record's time; anything else: keep the journal and report it")
 	case errors.As(err, &he) && he.Status == http.StatusRequestEntityTooLarge:

@@ -81,6 +81,19 @@ func (s *Server) handleSync(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusUnprocessableEntity, "a chunk without records has nothing to acknowledge")
 		return
 	}
+	if c.Journal != "" {
+		owner, err := s.store.ClaimJournal(r.Context(), c.Station, c.Journal)
+		switch {
+		case errors.Is(err, store.ErrOtherJournal):
+			s.log.Warn("sync refused: a second journal claims a station", "station", c.Station, "journal", c.Journal, "holder", owner)
+			fail(http.StatusConflict, fmt.Sprintf("station %s is synced from another journal (%s…) already, not this one (%s…): two stations share the station id (a cloned image?); give this one its own with --station-id or station_id in its config file and a new journal; a journal that replaces a lost one must be the restored file, not a new one", c.Station, owner[:8], c.Journal[:8]))
+			return
+		case err != nil:
+			s.log.Error("sync journal claim failed", "station", c.Station, "err", err)
+			fail(http.StatusServiceUnavailable, "the store could not be read; retry")
+			return
+		}
+	}
 	// The position is the backend's: a chunk that starts after what this
 	// backend holds from the station (a new backend, one restored from a
 	// backup) is answered with where to start, and the station sends

@@ -245,6 +245,14 @@ func Run(ctx context.Context, j Journal, opts Options) (Summary, error) {
 	}
 }
 
+// journalID is the journal's identity when it has one.
+func journalID(j Journal) string {
+	if ji, ok := j.(interface{ JournalID() string }); ok {
+		return ji.JournalID()
+	}
+	return ""
+}
+
 // GapError is a backend's answer that it holds the station's records only
 // up to Held, below where the chunk started.
 type GapError struct{ Held uint64 }
@@ -351,7 +359,7 @@ func (r *runner) round(ctx context.Context) error {
 		if first <= since {
 			since = first - 1
 		}
-		r.buf, _ = AppendChunk(r.buf[:0], station, since, recs)
+		r.buf, _ = AppendChunkOf(r.buf[:0], station, journalID(r.j), since, recs)
 		ack, replayed, err := r.deliver(ctx, IdempotencyKey(station, first, last), r.buf, station, first, last, len(recs))
 		var gap *GapError
 		_, canResend := r.j.(Resender)

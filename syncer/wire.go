@@ -35,6 +35,7 @@ type Record struct {
 // Chunk is a parsed and validated sync body.
 type Chunk struct {
 	Station   string
+	Journal   string // the sending journal's identity ("" from an older station)
 	Since     uint64
 	Records   []Record
 	SHA256    string // of the record lines, as the trailer states and ParseChunk verified
@@ -52,10 +53,20 @@ func AppendRecord(dst []byte, b *batch.Binding) []byte {
 // the order given, which must be ascending seq) and the trailer. It returns
 // the body and the checksum of the record lines.
 func AppendChunk(dst []byte, station string, since uint64, bs []batch.Binding) ([]byte, string) {
+	return AppendChunkOf(dst, station, "", since, bs)
+}
+
+// AppendChunkOf is AppendChunk with the sending journal's identity in the
+// header (left out when empty).
+func AppendChunkOf(dst []byte, station, journal string, since uint64, bs []batch.Binding) ([]byte, string) {
 	dst = append(dst, `{"type":"header","format":`...)
 	dst = batch.AppendJSONString(dst, Format)
 	dst = append(dst, `,"station":`...)
 	dst = batch.AppendJSONString(dst, station)
+	if journal != "" {
+		dst = append(dst, `,"journal":`...)
+		dst = batch.AppendJSONString(dst, journal)
+	}
 	dst = append(dst, `,"since":`...)
 	dst = strconv.AppendUint(dst, since, 10)
 	dst = append(dst, "}\n"...)
@@ -84,6 +95,7 @@ type wireHeader struct {
 	Type    string  `json:"type"`
 	Format  string  `json:"format"`
 	Station string  `json:"station"`
+	Journal string  `json:"journal"`
 	Since   *uint64 `json:"since"`
 }
 
@@ -167,7 +179,10 @@ func ParseChunkWith(r io.Reader, lim Limits) (*Chunk, error) {
 	if *hd.Since > MaxSeq {
 		return nil, fmt.Errorf("%w: header: since %d is above 2^63-1", ErrChunk, *hd.Since)
 	}
-	c := &Chunk{Station: hd.Station, Since: *hd.Since}
+	if hd.Journal != "" && !isJournalID(hd.Journal) {
+		return nil, fmt.Errorf("%w: header: journal is not 32 lower-case hex digits", ErrChunk)
+	}
+	c := &Chunk{Station: hd.Station, Journal: hd.Journal, Since: *hd.Since}
 	h := sha256.New()
 	last := c.Since
 	for n := 2; ; n++ {
@@ -225,4 +240,16 @@ func ParseChunkWith(r io.Reader, lim Limits) (*Chunk, error) {
 		h.Write(line)
 		c.Records = append(c.Records, Record{Binding: b, Line: line})
 	}
+}
+
+func isJournalID(s string) bool {
+	if len(s) != 32 {
+		return false
+	}
+	for _, c := range s {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }

@@ -142,6 +142,8 @@ var (
 	// ErrIdempotencyConflict: the key was used before for another body.
 	ErrIdempotencyConflict = errors.New("idempotency key reused with a different body")
 	ErrClosed              = errors.New("store is closed")
+	// ErrOtherJournal: the station is synced from another journal already.
+	ErrOtherJournal = errors.New("station is synced from another journal")
 )
 
 // Store is the backend's storage.
@@ -152,6 +154,11 @@ type Store interface {
 	// next upload must start (0 for a station this backend never heard
 	// of, such as after a move to a new backend).
 	Position(ctx context.Context, station string) (uint64, error)
+	// ClaimJournal records that station syncs from journal, the first
+	// time; afterwards another journal claiming the station gets
+	// ErrOtherJournal (with the journal that holds it), and the same
+	// journal gets nil.
+	ClaimJournal(ctx context.Context, station, journal string) (owner string, err error)
 	// Conflicts returns up to limit conflicts, oldest first by station and
 	// seq, and how many are held in all (invariant 6).
 	Conflicts(ctx context.Context, limit int) (list []ConflictRecord, total int, err error)

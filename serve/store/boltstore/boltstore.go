@@ -24,6 +24,7 @@ var (
 	bStations = []byte("stations")
 	bIdem     = []byte("idem")
 	bConflict = []byte("conflicts")
+	bJournals = []byte("journals") // station → the identity of the journal it syncs from
 	magic     = []byte("tagline-serve")
 )
 
@@ -153,7 +154,7 @@ func initBuckets(tx *bolt.Tx) error {
 	if f := string(meta.Get([]byte("format"))); f != "1" {
 		return fmt.Errorf("%w: format %q, this tagline reads 1", ErrForeign, f)
 	}
-	for _, b := range [][]byte{bBindings, bCtr, bRecords, bStations, bIdem, bConflict} {
+	for _, b := range [][]byte{bBindings, bCtr, bRecords, bStations, bIdem, bConflict, bJournals} {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 			return err
 		}
@@ -574,6 +575,23 @@ func unhex(c byte) (byte, bool) {
 		return c - 'A' + 10, true
 	}
 	return 0, false
+}
+
+// ClaimJournal implements store.Store.
+func (s *Store) ClaimJournal(_ context.Context, station, journal string) (string, error) {
+	owner := journal
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bJournals)
+		if v := b.Get([]byte(station)); v != nil {
+			owner = string(v)
+			return nil
+		}
+		return b.Put([]byte(station), []byte(journal))
+	})
+	if err == nil && owner != journal {
+		err = store.ErrOtherJournal
+	}
+	return owner, err
 }
 
 // Position is StationHighWater, for store.Store.

@@ -38,10 +38,10 @@ func TestMigrateInPlace(t *testing.T) {
 	}
 
 	applied, err := pgstore.Migrate(ctx, pool, true)
-	if err != nil || !slices.Equal(applied, []int{1, 2, 3, 4}) {
+	if err != nil || !slices.Equal(applied, []int{1, 2, 3, 4, 5}) {
 		t.Fatalf("applied %v, %v", applied, err)
 	}
-	if v, err := pgstore.SchemaVersion(ctx, pool); err != nil || v != 4 {
+	if v, err := pgstore.SchemaVersion(ctx, pool); err != nil || v != 5 {
 		t.Fatalf("version %d, %v", v, err)
 	}
 	st, err := pgstore.NewFromPool(ctx, pool)
@@ -89,7 +89,7 @@ func TestMigrateOfflineWaits(t *testing.T) {
 	t.Cleanup(func() { pgstore.Migrations = saved })
 	pgstore.Migrations = append(slices.Clone(saved), pgstore.Migration{Version: 99, Name: "rewrite", SQL: `ALTER TABLE tagline_taps ADD COLUMN agent text`})
 	applied, err := pgstore.Migrate(ctx, pool, true)
-	if err == nil || !strings.Contains(err.Error(), "tagline serve migrate") || len(applied) != 4 {
+	if err == nil || !strings.Contains(err.Error(), "tagline serve migrate") || len(applied) != 5 {
 		t.Fatalf("online only: %v %v", applied, err)
 	}
 	if applied, err := pgstore.Migrate(ctx, pool, false); err != nil || !slices.Equal(applied, []int{99}) {
@@ -120,7 +120,7 @@ func TestMigrateBackfillsDailyCounts(t *testing.T) {
 		('2026-03-02T11:00:00Z', '04A1', 'SKU-A', 'b1', 'replayed', 3, 1)`); err != nil {
 		t.Fatal(err)
 	}
-	if applied, err := pgstore.Migrate(ctx, pool, true); err != nil || !slices.Equal(applied, []int{4}) {
+	if applied, err := pgstore.Migrate(ctx, pool, true); err != nil || !slices.Equal(applied, []int{4, 5}) {
 		t.Fatalf("applied %v, %v", applied, err)
 	}
 	st, err := pgstore.NewFromPool(ctx, pool)

@@ -148,13 +148,26 @@ func New(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	return s, nil
 }
 
+// StationJournalsSchema holds the journal each station syncs from. It is
+// migration 5, and also made with the base schema, so that a backend that
+// keeps no tap history (where the migrations run) can check journals too.
+const StationJournalsSchema = `
+CREATE TABLE IF NOT EXISTS tagline_station_journals (
+	station_id text PRIMARY KEY,
+	journal_id text NOT NULL,
+	first_seen timestamptz NOT NULL DEFAULT now()
+);`
+
 // NewFromPool uses a pool the caller owns (Close leaves it open).
 func NewFromPool(ctx context.Context, pool *pgxpool.Pool) (*Store, error) {
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(7361626)`); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, Schema)
+		if _, err := tx.Exec(ctx, Schema); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, StationJournalsSchema)
 		return err
 	})
 	if err != nil {
@@ -229,6 +242,24 @@ func (s *Store) Lookup(ctx context.Context, uid string) (store.Binding, uint32, 
 }
 
 // ApplySync implements store.Store in one transaction (invariant 3).
+// ClaimJournal implements store.Store: the first journal of a station is
+// kept, whichever of two instances records it.
+func (s *Store) ClaimJournal(ctx context.Context, station, journal string) (string, error) {
+	var owner string
+	err := s.pool.QueryRow(ctx, `WITH ins AS (
+		INSERT INTO tagline_station_journals (station_id, journal_id) VALUES ($1, $2)
+		ON CONFLICT (station_id) DO NOTHING RETURNING journal_id)
+		SELECT journal_id FROM ins UNION ALL
+		SELECT journal_id FROM tagline_station_journals WHERE station_id = $1 LIMIT 1`, station, journal).Scan(&owner)
+	if err != nil {
+		return "", fmt.Errorf("pgstore: journal of station %s: %w", station, err)
+	}
+	if owner != journal {
+		return owner, store.ErrOtherJournal
+	}
+	return owner, nil
+}
+
 // Position is the highest seq acknowledged to a station (0 when unknown).
 func (s *Store) Position(ctx context.Context, station string) (uint64, error) {
 	var pos int64
