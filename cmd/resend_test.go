@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/tagline-station/tagline/reader/sim"
 )
 
 // The sync position is the backend's: pointed at a new, empty backend, a
@@ -65,4 +67,47 @@ func TestSecondJournalOfAStationIsRefused(t *testing.T) {
 		t.Errorf("hint: %s", r.stderr)
 	}
 	c.must(0, "sync", "--resend", "--endpoint", "http://"+addr, "--journal", first.journal, "--token-file", tok)
+}
+
+// A station pointed at a new, empty backend sends it everything, also
+// what the old backend acknowledged, while it goes on encoding.
+func TestStationSyncsEverythingToANewBackend(t *testing.T) {
+	c := newCLI(t)
+	keyFile := c.write("master.key", testKeyHex+"\n", 0o600)
+	tok := c.write("sync.token", testSyncToken+"\n", 0o600)
+	c.must(0, "batch", "new", "--journal", "j.db", "--id", "b1", "--sku", "SKU-1", "--target", "100", "--key-version", "1", "--template", demoTemplate)
+	serveArgs := func(db string) []string {
+		return []string{"--listen", "127.0.0.1:0", "--store", "bolt:" + c.path(db), "--template", demoTemplate,
+			"--master-key-file", keyFile, "--token-file", tok, "--accept-simulated"}
+	}
+	s := &syncLine{t: t, tags: map[string]*sim.Tag{}}
+	c.simPresented = func(tag *sim.Tag) {
+		s.mu.Lock()
+		s.tags[strings.ToUpper(hexUID(tag.UID()))] = tag
+		s.mu.Unlock()
+	}
+	encode := func(addr string) []tagLine {
+		r := c.must(0, "encode", "--journal", "j.db", "--batch", "b1", "--reader", "sim", "--count", "2", "--json",
+			"--sim-interval", "1ms", "--master-key-file", keyFile, "--sync", "http://"+addr, "--token-file", tok)
+		return parseTagLines(t, r.stdout)
+	}
+	old, stopOld := startServe(t, c, serveArgs("old.db")...)
+	first := encode(old)
+	if len(first) != 2 {
+		t.Fatalf("%d results", len(first))
+	}
+	c.must(0, "sync", "--endpoint", "http://"+old, "--journal", "j.db", "--token-file", tok)
+	stopOld()
+
+	fresh, _ := startServe(t, c, serveArgs("new.db")...)
+	encode(fresh)
+	sum := parseSyncJSON(t, c.must(0, "sync", "--endpoint", "http://"+fresh, "--journal", "j.db", "--token-file", tok, "--json").stdout)
+	if sum.Records != 0 || sum.Pending != 0 {
+		t.Errorf("the station left work for sync: %+v", sum)
+	}
+	for _, l := range first {
+		if code, ans, _ := tap(t, fresh, s.phoneRead(l.UID), true); code != http.StatusOK || ans["result"] != "genuine" {
+			t.Errorf("tag %s of the old backend's time at the new one: %d %v", l.UID, code, ans)
+		}
+	}
 }
