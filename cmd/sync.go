@@ -160,6 +160,7 @@ func runSync(cmd *cobra.Command, e *env, o *syncOptions) error {
 		MaxAttempts:    o.attempts,
 		RequestTimeout: o.timeout,
 		Resend:         o.resend,
+		AskPosition:    true,
 		Client:         &http.Client{},
 		Logger:         e.log,
 		Progress: func(p syncer.Progress) {

@@ -53,6 +53,7 @@ type syncLoop struct {
 	now     func() time.Time
 	log     *slog.Logger
 	kickC   chan struct{}
+	asked   bool           // the backend's position was asked since it last failed
 	states  chan SyncState // latest state; one slot, replaced
 	stopped chan struct{}
 	final   atomic.Bool // the run is ending: push without lingering
@@ -111,6 +112,9 @@ func (s *syncLoop) options() syncer.Options {
 	return syncer.Options{
 		Endpoint: s.cfg.Endpoint, Token: s.cfg.Token, Client: s.cfg.Client,
 		RequestTimeout: s.cfg.RequestTimeout, MaxAttempts: 1, Logger: s.log,
+		// Once at the start and after the backend was away (it may be
+		// another, or restored, now), not on every push.
+		AskPosition: !s.asked,
 		Progress: func(p syncer.Progress) {
 			if p.Kind == syncer.EvChunk {
 				s.st.LastAck = s.now()
@@ -172,6 +176,7 @@ func (s *syncLoop) run(ctx context.Context) {
 			return
 		}
 		s.round(err)
+		s.asked = err == nil
 		if err == nil {
 			wait = 0
 			if !s.sleep(ctx, s.cfg.Idle, true) {

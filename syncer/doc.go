@@ -26,9 +26,11 @@
 //     stops the run (ErrRejected), since sending the same bytes again
 //     cannot change the answer.
 //  5. The position is the backend's. The journal's cursor says what the
-//     last backend acknowledged; before sending, Run asks the backend what
-//     it holds from the station (GET <endpoint>/position?station=S) and
-//     sends from there when that is less (a new backend, one restored from
+//     last backend acknowledged; before sending (Options.AskPosition: tagline
+//     sync always, the station at its start and after the backend was
+//     away), Run asks the backend what it holds from the station
+//     (GET <endpoint>/position?station=S) and sends from there when that is
+//     less (a new backend, one restored from
 //     a backup). A chunk that starts after what the backend holds is
 //     answered 409 with its position (GapError) and Run sends from there;
 //     each such answer must move the start back, so it cannot loop. The

@@ -52,6 +52,11 @@ type Options struct {
 	// Retry-After header of a 429 or 503 answer is honoured up to
 	// MaxBackoff.
 	BaseBackoff, MaxBackoff time.Duration
+	// AskPosition asks the backend first what it holds from the station
+	// (GET <Endpoint>/position) and sends from there when that is less than
+	// the journal's cursor. Without it a moved backend is still found out
+	// by the first chunk it is sent (409 with its position).
+	AskPosition bool
 	// Resend sends every binding again from the first, whatever the
 	// remote acknowledged (a new or restored backend), when the journal
 	// can (Resender); the cursor still only moves forward. The backend
@@ -221,7 +226,7 @@ func Run(ctx context.Context, j Journal, opts Options) (Summary, error) {
 			return sum, fmt.Errorf("sync: this journal cannot resend from the start")
 		}
 		r.resend = new(uint64)
-	} else {
+	} else if opts.AskPosition {
 		r.askPosition(ctx)
 	}
 	for {
