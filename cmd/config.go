@@ -56,6 +56,7 @@ type config struct {
 	Redirects       map[string]string `toml:"redirects,omitempty"`
 	DefaultRedirect string            `toml:"default_redirect,omitempty"`
 	RejectRedirect  string            `toml:"reject_redirect,omitempty"`
+	AcceptSimulated bool              `toml:"accept_simulated,omitempty"`
 }
 
 // configTables are the keys that may also be written as a [table].

@@ -227,6 +227,13 @@ func (e *env) serveSettings(cmd *cobra.Command, o *serveOptions) (map[string]str
 		}
 		*s.dst, from[s.flag] = v, f
 	}
+	if !cmd.Flags().Changed("accept-simulated") {
+		cfg, err := e.config()
+		if err != nil {
+			return nil, err
+		}
+		o.acceptSimulated = cfg.AcceptSimulated
+	}
 	// The two lists follow the same rule (no environment variable): the
 	// flag when given, else the config file, else the flag's default.
 	from["key-version"], from["redirect"] = "--key-version", "--redirect"

@@ -30,6 +30,12 @@ func TestSimulatedTagsNeverPassForReal(t *testing.T) {
 	defer stop()
 	c.must(0, "sync", "--endpoint", "http://"+addr, "--journal", demoJournal, "--token-file", tok)
 
+	// The same from the config file.
+	cfg := c.write("serve.toml", "accept_simulated = true\n", 0o600)
+	addr, stopCfg := startServe(t, c, append(serveArgs, "--store", "bolt:"+c.path("trial2.db"), "--config", cfg)...)
+	defer stopCfg()
+	c.must(0, "sync", "--endpoint", "http://"+addr, "--journal", demoJournal, "--token-file", tok, "--resend")
+
 	r = c.must(ExitUsage, "encode", "--journal", demoJournal, "--batch", id, "--reader", "pcsc:x", "--master-key-file", demoKeyFile)
 	if !strings.Contains(r.stderr, "holds simulated tags") {
 		t.Errorf("real reader on a simulated batch: %s", r.stderr)
