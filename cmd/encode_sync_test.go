@@ -29,6 +29,14 @@ type syncLine struct {
 
 func startSyncingStation(t *testing.T, c *cli, endpoint, tokFile, keyFile string) *syncLine {
 	t.Helper()
+	return startStation(t, c, "--journal", "j.db", "--batch", "b1", "--reader", "sim", "--json",
+		"--sim-interval", "150ms", "--master-key-file", keyFile, "--sync", endpoint, "--token-file", tokFile)
+}
+
+// startStation runs tagline encode with args until the test stops it,
+// keeping its output and the simulated tags it presented.
+func startStation(t *testing.T, c *cli, args ...string) *syncLine {
+	t.Helper()
 	s := &syncLine{t: t, out: &syncBuffer{}, errb: &syncBuffer{}, tags: map[string]*sim.Tag{}, done: make(chan result, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
@@ -40,10 +48,7 @@ func startSyncingStation(t *testing.T, c *cli, endpoint, tokFile, keyFile string
 		s.mu.Unlock()
 	}
 	s.c = &sc
-	go func() {
-		s.done <- sc.run("encode", "--journal", "j.db", "--batch", "b1", "--reader", "sim", "--json",
-			"--sim-interval", "150ms", "--master-key-file", keyFile, "--sync", endpoint, "--token-file", tokFile)
-	}()
+	go func() { s.done <- sc.run(append([]string{"encode"}, args...)...) }()
 	t.Cleanup(func() { s.stop() })
 	return s
 }

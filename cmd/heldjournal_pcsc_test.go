@@ -31,16 +31,8 @@ func TestReadersWorkWhileAPCSCStationRuns(t *testing.T) {
 	kf := c.write("master.key", testKeyHex, 0o600)
 	c.must(0, "batch", "new", "--journal", "j.db", "--id", "b1", "--sku", "SKU-PCSC", "--target", "10", "--key-version", "1", "--template", demoTemplate)
 
-	s := &syncLine{t: t, out: &syncBuffer{}, errb: &syncBuffer{}, done: make(chan result, 1)}
-	ctx, cancel := context.WithCancel(context.Background())
-	s.cancel = cancel
-	sc := *c
-	sc.ctx, sc.stdout, sc.stderr = ctx, s.out, s.errb
-	go func() {
-		s.done <- sc.run("encode", "--journal", "j.db", "--batch", "b1", "--readers",
-			"left=pcsc:"+d.ReaderName(0)+",right=pcsc:"+d.ReaderName(1), "--json", "--master-key-file", kf)
-	}()
-	t.Cleanup(func() { s.stop() })
+	s := startStation(t, c, "--journal", "j.db", "--batch", "b1", "--readers",
+		"left=pcsc:"+d.ReaderName(0)+",right=pcsc:"+d.ReaderName(1), "--json", "--master-key-file", kf)
 	passed, _ := s.passes(2)
 
 	show := c.must(0, "batch", "show", "b1", "--journal", "j.db", "--json")

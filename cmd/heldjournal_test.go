@@ -1,13 +1,10 @@
 package cmd
 
 import (
-	"context"
 	"encoding/json"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/tagline-station/tagline/reader/sim"
 )
 
 // While a station with four lanes holds the journal, the commands that
@@ -19,21 +16,8 @@ func TestReadersWorkWhileAStationRuns(t *testing.T) {
 	keyFile := c.write("master.key", testKeyHex+"\n", 0o600)
 	c.must(0, "batch", "new", "--journal", "j.db", "--id", "b1", "--sku", "SKU-1", "--target", "100000", "--key-version", "1", "--template", demoTemplate)
 
-	s := &syncLine{t: t, out: &syncBuffer{}, errb: &syncBuffer{}, tags: map[string]*sim.Tag{}, done: make(chan result, 1)}
-	ctx, cancel := context.WithCancel(context.Background())
-	s.cancel = cancel
-	sc := *c
-	sc.ctx, sc.stdout, sc.stderr = ctx, s.out, s.errb
-	sc.simPresented = func(tag *sim.Tag) {
-		s.mu.Lock()
-		s.tags[strings.ToUpper(hexUID(tag.UID()))] = tag
-		s.mu.Unlock()
-	}
-	go func() {
-		s.done <- sc.run("encode", "--journal", "j.db", "--batch", "b1", "--readers", "l1=sim,l2=sim:b,l3=sim:c,l4=sim:d",
-			"--json", "--sim-interval", "5ms", "--master-key-file", keyFile)
-	}()
-	t.Cleanup(func() { s.stop() })
+	s := startStation(t, c, "--journal", "j.db", "--batch", "b1", "--readers", "l1=sim,l2=sim:b,l3=sim:c,l4=sim:d",
+		"--json", "--sim-interval", "5ms", "--master-key-file", keyFile)
 	passed, _ := s.passes(12)
 
 	// A writer is told who holds the journal, and exits busy.
