@@ -5,9 +5,11 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"math/big"
 
+	"github.com/tagline-station/tagline/apdu"
 	"github.com/tagline-station/tagline/internal/errkind"
 )
 
@@ -89,6 +91,10 @@ func VerifyOriginality(uid, sig []byte, trusted []*ecdsa.PublicKey) error {
 // session.
 func (c *Conn) ReadSig(ctx context.Context) ([]byte, error) {
 	b, err := c.native(ctx, InsReadSig, Full, []byte{0x00}, nil)
+	if sw := apdu.StatusWord(0); errors.As(err, &sw) && sw == apdu.SWIllegalCommand {
+		// Every NTAG 424 DNA knows Read_Sig.
+		return nil, fmt.Errorf("read originality signature: %w: the chip does not know the command (%w)", ErrNotGenuine, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read originality signature: %w", err)
 	}

@@ -196,3 +196,23 @@ func TestParseOriginalityKeyRefusesOffCurve(t *testing.T) {
 		t.Fatal("accepted a short key")
 	}
 }
+
+// noReadSig is a chip that does not know Read_Sig, as a clone may not.
+type noReadSig struct{ reader.Card }
+
+func (n noReadSig) Transmit(ctx context.Context, capdu []byte) ([]byte, error) {
+	if len(capdu) > 1 && capdu[0] == 0x90 && capdu[1] == encoder.InsReadSig {
+		return []byte{0x91, 0x1C}, nil
+	}
+	return n.Card.Transmit(ctx, capdu)
+}
+
+func TestChipWithoutReadSigIsNotGenuine(t *testing.T) {
+	tag := sim.New(sim.Options{UID: testUID})
+	j := job(t, deriver(t, masterHex, 1), tag, true)
+	j.Genuine = simTrust()
+	_, err := encoder.Personalise(context.Background(), noReadSig{present(t, tag)}, j, encoder.Options{})
+	if !errors.Is(err, encoder.ErrNotGenuine) || !tag.IsFactoryFresh() {
+		t.Fatalf("err %v, factory fresh %v", err, tag.IsFactoryFresh())
+	}
+}
