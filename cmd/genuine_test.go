@@ -1,0 +1,42 @@
+package cmd
+
+import (
+	"testing"
+
+	"github.com/tagline-station/tagline/encoder"
+	"github.com/tagline-station/tagline/reader"
+	"github.com/tagline-station/tagline/reader/sim"
+)
+
+// The simulator's test key is trusted only for a run of simulated readers
+// or a test batch; NXP's key always.
+func TestGenuineKeysTrustTheSimKeyOnlyForSimulatedRuns(t *testing.T) {
+	simSpec := readerSpec{Kind: reader.KindSim, Name: "sim", Raw: "sim"}
+	pcsc := readerSpec{Kind: reader.KindPCSC, Name: "ACS ACR122U", Raw: "ACS ACR122U"}
+	for _, c := range []struct {
+		name     string
+		specs    []readerSpec
+		all      bool
+		test     bool
+		trustSim bool
+	}{
+		{"sim", []readerSpec{simSpec}, false, false, true},
+		{"pcsc", []readerSpec{pcsc}, false, false, false},
+		{"sim and pcsc", []readerSpec{simSpec, pcsc}, false, false, false},
+		{"all readers", nil, true, false, false},
+		{"sim and all readers", []readerSpec{simSpec}, true, false, false},
+		{"pcsc, test batch", []readerSpec{pcsc}, false, true, true},
+	} {
+		got := genuineKeys(c.specs, c.all, c.test)
+		if len(got) == 0 || !got[0].Equal(encoder.NXPOriginalityKey()) {
+			t.Errorf("%s: NXP's key is not trusted", c.name)
+		}
+		hasSim := false
+		for _, k := range got {
+			hasSim = hasSim || k.Equal(sim.OriginalityTestKey())
+		}
+		if hasSim != c.trustSim {
+			t.Errorf("%s: sim key trusted %v, want %v", c.name, hasSim, c.trustSim)
+		}
+	}
+}
