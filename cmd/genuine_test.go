@@ -1,9 +1,11 @@
 package cmd
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/tagline-station/tagline/encoder"
+	"github.com/tagline-station/tagline/qa"
 	"github.com/tagline-station/tagline/reader"
 	"github.com/tagline-station/tagline/reader/sim"
 )
@@ -37,6 +39,29 @@ func TestGenuineKeysTrustTheSimKeyOnlyForSimulatedRuns(t *testing.T) {
 		}
 		if hasSim != c.trustSim {
 			t.Errorf("%s: sim key trusted %v, want %v", c.name, hasSim, c.trustSim)
+		}
+	}
+}
+
+// tagline verify --reader sim reports a chip whose originality signature
+// fails as not_genuine (exit 4), and passes the others.
+func TestVerifyReaderReportsNotGenuine(t *testing.T) {
+	c := newCLI(t)
+	l := newLine(t, c, "b1", 3)
+	n := 0
+	c.simPresented = func(tag *sim.Tag) {
+		if n++; n == 2 {
+			tag.SetOriginalitySignature(make([]byte, encoder.OriginalitySigLen))
+		}
+	}
+	r := l.verify(c, 4, "--reader", "sim", "--json")
+	rep := parseReport(t, r.stdout)
+	if rep.Counts.Pass != 2 || rep.Counts.Fail != 1 || rep.Counts.ByReason[qa.ReasonNotGenuine] != 1 {
+		t.Fatalf("counts %+v", rep.Counts)
+	}
+	for _, res := range rep.Results {
+		if res.Verdict == qa.Fail && (res.Reason != qa.ReasonNotGenuine || !strings.Contains(res.Detail, "not a genuine NXP chip")) {
+			t.Errorf("%+v", res)
 		}
 	}
 }
