@@ -136,11 +136,13 @@ func runDemo(cmd *cobra.Command, e *env, o *demoOptions) error {
 	if what, weak := weakMaster(master); weak {
 		fmt.Fprintf(cmd.ErrOrStderr(), "tagline: warning: the master key is %s; accepted for the demo's test batch only\n", what)
 	}
-	st, err := station.New(station.Config{Journal: store, Batch: b, Deriver: deriver, Template: tmpl, Now: e.now})
+	demoReaders := []readerSpec{{Kind: reader.KindSim, Name: "sim", Raw: "sim"}}
+	st, err := station.New(station.Config{Journal: store, Batch: b, Deriver: deriver, Template: tmpl, Now: e.now,
+		Genuine: genuineKeys(demoReaders, false, b.Test)})
 	if err != nil {
 		return err
 	}
-	readers, err := e.openReaders(cmd.Context(), []readerSpec{{Kind: reader.KindSim, Name: "sim", Raw: "sim"}}, false,
+	readers, err := e.openReaders(cmd.Context(), demoReaders, false,
 		simFeederOptions{Max: o.count, UID: e.simRandom})
 	if err != nil {
 		return err

@@ -212,7 +212,8 @@ func runEncode(cmd *cobra.Command, e *env, o *encodeOptions) error {
 	if err := e.markSimulated(store, &b, specs, o.allReaders); err != nil {
 		return err
 	}
-	st, err := station.New(station.Config{Journal: store, Batch: b, Deriver: deriver, Template: tmpl, Reencode: o.reencode, Now: e.now})
+	st, err := station.New(station.Config{Journal: store, Batch: b, Deriver: deriver, Template: tmpl, Reencode: o.reencode, Now: e.now,
+		Genuine: genuineKeys(specs, o.allReaders, b.Test)})
 	if err != nil {
 		return err
 	}

@@ -29,7 +29,7 @@ func TestRekeyAndResetThroughPCSC(t *testing.T) {
 	waitOrFail(t, inserted, 20*time.Second, "sim to insert its tag")
 
 	kf := c.write("master.key", testKeyHex, 0o600)
-	c.must(0, "batch", "new", "--journal", "j.db", "--id", "b1", "--sku", "SKU-PCSC", "--target", "1", "--key-version", "1", "--template", demoTemplate)
+	c.must(0, "batch", "new", "--journal", "j.db", "--id", "b1", "--sku", "SKU-PCSC", "--target", "1", "--key-version", "1", "--template", demoTemplate, "--test")
 	c.must(0, "encode", "--journal", "j.db", "--batch", "b1", "--reader", "pcsc:"+name, "--count", "1", "--json", "--master-key-file", kf)
 
 	r := c.must(0, "rekey", "--journal", "j.db", "--batch", "b1", "--to-version", "2", "--readers", "pcsc:"+name, "--count", "1", "--json", "--master-key-file", kf)

@@ -58,8 +58,17 @@ func TestSimAndEncodeThroughPCSC(t *testing.T) {
 	}
 
 	kf := c.write("master.key", testKeyHex, 0o600)
-	c.must(0, "batch", "new", "--journal", "j.db", "--id", "b1", "--sku", "SKU-PCSC", "--target", "1", "--key-version", "1", "--template", demoTemplate)
-	r := c.must(0, "encode", "--journal", "j.db", "--batch", "b1", "--reader", "pcsc:"+name, "--count", "1", "--json", "--master-key-file", kf)
+	// On a real reader a batch that may ship trusts NXP's key alone: the
+	// simulated tag signs with our test key, so it is not a genuine chip,
+	// and nothing is written to it (the test batch below encodes it).
+	c.must(0, "batch", "new", "--journal", "j.db", "--id", "b0", "--sku", "SKU-PCSC", "--target", "1", "--key-version", "1", "--template", demoTemplate)
+	r := c.must(3, "encode", "--journal", "j.db", "--batch", "b0", "--reader", "pcsc:"+name, "--count", "1", "--json", "--master-key-file", kf)
+	if ls := parseTagLines(t, r.stdout); len(ls) != 1 || ls[0].OK || !strings.HasPrefix(ls[0].Reason, "not a genuine NXP chip") {
+		t.Fatalf("%+v", ls)
+	}
+	// Real tags' trials and simulated tags behind vpcd go in a test batch.
+	c.must(0, "batch", "new", "--journal", "j.db", "--id", "b1", "--sku", "SKU-PCSC", "--target", "1", "--key-version", "1", "--template", demoTemplate, "--test")
+	r = c.must(0, "encode", "--journal", "j.db", "--batch", "b1", "--reader", "pcsc:"+name, "--count", "1", "--json", "--master-key-file", kf)
 	ls := parseTagLines(t, r.stdout)
 	if len(ls) != 1 || ls[0].UID != "04A1B2C3D4E5F6" || ls[0].Reader != name {
 		t.Fatalf("%+v", ls)

@@ -29,7 +29,7 @@ func TestPCSCLaneNamesAndAliases(t *testing.T) {
 	insert(0)
 	insert(1)
 	kf := c.write("master.key", testKeyHex, 0o600)
-	c.must(0, "batch", "new", "--journal", "j.db", "--id", "b1", "--sku", "SKU-PCSC", "--target", "4", "--key-version", "1", "--template", demoTemplate)
+	c.must(0, "batch", "new", "--journal", "j.db", "--id", "b1", "--sku", "SKU-PCSC", "--target", "4", "--key-version", "1", "--template", demoTemplate, "--test")
 	specs := "left=pcsc:" + d.ReaderName(0) + ",pcsc:" + d.ReaderName(1)
 	checkUILaneNames(t, c, "encode", "--journal", "j.db", "--batch", "b1", "--readers", specs, "--count", "2", "--master-key-file", kf)
 

@@ -43,7 +43,7 @@ type env struct {
 	closeLog  func() error
 	runUI     uiRunner
 	simRandom func() []byte // UID source of simulated tags; nil: random
-	// simPresented is told of every simulated tag encode presents, so a
+	// simPresented is told of every simulated tag encode and verify present, so a
 	// test can read it again as a phone would.
 	simPresented func(*sim.Tag)
 }

@@ -210,6 +210,7 @@ func runVerify(cmd *cobra.Command, e *env, o *verifyOptions) error {
 	v, err := qa.New(qa.Config{
 		Journal: store, BatchID: b.ID, SKU: o.sku, Deriver: deriver,
 		Mode: mode, Sample: sampling, StatePath: statePath, CheckKeys: o.checkKeys, Now: e.now,
+		Genuine: verifyGenuine(o.urls, spec, b.Test),
 	})
 	if err != nil {
 		return err
@@ -369,6 +370,9 @@ func (e *env) verifyReader(cmd *cobra.Command, v *qa.Verifier, spec readerSpec, 
 				return err
 			}
 			copies = copies[1:]
+			if e.simPresented != nil {
+				e.simPresented(tag)
+			}
 			simReader.Present(tag)
 		} else {
 			fmt.Fprintf(progress, "present a tag on %s (%d planned %s to go; Ctrl-C to finish)\n", l.name, v.Remaining(), plural(v.Remaining(), "tag", "tags"))

@@ -50,6 +50,13 @@
 //     it comes from a SUN message that verifies, else GetVersion, else (a
 //     random-ID tag) the PICCData one of our meta-read keys decrypts; the
 //     journal still has to vouch for it.
+//   - Genuine-chip check (origin.go): with Job.Genuine set, the NXP
+//     originality signature is read (Read_Sig, plain, right after the NDEF
+//     file) and verified over the 7-byte UID (ECDSA secp224r1, no hash)
+//     before any key version is read or key tried when the UID is known,
+//     else right after GetCardUID; either way before the journal hook and
+//     the first write. A chip that fails, or does not know Read_Sig, is
+//     ErrNotGenuine and left untouched.
 //   - Randomness (RndA) comes from Options.Rand so a recorded transcript
 //     replays byte for byte.
 //   - LRP (lrp.go, personalise_lrp.go): a Job with LRP switches the tag to

@@ -3,6 +3,7 @@ package encoder
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
 	"errors"
 	"fmt"
 	"strings"
@@ -118,6 +119,10 @@ type Job struct {
 	// LRP switches each tag to LRP mode for good once it is complete
 	// (personalise_lrp.go); Template's LRP layout is written.
 	LRP bool
+	// Genuine are the keys a tag's originality signature may verify with
+	// (origin.go): NXP's, plus the simulator's test key for simulated
+	// tags. Checked before any key is tried; nil skips the check.
+	Genuine []*ecdsa.PublicKey
 }
 
 // Result reports one tag. UID is set as soon as the flow knows it, also
@@ -207,7 +212,7 @@ func Personalise(ctx context.Context, card reader.Card, job Job, opts Options) (
 	}
 	// Each step runs only if the one before succeeded, so the exchanges
 	// go to the tag in the order the comment above gives.
-	for _, step := range []func(context.Context) error{p.selectAndInspect, p.readKeyVersions, p.authenticate} {
+	for _, step := range []func(context.Context) error{p.selectAndInspect, p.readSignature, p.readKeyVersions, p.authenticate, p.checkGenuine} {
 		if err := step(ctx); err != nil {
 			return p.res, err
 		}
@@ -240,7 +245,9 @@ type personalisation struct {
 	known    bool // vers holds every slot, not just key 0
 	d        decision
 	tagKeys  keys.KeySet
-	lrp      bool // the tag is in LRP mode (personalise_lrp.go)
+	lrp      bool   // the tag is in LRP mode (personalise_lrp.go)
+	sig      []byte // the originality signature (origin.go)
+	genuine  bool   // sig verified over uid
 }
 
 // fail records the exchanges so far and names the step that failed.

@@ -30,6 +30,9 @@
 //     be the binding's (a version 00 is factory_key_present, another is
 //     wrong_key_version), and then one AuthenticateEV2First with our key 0
 //     derived for this UID must succeed (wrong_key).
+//  8. With Config.Genuine, for presented tags: the NXP originality
+//     signature (Read_Sig) must verify over the UID (the verified SUN
+//     message's, else the reader's) with one of those keys (not_genuine).
 //
 // A result passes only with no failure. Its Reason is the first failure in
 // the order of Reasons, and Reasons lists all of them.

@@ -11,6 +11,10 @@ const (
 	// ReasonUnreadable: the tag could not be read to the end (it left the
 	// field, or answered an error), so nothing about it is proven.
 	ReasonUnreadable Reason = "unreadable"
+	// ReasonNotGenuine: the chip's NXP originality signature does not
+	// verify over its UID with any trusted key (Config.Genuine): not a
+	// genuine NXP chip, whatever its URL says.
+	ReasonNotGenuine Reason = "not_genuine"
 	// ReasonURLMismatch: the URL (or the tag's NDEF file) does not match
 	// the batch's template: other literal text, other length, a field
 	// that is not hex, or no URI record at all.
@@ -49,7 +53,7 @@ const (
 
 // Reasons is the whole vocabulary in order of precedence.
 var Reasons = []Reason{
-	ReasonUnreadable, ReasonURLMismatch, ReasonBadMAC, ReasonUIDMismatch,
+	ReasonUnreadable, ReasonNotGenuine, ReasonURLMismatch, ReasonBadMAC, ReasonUIDMismatch,
 	ReasonUnknownUID, ReasonWrongBatch, ReasonWrongSKU, ReasonCounterReplay,
 	ReasonFactoryKey, ReasonWrongKeyVersion, ReasonWrongKey, ReasonMissing,
 }

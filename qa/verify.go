@@ -3,6 +3,7 @@ package qa
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -128,6 +129,10 @@ type Config struct {
 	// AuthenticateEV2First with our key 0 must succeed. The factory key
 	// is never tried.
 	CheckKeys bool
+	// Genuine, when set, has each presented tag's NXP originality
+	// signature checked over its UID with these keys (genuine.go): NXP's,
+	// and the simulator's test key only for simulated readers.
+	Genuine []*ecdsa.PublicKey
 	// URLLimits bound the URL files VerifyURLs reads.
 	URLLimits URLLimits
 	// Now is the clock (default time.Now); Rand supplies RndA for the
@@ -409,6 +414,7 @@ func (v *Verifier) VerifyTag(ctx context.Context, tag reader.Tag) (TagResult, er
 	if err != nil {
 		return TagResult{}, err
 	}
+	v.checkGenuine(ctx, c, readerUID, ver, &res)
 	if ver != nil && v.cfg.CheckKeys {
 		v.checkKeys(ctx, c, ver.UID, byte(res.KeyVersion), &res)
 	}

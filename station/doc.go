@@ -21,6 +21,12 @@
 //     duplicate, not a foreign tag; only a tag this journal bound with
 //     another master key points at the master key file; a blank tag whose
 //     UID is bound is not done but a cloned UID or a tag reset elsewhere.
+//   - With Config.Genuine, a chip whose NXP originality signature does not
+//     verify with those keys fails "not a genuine NXP chip" before any key
+//     is tried or intent opened, is left untouched, and is counted by
+//     CountOutcome like any tag refused before an intent. cmd trusts NXP's
+//     key, and the simulator's test key only on the sim reader or in a
+//     test batch.
 //   - A card that misbehaves (malformed answers, error status words, a bad
 //     MAC, no answer within Config.ExchangeTimeout, not an NTAG 424 DNA)
 //     fails that tag only; the lane goes on with the next.

@@ -2,6 +2,7 @@ package station
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -34,6 +35,11 @@ type Config struct {
 	// default, 2 s): a card that stops answering fails with a reason and
 	// the lane goes on.
 	ExchangeTimeout time.Duration
+	// Genuine are the keys a tag's NXP originality signature must verify
+	// with before any key is tried (encoder.Job.Genuine): cmd gives NXP's
+	// key, and the simulator's test key only for simulated readers. A tag
+	// that fails is refused with nothing written. Nil skips the check.
+	Genuine []*ecdsa.PublicKey
 }
 
 // ErrBoundButBlank: the journal binds the tag's UID, but the tag in front
@@ -110,7 +116,7 @@ func New(cfg Config) (*Station, error) {
 		cfg.EncData = DefaultEncData(cfg.Batch.SKU)
 	}
 	s := &Station{cfg: cfg, kcv: cfg.Deriver.MasterKCV(), hash: cfg.Template.Hash()}
-	s.job = encoder.Job{Deriver: cfg.Deriver, Template: cfg.Template, EncData: cfg.EncData, Reencode: cfg.Reencode, LRP: cfg.Batch.LRP}
+	s.job = encoder.Job{Deriver: cfg.Deriver, Template: cfg.Template, EncData: cfg.EncData, Reencode: cfg.Reencode, LRP: cfg.Batch.LRP, Genuine: cfg.Genuine}
 	return s, nil
 }
 
@@ -343,6 +349,9 @@ func Explain(err error) (reason, hint string) {
 		return "tag moved away" + step, "present the same tag again to finish it"
 	case errors.Is(err, apdu.ErrAuthDelay):
 		return "tag refuses authentication for now (too many failed attempts)", "set this tag aside and report it; do not retry it"
+	case errors.Is(err, encoder.ErrNotGenuine):
+		why := strings.TrimPrefix(detail(err), encoder.ErrNotGenuine.Error()+": ")
+		return "not a genuine NXP chip (" + why + ")", "set this tag aside and report it; nothing was written to it"
 	case errors.Is(err, ErrBoundButBlank):
 		return detail(err), "set this tag aside and report it; do not encode it"
 	case errors.Is(err, encoder.ErrHalfKeyed):

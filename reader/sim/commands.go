@@ -99,6 +99,8 @@ func (t *Tag) native(cmd apdu.Command) []byte {
 		return t.writeData(cmd.Data)
 	case apdu.InsGetFileCounters:
 		return t.getFileCounters(cmd.Data)
+	case insReadSig:
+		return t.readSig(cmd.Data)
 	}
 	return t.fail(apdu.SWIllegalCommand)
 }

@@ -119,8 +119,13 @@
 // (8 of PICCRand, then the padding) where AES mode draws 5.
 // AuthenticateLRPNonFirst is not modelled (answered 919D).
 //
-// Not modelled: Random ID, Read_Sig (the originality
-// signature needs NXP's private key), response chaining for ReadData answers
+// Read_Sig (originality.go) answers an ECDSA secp224r1 signature of the
+// UID as a real tag does (plain, or CommMode.Full in a session), but made
+// with a test key of ours (OriginalityTestKey), never NXP's: a station
+// trusts that key only for tags of the simulated reader.
+// SetOriginalitySignature makes a tag answer another signature.
+//
+// Not modelled: Random ID, response chaining for ReadData answers
 // above 256 bytes (the sim returns them whole), torn chained writes (an
 // exchange is executed completely or not at all), SDM session vectors that
 // omit the UID or the counter when they are not mirrored (sdm.MAC always

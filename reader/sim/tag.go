@@ -180,6 +180,8 @@ type Tag struct {
 	left      chan struct{}
 	chained   int
 	nvm       int // EEPROM cycles of the current command
+
+	sigOverride []byte // Read_Sig's answer when set (originality.go)
 }
 
 // New returns a factory-fresh tag.
