@@ -29,7 +29,7 @@ func TestReadersWorkWhileAPCSCStationRuns(t *testing.T) {
 		t.Cleanup(func() { card.Remove() })
 	}
 	kf := c.write("master.key", testKeyHex, 0o600)
-	c.must(0, "batch", "new", "--journal", "j.db", "--id", "b1", "--sku", "SKU-PCSC", "--target", "10", "--key-version", "1", "--template", demoTemplate)
+	c.must(0, "batch", "new", "--journal", "j.db", "--id", "b1", "--sku", "SKU-PCSC", "--target", "10", "--key-version", "1", "--template", demoTemplate, "--test")
 
 	s := startStation(t, c, "--journal", "j.db", "--batch", "b1", "--readers",
 		"left=pcsc:"+d.ReaderName(0)+",right=pcsc:"+d.ReaderName(1), "--json", "--master-key-file", kf)
