@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tagline-station/tagline/manifest"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -211,9 +212,9 @@ func buildBig(path string, n int) error {
 			bk.bindings.FillPercent = 1
 			for _, seq := range order[lo:min(lo+chunk, n)] {
 				at := base.Add(time.Duration(seq) * 7 * time.Millisecond)
-				v := encodeBinding(&Binding{
+				v := encodeBinding(&manifest.Binding{
 					UID: uids[seq], SKU: bt.SKU, BatchID: bt.ID, StationID: "bench", KeyVersion: 1,
-					MasterKCV: testKCV, TemplateHash: testTemplateHash, Outcome: OutcomeVerified,
+					MasterKCV: testKCV, TemplateHash: testTemplateHash, Outcome: manifest.Verified,
 					Attempts: 1, ReadCtr: 1, StartedAt: at.Add(-412 * time.Millisecond), CompletedAt: at, Seq: uint64(seq),
 				})
 				if err := bk.bindings.Put([]byte(uids[seq]), v); err != nil {

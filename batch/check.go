@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/tagline-station/tagline/manifest"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -279,7 +280,7 @@ func (c *journalCheck) checkSuperseded() {
 // must be indexed and in the outbox under its seq, name a batch that
 // exists, and hold no key material. It also counts the binding for its
 // batch, for checkIndexes.
-func (c *journalCheck) checkLogged(what string, b Binding) {
+func (c *journalCheck) checkLogged(what string, b manifest.Binding) {
 	bk, rep := c.bk, c.rep
 	c.bound[b.BatchID]++
 	k := seqKey(b.Seq)
@@ -300,7 +301,7 @@ func (c *journalCheck) checkLogged(what string, b Binding) {
 	if !c.known[b.BatchID] {
 		rep.problem("%s of tag %s names batch %s, which does not exist", what, b.UID, b.BatchID)
 	}
-	if b.Outcome != OutcomeEncoded && b.Outcome != OutcomeVerified {
+	if b.Outcome != manifest.Encoded && b.Outcome != manifest.Verified {
 		rep.problem("%s of tag %s has outcome %q; only encoded and verified tags are bound", what, b.UID, b.Outcome)
 	}
 	if len(b.MasterKCV) > 16 {

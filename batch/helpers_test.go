@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tagline-station/tagline/manifest"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -99,8 +100,8 @@ func intentFor(uid, batchID string) Intent {
 	return Intent{UID: uid, BatchID: batchID, KeyVersion: 1, MasterKCV: testKCV, TemplateHash: testTemplateHash}
 }
 
-func bindingFor(uid string) Binding {
-	return Binding{UID: uid, KeyVersion: 1, Outcome: OutcomeVerified, ReadCtr: 1}
+func bindingFor(uid string) manifest.Binding {
+	return manifest.Binding{UID: uid, KeyVersion: 1, Outcome: manifest.Verified, ReadCtr: 1}
 }
 
 // encode runs the station's happy path for one tag.
@@ -130,9 +131,9 @@ func bulkBind(tx *bolt.Tx, s *Store, uid, batchID string) error {
 		return err
 	}
 	now := s.now().UTC()
-	v := encodeBinding(&Binding{
+	v := encodeBinding(&manifest.Binding{
 		UID: uid, SKU: b.SKU, BatchID: batchID, StationID: s.station, KeyVersion: b.KeyVersion,
-		MasterKCV: testKCV, TemplateHash: testTemplateHash, Outcome: OutcomeVerified,
+		MasterKCV: testKCV, TemplateHash: testTemplateHash, Outcome: manifest.Verified,
 		Attempts: 1, ReadCtr: 1, StartedAt: now, CompletedAt: now, Seq: seq,
 	})
 	idx := bk.index.Bucket([]byte(batchID))

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tagline-station/tagline/internal/errkind"
+	"github.com/tagline-station/tagline/manifest"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -157,10 +158,10 @@ func (s *Store) BeginOp(op Op) (Op, error) {
 
 // ownBinding returns the binding that proves uid ours: in batchID (when
 // set), with the master key of kcv, and not reclaimed since.
-func ownBinding(tx *bolt.Tx, bk txBuckets, uid, batchID, kcv string) (Binding, error) {
+func ownBinding(tx *bolt.Tx, bk txBuckets, uid, batchID, kcv string) (manifest.Binding, error) {
 	raw := bk.bindings.Get([]byte(uid))
 	if raw == nil {
-		return Binding{}, fmt.Errorf("%w: no binding for tag %s; it was not encoded by this station, and no key of it is tried", ErrNotOurs, uid)
+		return manifest.Binding{}, fmt.Errorf("%w: no binding for tag %s; it was not encoded by this station, and no key of it is tried", ErrNotOurs, uid)
 	}
 	b, err := decodeBinding(raw)
 	if err != nil {
@@ -244,16 +245,16 @@ func takeOp(tx *bolt.Tx, uid string, kind OpKind) (Op, error) {
 // sequence number and goes to the batch index and the sync outbox, so the
 // backend learns the tag's new key version from this station with a
 // higher seq.
-func (s *Store) CompleteRekey(uid string, readCtr uint32, outcome Outcome) (Binding, error) {
+func (s *Store) CompleteRekey(uid string, readCtr uint32, outcome manifest.Outcome) (manifest.Binding, error) {
 	u, err := NormalizeUID(uid)
 	if err != nil {
-		return Binding{}, err
+		return manifest.Binding{}, err
 	}
-	if outcome != OutcomeEncoded && outcome != OutcomeVerified {
-		return Binding{}, fmt.Errorf("%w: tag %s: outcome %q", ErrInvalid, u, outcome)
+	if outcome != manifest.Encoded && outcome != manifest.Verified {
+		return manifest.Binding{}, fmt.Errorf("%w: tag %s: outcome %q", ErrInvalid, u, outcome)
 	}
 	now := s.now().UTC()
-	var rec Binding
+	var rec manifest.Binding
 	err = s.write(func(tx *bolt.Tx) error {
 		bk, err := buckets(tx)
 		if err != nil {
@@ -277,7 +278,7 @@ func (s *Store) CompleteRekey(uid string, readCtr uint32, outcome Outcome) (Bind
 
 // supersede moves old to history and writes rec as the current binding
 // under the next sequence number, in the index and the outbox.
-func supersede(bk txBuckets, old Binding, rec *Binding) error {
+func supersede(bk txBuckets, old manifest.Binding, rec *manifest.Binding) error {
 	raw := bk.bindings.Get([]byte(old.UID))
 	if err := bk.history.Put(seqKey(old.Seq), raw); err != nil {
 		return err

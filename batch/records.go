@@ -7,6 +7,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/tagline-station/tagline/manifest"
 )
 
 // BatchStatus says whether a batch still accepts new tags.
@@ -15,22 +17,6 @@ type BatchStatus string
 const (
 	StatusOpen   BatchStatus = "open"
 	StatusClosed BatchStatus = "closed"
-)
-
-// Outcome is what happened to a tag. Complete accepts only OutcomeEncoded
-// and OutcomeVerified: a binding claims a finished tag. The other two values
-// are part of the stable vocabulary shared with manifests and the sync
-// remote, which report refused and failed tags with the same words.
-type Outcome string
-
-const (
-	// OutcomeEncoded: keys and files were written and read back.
-	OutcomeEncoded Outcome = "encoded"
-	// OutcomeVerified: as encoded, and a SUN message from the finished
-	// tag was checked against the new keys.
-	OutcomeVerified  Outcome = "verified"
-	OutcomeFailed    Outcome = "failed"
-	OutcomeDuplicate Outcome = "duplicate"
 )
 
 // The key derivations a batch can be pinned to. The names are those of
@@ -75,28 +61,6 @@ type Batch struct {
 	Status    BatchStatus `json:"status"`
 	CreatedAt time.Time   `json:"created_at"`
 	ClosedAt  time.Time   `json:"closed_at,omitzero"`
-}
-
-// Binding is the durable record that a tag left the line personalised.
-// MasterKCV is a key check value; key bytes never reach the journal.
-type Binding struct {
-	UID          string  `json:"uid"`
-	SKU          string  `json:"sku"`
-	BatchID      string  `json:"batch_id"`
-	StationID    string  `json:"station_id"`
-	KeyVersion   byte    `json:"key_version"`
-	MasterKCV    string  `json:"master_kcv"`
-	TemplateHash string  `json:"template_hash"`
-	Outcome      Outcome `json:"outcome"`
-	Attempts     int     `json:"attempts"`
-	ReadCtr      uint32  `json:"read_ctr"`
-	// Simulated is the batch's mark, derived from the batch record where
-	// bindings leave the journal (Pending, Export); it is not stored with
-	// the binding.
-	Simulated   bool      `json:"simulated,omitempty"`
-	StartedAt   time.Time `json:"started_at"`
-	CompletedAt time.Time `json:"completed_at"`
-	Seq         uint64    `json:"seq"`
 }
 
 // IntentState is what the journal knows of an intent's last attempt.
@@ -242,39 +206,12 @@ func validName(what, s string) error {
 	return nil
 }
 
-// MaxNameLen bounds a SKU, a batch ID and a station ID in bytes.
-const MaxNameLen = 64
-
-// CheckText is the rule for a SKU, and the backend's for every name a
-// record carries: present, at most MaxNameLen bytes of printable UTF-8.
-// The journal and the sync receiver share it, so that the journal never
-// takes a SKU its backend would refuse and stall the sync on.
-func CheckText(what, s string) error {
-	switch {
-	case s == "":
-		return fmt.Errorf("empty %s", what)
-	case len(s) > MaxNameLen:
-		return fmt.Errorf("%s of %d bytes; at most %d", what, len(s), MaxNameLen)
-	case !utf8.ValidString(s):
-		return fmt.Errorf("%s is not valid UTF-8", what)
-	}
-	for _, r := range s {
-		switch {
-		case unicode.IsControl(r):
-			return fmt.Errorf("%s holds a control character (%U); use printable text", what, r)
-		case !unicode.IsPrint(r):
-			return fmt.Errorf("%s holds a non-printable character (%U); use printable text", what, r)
-		}
-	}
-	return nil
-}
-
 // validSKU applies CheckText to a SKU; an intent may carry none.
 func validSKU(sku string, required bool) error {
 	if sku == "" && !required {
 		return nil
 	}
-	if err := CheckText("sku", sku); err != nil {
+	if err := manifest.CheckText("sku", sku); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	return nil

@@ -16,6 +16,7 @@ import (
 	"github.com/tagline-station/tagline/batch"
 	"github.com/tagline-station/tagline/encoder"
 	"github.com/tagline-station/tagline/keys"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/reader"
 	"github.com/tagline-station/tagline/reader/sim"
 	"github.com/tagline-station/tagline/sdm"
@@ -318,7 +319,7 @@ func (r *lifeRun) readerSpecs() ([]readerSpec, error) {
 // report prints one tag and counts it.
 func (r *lifeRun) report(w io.Writer, res station.LifeResult) {
 	hint := lifeHint(res)
-	if res.OK() {
+	if res.Outcome.Passed() {
 		r.done++
 	} else {
 		r.failed++
@@ -326,15 +327,15 @@ func (r *lifeRun) report(w io.Writer, res station.LifeResult) {
 	r.e.log.Info("lifecycle tag", "uid", res.UID, "outcome", string(res.Outcome), "reason", res.Reason)
 	if r.o.json {
 		_ = writeJSON(w, lifeJSON{
-			Reader: res.Reader, UID: res.UID, Batch: res.Batch, Outcome: string(res.Outcome), OK: res.OK(),
+			Reader: res.Reader, UID: res.UID, Batch: res.Batch, Outcome: string(res.Outcome), OK: res.Outcome.Passed(),
 			FromVersion: int(res.From), ToVersion: int(res.To), KeyVersions: res.Slots, URL: res.URL, ReadCtr: res.ReadCtr,
 			Exchanges: res.Exchanges, DurationMS: math.Round(float64(res.Duration)/float64(time.Microsecond)) / 1000,
 			Reason: res.Reason, Hint: hint,
 		})
 		return
 	}
-	label := map[station.LifeOutcome]string{station.Rekeyed: "PASS", station.Reclaimed: "PASS", station.AlreadyDone: "DONE",
-		station.Refused: "REFUSED", station.Quarantined: "QUARANTINE", station.LifeFailed: "FAIL"}[res.Outcome]
+	label := map[manifest.Outcome]string{manifest.Rekeyed: "PASS", manifest.Reclaimed: "PASS", manifest.AlreadyDone: "DONE",
+		manifest.Refused: "REFUSED", manifest.Quarantined: "QUARANTINE", manifest.Failed: "FAIL"}[res.Outcome]
 	uid := res.UID
 	if uid == "" {
 		uid = "(no uid)"
@@ -342,11 +343,11 @@ func (r *lifeRun) report(w io.Writer, res station.LifeResult) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%-10s  %-14s  ", label, uid)
 	switch res.Outcome {
-	case station.Rekeyed:
+	case manifest.Rekeyed:
 		fmt.Fprintf(&b, "batch %s  key version %d -> %d  ctr %d  %s", res.Batch, res.From, res.To, res.ReadCtr, res.URL)
-	case station.Reclaimed:
+	case manifest.Reclaimed:
 		fmt.Fprintf(&b, "batch %s  key version %d -> factory", res.Batch, res.From)
-	case station.AlreadyDone:
+	case manifest.AlreadyDone:
 		if r.rekey {
 			fmt.Fprintf(&b, "already at key version %d", res.To)
 		} else {
@@ -364,14 +365,14 @@ func (r *lifeRun) report(w io.Writer, res station.LifeResult) {
 // lifeHint says what to do with a tag that is not done.
 func lifeHint(res station.LifeResult) string {
 	switch res.Outcome {
-	case station.LifeFailed:
+	case manifest.Failed:
 		if errors.Is(res.Err, reader.ErrTagRemoved) || errors.Is(res.Err, encoder.ErrTimeout) {
 			return "present the same tag again: the journal knows where it stopped and finishes it"
 		}
 		return "present the same tag again; if it fails again, set it aside and report it"
-	case station.Quarantined:
+	case manifest.Quarantined:
 		return "set the tag aside: this journal never bound it, so no key was tried; it is recorded as quarantined"
-	case station.Refused:
+	case manifest.Refused:
 		return "set the tag aside: nothing was written to it"
 	}
 	return ""

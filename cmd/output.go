@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/station"
 )
 
@@ -29,10 +30,6 @@ type tagJSON struct {
 	Hint       string  `json:"hint,omitempty"`
 }
 
-func resultOK(r *station.Result) bool {
-	return r.Outcome == station.Encoded || r.Outcome == station.Finished
-}
-
 func toTagJSON(r *station.Result) tagJSON {
 	return tagJSON{
 		Reader:     r.Reader,
@@ -40,7 +37,7 @@ func toTagJSON(r *station.Result) tagJSON {
 		SKU:        r.SKU,
 		Batch:      r.Batch,
 		Outcome:    string(r.Outcome),
-		OK:         resultOK(r),
+		OK:         r.Outcome.Passed(),
 		URL:        r.URL,
 		ReadCtr:    r.ReadCtr,
 		Exchanges:  r.Exchanges,
@@ -52,10 +49,10 @@ func toTagJSON(r *station.Result) tagJSON {
 
 // resultLabel is the first column of a result line.
 func resultLabel(r *station.Result) string {
-	switch r.Outcome {
-	case station.Encoded, station.Finished:
+	switch {
+	case r.Outcome.Passed():
 		return "PASS"
-	case station.Duplicate:
+	case r.Outcome == manifest.Duplicate:
 		return "DUP "
 	}
 	return "FAIL"
@@ -80,16 +77,16 @@ func writeResultLine(w io.Writer, r *station.Result, showReader bool) {
 	}
 	fmt.Fprintf(&b, "%-14s  %s  ", uid, r.SKU)
 	switch {
-	case resultOK(r):
+	case r.Outcome.Passed():
 		fmt.Fprintf(&b, "ctr %d  %s", r.ReadCtr, r.URL)
-		if r.Outcome == station.Finished {
+		if r.Outcome == manifest.Finished {
 			b.WriteString("  (finished an interrupted earlier attempt)")
 		}
 	default:
 		b.WriteString(oneLine(r.Reason))
 	}
 	fmt.Fprintln(w, b.String())
-	if !resultOK(r) && r.Hint != "" {
+	if !r.Outcome.Passed() && r.Hint != "" {
 		fmt.Fprintf(w, "      hint: %s\n", r.Hint)
 	}
 }
@@ -145,9 +142,9 @@ func (t *tally) add(r *station.Result, at time.Time) {
 		}
 	}
 	switch {
-	case resultOK(r):
+	case r.Outcome.Passed():
 		t.Passed++
-	case r.Outcome == station.Duplicate:
+	case r.Outcome == manifest.Duplicate:
 		t.Duplicates++
 		t.dupCode = ExitTag
 	default:

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tagline-station/tagline/batch"
 	"github.com/tagline-station/tagline/keys"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/qa"
 	"github.com/tagline-station/tagline/reader"
 	"github.com/tagline-station/tagline/reader/sim"
@@ -67,7 +68,7 @@ func newLine(t *testing.T, c *cli, id string, n int) *line {
 		tag := sim.New(sim.Options{UID: []byte{0x04, 0x51, 0xA0, 0x01, 0x00, 0x00, byte(i + 1)}})
 		res := st.Encode(context.Background(), l.connect(tag), "sim0")
 		l.r.Remove()
-		if res.Outcome != station.Encoded {
+		if res.Outcome != manifest.Encoded {
 			t.Fatalf("encode: %+v", res)
 		}
 		l.tags = append(l.tags, tag)

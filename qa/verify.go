@@ -21,6 +21,7 @@ import (
 	"github.com/tagline-station/tagline/encoder"
 	"github.com/tagline-station/tagline/internal/errkind"
 	"github.com/tagline-station/tagline/keys"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/reader"
 	"github.com/tagline-station/tagline/sdm"
 )
@@ -806,7 +807,7 @@ func cleanText(s string, max int) string {
 // journal offers them through its manifest export; a tag re-encoded into
 // another batch since appears there too and is left out here, since its
 // current binding (Lookup) is elsewhere.
-func boundTags(store *batch.Store, id string) ([]batch.Binding, error) {
+func boundTags(store *batch.Store, id string) ([]manifest.Binding, error) {
 	pr, pw := io.Pipe()
 	exported := make(chan error, 1)
 	go func() {
@@ -817,7 +818,7 @@ func boundTags(store *batch.Store, id string) ([]batch.Binding, error) {
 	sc := bufio.NewScanner(pr)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	seen := map[string]bool{}
-	var out []batch.Binding
+	var out []manifest.Binding
 	var err error
 	for sc.Scan() {
 		var rec struct {
@@ -851,7 +852,7 @@ func boundTags(store *batch.Store, id string) ([]batch.Binding, error) {
 	if err != nil {
 		return nil, err
 	}
-	slices.SortFunc(out, func(a, b batch.Binding) int {
+	slices.SortFunc(out, func(a, b manifest.Binding) int {
 		switch {
 		case a.Seq < b.Seq:
 			return -1

@@ -7,6 +7,7 @@ import (
 
 	"github.com/tagline-station/tagline/batch"
 	"github.com/tagline-station/tagline/encoder"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/reader"
 	"github.com/tagline-station/tagline/reader/sim"
 	"github.com/tagline-station/tagline/sdm"
@@ -43,7 +44,7 @@ func encodeTags(t *testing.T, stationID, sku string, uids [][]byte) (*batch.Stor
 	for _, u := range uids {
 		tag := sim.New(sim.Options{UID: u})
 		res := st.Encode(context.Background(), present(t, r, tag), "sim0")
-		if res.Outcome != station.Encoded {
+		if res.Outcome != manifest.Encoded {
 			t.Fatalf("encode %X: %+v", u, res)
 		}
 		r.Remove()

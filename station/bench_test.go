@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/tagline-station/tagline/keys"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/reader/sim"
 	"github.com/tagline-station/tagline/serve"
 	"github.com/tagline-station/tagline/station"
@@ -182,7 +183,7 @@ func benchShift(b *testing.B, mode string) float64 {
 	}
 	var passes []pass
 	cfg.OnEvent = func(ev station.Event) {
-		if ev.Kind == station.EvResult && ev.Result != nil && ev.Result.Outcome == station.Encoded {
+		if ev.Kind == station.EvResult && ev.Result != nil && ev.Result.Outcome == manifest.Encoded {
 			passes = append(passes, pass{ev.Result.UID, time.Now()})
 		}
 	}

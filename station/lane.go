@@ -118,7 +118,7 @@ func (s *Station) Lane(ctx context.Context, r reader.Reader, opts LaneOptions, e
 			opts.Gate.hold(res.Err)
 		}
 		emit(Event{Kind: EvResult, UID: res.UID, Result: &res})
-		w.indicate(ctx, res.Outcome == Encoded || res.Outcome == Finished)
+		w.indicate(ctx, res.Outcome.Passed())
 		if err := w.waitRemoved(ctx); err == nil {
 			emit(Event{Kind: EvRemoved, UID: res.UID})
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/tagline-station/tagline/encoder"
 	"github.com/tagline-station/tagline/internal/errkind"
 	"github.com/tagline-station/tagline/keys"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/reader"
 	"github.com/tagline-station/tagline/sdm"
 )
@@ -19,18 +20,6 @@ import (
 // The station's side of key rotation and reclaim: the encoder's Rekey and
 // Reset flows with the journal's proof that a tag is ours, its operation
 // recorded before the first change and its outcome after the read-back.
-
-// LifeOutcome is what happened to one tag presented for rekey or reset.
-type LifeOutcome string
-
-const (
-	Rekeyed     LifeOutcome = "rekeyed"     // moved to the new key version now
-	Reclaimed   LifeOutcome = "reset"       // returned to the factory state now
-	AlreadyDone LifeOutcome = "already"     // nothing to do: at the version, or factory
-	Refused     LifeOutcome = "refused"     // not provably ours; untouched
-	Quarantined LifeOutcome = "quarantined" // unknown to the journal; untouched, journaled
-	LifeFailed  LifeOutcome = "failed"      // stopped; present it again
-)
 
 // ErrBoundButFactory: the journal binds the tag and records no reset, but
 // the tag is factory: not the tag that was bound, or reset elsewhere.
@@ -42,24 +31,19 @@ var errAlready = errors.New("nothing to do")
 
 // LifeResult reports one tag.
 type LifeResult struct {
-	Reader    string        `json:"reader,omitempty"`
-	UID       string        `json:"uid,omitempty"`
-	Batch     string        `json:"batch,omitempty"`
-	Outcome   LifeOutcome   `json:"outcome"`
-	From      byte          `json:"from_version"`
-	To        byte          `json:"to_version"`
-	Slots     string        `json:"key_versions,omitempty"` // as read, key 0 first
-	URL       string        `json:"url,omitempty"`
-	ReadCtr   uint32        `json:"read_ctr,omitempty"`
-	Exchanges int           `json:"exchanges"`
-	Duration  time.Duration `json:"-"`
-	Reason    string        `json:"reason,omitempty"`
-	Err       error         `json:"-"`
-}
-
-// OK reports a tag that needs nothing more.
-func (r LifeResult) OK() bool {
-	return r.Outcome == Rekeyed || r.Outcome == Reclaimed || r.Outcome == AlreadyDone
+	Reader    string           `json:"reader,omitempty"`
+	UID       string           `json:"uid,omitempty"`
+	Batch     string           `json:"batch,omitempty"`
+	Outcome   manifest.Outcome `json:"outcome"`
+	From      byte             `json:"from_version"`
+	To        byte             `json:"to_version"`
+	Slots     string           `json:"key_versions,omitempty"` // as read, key 0 first
+	URL       string           `json:"url,omitempty"`
+	ReadCtr   uint32           `json:"read_ctr,omitempty"`
+	Exchanges int              `json:"exchanges"`
+	Duration  time.Duration    `json:"-"`
+	Reason    string           `json:"reason,omitempty"`
+	Err       error            `json:"-"`
 }
 
 // LifeConfig is one rekey or reset run.
@@ -147,7 +131,7 @@ func (l *Life) deriver(b batch.Batch, v byte) (*keys.Deriver, error) {
 
 // ourBinding is the binding that proves uid ours for this run, and the
 // deriver at its key version.
-func (l *Life) ourBinding(u string) (batch.Binding, *keys.Deriver, error) {
+func (l *Life) ourBinding(u string) (manifest.Binding, *keys.Deriver, error) {
 	bd, ok, err := l.cfg.Journal.Lookup(u)
 	if err != nil {
 		return bd, nil, err
@@ -225,20 +209,20 @@ func (l *Life) Rekey(ctx context.Context, tag reader.Tag, readerName string) Lif
 	l.fill(&res, r)
 	switch {
 	case errors.Is(err, errAlready):
-		res.Outcome, res.From = AlreadyDone, l.cfg.ToVersion
+		res.Outcome, res.From = manifest.AlreadyDone, l.cfg.ToVersion
 	case err != nil:
 		l.failed(&res, err, began)
 	case op != nil:
-		if _, err := l.cfg.Journal.CompleteRekey(res.UID, r.ReadCtr, batch.OutcomeVerified); err != nil {
-			res.Outcome, res.Err, res.Reason = LifeFailed, err, err.Error()
+		if _, err := l.cfg.Journal.CompleteRekey(res.UID, r.ReadCtr, manifest.Verified); err != nil {
+			res.Outcome, res.Err, res.Reason = manifest.Failed, err, err.Error()
 		} else {
-			res.Outcome = Rekeyed
+			res.Outcome = manifest.Rekeyed
 		}
 	default:
 		// Key 0 had moved and the journal holds no rekey: not our
 		// doing, since our operation is recorded before any change.
 		err := fmt.Errorf("%w: tag %s carries key version %d but the journal binds version %d and recorded no rekey", encoder.ErrForeignTag, res.UID, l.cfg.ToVersion, r.From)
-		res.Outcome, res.Err, res.Reason = Refused, err, err.Error()
+		res.Outcome, res.Err, res.Reason = manifest.Refused, err, err.Error()
 	}
 	res.Duration = l.cfg.Now().Sub(start)
 	return res
@@ -285,23 +269,23 @@ func (l *Life) Reset(ctx context.Context, tag reader.Tag, readerName string) Lif
 	l.fill(&res, r)
 	switch {
 	case err != nil && quarantine:
-		res.Outcome, res.Err, res.Reason = Quarantined, err, err.Error()
+		res.Outcome, res.Err, res.Reason = manifest.Quarantined, err, err.Error()
 		if _, qerr := l.cfg.Journal.QuarantineTag(res.UID, err.Error()); qerr != nil {
-			res.Outcome, res.Err, res.Reason = LifeFailed, qerr, qerr.Error()
+			res.Outcome, res.Err, res.Reason = manifest.Failed, qerr, qerr.Error()
 		}
 	case err != nil:
 		l.failed(&res, err, began)
 	case op != nil:
 		if _, err := l.cfg.Journal.CompleteReset(res.UID); err != nil {
-			res.Outcome, res.Err, res.Reason = LifeFailed, err, err.Error()
+			res.Outcome, res.Err, res.Reason = manifest.Failed, err, err.Error()
 		} else {
-			res.Outcome = Reclaimed
+			res.Outcome = manifest.Reclaimed
 		}
 	case reclaimed:
-		res.Outcome = AlreadyDone
+		res.Outcome = manifest.AlreadyDone
 	default:
 		err := fmt.Errorf("%w: tag %s is bound (batch %s) and no reset was recorded, but it is factory: a cloned uid or a tag reset elsewhere; report it", ErrBoundButFactory, res.UID, res.Batch)
-		res.Outcome, res.Err, res.Reason = Refused, err, err.Error()
+		res.Outcome, res.Err, res.Reason = manifest.Refused, err, err.Error()
 	}
 	res.Duration = l.cfg.Now().Sub(start)
 	return res
@@ -311,10 +295,10 @@ func (l *Life) Reset(ctx context.Context, tag reader.Tag, readerName string) Lif
 // otherwise the operation stays open unless no change can have reached
 // the tag on its first attempt.
 func (l *Life) failed(res *LifeResult, err error, began bool) {
-	res.Outcome, res.Err, res.Reason = LifeFailed, err, err.Error()
+	res.Outcome, res.Err, res.Reason = manifest.Failed, err, err.Error()
 	if !began {
 		if errkind.Of(err) == errkind.Tag && !errors.Is(err, reader.ErrTagRemoved) && !errors.Is(err, encoder.ErrTimeout) {
-			res.Outcome = Refused
+			res.Outcome = manifest.Refused
 		}
 		return
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tagline-station/tagline/batch"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/reader"
 	"github.com/tagline-station/tagline/reader/sim"
 	"github.com/tagline-station/tagline/station"
@@ -121,7 +122,7 @@ func kind(k station.EventKind) func(station.Event) bool {
 
 func passed(ev station.Event) bool {
 	return ev.Kind == station.EvResult && ev.Result != nil &&
-		(ev.Result.Outcome == station.Encoded || ev.Result.Outcome == station.Finished)
+		(ev.Result.Outcome == manifest.Encoded || ev.Result.Outcome == manifest.Finished)
 }
 
 type run struct {
@@ -419,7 +420,7 @@ func TestStopFinishesTheTagInFlight(t *testing.T) {
 		t.Fatal("run did not end")
 	}
 	i := ev.wait(t, 0, time.Second, "result", kind(station.EvResult))
-	if res := ev.snapshot()[i].Result; res.Outcome != station.Encoded {
+	if res := ev.snapshot()[i].Result; res.Outcome != manifest.Encoded {
 		t.Fatalf("tag in flight: %s %v", res.Outcome, res.Err)
 	}
 	if _, ok, err := f.store.Lookup(upper(uid(7))); err != nil || !ok {

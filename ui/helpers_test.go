@@ -17,6 +17,7 @@ import (
 	"github.com/muesli/termenv"
 
 	"github.com/tagline-station/tagline/batch"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/station"
 )
 
@@ -51,7 +52,7 @@ func evResult(r string, res station.Result, d time.Duration) station.Event {
 }
 
 func pass(u string, took time.Duration) station.Result {
-	return station.Result{UID: u, Outcome: station.Encoded, Duration: took, ReadCtr: 1, Exchanges: 23}
+	return station.Result{UID: u, Outcome: manifest.Encoded, Duration: took, ReadCtr: 1, Exchanges: 23}
 }
 
 // cycle is one tag through a lane: arrived, result after took, removed,

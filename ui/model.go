@@ -18,6 +18,7 @@ import (
 	"github.com/muesli/termenv"
 
 	"github.com/tagline-station/tagline/batch"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/station"
 )
 
@@ -96,7 +97,7 @@ type entry struct {
 	at      time.Time
 	reader  string
 	uid     string
-	outcome station.Outcome
+	outcome manifest.Outcome
 	d       time.Duration
 	reason  string
 }
@@ -370,14 +371,14 @@ func (m Model) onEvent(ev station.Event) (tea.Model, tea.Cmd) {
 		l.res, l.hasRes, l.resAt, l.onField = r, true, at, true
 		m.focus = i
 		m.tally.Add(r.Outcome, r.Duration, at)
-		if passed(r.Outcome) {
+		if r.Outcome.Passed() {
 			m.prog.Run++
 		}
 		copy(m.recent[1:], m.recent[:recentMax-1])
 		m.recent[0] = entry{at: at, reader: l.name, uid: r.UID, outcome: r.Outcome, d: r.Duration, reason: r.Reason}
 		m.nrecent = min(m.nrecent+1, recentMax)
 		level := slog.LevelInfo
-		if r.Outcome == station.Failed {
+		if r.Outcome == manifest.Failed {
 			level = slog.LevelWarn
 			cmds = append(cmds, m.ring())
 		}
@@ -535,7 +536,7 @@ func (m Model) laneState(l *lane) State {
 // needsHand reports a FAIL or ALREADY DONE whose tag is still on the
 // reader: a pause must not hide what the operator has to do with it.
 func needsHand(l *lane) bool {
-	return l.onField && (l.res.Outcome == station.Failed || l.res.Outcome == station.Duplicate)
+	return l.onField && (l.res.Outcome == manifest.Failed || l.res.Outcome == manifest.Duplicate)
 }
 
 // Progress is the batch's progress as the screen shows it.
@@ -544,17 +545,15 @@ func (m Model) Progress() Progress { return m.prog }
 // Tally is this run's counts and timings.
 func (m Model) Tally() Tally { return m.tally }
 
-func outcomeState(o station.Outcome) State {
-	switch o {
-	case station.Encoded, station.Finished:
+func outcomeState(o manifest.Outcome) State {
+	switch {
+	case o.Passed():
 		return StatePass
-	case station.Duplicate:
+	case o == manifest.Duplicate:
 		return StateDuplicate
 	}
 	return StateFail
 }
-
-func passed(o station.Outcome) bool { return o == station.Encoded || o == station.Finished }
 
 func errText(err error) string {
 	if err == nil {

@@ -3,7 +3,7 @@ package ui
 import (
 	"time"
 
-	"github.com/tagline-station/tagline/station"
+	"github.com/tagline-station/tagline/manifest"
 )
 
 const (
@@ -36,16 +36,16 @@ type Tally struct {
 }
 
 // Add counts one result.
-func (t *Tally) Add(o station.Outcome, d time.Duration, at time.Time) {
-	switch o {
-	case station.Encoded, station.Finished:
+func (t *Tally) Add(o manifest.Outcome, d time.Duration, at time.Time) {
+	switch {
+	case o.Passed():
 		t.Pass++
-	case station.Duplicate:
+	case o == manifest.Duplicate:
 		t.Duplicate++
 	default:
 		t.Fail++
 	}
-	t.win[t.next] = sample{at: at, d: d, pass: o == station.Encoded || o == station.Finished}
+	t.win[t.next] = sample{at: at, d: d, pass: o.Passed()}
 	t.next = (t.next + 1) % windowTags
 	if t.n < windowTags {
 		t.n++

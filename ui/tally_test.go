@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tagline-station/tagline/batch"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/station"
 )
 
@@ -14,7 +15,7 @@ func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
 func TestRateSteadyPace(t *testing.T) {
 	var tl Tally
 	for i := 0; i < 10; i++ {
-		tl.Add(station.Encoded, 400*time.Millisecond, at(time.Duration(i)*3*time.Second))
+		tl.Add(manifest.Encoded, 400*time.Millisecond, at(time.Duration(i)*3*time.Second))
 	}
 	// Right after the tenth tag: nine intervals of 3 s.
 	if r, ok := tl.Rate(at(27 * time.Second)); !ok || !near(r, 20) {
@@ -31,11 +32,11 @@ func TestRateNeedsTwoTags(t *testing.T) {
 	if _, ok := tl.Rate(at(0)); ok {
 		t.Error("rate with no tag")
 	}
-	tl.Add(station.Encoded, time.Second, at(0))
+	tl.Add(manifest.Encoded, time.Second, at(0))
 	if _, ok := tl.Rate(at(time.Minute)); ok {
 		t.Error("rate with one tag")
 	}
-	tl.Add(station.Encoded, time.Second, at(0))
+	tl.Add(manifest.Encoded, time.Second, at(0))
 	if _, ok := tl.Rate(at(0)); ok {
 		t.Error("rate over no time")
 	}
@@ -44,11 +45,11 @@ func TestRateNeedsTwoTags(t *testing.T) {
 func TestRateHorizonForgetsBeforeABreak(t *testing.T) {
 	var tl Tally
 	for i := 0; i < 10; i++ {
-		tl.Add(station.Encoded, 0, at(time.Duration(i)*time.Second))
+		tl.Add(manifest.Encoded, 0, at(time.Duration(i)*time.Second))
 	}
 	// A 10-minute break, then two tags 6 s apart.
-	tl.Add(station.Encoded, 0, at(10*time.Minute))
-	tl.Add(station.Encoded, 0, at(10*time.Minute+6*time.Second))
+	tl.Add(manifest.Encoded, 0, at(10*time.Minute))
+	tl.Add(manifest.Encoded, 0, at(10*time.Minute+6*time.Second))
 	if r, ok := tl.Rate(at(10*time.Minute + 6*time.Second)); !ok || !near(r, 10) {
 		t.Errorf("rate %v %v, want 10/min from the two tags after the break", r, ok)
 	}
@@ -62,11 +63,11 @@ func TestWindowKeepsLastTwentyTags(t *testing.T) {
 	var tl Tally
 	// Five slow tags first, which fall out of the window.
 	for i := 0; i < 5; i++ {
-		tl.Add(station.Encoded, 9*time.Second, at(time.Duration(i)*time.Second))
+		tl.Add(manifest.Encoded, 9*time.Second, at(time.Duration(i)*time.Second))
 	}
 	for i := 0; i < windowTags; i++ {
 		d := time.Duration(300+10*i) * time.Millisecond
-		tl.Add(station.Encoded, d, at(time.Minute+time.Duration(i)*2*time.Second))
+		tl.Add(manifest.Encoded, d, at(time.Minute+time.Duration(i)*2*time.Second))
 	}
 	avg, worst, n := tl.Timing()
 	if n != windowTags {
@@ -92,9 +93,9 @@ func TestTimingSkipsUnknownDurations(t *testing.T) {
 	if _, _, n := tl.Timing(); n != 0 {
 		t.Errorf("timing of nothing over %d tags", n)
 	}
-	tl.Add(station.Failed, 0, at(0))
-	tl.Add(station.Failed, 2*time.Second, at(time.Second))
-	tl.Add(station.Encoded, time.Second, at(2*time.Second))
+	tl.Add(manifest.Failed, 0, at(0))
+	tl.Add(manifest.Failed, 2*time.Second, at(time.Second))
+	tl.Add(manifest.Encoded, time.Second, at(2*time.Second))
 	avg, worst, n := tl.Timing()
 	if n != 2 || avg != 1500*time.Millisecond || worst != 2*time.Second {
 		t.Errorf("timing %v %v %d, want 1.5s 2s 2", avg, worst, n)
@@ -103,7 +104,7 @@ func TestTimingSkipsUnknownDurations(t *testing.T) {
 
 func TestTallyCountsAndPassRate(t *testing.T) {
 	var tl Tally
-	outcomes := []station.Outcome{station.Encoded, station.Finished, station.Failed, station.Duplicate, station.Encoded, "something new"}
+	outcomes := []manifest.Outcome{manifest.Encoded, manifest.Finished, manifest.Failed, manifest.Duplicate, manifest.Encoded, "something new"}
 	for i, o := range outcomes {
 		tl.Add(o, time.Second, at(time.Duration(i)*10*time.Second))
 	}
@@ -146,7 +147,7 @@ func TestModelProgressCounts(t *testing.T) {
 		Now: func() time.Time { return now }, NoColor: true,
 	})
 	evs := with(cycle("r", pass(uid(0), time.Second), 0),
-		cycle("r", station.Result{UID: uid(1), Outcome: station.Finished, Duration: time.Second}, 5*time.Second)...)
+		cycle("r", station.Result{UID: uid(1), Outcome: manifest.Finished, Duration: time.Second}, 5*time.Second)...)
 	evs = append(evs, cycle("r", failed(uid(2), time.Second, batch.ErrBatchClosed), 10*time.Second)...)
 	evs = append(evs, cycle("r", duplicate(uid(0)), 15*time.Second)...)
 	m = drive(m, events(evs)...)
@@ -158,7 +159,7 @@ func TestModelProgressCounts(t *testing.T) {
 	if tl.Pass != 2 || tl.Fail != 1 || tl.Duplicate != 1 {
 		t.Errorf("tally pass %d fail %d dup %d, want 2 1 1", tl.Pass, tl.Fail, tl.Duplicate)
 	}
-	if m.nrecent != 4 || m.recent[0].outcome != station.Duplicate || m.recent[3].uid != uid(0) {
+	if m.nrecent != 4 || m.recent[0].outcome != manifest.Duplicate || m.recent[3].uid != uid(0) {
 		t.Errorf("recent list %d entries, newest %v, oldest %s", m.nrecent, m.recent[0].outcome, m.recent[3].uid)
 	}
 }

@@ -7,8 +7,7 @@ import (
 
 	kb "github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/x/ansi"
-
-	"github.com/tagline-station/tagline/station"
+	"github.com/tagline-station/tagline/manifest"
 )
 
 // screen is what the top half says: a big word on a coloured band, one
@@ -142,7 +141,7 @@ func (m Model) screen() screen {
 		r := l.res
 		scr.summary = fmt.Sprintf("PASS · %s · SKU %s%s", r.UID, r.SKU, on)
 		what := "encoded, read back, verified and journaled in " + fmtDur(r.Duration)
-		if r.Outcome == station.Finished {
+		if r.Outcome == manifest.Finished {
 			what = "an interrupted earlier attempt was finished, verified and journaled"
 		}
 		do := "present the next tag"
@@ -649,7 +648,7 @@ func (m Model) lostCount() int {
 	return n
 }
 
-func outcomeWord(o station.Outcome) string {
+func outcomeWord(o manifest.Outcome) string {
 	return bigWord[outcomeState(o)]
 }
 
