@@ -21,6 +21,7 @@ import (
 	"github.com/tagline-station/tagline/encoder"
 	"github.com/tagline-station/tagline/internal/errkind"
 	"github.com/tagline-station/tagline/keys"
+	"github.com/tagline-station/tagline/lines"
 	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/reader"
 	"github.com/tagline-station/tagline/sdm"
@@ -536,13 +537,13 @@ func readURLLines(r io.Reader, lim URLLimits) ([]urlLine, error) {
 	var total int64
 	for n := 1; ; n++ {
 		line, raw, err := readLine(br, lim.MaxLineBytes)
-		if errors.Is(err, errLineTooLong) {
+		if errors.Is(err, lines.ErrTooLong) {
 			return nil, fmt.Errorf("%w: line %d is longer than %d bytes; a SUN url is a few hundred: is this a file of captured urls?", ErrInputLimit, n, lim.MaxLineBytes)
 		}
-		if err != nil && (err != io.EOF || line == "") {
-			if err == io.EOF {
-				return out, nil
-			}
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
 			return nil, fmt.Errorf("reading the urls: %w", err)
 		}
 		if n > lim.MaxLines {
@@ -553,9 +554,6 @@ func readURLLines(r io.Reader, lim URLLimits) ([]urlLine, error) {
 		}
 		if u, ok := urlOfLine(line); ok {
 			out = append(out, urlLine{n: n, url: u})
-		}
-		if err == io.EOF {
-			return out, nil
 		}
 	}
 }
@@ -580,27 +578,15 @@ func urlOfLine(line string) (string, bool) {
 	return t, true
 }
 
-var errLineTooLong = errors.New("line too long")
-
 // readLine returns one line without its end (LF or CRLF) and the bytes
-// it took, or errLineTooLong as soon as it exceeds max bytes (the rest is
-// not read).
+// it took, lines.ErrTooLong as soon as it exceeds max bytes (the rest is
+// not read), or io.EOF after the last line.
 func readLine(br *bufio.Reader, max int) (string, int, error) {
-	var b []byte
-	for {
-		chunk, err := br.ReadSlice('\n')
-		if b = append(b, chunk...); len(b) > max+2 {
-			return "", 0, errLineTooLong
-		}
-		if err == bufio.ErrBufferFull {
-			continue
-		}
-		s := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
-		if len(s) > max {
-			return "", 0, errLineTooLong
-		}
-		return s, len(b), err
+	l, err := lines.Read(br, max)
+	if err != nil {
+		return "", 0, err
 	}
+	return string(lines.Trim(l)), len(l), nil
 }
 
 // check verifies the SUN message in res.URL against the template, the
