@@ -242,7 +242,7 @@ func (c *journalCheck) checkBindings() {
 			c.rep.problem("binding of tag %s: %v", k, err)
 			return nil
 		}
-		if b.UID != string(k) {
+		if b.UID != manifest.UID(k) {
 			c.rep.problem("binding stored under tag %s says its tag is %s", k, b.UID)
 		}
 		c.checkLogged("binding", b)
@@ -348,7 +348,7 @@ func (c *journalCheck) checkIntents() {
 			rep.problem("intent of tag %s: %v", k, err)
 			return nil
 		}
-		if it.UID != string(k) {
+		if it.UID != manifest.UID(k) {
 			rep.problem("intent stored under tag %s says its tag is %s", k, it.UID)
 		}
 		if !c.known[it.BatchID] {

@@ -187,7 +187,7 @@ func version(kind string, data []byte) (byte, []byte, error) {
 func encodeBinding(b *manifest.Binding) []byte {
 	e := make(encoder, 0, 192)
 	e.byte1(recordLatest)
-	e.str(b.UID)
+	e.str(string(b.UID))
 	e.str(b.SKU)
 	e.str(b.BatchID)
 	e.str(b.StationID)
@@ -211,7 +211,7 @@ func decodeBinding(data []byte) (manifest.Binding, error) {
 		return b, err
 	}
 	d := decoder{b: body}
-	b.UID = d.str()
+	b.UID = manifest.UID(d.str())
 	b.SKU = d.str()
 	b.BatchID = d.str()
 	b.StationID = d.str()
@@ -249,7 +249,7 @@ const (
 func encodeIntent(it *Intent) []byte {
 	e := make(encoder, 0, 192)
 	e.byte1(recordLatest)
-	e.str(it.UID)
+	e.str(string(it.UID))
 	e.str(it.BatchID)
 	e.str(it.SKU)
 	e.str(it.StationID)
@@ -278,7 +278,7 @@ func decodeIntent(data []byte) (Intent, error) {
 		return it, err
 	}
 	d := decoder{b: body}
-	it.UID = d.str()
+	it.UID = manifest.UID(d.str())
 	it.BatchID = d.str()
 	it.SKU = d.str()
 	it.StationID = d.str()

@@ -187,8 +187,8 @@ func (x *exporter) finish() error {
 // printableUID shows an index value for an error message; a damaged one
 // may hold any bytes.
 func printableUID(v []byte) string {
-	if u, err := NormalizeUID(string(v)); err == nil {
-		return u
+	if u, err := manifest.ParseUID(string(v)); err == nil {
+		return string(u)
 	}
 	return fmt.Sprintf("%q", v)
 }

@@ -239,7 +239,7 @@ func TestExportCSV(t *testing.T) {
 	}
 	for i, row := range recs {
 		w := want.records[i]
-		if row[0] != strconv.FormatUint(w.Seq, 10) || row[1] != w.UID || row[2] != w.SKU || row[8] != string(w.Outcome) ||
+		if row[0] != strconv.FormatUint(w.Seq, 10) || row[1] != string(w.UID) || row[2] != w.SKU || row[8] != string(w.Outcome) ||
 			row[6] != w.MasterKCV || row[12] != w.CompletedAt.Format("2006-01-02T15:04:05.999999999Z07:00") {
 			t.Fatalf("row %v differs from %+v", row, w)
 		}
@@ -333,7 +333,7 @@ func TestExportRefusesCorruptRecord(t *testing.T) {
 			}
 			var buf bytes.Buffer
 			_, err = s.Export(&buf, "B1", ExportOptions{})
-			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "record seq 2 (tag "+uidN(1)+")") || !strings.Contains(err.Error(), c.says) {
+			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "record seq 2 (tag "+string(uidN(1))+")") || !strings.Contains(err.Error(), c.says) {
 				t.Fatalf("export of a damaged record: %v", err)
 			}
 			if bytes.Contains(buf.Bytes(), []byte(`"trailer"`)) || bytes.Contains(buf.Bytes(), []byte("verifhed")) {

@@ -95,7 +95,7 @@ func FuzzManifestLines(f *testing.F) {
 			validName("station id", station) != nil || sec < -62135596800 || sec > 253402300799 || ns >= 1e9 {
 			return
 		}
-		u, err := NormalizeUID(uid)
+		u, err := NormalizeUID(manifest.UID(uid))
 		if err != nil {
 			return
 		}
@@ -154,7 +154,7 @@ func FuzzManifestLines(f *testing.F) {
 		if strings.ContainsRune("=+-@\t\r", rune(sku[0])) {
 			wantSKU = "'" + sku
 		}
-		if cells[1] != u || cells[2] != wantSKU || cells[0] != strconv.FormatUint(seq, 10) || cells[9] != strconv.Itoa(attempts) ||
+		if cells[1] != string(u) || cells[2] != wantSKU || cells[0] != strconv.FormatUint(seq, 10) || cells[9] != strconv.Itoa(attempts) ||
 			cells[12] != at.Format(time.RFC3339Nano) {
 			t.Fatalf("csv row %q for %+v", row, b)
 		}

@@ -542,7 +542,7 @@ func (s *Store) Complete(b manifest.Binding) error {
 // KeysMayHaveChanged this attempt may have written keys, and an earlier
 // attempt (Attempts > 1) may have, even if the station that made it was
 // killed before it could say so.
-func (s *Store) FailIntent(uid, reason string, keys KeyState) error {
+func (s *Store) FailIntent(uid manifest.UID, reason string, keys KeyState) error {
 	u, err := NormalizeUID(uid)
 	if err != nil {
 		return err
@@ -625,7 +625,7 @@ func (s *Store) OpenIntents() ([]Intent, error) {
 
 // HasIntent reports whether an intent is open for a tag: one lookup, for
 // a station deciding whether a half-done tag is its own.
-func (s *Store) HasIntent(uid string) (bool, error) {
+func (s *Store) HasIntent(uid manifest.UID) (bool, error) {
 	u, err := NormalizeUID(uid)
 	if err != nil {
 		return false, err
@@ -643,7 +643,7 @@ func (s *Store) HasIntent(uid string) (bool, error) {
 }
 
 // Lookup returns the current binding of a tag.
-func (s *Store) Lookup(uid string) (manifest.Binding, bool, error) {
+func (s *Store) Lookup(uid manifest.UID) (manifest.Binding, bool, error) {
 	u, err := NormalizeUID(uid)
 	if err != nil {
 		return manifest.Binding{}, false, err
@@ -668,7 +668,7 @@ func (s *Store) Lookup(uid string) (manifest.Binding, bool, error) {
 
 // Superseded returns the earlier bindings of a re-encoded tag, oldest
 // first. It scans the history bucket, which only re-encodes fill.
-func (s *Store) Superseded(uid string) ([]manifest.Binding, error) {
+func (s *Store) Superseded(uid manifest.UID) ([]manifest.Binding, error) {
 	u, err := NormalizeUID(uid)
 	if err != nil {
 		return nil, err
@@ -708,7 +708,7 @@ func recordAt(bk txBuckets, seq uint64, uid []byte) (manifest.Binding, error) {
 		return manifest.Binding{}, fmt.Errorf("%w: entry %d names tag %s, which has no binding with that sequence number; run tagline check", ErrCorrupt, seq, uid)
 	}
 	b, err := decodeBinding(v)
-	if err == nil && b.UID != string(uid) {
+	if err == nil && b.UID != manifest.UID(uid) {
 		err = fmt.Errorf("%w: entry %d names tag %s, but the record is for %s", ErrCorrupt, seq, uid, b.UID)
 	}
 	return b, err

@@ -102,7 +102,7 @@ func TestIntentThenBinding(t *testing.T) {
 	s := newStore(t)
 	mustBatch(t, s, "B1")
 	uid := "04:a1:b2:c3:d4:e5:f6" // as a reader might print it
-	if err := s.BeginIntent(intentFor(uid, "B1")); err != nil {
+	if err := s.BeginIntent(intentFor(manifest.UID(uid), "B1")); err != nil {
 		t.Fatal(err)
 	}
 	its, err := s.OpenIntents()
@@ -116,17 +116,17 @@ func TestIntentThenBinding(t *testing.T) {
 	if st, _ := s.Stats("B1"); st.OpenIntents != 1 || st.Done != 0 {
 		t.Fatalf("stats with an open intent %+v", st)
 	}
-	if _, ok, _ := s.Lookup(uid); ok {
+	if _, ok, _ := s.Lookup(manifest.UID(uid)); ok {
 		t.Fatal("a binding exists before Complete")
 	}
-	if open, err := s.HasIntent(uid); err != nil || !open {
+	if open, err := s.HasIntent(manifest.UID(uid)); err != nil || !open {
 		t.Fatalf("HasIntent with an open intent = %v, %v", open, err)
 	}
 	if open, _ := s.HasIntent("04000000000001"); open {
 		t.Fatal("HasIntent of another tag")
 	}
 
-	if err := s.Complete(manifest.Binding{UID: uid, KeyVersion: 1, Outcome: manifest.Verified, ReadCtr: 3}); err != nil {
+	if err := s.Complete(manifest.Binding{UID: manifest.UID(uid), KeyVersion: 1, Outcome: manifest.Verified, ReadCtr: 3}); err != nil {
 		t.Fatal(err)
 	}
 	b, ok, err := s.Lookup("04A1B2C3D4E5F6")
@@ -144,13 +144,13 @@ func TestIntentThenBinding(t *testing.T) {
 	if its, _ := s.OpenIntents(); len(its) != 0 {
 		t.Fatalf("intent left after Complete: %+v", its)
 	}
-	if open, _ := s.HasIntent(uid); open {
+	if open, _ := s.HasIntent(manifest.UID(uid)); open {
 		t.Fatal("HasIntent after Complete")
 	}
 	if st, _ := s.Stats("B1"); st != (BatchStats{Done: 1, Target: 100}) {
 		t.Fatalf("stats %+v", st)
 	}
-	if err := s.Complete(bindingFor(uid)); !errors.Is(err, ErrNoIntent) {
+	if err := s.Complete(bindingFor(manifest.UID(uid))); !errors.Is(err, ErrNoIntent) {
 		t.Fatalf("second Complete: %v", err)
 	}
 }
@@ -277,7 +277,7 @@ func TestReencodeKeepsHistory(t *testing.T) {
 	// B1's manifest still lists the tag as it was bound there.
 	var out strings.Builder
 	sum, err := s.Export(&out, "B1", ExportOptions{})
-	if err != nil || sum.Count != 2 || !strings.Contains(out.String(), `"seq":1,"uid":"`+uidN(1)+`"`) {
+	if err != nil || sum.Count != 2 || !strings.Contains(out.String(), `"seq":1,"uid":"`+string(uidN(1))+`"`) {
 		t.Fatalf("B1 manifest after re-encode (%+v, %v):\n%s", sum, err, out.String())
 	}
 	if st, _ := s.Stats("B1"); st.Done != 2 {

@@ -80,15 +80,15 @@ const (
 // long as it is open, a restarted station knows which tag may carry which
 // keys.
 type Intent struct {
-	UID          string    `json:"uid"`
-	BatchID      string    `json:"batch_id"`
-	SKU          string    `json:"sku"`
-	StationID    string    `json:"station_id"`
-	KeyVersion   byte      `json:"key_version"`
-	MasterKCV    string    `json:"master_kcv"`
-	TemplateHash string    `json:"template_hash"`
-	StartedAt    time.Time `json:"started_at"`
-	Attempts     int       `json:"attempts"`
+	UID          manifest.UID `json:"uid"`
+	BatchID      string       `json:"batch_id"`
+	SKU          string       `json:"sku"`
+	StationID    string       `json:"station_id"`
+	KeyVersion   byte         `json:"key_version"`
+	MasterKCV    string       `json:"master_kcv"`
+	TemplateHash string       `json:"template_hash"`
+	StartedAt    time.Time    `json:"started_at"`
+	Attempts     int          `json:"attempts"`
 	// Reencode allows the intent for a tag that already has a binding; on
 	// Complete the old binding moves to the history bucket.
 	Reencode bool `json:"reencode,omitempty"`
@@ -121,35 +121,14 @@ type BatchStats struct {
 	Target      int `json:"target"`
 }
 
-// NormalizeUID returns uid as upper-case hex without separators. It accepts
-// ':' and space separators and lower case, as readers and operators type
-// them, and 4-, 7- or 10-byte UIDs (the ISO 14443-3 sizes).
-func NormalizeUID(uid string) (string, error) {
-	var buf [32]byte
-	u := buf[:0]
-	for i := 0; i < len(uid); i++ {
-		c := uid[i]
-		switch {
-		case c == ':' || c == ' ':
-			continue
-		case c >= 'a' && c <= 'f':
-			c -= 'a' - 'A'
-		case c >= '0' && c <= '9' || c >= 'A' && c <= 'F':
-		default:
-			return "", fmt.Errorf("%w: tag uid %q is not hex", ErrInvalid, uid)
-		}
-		if len(u) == cap(u) {
-			return "", fmt.Errorf("%w: tag uid %q is too long; uids have 4, 7 or 10 bytes", ErrInvalid, uid)
-		}
-		u = append(u, c)
+// NormalizeUID checks a UID given to the journal and returns it in its
+// one form; a bad one is invalid journal input.
+func NormalizeUID(uid manifest.UID) (manifest.UID, error) {
+	u, err := manifest.ParseUID(string(uid))
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	switch len(u) {
-	case 0:
-		return "", fmt.Errorf("%w: empty tag uid", ErrInvalid)
-	case 8, 14, 20:
-		return string(u), nil
-	}
-	return "", fmt.Errorf("%w: tag uid %q has %d hex digits; uids have 4, 7 or 10 bytes", ErrInvalid, uid, len(u))
+	return u, nil
 }
 
 // normalizeKCV accepts at most 8 bytes: a key check value is 3 bytes by

@@ -915,7 +915,7 @@ func TestJournalCheckListsOpenIntents(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, uid := range []string{"04A1B2C3D4E5F6", "04000000000001"} {
-		if err := st.BeginIntent(batch.Intent{UID: uid, BatchID: "b1", KeyVersion: 1, MasterKCV: "ABCDEF"}); err != nil {
+		if err := st.BeginIntent(batch.Intent{UID: manifest.UID(uid), BatchID: "b1", KeyVersion: 1, MasterKCV: "ABCDEF"}); err != nil {
 			t.Fatal(err)
 		}
 	}

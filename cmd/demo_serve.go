@@ -91,8 +91,8 @@ func nextTap(raw, base string, tag *manifest.Binding, master keys.Master, scheme
 	if err != nil {
 		return "", err
 	}
-	uid, err := hex.DecodeString(tag.UID)
-	if err != nil || len(uid) != 7 {
+	uid := tag.UID.Bytes()
+	if len(uid) != 7 {
 		return "", fmt.Errorf("demo: tag UID %q is not 7 bytes of hex", tag.UID)
 	}
 	ctr := tag.ReadCtr + 1

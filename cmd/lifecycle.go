@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -55,20 +54,20 @@ func lifeFlags(c *cobra.Command, o *lifeOptions) {
 // lifeJSON is one line of rekey's and reset's --json output. Fields are
 // only ever added.
 type lifeJSON struct {
-	Reader      string  `json:"reader"`
-	UID         string  `json:"uid"`
-	Batch       string  `json:"batch"`
-	Outcome     string  `json:"outcome"`
-	OK          bool    `json:"ok"`
-	FromVersion int     `json:"from_version"`
-	ToVersion   int     `json:"to_version"`
-	KeyVersions string  `json:"key_versions,omitempty"`
-	URL         string  `json:"url,omitempty"`
-	ReadCtr     uint32  `json:"read_ctr,omitempty"`
-	Exchanges   int     `json:"exchanges"`
-	DurationMS  float64 `json:"duration_ms"`
-	Reason      string  `json:"reason,omitempty"`
-	Hint        string  `json:"hint,omitempty"`
+	Reader      string       `json:"reader"`
+	UID         manifest.UID `json:"uid"`
+	Batch       string       `json:"batch"`
+	Outcome     string       `json:"outcome"`
+	OK          bool         `json:"ok"`
+	FromVersion int          `json:"from_version"`
+	ToVersion   int          `json:"to_version"`
+	KeyVersions string       `json:"key_versions,omitempty"`
+	URL         string       `json:"url,omitempty"`
+	ReadCtr     uint32       `json:"read_ctr,omitempty"`
+	Exchanges   int          `json:"exchanges"`
+	DurationMS  float64      `json:"duration_ms"`
+	Reason      string       `json:"reason,omitempty"`
+	Hint        string       `json:"hint,omitempty"`
 }
 
 // lifeRun is one rekey or reset run.
@@ -380,12 +379,12 @@ func lifeHint(res station.LifeResult) string {
 
 // simCandidates are the batch's tags a simulated copy is presented for:
 // rekey, those not at the target version; reset, those not reclaimed.
-func (r *lifeRun) simCandidates() ([]string, error) {
+func (r *lifeRun) simCandidates() ([]manifest.UID, error) {
 	uids, err := boundUIDs(r.store, r.b.ID)
 	if err != nil {
 		return nil, err
 	}
-	var out []string
+	var out []manifest.UID
 	for _, u := range uids {
 		bd, ok, err := r.store.Lookup(u)
 		if err != nil {
@@ -411,9 +410,9 @@ func (r *lifeRun) simCandidates() ([]string, error) {
 // simCopy makes a simulated tag as the journal says the tag uid is: a
 // fresh tag personalised in memory with the batch's template at its
 // binding's key version (the journal is not written by it).
-func (r *lifeRun) simCopy(ctx context.Context, uid string) (*sim.Tag, error) {
-	u, err := hex.DecodeString(uid)
-	if err != nil || len(u) != 7 {
+func (r *lifeRun) simCopy(ctx context.Context, uid manifest.UID) (*sim.Tag, error) {
+	u := uid.Bytes()
+	if len(u) != 7 {
 		return nil, fmt.Errorf("journal uid %q is not 7 bytes of hex", uid)
 	}
 	bd, _, err := r.store.Lookup(uid)

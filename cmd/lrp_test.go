@@ -47,7 +47,7 @@ func newLRPLine(t *testing.T, c *cli, id string, n int) *line {
 			t.Fatalf("encode: %+v (lrp %v)", res, tag.Snapshot().LRP)
 		}
 		l.tags = append(l.tags, tag)
-		l.uids = append(l.uids, res.UID)
+		l.uids = append(l.uids, manifest.UID(string(res.UID)))
 		l.stationURLs = append(l.stationURLs, res.URL)
 	}
 	return l

@@ -16,18 +16,18 @@ import (
 // tagJSON is one line of --json output for a tag: a stable contract for
 // scripts. Fields are only ever added.
 type tagJSON struct {
-	Reader     string  `json:"reader"`
-	UID        string  `json:"uid"`
-	SKU        string  `json:"sku"`
-	Batch      string  `json:"batch"`
-	Outcome    string  `json:"outcome"`
-	OK         bool    `json:"ok"`
-	URL        string  `json:"url"`
-	ReadCtr    uint32  `json:"read_ctr"`
-	Exchanges  int     `json:"exchanges"`
-	DurationMS float64 `json:"duration_ms"`
-	Reason     string  `json:"reason,omitempty"`
-	Hint       string  `json:"hint,omitempty"`
+	Reader     string       `json:"reader"`
+	UID        manifest.UID `json:"uid"`
+	SKU        string       `json:"sku"`
+	Batch      string       `json:"batch"`
+	Outcome    string       `json:"outcome"`
+	OK         bool         `json:"ok"`
+	URL        string       `json:"url"`
+	ReadCtr    uint32       `json:"read_ctr"`
+	Exchanges  int          `json:"exchanges"`
+	DurationMS float64      `json:"duration_ms"`
+	Reason     string       `json:"reason,omitempty"`
+	Hint       string       `json:"hint,omitempty"`
 }
 
 func toTagJSON(r *station.Result) tagJSON {
@@ -115,8 +115,8 @@ type tally struct {
 	SyncState station.SyncState
 	Held      error
 
-	open    map[string]failedTag // failed tags by UID, until a later attempt
-	anon    []failedTag          // failures before the UID was read
+	open    map[manifest.UID]failedTag // failed tags by UID, until a later attempt
+	anon    []failedTag                // failures before the UID was read
 	dupCode int
 }
 
@@ -160,7 +160,7 @@ func (t *tally) add(r *station.Result, at time.Time) {
 			t.anon = append(t.anon, f)
 		} else {
 			if t.open == nil {
-				t.open = map[string]failedTag{}
+				t.open = map[manifest.UID]failedTag{}
 			}
 			t.open[r.UID] = f
 		}

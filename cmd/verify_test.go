@@ -31,7 +31,7 @@ type line struct {
 	keyFile     string
 	batch       batch.Batch
 	tags        []*sim.Tag
-	uids        []string
+	uids        []manifest.UID
 	stationURLs []string
 	r           *sim.Reader
 }
@@ -254,7 +254,7 @@ func TestVerifySampleAndMissing(t *testing.T) {
 		t.Errorf("%s", r)
 	}
 	raw, err := os.ReadFile(c.path("qa.csv"))
-	if err != nil || !strings.Contains(string(raw), l.uids[3]+",fail,missing") {
+	if err != nil || !strings.Contains(string(raw), string(l.uids[3])+",fail,missing") {
 		t.Errorf("csv: %s %v", raw, err)
 	}
 }
@@ -347,7 +347,7 @@ func TestVerifyURLSampleIsDrawnFromTheFile(t *testing.T) {
 	l := newLine(t, c, "b1", 6)
 	// Tags 2 and 5: seed 7 draws two others from the journal.
 	journalDraw := qa.SelectSample(l.uids, 2, 7)
-	if slices.Contains(journalDraw, l.uids[2]) || slices.Contains(journalDraw, l.uids[5]) {
+	if slices.Contains(journalDraw, manifest.UID(l.uids[2])) || slices.Contains(journalDraw, manifest.UID(l.uids[5])) {
 		t.Fatalf("pick other tags than the journal's draw %v", journalDraw)
 	}
 	r := l.verify(c, 0, "--urls", l.urlFile(c, "two.txt", 2, 5), "--sample", "2", "--seed", "7", "--json")

@@ -51,7 +51,7 @@ func (o Outcome) Binds() bool { return o == Encoded || o == Verified }
 // backend verifies taps against. MasterKCV is a key check value; key bytes
 // never reach a binding.
 type Binding struct {
-	UID          string  `json:"uid"`
+	UID          UID     `json:"uid"`
 	SKU          string  `json:"sku"`
 	BatchID      string  `json:"batch_id"`
 	StationID    string  `json:"station_id"`

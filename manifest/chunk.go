@@ -281,7 +281,7 @@ func (l Limits) withDefaults() Limits {
 // CheckRecord applies the record rules to b, given the receiver's time now
 // and the skew it allows.
 func CheckRecord(b *Binding, now time.Time, skew time.Duration) error {
-	if err := checkTapUID(b.UID); err != nil {
+	if err := checkTapUID(string(b.UID)); err != nil {
 		return err
 	}
 	if b.Seq == 0 || b.Seq > MaxSeq {

@@ -70,7 +70,7 @@ func checkChunk(t *testing.T, c *manifest.Chunk) {
 			t.Fatalf("record %d: seq %d after %d", i, r.Seq, last)
 		case r.StationID != c.Station:
 			t.Fatalf("record %d: station %q in a chunk of %q", i, r.StationID, c.Station)
-		case len(r.UID) != 14 || strings.ToUpper(r.UID) != r.UID:
+		case len(r.UID) != 14 || strings.ToUpper(string(r.UID)) != string(r.UID):
 			t.Fatalf("record %d: uid %q", i, r.UID)
 		case r.ReadCtr > manifest.MaxReadCtr || r.KeyVersion == 0:
 			t.Fatalf("record %d: read_ctr %d key_version %d", i, r.ReadCtr, r.KeyVersion)

@@ -19,7 +19,7 @@ func AppendCSVColumns(dst []byte) []byte {
 // AppendCSVRecord appends the CSV row of b.
 func AppendCSVRecord(dst []byte, b *Binding) []byte {
 	dst = strconv.AppendUint(dst, b.Seq, 10)
-	for _, cell := range []string{b.UID, b.SKU, b.BatchID, b.StationID} {
+	for _, cell := range []string{string(b.UID), b.SKU, b.BatchID, b.StationID} {
 		dst = append(dst, ',')
 		dst = appendCSVText(dst, cell)
 	}

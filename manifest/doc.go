@@ -19,6 +19,9 @@
 //     records only after the trailer's count, checksum and cursor agreed.
 //  4. Outcome words are spelled once, here, and Outcome.Passed is the one
 //     meaning of PASS.
+//  5. A UID has one form above the chip, UID (upper-case hex); UIDOf is
+//     the one way to it from the chip's bytes, and ParseUID from what a
+//     person typed.
 //
 // # Sync chunks (tagline-sync/1)
 //

@@ -77,7 +77,7 @@ func AppendRecord(dst []byte, b *Binding) []byte {
 	dst = append(dst, `{"type":"binding","seq":`...)
 	dst = strconv.AppendUint(dst, b.Seq, 10)
 	dst = append(dst, `,"uid":`...)
-	dst = AppendString(dst, b.UID)
+	dst = AppendString(dst, string(b.UID))
 	dst = append(dst, `,"sku":`...)
 	dst = AppendString(dst, b.SKU)
 	dst = append(dst, `,"batch_id":`...)

@@ -110,8 +110,8 @@ func (wd *world) encode(b batch.Batch, uids ...[]byte) []*sim.Tag {
 		if res.Outcome != manifest.Encoded {
 			wd.t.Fatalf("encode %X: %+v", u, res)
 		}
-		wd.tags[res.UID] = tag
-		wd.encoded[res.UID] = res.URL
+		wd.tags[string(res.UID)] = tag
+		wd.encoded[string(res.UID)] = res.URL
 		out = append(out, tag)
 	}
 	wd.r.Remove()

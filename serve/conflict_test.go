@@ -88,12 +88,12 @@ func testStationTakeover(t *testing.T, newSrv backend) {
 	// The same takeover with values no rule refuses.
 	evil.ReadCtr, evil.CompletedAt, evil.StartedAt = 5, fixedNow.Add(-time.Minute), fixedNow.Add(-2*time.Minute)
 	other := evil
-	other.UID, other.Seq = uidHex(testUID(9)), 2 // a tag nobody bound: line-2's first binding
+	other.UID, other.Seq = manifest.UID(uidHex(testUID(9))), 2 // a tag nobody bound: line-2's first binding
 	code, ack, _ := upload(t, hs.URL, line2Token, 0, []manifest.Binding{evil, other})
 	if code != 200 || ack.AckedSeq != 2 || ack.New != 2 || ack.Bindings != 1 || ack.Conflicts != 1 {
 		t.Fatalf("line-2: %d %+v", code, ack)
 	}
-	b, last, _ := lookup(t, s.Store(), bs[0].UID)
+	b, last, _ := lookup(t, s.Store(), string(bs[0].UID))
 	if b.StationID != "line-1" || b.SKU != "SKU-A" || b.KeyVersion != 1 || b.Seq != 1 || last != 2 {
 		t.Fatalf("line-1's binding changed: %+v last %d", b, last)
 	}
@@ -141,7 +141,7 @@ func testStationTakeover(t *testing.T, newSrv backend) {
 		if err := json.Unmarshal([]byte(line), &e); err != nil {
 			t.Fatalf("log line %q: %v", line, err)
 		}
-		if strings.HasPrefix(e["msg"].(string), "sync record conflicts") && e["uid"] == bs[0].UID &&
+		if strings.HasPrefix(e["msg"].(string), "sync record conflicts") && e["uid"] == string(bs[0].UID) &&
 			e["station"] == "line-2" && e["bound_station"] == "line-1" && e["key_version"] == 2.0 {
 			sawConflict = true
 		}
@@ -179,7 +179,7 @@ func testClockAheadAndRecordRules(t *testing.T, newSrv backend) {
 		c.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
 	})
 	good := bindings(2, "SKU-A")
-	good[0].UID = uidHex(testUID(100)) // a valid first record, so nothing of a refused chunk may be stored
+	good[0].UID = manifest.UID(uidHex(testUID(100))) // a valid first record, so nothing of a refused chunk may be stored
 	good[1].CompletedAt = fixedNow.Add(10 * time.Minute)
 	body, _ := manifest.AppendChunk(nil, "line-1", "", 0, good)
 	code, msg := postRaw(t, hs.URL, syncToken, "k-clock", body)
@@ -204,15 +204,15 @@ func testClockAheadAndRecordRules(t *testing.T, newSrv backend) {
 		"started in 2200":       func(b *manifest.Binding) { b.StartedAt = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC) },
 	} {
 		bad := bindings(2, "SKU-A")
-		bad[0].UID = uidHex(testUID(200))
-		bad[1].UID = uidHex(testUID(201))
+		bad[0].UID = manifest.UID(uidHex(testUID(200)))
+		bad[1].UID = manifest.UID(uidHex(testUID(201)))
 		bad[0].Seq, bad[1].Seq = 10, 11
 		mod(&bad[1])
 		body, _ := manifest.AppendChunk(nil, "line-1", "", 9, bad)
 		if code, msg := postRaw(t, hs.URL, syncToken, "k-"+name, body); code != 422 || !strings.Contains(msg, "malformed sync chunk: line 3") {
 			t.Errorf("%s: %d %s", name, code, msg)
 		}
-		if _, _, ok := lookup(t, s.Store(), bad[0].UID); ok {
+		if _, _, ok := lookup(t, s.Store(), string(bad[0].UID)); ok {
 			t.Fatalf("%s: a record of a refused chunk was stored", name)
 		}
 	}

@@ -118,14 +118,14 @@ func FuzzSyncReceiver(f *testing.F) {
 		}
 		for i := range c.Records {
 			r := &c.Records[i]
-			b, _, ok, err := bolt.Lookup(context.Background(), r.UID)
+			b, _, ok, err := bolt.Lookup(context.Background(), string(r.UID))
 			if err != nil || !ok {
 				t.Fatalf("record %s: no binding after an accepted upload: %v", r.UID, err)
 			}
 			if b.StationID == r.StationID && b.Seq < r.Seq {
 				t.Fatalf("binding %+v older than its station's record %d", b, r.Seq)
 			}
-			if r.StationID != "line-1" && isSeeded(r.UID) && b.StationID != "line-1" {
+			if r.StationID != "line-1" && isSeeded(string(r.UID)) && b.StationID != "line-1" {
 				t.Fatalf("station %s took over line-1's tag: %+v", r.StationID, b)
 			}
 		}
@@ -134,7 +134,7 @@ func FuzzSyncReceiver(f *testing.F) {
 
 func isSeeded(uid string) bool {
 	for i := range 4 {
-		if uid == uidHex(testUID(i)) {
+		if uid == string(uidHex(testUID(i))) {
 			return true
 		}
 	}
@@ -198,8 +198,8 @@ func checkTap(t *testing.T, a serve.TapAnswer, genuine map[string]bool) {
 	t.Helper()
 	switch a.Result {
 	case serve.ResultGenuine:
-		k := a.UID + "/" + strconv.FormatUint(uint64(a.ReadCtr), 10)
-		if !isSeeded(a.UID) || a.ReadCtr <= 1 || genuine[k] {
+		k := string(a.UID) + "/" + strconv.FormatUint(uint64(a.ReadCtr), 10)
+		if !isSeeded(string(a.UID)) || a.ReadCtr <= 1 || genuine[k] {
 			t.Fatalf("genuine %+v (seen before: %v)", a, genuine[k])
 		}
 		genuine[k] = true

@@ -68,7 +68,7 @@ func testUID(i int) []byte {
 	return []byte{0x04, 0x11, 0x22, byte(i >> 24), byte(i >> 16), byte(i >> 8), byte(i)}
 }
 
-func uidHex(u []byte) string { return strings.ToUpper(hex.EncodeToString(u)) }
+func uidHex(u []byte) manifest.UID { return manifest.UIDOf(u) }
 
 func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
@@ -147,7 +147,7 @@ func bindings(n int, sku string) []manifest.Binding {
 	at := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
 	for i := range out {
 		out[i] = manifest.Binding{
-			UID: uidHex(testUID(i)), SKU: sku, BatchID: "b1", StationID: "line-1", KeyVersion: 1,
+			UID: manifest.UID(uidHex(testUID(i))), SKU: sku, BatchID: "b1", StationID: "line-1", KeyVersion: 1,
 			MasterKCV: "A1B2C3", Outcome: manifest.Verified, Attempts: 1, ReadCtr: 1,
 			StartedAt: at, CompletedAt: at.Add(time.Duration(i) * time.Second), Seq: uint64(i + 1),
 		}

@@ -62,7 +62,7 @@ func testTapResults(t *testing.T, newSrv backend) {
 	if code, a := tap(t, hs.URL, sunURL(t, d, testUID(2), 3)); code != 200 || a.Result != serve.ResultGenuine {
 		t.Fatalf("%d %+v", code, a)
 	}
-	if _, last, _ := lookup(t, s.Store(), uidHex(u0)); last != 9 {
+	if _, last, _ := lookup(t, s.Store(), string(uidHex(u0))); last != 9 {
 		t.Fatalf("last accepted %d", last)
 	}
 }
@@ -181,7 +181,7 @@ func testSyncUploadRules(t *testing.T, newSrv backend) {
 	if code, _, _ := upload(t, hs.URL, syncToken, 19, []manifest.Binding{re}); code != http.StatusConflict {
 		t.Fatalf("gap: %d", code)
 	}
-	if b, _, _ := lookup(t, s.Store(), uid); b.Seq != bs[0].Seq {
+	if b, _, _ := lookup(t, s.Store(), string(uid)); b.Seq != bs[0].Seq {
 		t.Fatalf("a chunk after a gap was applied: %+v", b)
 	}
 	if code, _, _ := upload(t, hs.URL, syncToken, 5, []manifest.Binding{re}); code != 200 {
@@ -192,7 +192,7 @@ func testSyncUploadRules(t *testing.T, newSrv backend) {
 	if code, _, _ := upload(t, hs.URL, syncToken, 11, []manifest.Binding{old}); code != 200 {
 		t.Fatal(code)
 	}
-	b, last, _ := lookup(t, s.Store(), uid)
+	b, last, _ := lookup(t, s.Store(), string(uid))
 	if b.SKU != "SKU-NEW" || b.Seq != 20 || last != 40 {
 		t.Fatalf("after re-encode: %+v last %d", b, last)
 	}
@@ -206,10 +206,10 @@ func testSyncUploadRules(t *testing.T, newSrv backend) {
 	if code, ack, _ := upload(t, hs.URL, anyToken, 0, []manifest.Binding{x, y}); code != 200 || ack.Bindings != 0 || ack.Conflicts != 2 || ack.New != 2 {
 		t.Fatalf("%d %+v", code, ack)
 	}
-	if b, _, _ := lookup(t, s.Store(), uid); b.SKU != "SKU-NEW" || b.StationID != "line-1" {
+	if b, _, _ := lookup(t, s.Store(), string(uid)); b.SKU != "SKU-NEW" || b.StationID != "line-1" {
 		t.Fatalf("%+v", b)
 	}
-	if b, _, _ := lookup(t, s.Store(), bs[1].UID); b.SKU != "SKU-A" || b.StationID != "line-1" {
+	if b, _, _ := lookup(t, s.Store(), string(bs[1].UID)); b.SKU != "SKU-A" || b.StationID != "line-1" {
 		t.Fatalf("%+v", b)
 	}
 }
@@ -227,10 +227,10 @@ func TestSyncerAgainstServer(t *testing.T) {
 	}
 	for i := range 30 {
 		uid := uidHex(testUID(i))
-		if err := j.BeginIntent(batch.Intent{UID: uid, BatchID: "b1", KeyVersion: 1, MasterKCV: "A1B2C3"}); err != nil {
+		if err := j.BeginIntent(batch.Intent{UID: manifest.UID(uid), BatchID: "b1", KeyVersion: 1, MasterKCV: "A1B2C3"}); err != nil {
 			t.Fatal(err)
 		}
-		if err := j.Complete(manifest.Binding{UID: uid, KeyVersion: 1, Outcome: manifest.Verified, ReadCtr: 1}); err != nil {
+		if err := j.Complete(manifest.Binding{UID: manifest.UID(uid), KeyVersion: 1, Outcome: manifest.Verified, ReadCtr: 1}); err != nil {
 			t.Fatal(err)
 		}
 	}

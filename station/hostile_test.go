@@ -84,7 +84,7 @@ func TestLaneGoesOnPastHostileTags(t *testing.T) {
 		if res.Outcome != manifest.Failed || !strings.HasPrefix(res.Reason, c.reason) || !strings.Contains(res.Hint, c.hint) {
 			t.Errorf("%s: %s %q %q (%v)", c.name, res.Outcome, res.Reason, res.Hint, res.Err)
 		}
-		if _, ok, _ := f.store.Lookup(upper(uid(byte(i + 1)))); ok {
+		if _, ok, _ := f.store.Lookup(manifest.UID(upper(uid(byte(i + 1))))); ok {
 			t.Errorf("%s: bound", c.name)
 		}
 	}

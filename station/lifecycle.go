@@ -32,7 +32,7 @@ var errAlready = errors.New("nothing to do")
 // LifeResult reports one tag.
 type LifeResult struct {
 	Reader    string           `json:"reader,omitempty"`
-	UID       string           `json:"uid,omitempty"`
+	UID       manifest.UID     `json:"uid,omitempty"`
 	Batch     string           `json:"batch,omitempty"`
 	Outcome   manifest.Outcome `json:"outcome"`
 	From      byte             `json:"from_version"`
@@ -131,7 +131,7 @@ func (l *Life) deriver(b batch.Batch, v byte) (*keys.Deriver, error) {
 
 // ourBinding is the binding that proves uid ours for this run, and the
 // deriver at its key version.
-func (l *Life) ourBinding(u string) (manifest.Binding, *keys.Deriver, error) {
+func (l *Life) ourBinding(u manifest.UID) (manifest.Binding, *keys.Deriver, error) {
 	bd, ok, err := l.cfg.Journal.Lookup(u)
 	if err != nil {
 		return bd, nil, err
@@ -155,7 +155,7 @@ func (l *Life) ourBinding(u string) (manifest.Binding, *keys.Deriver, error) {
 
 // openOp returns the tag's open operation, refusing one of another kind
 // or target.
-func (l *Life) openOp(u string, kind batch.OpKind, to byte) (*batch.Op, error) {
+func (l *Life) openOp(u manifest.UID, kind batch.OpKind, to byte) (*batch.Op, error) {
 	op, ok, err := l.cfg.Journal.LookupOp(u)
 	if err != nil || !ok {
 		return nil, err
@@ -173,7 +173,7 @@ func (l *Life) Rekey(ctx context.Context, tag reader.Tag, readerName string) Lif
 	res := LifeResult{Reader: readerName, Batch: l.cfg.Batch.ID, To: l.cfg.ToVersion}
 	var op *batch.Op
 	bound := func(ctx context.Context, uid []byte) (*keys.Deriver, error) {
-		u := upperHex(uid)
+		u := manifest.UIDOf(uid)
 		res.UID = u
 		bd, d, err := l.ourBinding(u)
 		if err != nil {
@@ -200,7 +200,7 @@ func (l *Life) Rekey(ctx context.Context, tag reader.Tag, readerName string) Lif
 		Known: l.known(), EncData: l.encData()}
 	began := false
 	job.BeforeWrite = func(ctx context.Context, uid []byte) error {
-		o, err := l.cfg.Journal.BeginOp(batch.Op{Kind: batch.OpRekey, UID: upperHex(uid), BatchID: l.cfg.Batch.ID, ToVersion: l.cfg.ToVersion, MasterKCV: l.kcv})
+		o, err := l.cfg.Journal.BeginOp(batch.Op{Kind: batch.OpRekey, UID: manifest.UIDOf(uid), BatchID: l.cfg.Batch.ID, ToVersion: l.cfg.ToVersion, MasterKCV: l.kcv})
 		began = err == nil
 		op = &o
 		return err
@@ -235,7 +235,7 @@ func (l *Life) Reset(ctx context.Context, tag reader.Tag, readerName string) Lif
 	var op *batch.Op
 	reclaimed, quarantine := false, false
 	bound := func(ctx context.Context, uid []byte) (*keys.Deriver, error) {
-		u := upperHex(uid)
+		u := manifest.UIDOf(uid)
 		res.UID = u
 		bd, d, err := l.ourBinding(u)
 		if err != nil {
@@ -258,9 +258,9 @@ func (l *Life) Reset(ctx context.Context, tag reader.Tag, readerName string) Lif
 	began := false
 	job.BeforeWrite = func(ctx context.Context, uid []byte) error {
 		if reclaimed {
-			return fmt.Errorf("%w: tag %s was reset before, yet holds keys of ours again; report it", batch.ErrReclaimed, upperHex(uid))
+			return fmt.Errorf("%w: tag %s was reset before, yet holds keys of ours again; report it", batch.ErrReclaimed, manifest.UIDOf(uid))
 		}
-		o, err := l.cfg.Journal.BeginOp(batch.Op{Kind: batch.OpReset, UID: upperHex(uid), BatchID: res.Batch, MasterKCV: l.kcv})
+		o, err := l.cfg.Journal.BeginOp(batch.Op{Kind: batch.OpReset, UID: manifest.UIDOf(uid), BatchID: res.Batch, MasterKCV: l.kcv})
 		began = err == nil
 		op = &o
 		return err
@@ -314,7 +314,7 @@ func (l *Life) failed(res *LifeResult, err error, began bool) {
 
 func (l *Life) fill(res *LifeResult, r encoder.LifeResult) {
 	if r.UID != nil {
-		res.UID = upperHex(r.UID)
+		res.UID = manifest.UIDOf(r.UID)
 	}
 	if r.From != 0 {
 		res.From = r.From

@@ -57,7 +57,7 @@ func TestBlankTagWithBoundUIDIsNotAlreadyDone(t *testing.T) {
 	if res.Outcome != manifest.Failed || !errors.Is(res.Err, station.ErrBoundButBlank) {
 		t.Fatalf("outcome %s, err %v", res.Outcome, res.Err)
 	}
-	if !strings.Contains(res.Reason, "binds "+res.UID) || !strings.Contains(res.Reason, "factory key") || !strings.Contains(res.Reason, "cloned uid or a tag reset elsewhere") {
+	if !strings.Contains(res.Reason, "binds "+string(res.UID)) || !strings.Contains(res.Reason, "factory key") || !strings.Contains(res.Reason, "cloned uid or a tag reset elsewhere") {
 		t.Errorf("reason %q", res.Reason)
 	}
 	if !strings.Contains(res.Hint, "set this tag aside and report it") {

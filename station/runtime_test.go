@@ -196,7 +196,7 @@ func TestPauseStopsALaneWaitingForATag(t *testing.T) {
 
 	run.rt.Gate().Resume()
 	run.ev.wait(t, 0, 5*time.Second, "a pass after resume", passed)
-	if _, ok, err := f.store.Lookup(upper(uid(1))); err != nil || !ok {
+	if _, ok, err := f.store.Lookup(manifest.UID(upper(uid(1)))); err != nil || !ok {
 		t.Fatalf("tag not bound after resume: %v %v", ok, err)
 	}
 }
@@ -341,7 +341,7 @@ func TestFullJournalHoldsEveryLane(t *testing.T) {
 	pass := map[string]bool{}
 	for _, ev := range run.ev.snapshot() {
 		if passed(ev) {
-			pass[ev.Result.UID] = true
+			pass[string(ev.Result.UID)] = true
 		}
 	}
 	st, err := f.store.Stats("b1")
@@ -352,7 +352,7 @@ func TestFullJournalHoldsEveryLane(t *testing.T) {
 		t.Fatalf("journal has %d bindings, the station reported %d PASS", st.Done, len(pass))
 	}
 	for u := range pass {
-		if _, ok, err := f.store.Lookup(u); err != nil || !ok {
+		if _, ok, err := f.store.Lookup(manifest.UID(u)); err != nil || !ok {
 			t.Errorf("PASS %s not in the journal: %v", u, err)
 		}
 	}
@@ -423,7 +423,7 @@ func TestStopFinishesTheTagInFlight(t *testing.T) {
 	if res := ev.snapshot()[i].Result; res.Outcome != manifest.Encoded {
 		t.Fatalf("tag in flight: %s %v", res.Outcome, res.Err)
 	}
-	if _, ok, err := f.store.Lookup(upper(uid(7))); err != nil || !ok {
+	if _, ok, err := f.store.Lookup(manifest.UID(upper(uid(7)))); err != nil || !ok {
 		t.Fatalf("tag in flight not bound: %v", err)
 	}
 }

@@ -3,7 +3,6 @@ package station
 import (
 	"context"
 	"crypto/ecdsa"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -61,7 +60,7 @@ func (e *BoundButBlankError) Unwrap() error { return ErrBoundButBlank }
 // Result is what the operator sees for one tag.
 type Result struct {
 	Reader    string           `json:"reader,omitempty"`
-	UID       string           `json:"uid,omitempty"`
+	UID       manifest.UID     `json:"uid,omitempty"`
 	SKU       string           `json:"sku"`
 	Batch     string           `json:"batch"`
 	Outcome   manifest.Outcome `json:"outcome"`
@@ -133,12 +132,12 @@ func (s *Station) Encode(ctx context.Context, tag reader.Tag, readerName string)
 	job.BeforeWrite = func(ctx context.Context, uid []byte, found encoder.Found) error {
 		// A tag reclaimed by tagline reset is encoded again like a
 		// re-encode: its old binding moves to history.
-		_, reclaimed, err := s.cfg.Journal.Reclaimed(upperHex(uid))
+		_, reclaimed, err := s.cfg.Journal.Reclaimed(manifest.UIDOf(uid))
 		if err != nil {
 			return err
 		}
 		err = s.cfg.Journal.BeginIntent(batch.Intent{
-			UID: upperHex(uid), BatchID: s.cfg.Batch.ID, SKU: s.cfg.Batch.SKU,
+			UID: manifest.UIDOf(uid), BatchID: s.cfg.Batch.ID, SKU: s.cfg.Batch.SKU,
 			KeyVersion: s.cfg.Deriver.Version(), MasterKCV: s.kcv, TemplateHash: s.hash,
 			Reencode: s.cfg.Reencode || reclaimed,
 		})
@@ -159,7 +158,7 @@ func (s *Station) Encode(ctx context.Context, tag reader.Tag, readerName string)
 	r, err := encoder.Personalise(ctx, tag, job, encoder.Options{Rand: s.cfg.Rand, ExchangeTimeout: s.cfg.ExchangeTimeout})
 	res.Exchanges, res.ReadCtr, res.URL = r.Exchanges, r.ReadCtr, r.URL
 	if r.UID != nil {
-		res.UID = upperHex(r.UID)
+		res.UID = manifest.UIDOf(r.UID)
 	}
 	switch {
 	case err == nil:
@@ -201,7 +200,7 @@ func (s *Station) Encode(ctx context.Context, tag reader.Tag, readerName string)
 
 // known answers the encoder's question about a UID from the journal.
 func (s *Station) known(_ context.Context, uid []byte) (encoder.Known, error) {
-	u := upperHex(uid)
+	u := manifest.UIDOf(uid)
 	_, bound, err := s.cfg.Journal.Lookup(u)
 	if err != nil {
 		return encoder.Known{}, err
@@ -393,5 +392,3 @@ func detail(err error) string {
 	}
 	return err.Error()
 }
-
-func upperHex(b []byte) string { return strings.ToUpper(hex.EncodeToString(b)) }

@@ -47,11 +47,11 @@ func addBindings(t testing.TB, s *batch.Store, from, to int) {
 			for i := range work {
 				uid := fmt.Sprintf("04%012X", i)
 				b := []string{"b1", "b2"}[i%2]
-				if err := s.BeginIntent(batch.Intent{UID: uid, BatchID: b, KeyVersion: 1, MasterKCV: "A1B2C3"}); err != nil {
+				if err := s.BeginIntent(batch.Intent{UID: manifest.UID(uid), BatchID: b, KeyVersion: 1, MasterKCV: "A1B2C3"}); err != nil {
 					errs <- err
 					continue
 				}
-				if err := s.Complete(manifest.Binding{UID: uid, KeyVersion: 1, Outcome: manifest.Verified, ReadCtr: 1}); err != nil {
+				if err := s.Complete(manifest.Binding{UID: manifest.UID(uid), KeyVersion: 1, Outcome: manifest.Verified, ReadCtr: 1}); err != nil {
 					errs <- err
 				}
 			}

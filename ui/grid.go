@@ -182,7 +182,7 @@ func (m Model) panelTitle(l *lane, s State, pw int) string {
 		el := max(m.now.Sub(l.since), 0)
 		right = fmt.Sprintf("%s %s %.1f s", l.uid, spinner[int(el/fastTick)%len(spinner)], el.Seconds())
 	case l.hasRes && (s == StatePass || s == StateFail || s == StateDuplicate):
-		right = l.res.UID
+		right = string(l.res.UID)
 	}
 	right = clip(right, max(pw-8, 0))
 	nameW := pw - 2 - ansi.StringWidth(right)

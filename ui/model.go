@@ -346,13 +346,13 @@ func (m Model) onEvent(ev station.Event) (tea.Model, tea.Cmd) {
 	case station.EvWaiting:
 		l.phase, l.uid = phaseWaiting, ""
 	case station.EvArrived:
-		l.phase, l.uid, l.since = phaseEncoding, oneLine(ev.UID), at
+		l.phase, l.uid, l.since = phaseEncoding, oneLine(string(ev.UID)), at
 		l.lost, l.onField = false, true
 		m.hold = false // a tag starts only once the runtime has resumed
 		m.focus = i
 		m.tickGen++
 		cmds = append(cmds, tick(m.tickGen, fastTick),
-			m.logCmd(slog.LevelDebug, "tag arrived", slog.String("reader", l.name), slog.String("uid", ev.UID)))
+			m.logCmd(slog.LevelDebug, "tag arrived", slog.String("reader", l.name), slog.String("uid", string(ev.UID))))
 	case station.EvResult:
 		if ev.Result == nil {
 			l.phase = phaseResult
@@ -366,7 +366,7 @@ func (m Model) onEvent(ev station.Event) (tea.Model, tea.Cmd) {
 		if r.Reader == "" {
 			r.Reader = l.name
 		}
-		r.UID, r.SKU, r.Reason, r.Hint = oneLine(r.UID), oneLine(r.SKU), oneLine(r.Reason), oneLine(r.Hint)
+		r.UID, r.SKU, r.Reason, r.Hint = manifest.UID(oneLine(string(r.UID))), oneLine(r.SKU), oneLine(r.Reason), oneLine(r.Hint)
 		l.phase, l.uid = phaseResult, ""
 		l.res, l.hasRes, l.resAt, l.onField = r, true, at, true
 		m.focus = i
@@ -375,7 +375,7 @@ func (m Model) onEvent(ev station.Event) (tea.Model, tea.Cmd) {
 			m.prog.Run++
 		}
 		copy(m.recent[1:], m.recent[:recentMax-1])
-		m.recent[0] = entry{at: at, reader: l.name, uid: r.UID, outcome: r.Outcome, d: r.Duration, reason: r.Reason}
+		m.recent[0] = entry{at: at, reader: l.name, uid: string(r.UID), outcome: r.Outcome, d: r.Duration, reason: r.Reason}
 		m.nrecent = min(m.nrecent+1, recentMax)
 		level := slog.LevelInfo
 		if r.Outcome == manifest.Failed {
@@ -383,7 +383,7 @@ func (m Model) onEvent(ev station.Event) (tea.Model, tea.Cmd) {
 			cmds = append(cmds, m.ring())
 		}
 		attrs := []slog.Attr{
-			slog.String("reader", l.name), slog.String("uid", r.UID), slog.String("outcome", string(r.Outcome)),
+			slog.String("reader", l.name), slog.String("uid", string(r.UID)), slog.String("outcome", string(r.Outcome)),
 			slog.Duration("duration", r.Duration), slog.Int("done", m.prog.Done()),
 		}
 		if r.Reason != "" {

@@ -147,7 +147,7 @@ func TestModelProgressCounts(t *testing.T) {
 		Now: func() time.Time { return now }, NoColor: true,
 	})
 	evs := with(cycle("r", pass(uid(0), time.Second), 0),
-		cycle("r", station.Result{UID: uid(1), Outcome: manifest.Finished, Duration: time.Second}, 5*time.Second)...)
+		cycle("r", station.Result{UID: manifest.UID(uid(1)), Outcome: manifest.Finished, Duration: time.Second}, 5*time.Second)...)
 	evs = append(evs, cycle("r", failed(uid(2), time.Second, batch.ErrBatchClosed), 10*time.Second)...)
 	evs = append(evs, cycle("r", duplicate(uid(0)), 15*time.Second)...)
 	m = drive(m, events(evs)...)

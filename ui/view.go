@@ -155,7 +155,7 @@ func (m Model) screen() screen {
 		if s == StateDuplicate {
 			word = "ALREADY DONE"
 		}
-		scr.summary = fmt.Sprintf("%s · %s%s", word, orDash(r.UID), on)
+		scr.summary = fmt.Sprintf("%s · %s%s", word, orDash(string(r.UID)), on)
 		reason := r.Reason
 		if reason == "" && r.Err != nil {
 			reason = oneLine(r.Err.Error())

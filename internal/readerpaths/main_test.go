@@ -432,7 +432,7 @@ func (f fixture) checkJournal(tb testing.TB, s *batch.Store, batchID string, tag
 	tb.Helper()
 	for _, tag := range tags {
 		uid := fmt.Sprintf("%X", tag.UID())
-		b, ok, err := s.Lookup(uid)
+		b, ok, err := s.Lookup(manifest.UID(uid))
 		if err != nil || !ok {
 			tb.Errorf("tag %s not bound in the journal (%v)", uid, err)
 			continue

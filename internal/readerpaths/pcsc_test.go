@@ -330,7 +330,7 @@ func TestPCSCEightLanes(t *testing.T) {
 		if res == nil {
 			t.Fatalf("lane %d produced no result", i)
 		}
-		if res.Outcome != manifest.Encoded || res.Err != nil || res.UID != fmt.Sprintf("%X", tags[i].UID()) {
+		if res.Outcome != manifest.Encoded || res.Err != nil || res.UID != manifest.UID(fmt.Sprintf("%X", tags[i].UID())) {
 			t.Fatalf("lane %d: %+v", i, res)
 		}
 		f.verifyURL(t, res.URL, tags[i].UID())

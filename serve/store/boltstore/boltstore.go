@@ -510,7 +510,7 @@ func bindRecord(tx *bolt.Tx, in *manifest.Binding, key []byte, now time.Time) (a
 	}
 	// A new or replacing binding never lowers the last accepted counter;
 	// it raises it to the counter the station saw.
-	return true, nil, raiseCounter(tx, in.UID, in.ReadCtr)
+	return true, nil, raiseCounter(tx, string(in.UID), in.ReadCtr)
 }
 
 // keepConflict stores a conflict once by its record's station and seq: a
@@ -626,7 +626,7 @@ var errShort = errors.New("truncated binding")
 
 func encodeBinding(dst []byte, b *manifest.Binding) []byte {
 	dst = append(dst, 1)
-	for _, s := range []string{b.UID, b.SKU, b.BatchID, b.StationID, b.MasterKCV, b.TemplateHash, string(b.Outcome)} {
+	for _, s := range []string{string(b.UID), b.SKU, b.BatchID, b.StationID, b.MasterKCV, b.TemplateHash, string(b.Outcome)} {
 		dst = binary.AppendUvarint(dst, uint64(len(s)))
 		dst = append(dst, s...)
 	}
@@ -652,7 +652,7 @@ func decodeBinding(v []byte) (manifest.Binding, error) {
 		v = v[k+int(n):]
 		return s
 	}
-	b.UID, b.SKU, b.BatchID, b.StationID, b.MasterKCV, b.TemplateHash, b.Outcome = str(), str(), str(), str(), str(), str(), manifest.Outcome(str())
+	b.UID, b.SKU, b.BatchID, b.StationID, b.MasterKCV, b.TemplateHash, b.Outcome = manifest.UID(str()), str(), str(), str(), str(), str(), manifest.Outcome(str())
 	if v == nil {
 		return b, errShort
 	}

@@ -26,7 +26,7 @@ func seed(t *testing.T, s *Store, n int) {
 	t.Helper()
 	c := &manifest.Chunk{Station: "line-1", NextSince: uint64(n)}
 	for i := range n {
-		b := manifest.Binding{UID: uid(i), SKU: "SKU", BatchID: "b", StationID: "line-1", KeyVersion: 1, ReadCtr: 1, Seq: uint64(i + 1), CompletedAt: time.Unix(int64(i), 0)}
+		b := manifest.Binding{UID: manifest.UID(uid(i)), SKU: "SKU", BatchID: "b", StationID: "line-1", KeyVersion: 1, ReadCtr: 1, Seq: uint64(i + 1), CompletedAt: time.Unix(int64(i), 0)}
 		c.Records = append(c.Records, manifest.Record{Binding: b, Line: manifest.AppendRecord(nil, &b)})
 	}
 	if _, err := s.ApplySync(context.Background(), store.Upload{Key: "k", BodySHA256: fmt.Sprintf("%064x", n), Chunk: c}); err != nil {
