@@ -119,7 +119,7 @@ type Model struct {
 
 	lanes   []lane // copied on write
 	focus   int    // lane the big block shows; -1 none
-	tally   Tally
+	tally   station.Tally
 	prog    Progress
 	recent  [recentMax]entry // newest first
 	nrecent int
@@ -179,6 +179,7 @@ func NewModel(cfg Config) Model {
 		now:    clock(),
 		focus:  -1,
 		prog:   Progress{Before: cfg.Stats.Done, Target: target},
+		tally:  station.Tally{Start: clock()},
 
 		simulated: cfg.Simulated,
 		bell:      cfg.Out,
@@ -370,7 +371,7 @@ func (m Model) onEvent(ev station.Event) (tea.Model, tea.Cmd) {
 		l.phase, l.uid = phaseResult, ""
 		l.res, l.hasRes, l.resAt, l.onField = r, true, at, true
 		m.focus = i
-		m.tally.Add(r.Outcome, r.Duration, at)
+		m.tally.Add(&r, at)
 		if r.Outcome.Passed() {
 			m.prog.Run++
 		}
@@ -486,8 +487,8 @@ func (m Model) onKey(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 // program ends.
 func (m Model) quit(why string, also ...tea.Cmd) tea.Cmd {
 	return tea.Sequence(tea.Batch(also...), m.logCmd(slog.LevelInfo, why,
-		slog.Int("done", m.prog.Done()), slog.Int("pass", m.tally.Pass),
-		slog.Int("fail", m.tally.Fail), slog.Int("duplicate", m.tally.Duplicate)), tea.Quit)
+		slog.Int("done", m.prog.Done()), slog.Int("pass", m.tally.Passed),
+		slog.Int("fail", m.tally.Failed), slog.Int("duplicate", m.tally.Duplicates)), tea.Quit)
 }
 
 func (m Model) anyEncoding() bool {
@@ -543,7 +544,7 @@ func needsHand(l *lane) bool {
 func (m Model) Progress() Progress { return m.prog }
 
 // Tally is this run's counts and timings.
-func (m Model) Tally() Tally { return m.tally }
+func (m Model) Tally() station.Tally { return m.tally }
 
 func outcomeState(o manifest.Outcome) State {
 	switch {
