@@ -6,22 +6,12 @@ import (
 
 	"github.com/tagline-station/tagline/ev2"
 	"github.com/tagline-station/tagline/internal/vectors"
-	"github.com/tagline-station/tagline/keys"
 )
 
 // These prove the package's functions one by one on NXP's published
 // examples (AN12196, AN12343; testdata/vectors/PROVENANCE.md). The
 // conformance suite runs the same vectors through the encoder's
 // exchanges; a failure here names the function at fault.
-
-func vkey(t *testing.T, b []byte) keys.Key {
-	t.Helper()
-	k, err := keys.NewKey(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
 
 func TestAuthenticationVectors(t *testing.T) {
 	n := 0
@@ -31,7 +21,7 @@ func TestAuthenticationVectors(t *testing.T) {
 		}
 		n++
 		t.Run(v.Name, func(t *testing.T) {
-			k := vkey(t, v.In(t, "key"))
+			k := vectors.Key(t, v.In(t, "key"))
 			rndA, rndB := v.In(t, "rnd_a"), v.Out(t, "rnd_b")
 			r1 := v.In(t, "r_apdu_part1")
 			crypt, gotB, err := ev2.PCDPart2(k, r1[:16], rndA)
@@ -51,7 +41,7 @@ func TestAuthenticationVectors(t *testing.T) {
 				vectors.Check(t, v, "sv2", sv2[:])
 			}
 			enc, mac := ev2.DeriveSessionKeys(k, rndA, rndB)
-			if !enc.Equal(vkey(t, v.Out(t, "ses_auth_enc_key"))) || !mac.Equal(vkey(t, v.Out(t, "ses_auth_mac_key"))) {
+			if !enc.Equal(vectors.Key(t, v.Out(t, "ses_auth_enc_key"))) || !mac.Equal(vectors.Key(t, v.Out(t, "ses_auth_mac_key"))) {
 				t.Errorf("session keys: enc %s mac %s", enc.KCV(), mac.KCV())
 			}
 			if v.Bool("non_first") {
@@ -85,7 +75,7 @@ func TestSecureMessagingVectors(t *testing.T) {
 		t.Run(v.Name, func(t *testing.T) {
 			var ti [4]byte
 			copy(ti[:], v.In(t, "ti"))
-			s := ev2.NewSession(vkey(t, v.In(t, "ses_auth_enc_key")), vkey(t, v.In(t, "ses_auth_mac_key")), ti, 0)
+			s := ev2.NewSession(vectors.Key(t, v.In(t, "ses_auth_enc_key")), vectors.Key(t, v.In(t, "ses_auth_mac_key")), ti, 0)
 			ctr := v.In(t, "cmd_ctr")
 			s.CmdCtr = uint16(ctr[0]) | uint16(ctr[1])<<8
 			cmd, header, data := v.In(t, "cmd")[0], v.In(t, "cmd_header"), v.In(t, "cmd_data")
