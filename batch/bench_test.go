@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tagline-station/tagline/manifest"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -28,8 +29,8 @@ func TestMain(m *testing.M) {
 // benchUID spreads tag numbers over the UID space as real UIDs are spread
 // (multiplication by an odd constant is a bijection modulo 2^48, so the
 // UIDs stay distinct).
-func benchUID(i uint64) string {
-	return fmt.Sprintf("04%012X", (i*0x9E3779B97F4A7C15)&(1<<48-1))
+func benchUID(i uint64) manifest.UID {
+	return manifest.UID(fmt.Sprintf("04%012X", (i*0x9E3779B97F4A7C15)&(1<<48-1)))
 }
 
 func benchStore(b *testing.B) *Store {
@@ -47,7 +48,7 @@ func benchStore(b *testing.B) *Store {
 
 // tag is one station cycle as the journal sees it: a durable intent, then
 // (after the tag would have been written and read back) a durable binding.
-func tag(s *Store, uid string) (intent, complete time.Duration, err error) {
+func tag(s *Store, uid manifest.UID) (intent, complete time.Duration, err error) {
 	t0 := time.Now()
 	if err := s.BeginIntent(intentFor(uid, "B")); err != nil {
 		return 0, 0, err
@@ -169,7 +170,7 @@ func buildBig(path string, n int) error {
 	if err != nil {
 		return err
 	}
-	uids := make([]string, n+1) // by seq
+	uids := make([]manifest.UID, n+1) // by seq
 	for seq := 1; seq <= n; seq++ {
 		uids[seq] = benchUID(uint64(seq))
 	}
@@ -211,9 +212,9 @@ func buildBig(path string, n int) error {
 			bk.bindings.FillPercent = 1
 			for _, seq := range order[lo:min(lo+chunk, n)] {
 				at := base.Add(time.Duration(seq) * 7 * time.Millisecond)
-				v := encodeBinding(&Binding{
+				v := encodeBinding(&manifest.Binding{
 					UID: uids[seq], SKU: bt.SKU, BatchID: bt.ID, StationID: "bench", KeyVersion: 1,
-					MasterKCV: testKCV, TemplateHash: testTemplateHash, Outcome: OutcomeVerified,
+					MasterKCV: testKCV, TemplateHash: testTemplateHash, Outcome: manifest.Verified,
 					Attempts: 1, ReadCtr: 1, StartedAt: at.Add(-412 * time.Millisecond), CompletedAt: at, Seq: uint64(seq),
 				})
 				if err := bk.bindings.Put([]byte(uids[seq]), v); err != nil {

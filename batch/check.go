@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/tagline-station/tagline/manifest"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -241,7 +242,7 @@ func (c *journalCheck) checkBindings() {
 			c.rep.problem("binding of tag %s: %v", k, err)
 			return nil
 		}
-		if b.UID != string(k) {
+		if b.UID != manifest.UID(k) {
 			c.rep.problem("binding stored under tag %s says its tag is %s", k, b.UID)
 		}
 		c.checkLogged("binding", b)
@@ -279,7 +280,7 @@ func (c *journalCheck) checkSuperseded() {
 // must be indexed and in the outbox under its seq, name a batch that
 // exists, and hold no key material. It also counts the binding for its
 // batch, for checkIndexes.
-func (c *journalCheck) checkLogged(what string, b Binding) {
+func (c *journalCheck) checkLogged(what string, b manifest.Binding) {
 	bk, rep := c.bk, c.rep
 	c.bound[b.BatchID]++
 	k := seqKey(b.Seq)
@@ -300,7 +301,7 @@ func (c *journalCheck) checkLogged(what string, b Binding) {
 	if !c.known[b.BatchID] {
 		rep.problem("%s of tag %s names batch %s, which does not exist", what, b.UID, b.BatchID)
 	}
-	if b.Outcome != OutcomeEncoded && b.Outcome != OutcomeVerified {
+	if b.Outcome != manifest.Encoded && b.Outcome != manifest.Verified {
 		rep.problem("%s of tag %s has outcome %q; only encoded and verified tags are bound", what, b.UID, b.Outcome)
 	}
 	if len(b.MasterKCV) > 16 {
@@ -347,7 +348,7 @@ func (c *journalCheck) checkIntents() {
 			rep.problem("intent of tag %s: %v", k, err)
 			return nil
 		}
-		if it.UID != string(k) {
+		if it.UID != manifest.UID(k) {
 			rep.problem("intent stored under tag %s says its tag is %s", k, it.UID)
 		}
 		if !c.known[it.BatchID] {

@@ -7,6 +7,8 @@ import (
 	"hash/crc32"
 	"time"
 	"unicode/utf8"
+
+	"github.com/tagline-station/tagline/manifest"
 )
 
 // Stored records: one version byte, then the fields in a fixed order (see
@@ -182,10 +184,10 @@ func version(kind string, data []byte) (byte, []byte, error) {
 	return 0, nil, fmt.Errorf("%w: %s record has encoding version %d; this tagline reads versions 1 to %d, upgrade it", ErrFormat, kind, data[0], recordLatest)
 }
 
-func encodeBinding(b *Binding) []byte {
+func encodeBinding(b *manifest.Binding) []byte {
 	e := make(encoder, 0, 192)
 	e.byte1(recordLatest)
-	e.str(b.UID)
+	e.str(string(b.UID))
 	e.str(b.SKU)
 	e.str(b.BatchID)
 	e.str(b.StationID)
@@ -202,21 +204,21 @@ func encodeBinding(b *Binding) []byte {
 }
 
 // Binding versions 1 and 2 have the same fields; 2 adds the checksum.
-func decodeBinding(data []byte) (Binding, error) {
-	var b Binding
+func decodeBinding(data []byte) (manifest.Binding, error) {
+	var b manifest.Binding
 	_, body, err := version("binding", data)
 	if err != nil {
 		return b, err
 	}
 	d := decoder{b: body}
-	b.UID = d.str()
+	b.UID = manifest.UID(d.str())
 	b.SKU = d.str()
 	b.BatchID = d.str()
 	b.StationID = d.str()
 	b.KeyVersion = d.byte1()
 	b.MasterKCV = d.str()
 	b.TemplateHash = d.str()
-	b.Outcome = Outcome(d.str())
+	b.Outcome = manifest.Outcome(d.str())
 	b.Attempts = d.int()
 	rc := d.uvarint()
 	if rc > 1<<32-1 {
@@ -228,7 +230,7 @@ func decodeBinding(data []byte) (Binding, error) {
 	b.Seq = d.uvarint()
 	// A binding claims a finished tag; any other word is damage, and
 	// passing it on would put it in manifests and the sync stream.
-	if d.err == nil && b.Outcome != OutcomeEncoded && b.Outcome != OutcomeVerified {
+	if d.err == nil && b.Outcome != manifest.Encoded && b.Outcome != manifest.Verified {
 		d.fail(fmt.Errorf("unknown outcome %q", b.Outcome))
 	}
 	return b, d.done("binding")
@@ -247,7 +249,7 @@ const (
 func encodeIntent(it *Intent) []byte {
 	e := make(encoder, 0, 192)
 	e.byte1(recordLatest)
-	e.str(it.UID)
+	e.str(string(it.UID))
 	e.str(it.BatchID)
 	e.str(it.SKU)
 	e.str(it.StationID)
@@ -276,7 +278,7 @@ func decodeIntent(data []byte) (Intent, error) {
 		return it, err
 	}
 	d := decoder{b: body}
-	it.UID = d.str()
+	it.UID = manifest.UID(d.str())
 	it.BatchID = d.str()
 	it.SKU = d.str()
 	it.StationID = d.str()

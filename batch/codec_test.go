@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tagline-station/tagline/manifest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -17,9 +19,9 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 // files were written once by the first tagline and must stay readable by
 // every later one: never regenerate them to make this test pass.
 var (
-	v1Binding = Binding{
+	v1Binding = manifest.Binding{
 		UID: "04A1B2C3D4E5F6", SKU: "CAP-30-BLUE", BatchID: "20260302-001", StationID: "line1",
-		KeyVersion: 1, MasterKCV: "A1B2C3", TemplateHash: testTemplateHash, Outcome: OutcomeVerified,
+		KeyVersion: 1, MasterKCV: "A1B2C3", TemplateHash: testTemplateHash, Outcome: manifest.Verified,
 		Attempts: 2, ReadCtr: 7,
 		StartedAt:   time.Date(2026, 3, 2, 8, 15, 1, 250_000_000, time.UTC),
 		CompletedAt: time.Date(2026, 3, 2, 8, 15, 1, 730_123_456, time.UTC),
@@ -144,10 +146,10 @@ func TestV1IntentWithoutFlagMayHaveChangedKeys(t *testing.T) {
 }
 
 func TestRecordRoundTrip(t *testing.T) {
-	cases := []Binding{
-		{Outcome: OutcomeEncoded},
+	cases := []manifest.Binding{
+		{Outcome: manifest.Encoded},
 		v1Binding,
-		{UID: "04000000000000", SKU: "Ø \"q\" \t", Outcome: OutcomeEncoded, Attempts: -1, ReadCtr: 1<<32 - 1, Seq: 1<<64 - 1,
+		{UID: "04000000000000", SKU: "Ø \"q\" \t", Outcome: manifest.Encoded, Attempts: -1, ReadCtr: 1<<32 - 1, Seq: 1<<64 - 1,
 			StartedAt: time.Date(9999, 12, 31, 23, 59, 59, 999_999_999, time.UTC), CompletedAt: time.Unix(0, 1).UTC()},
 	}
 	for _, b := range cases {

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tagline-station/tagline/manifest"
 )
 
 const crashEnv = "TAGLINE_BATCH_CRASH_JOURNAL"
@@ -60,11 +62,11 @@ func TestCrashKeepsAcknowledgedWork(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, it := range its {
-			open[it.UID] = true
+			open[string(it.UID)] = true
 		}
 		bindings := 0
 		for uid, kind := range acked {
-			_, bound, err := s.Lookup(uid)
+			_, bound, err := s.Lookup(manifest.UID(uid))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -110,12 +112,12 @@ func crashChild(path string) {
 		go func() {
 			for i := 0; ; i++ {
 				uid := fmt.Sprintf("04%s%d%010X", round, w, i)
-				if err := s.BeginIntent(intentFor(uid, "B")); err != nil {
+				if err := s.BeginIntent(intentFor(manifest.UID(uid), "B")); err != nil {
 					fmt.Println("intent:", err)
 					os.Exit(3)
 				}
 				ack("intent", uid)
-				if err := s.Complete(bindingFor(uid)); err != nil {
+				if err := s.Complete(bindingFor(manifest.UID(uid))); err != nil {
 					fmt.Println("complete:", err)
 					os.Exit(3)
 				}

@@ -258,7 +258,7 @@
 // change. Check verifies that each Op and Reclaim names a bound tag of its
 // batch.
 //
-// Manifests written by Export are described in MANIFEST.md.
+// Manifests written by Export are described in manifest/MANIFEST.md.
 //
 // Each journal has a random identity of its own (JournalID), made with
 // it, or at the first writable open of a journal made before identities;

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tagline-station/tagline/internal/errkind"
+	"github.com/tagline-station/tagline/manifest"
 )
 
 var (
@@ -49,7 +50,7 @@ var (
 
 // DuplicateError tells which batch already holds the tag and since when.
 type DuplicateError struct {
-	UID       string
+	UID       manifest.UID
 	BatchID   string
 	Completed time.Time
 }

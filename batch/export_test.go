@@ -1,7 +1,6 @@
 package batch
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/csv"
@@ -15,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tagline-station/tagline/manifest"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -40,7 +40,7 @@ func exportJournal(t *testing.T) *Store {
 	return s
 }
 
-func export(t *testing.T, s *Store, batchID string, opts ExportOptions) ([]byte, ExportSummary) {
+func export(t *testing.T, s *Store, batchID string, opts ExportOptions) ([]byte, manifest.Summary) {
 	t.Helper()
 	var buf bytes.Buffer
 	sum, err := s.Export(&buf, batchID, opts)
@@ -52,7 +52,7 @@ func export(t *testing.T, s *Store, batchID string, opts ExportOptions) ([]byte,
 
 type jsonlManifest struct {
 	header  map[string]any
-	records []Binding
+	records []manifest.Binding
 	lines   [][]byte // the record lines, each with its '\n'
 	trailer struct {
 		Type      string `json:"type"`
@@ -81,7 +81,7 @@ func parseJSONL(t *testing.T, data []byte) jsonlManifest {
 	h := sha256.New()
 	for _, l := range lines[1 : len(lines)-1] {
 		var typ struct{ Type string }
-		var b Binding
+		var b manifest.Binding
 		if err := json.Unmarshal(l, &typ); err != nil || typ.Type != "binding" {
 			t.Fatalf("record line %s: %v", l, err)
 		}
@@ -229,7 +229,7 @@ func TestExportCSV(t *testing.T) {
 		k, v, _ := strings.Cut(f, "=")
 		kv[k] = v
 	}
-	if kv["format"] != ManifestFormat || kv["batch"] != "B1" || kv["sku"] != `Cap "Ø" 30mm, blue` ||
+	if kv["format"] != manifest.Format || kv["batch"] != "B1" || kv["sku"] != `Cap "Ø" 30mm, blue` ||
 		kv["count"] != "21" || kv["sha256"] != sum.SHA256 || kv["next_since"] != strconv.FormatUint(sum.NextSince, 10) || kv["since"] != "0" {
 		t.Fatalf("trailer %v", kv)
 	}
@@ -239,7 +239,7 @@ func TestExportCSV(t *testing.T) {
 	}
 	for i, row := range recs {
 		w := want.records[i]
-		if row[0] != strconv.FormatUint(w.Seq, 10) || row[1] != w.UID || row[2] != w.SKU || row[8] != string(w.Outcome) ||
+		if row[0] != strconv.FormatUint(w.Seq, 10) || row[1] != string(w.UID) || row[2] != w.SKU || row[8] != string(w.Outcome) ||
 			row[6] != w.MasterKCV || row[12] != w.CompletedAt.Format("2006-01-02T15:04:05.999999999Z07:00") {
 			t.Fatalf("row %v differs from %+v", row, w)
 		}
@@ -294,35 +294,6 @@ func (w failingWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func TestJSONStringEscaping(t *testing.T) {
-	for _, s := range []string{"", "plain", `q"b\s`, "tab\tnl\ncr\r", "\x00\x01\x1f", "Ø€😀", "bad\xffutf8", "\u2028"} {
-		var got string
-		enc := AppendJSONString(nil, s)
-		if err := json.Unmarshal(enc, &got); err != nil {
-			t.Fatalf("%q encodes to invalid JSON %s: %v", s, enc, err)
-		}
-		want := strings.ToValidUTF8(s, "\uFFFD")
-		if got != want {
-			t.Errorf("%q round-trips to %q", s, got)
-		}
-	}
-}
-
-func TestCSVFieldQuoting(t *testing.T) {
-	fields := []string{"", "plain", "a,b", `q"q`, "line\nbreak", " lead", `\.`, "Ø"}
-	var line []byte
-	for i, f := range fields {
-		if i > 0 {
-			line = append(line, ',')
-		}
-		line = appendCSVField(line, f)
-	}
-	rec, err := csv.NewReader(bufio.NewReader(bytes.NewReader(append(line, '\n')))).Read()
-	if err != nil || strings.Join(rec, "|") != strings.Join(fields, "|") {
-		t.Fatalf("fields %q parse back as %q (%v)", fields, rec, err)
-	}
-}
-
 // A damaged record is never exported: not under its checksum (v2), and not
 // with an outcome no station writes (v1, which has no checksum). The error
 // names the record's seq and tag, and no trailer is written.
@@ -362,7 +333,7 @@ func TestExportRefusesCorruptRecord(t *testing.T) {
 			}
 			var buf bytes.Buffer
 			_, err = s.Export(&buf, "B1", ExportOptions{})
-			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "record seq 2 (tag "+uidN(1)+")") || !strings.Contains(err.Error(), c.says) {
+			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "record seq 2 (tag "+string(uidN(1))+")") || !strings.Contains(err.Error(), c.says) {
 				t.Fatalf("export of a damaged record: %v", err)
 			}
 			if bytes.Contains(buf.Bytes(), []byte(`"trailer"`)) || bytes.Contains(buf.Bytes(), []byte("verifhed")) {

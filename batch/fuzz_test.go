@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/tagline-station/tagline/manifest"
 )
 
 // Stored records: whatever the bytes, decoding returns a record or an
@@ -29,7 +31,7 @@ func FuzzDecodeRecords(f *testing.F) {
 			if again, err := decodeBinding(enc); err != nil || again != b {
 				t.Fatalf("binding does not round-trip: %+v -> %+v %v", b, again, err)
 			}
-			if b.Outcome != OutcomeEncoded && b.Outcome != OutcomeVerified {
+			if b.Outcome != manifest.Encoded && b.Outcome != manifest.Verified {
 				t.Fatalf("binding with outcome %q decoded", b.Outcome)
 			}
 			flipped(t, enc, func(d []byte) error { _, err := decodeBinding(d); return err })
@@ -93,32 +95,32 @@ func FuzzManifestLines(f *testing.F) {
 			validName("station id", station) != nil || sec < -62135596800 || sec > 253402300799 || ns >= 1e9 {
 			return
 		}
-		u, err := NormalizeUID(uid)
+		u, err := NormalizeUID(manifest.UID(uid))
 		if err != nil {
 			return
 		}
 		at := time.Unix(sec, int64(ns)).UTC()
-		b := Binding{UID: u, SKU: sku, BatchID: "B-1", StationID: station, KeyVersion: kv, MasterKCV: "A1B2C3",
-			TemplateHash: testTemplateHash, Outcome: OutcomeEncoded, Attempts: attempts, ReadCtr: readCtr,
+		b := manifest.Binding{UID: u, SKU: sku, BatchID: "B-1", StationID: station, KeyVersion: kv, MasterKCV: "A1B2C3",
+			TemplateHash: testTemplateHash, Outcome: manifest.Encoded, Attempts: attempts, ReadCtr: readCtr,
 			StartedAt: at, CompletedAt: at, Seq: seq}
 		if verified {
-			b.Outcome = OutcomeVerified
+			b.Outcome = manifest.Verified
 		}
 		bt := Batch{ID: "B-1", SKU: sku, Template: template, KeyVersion: kv, Target: attempts, KDF: KDFTagline, Test: test}
 		if verified {
 			bt.KDF = KDFSDMBackend
 		}
 
-		line := AppendRecordJSON(nil, &b)
+		line := manifest.AppendRecord(nil, &b)
 		oneLine(t, line)
-		var got Binding
+		var got manifest.Binding
 		if err := json.Unmarshal(line, &got); err != nil {
 			t.Fatalf("record line %s: %v", line, err)
 		}
 		if got != b {
 			t.Fatalf("record line %s parses as %+v, want %+v", line, got, b)
 		}
-		hdr := appendJSONHeader(nil, bt, station, seq)
+		hdr := manifest.AppendHeader(nil, bt.manifestHeader(station, seq))
 		oneLine(t, hdr)
 		var h struct {
 			SKU, Template, KDF, Station string
@@ -137,10 +139,10 @@ func FuzzManifestLines(f *testing.F) {
 			t.Fatalf("header %s parses as %+v", hdr, h)
 		}
 
-		row := appendCSVRecord(nil, &b)
+		row := manifest.AppendCSVRecord(nil, &b)
 		oneLine(t, row)
 		cells := readCSV(t, row)
-		if len(cells) != len(csvColumns) {
+		if columns := readCSV(t, manifest.AppendCSVColumns(nil)); len(cells) != len(columns) {
 			t.Fatalf("csv row %q has %d cells", row, len(cells))
 		}
 		for _, i := range []int{1, 2, 3, 4, 6, 7, 8} { // the text cells; numbers are numbers
@@ -152,11 +154,11 @@ func FuzzManifestLines(f *testing.F) {
 		if strings.ContainsRune("=+-@\t\r", rune(sku[0])) {
 			wantSKU = "'" + sku
 		}
-		if cells[1] != u || cells[2] != wantSKU || cells[0] != strconv.FormatUint(seq, 10) || cells[9] != strconv.Itoa(attempts) ||
+		if cells[1] != string(u) || cells[2] != wantSKU || cells[0] != strconv.FormatUint(seq, 10) || cells[9] != strconv.Itoa(attempts) ||
 			cells[12] != at.Format(time.RFC3339Nano) {
 			t.Fatalf("csv row %q for %+v", row, b)
 		}
-		tr := appendCSVTrailer(nil, bt, station, seq, ExportSummary{Count: 1, SHA256: "00", NextSince: seq})
+		tr := manifest.AppendCSVTrailer(nil, bt.manifestHeader(station, seq), manifest.Summary{Count: 1, SHA256: "00", NextSince: seq})
 		kvs := map[string]string{}
 		for _, c := range readCSV(t, tr)[1:] {
 			k, v, _ := strings.Cut(c, "=")

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tagline-station/tagline/manifest"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -38,7 +39,7 @@ var testTemplateHash = func() string {
 	return hex.EncodeToString(h[:])
 }()
 
-func uidN(i int) string { return fmt.Sprintf("04%012X", i) }
+func uidN(i int) manifest.UID { return manifest.UID(fmt.Sprintf("04%012X", i)) }
 
 func testOptions() Options {
 	return Options{StationID: "line1", Now: newClock().Now, LockTimeout: 200 * time.Millisecond}
@@ -95,16 +96,16 @@ func mustBatch(t testing.TB, s *Store, id string) Batch {
 	return b
 }
 
-func intentFor(uid, batchID string) Intent {
+func intentFor(uid manifest.UID, batchID string) Intent {
 	return Intent{UID: uid, BatchID: batchID, KeyVersion: 1, MasterKCV: testKCV, TemplateHash: testTemplateHash}
 }
 
-func bindingFor(uid string) Binding {
-	return Binding{UID: uid, KeyVersion: 1, Outcome: OutcomeVerified, ReadCtr: 1}
+func bindingFor(uid manifest.UID) manifest.Binding {
+	return manifest.Binding{UID: uid, KeyVersion: 1, Outcome: manifest.Verified, ReadCtr: 1}
 }
 
 // encode runs the station's happy path for one tag.
-func encode(t testing.TB, s *Store, uid, batchID string) {
+func encode(t testing.TB, s *Store, uid manifest.UID, batchID string) {
 	t.Helper()
 	if err := s.BeginIntent(intentFor(uid, batchID)); err != nil {
 		t.Fatalf("BeginIntent(%s): %v", uid, err)
@@ -116,7 +117,7 @@ func encode(t testing.TB, s *Store, uid, batchID string) {
 
 // bulkBind writes a finished binding straight into tx, bypassing intents,
 // to build large journals quickly. The result passes Check.
-func bulkBind(tx *bolt.Tx, s *Store, uid, batchID string) error {
+func bulkBind(tx *bolt.Tx, s *Store, uid manifest.UID, batchID string) error {
 	bk, err := buckets(tx)
 	if err != nil {
 		return err
@@ -130,9 +131,9 @@ func bulkBind(tx *bolt.Tx, s *Store, uid, batchID string) error {
 		return err
 	}
 	now := s.now().UTC()
-	v := encodeBinding(&Binding{
+	v := encodeBinding(&manifest.Binding{
 		UID: uid, SKU: b.SKU, BatchID: batchID, StationID: s.station, KeyVersion: b.KeyVersion,
-		MasterKCV: testKCV, TemplateHash: testTemplateHash, Outcome: OutcomeVerified,
+		MasterKCV: testKCV, TemplateHash: testTemplateHash, Outcome: manifest.Verified,
 		Attempts: 1, ReadCtr: 1, StartedAt: now, CompletedAt: now, Seq: seq,
 	})
 	idx := bk.index.Bucket([]byte(batchID))

@@ -6,6 +6,7 @@ import (
 	"hash/crc32"
 	"time"
 
+	"github.com/tagline-station/tagline/manifest"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -435,13 +436,13 @@ func sameMaster(bk txBuckets, b Batch, kcv string) error {
 // agree with it. Seq, Attempts and StartedAt always come from the journal.
 // Outcome must be OutcomeEncoded or OutcomeVerified; CompletedAt defaults
 // to now.
-func (s *Store) Complete(b Binding) error {
+func (s *Store) Complete(b manifest.Binding) error {
 	uid, err := NormalizeUID(b.UID)
 	if err != nil {
 		return err
 	}
 	b.UID = uid
-	if b.Outcome != OutcomeEncoded && b.Outcome != OutcomeVerified {
+	if b.Outcome != manifest.Encoded && b.Outcome != manifest.Verified {
 		return fmt.Errorf("%w: tag %s: outcome %q; a binding records an encoded or verified tag, use FailIntent for failures", ErrInvalid, uid, b.Outcome)
 	}
 	if b.MasterKCV, err = normalizeKCV(b.MasterKCV); err != nil {
@@ -541,7 +542,7 @@ func (s *Store) Complete(b Binding) error {
 // KeysMayHaveChanged this attempt may have written keys, and an earlier
 // attempt (Attempts > 1) may have, even if the station that made it was
 // killed before it could say so.
-func (s *Store) FailIntent(uid, reason string, keys KeyState) error {
+func (s *Store) FailIntent(uid manifest.UID, reason string, keys KeyState) error {
 	u, err := NormalizeUID(uid)
 	if err != nil {
 		return err
@@ -582,8 +583,8 @@ func (s *Store) FailIntent(uid, reason string, keys KeyState) error {
 // duplicate tag once, as the station's screen does. Nothing else records
 // such tags (they carry no binding and no intent), so their counts cannot
 // be derived from records and are kept as counters.
-func (s *Store) CountOutcome(batchID string, o Outcome) error {
-	if o != OutcomeFailed && o != OutcomeDuplicate {
+func (s *Store) CountOutcome(batchID string, o manifest.Outcome) error {
+	if o != manifest.Failed && o != manifest.Duplicate {
 		return fmt.Errorf("%w: outcome %q; count failed or duplicate tags", ErrInvalid, o)
 	}
 	return s.write(func(tx *bolt.Tx) error {
@@ -595,7 +596,7 @@ func (s *Store) CountOutcome(batchID string, o Outcome) error {
 			return err
 		}
 		return updateCounters(bk.stats, batchID, func(c *counters) {
-			if o == OutcomeFailed {
+			if o == manifest.Failed {
 				c.failed++
 			} else {
 				c.dups++
@@ -624,7 +625,7 @@ func (s *Store) OpenIntents() ([]Intent, error) {
 
 // HasIntent reports whether an intent is open for a tag: one lookup, for
 // a station deciding whether a half-done tag is its own.
-func (s *Store) HasIntent(uid string) (bool, error) {
+func (s *Store) HasIntent(uid manifest.UID) (bool, error) {
 	u, err := NormalizeUID(uid)
 	if err != nil {
 		return false, err
@@ -642,12 +643,12 @@ func (s *Store) HasIntent(uid string) (bool, error) {
 }
 
 // Lookup returns the current binding of a tag.
-func (s *Store) Lookup(uid string) (Binding, bool, error) {
+func (s *Store) Lookup(uid manifest.UID) (manifest.Binding, bool, error) {
 	u, err := NormalizeUID(uid)
 	if err != nil {
-		return Binding{}, false, err
+		return manifest.Binding{}, false, err
 	}
-	var out Binding
+	var out manifest.Binding
 	var found bool
 	err = s.view(func(tx *bolt.Tx) error {
 		bk, err := buckets(tx)
@@ -667,12 +668,12 @@ func (s *Store) Lookup(uid string) (Binding, bool, error) {
 
 // Superseded returns the earlier bindings of a re-encoded tag, oldest
 // first. It scans the history bucket, which only re-encodes fill.
-func (s *Store) Superseded(uid string) ([]Binding, error) {
+func (s *Store) Superseded(uid manifest.UID) ([]manifest.Binding, error) {
 	u, err := NormalizeUID(uid)
 	if err != nil {
 		return nil, err
 	}
-	var out []Binding
+	var out []manifest.Binding
 	err = s.view(func(tx *bolt.Tx) error {
 		bk, err := buckets(tx)
 		if err != nil {
@@ -692,7 +693,7 @@ func (s *Store) Superseded(uid string) ([]Binding, error) {
 // recordAt returns the binding written with seq for uid: the current one,
 // or the one a re-encode moved to history. Records never change once
 // written, which is what makes exports and the outbox repeatable.
-func recordAt(bk txBuckets, seq uint64, uid []byte) (Binding, error) {
+func recordAt(bk txBuckets, seq uint64, uid []byte) (manifest.Binding, error) {
 	if v := bk.bindings.Get(uid); v != nil {
 		b, err := decodeBinding(v)
 		if err != nil {
@@ -704,10 +705,10 @@ func recordAt(bk txBuckets, seq uint64, uid []byte) (Binding, error) {
 	}
 	v := bk.history.Get(seqKey(seq))
 	if v == nil {
-		return Binding{}, fmt.Errorf("%w: entry %d names tag %s, which has no binding with that sequence number; run tagline check", ErrCorrupt, seq, uid)
+		return manifest.Binding{}, fmt.Errorf("%w: entry %d names tag %s, which has no binding with that sequence number; run tagline check", ErrCorrupt, seq, uid)
 	}
 	b, err := decodeBinding(v)
-	if err == nil && b.UID != string(uid) {
+	if err == nil && b.UID != manifest.UID(uid) {
 		err = fmt.Errorf("%w: entry %d names tag %s, but the record is for %s", ErrCorrupt, seq, uid, b.UID)
 	}
 	return b, err

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tagline-station/tagline/manifest"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -70,7 +71,7 @@ func TestCreateBatchValidation(t *testing.T) {
 		{ID: "B1", SKU: "a\tb"},
 		{ID: "B1", SKU: "\u0085ab"},
 		// Not a control character but not printable either: the backend
-		// refuses it (batch.CheckText), so the journal must too.
+		// refuses it (manifest.CheckText), so the journal must too.
 		{ID: "B1", SKU: "CAP\u200b30"},
 		{ID: "B1", SKU: strings.Repeat("S", 65)},
 		{ID: "B1", SKU: "x", KDF: "sha1"},
@@ -101,7 +102,7 @@ func TestIntentThenBinding(t *testing.T) {
 	s := newStore(t)
 	mustBatch(t, s, "B1")
 	uid := "04:a1:b2:c3:d4:e5:f6" // as a reader might print it
-	if err := s.BeginIntent(intentFor(uid, "B1")); err != nil {
+	if err := s.BeginIntent(intentFor(manifest.UID(uid), "B1")); err != nil {
 		t.Fatal(err)
 	}
 	its, err := s.OpenIntents()
@@ -115,26 +116,26 @@ func TestIntentThenBinding(t *testing.T) {
 	if st, _ := s.Stats("B1"); st.OpenIntents != 1 || st.Done != 0 {
 		t.Fatalf("stats with an open intent %+v", st)
 	}
-	if _, ok, _ := s.Lookup(uid); ok {
+	if _, ok, _ := s.Lookup(manifest.UID(uid)); ok {
 		t.Fatal("a binding exists before Complete")
 	}
-	if open, err := s.HasIntent(uid); err != nil || !open {
+	if open, err := s.HasIntent(manifest.UID(uid)); err != nil || !open {
 		t.Fatalf("HasIntent with an open intent = %v, %v", open, err)
 	}
 	if open, _ := s.HasIntent("04000000000001"); open {
 		t.Fatal("HasIntent of another tag")
 	}
 
-	if err := s.Complete(Binding{UID: uid, KeyVersion: 1, Outcome: OutcomeVerified, ReadCtr: 3}); err != nil {
+	if err := s.Complete(manifest.Binding{UID: manifest.UID(uid), KeyVersion: 1, Outcome: manifest.Verified, ReadCtr: 3}); err != nil {
 		t.Fatal(err)
 	}
 	b, ok, err := s.Lookup("04A1B2C3D4E5F6")
 	if err != nil || !ok {
 		t.Fatalf("Lookup: %v %v", ok, err)
 	}
-	want := Binding{
+	want := manifest.Binding{
 		UID: "04A1B2C3D4E5F6", SKU: "SKU-B1", BatchID: "B1", StationID: "line1", KeyVersion: 1,
-		MasterKCV: testKCV, TemplateHash: testTemplateHash, Outcome: OutcomeVerified, Attempts: 1,
+		MasterKCV: testKCV, TemplateHash: testTemplateHash, Outcome: manifest.Verified, Attempts: 1,
 		ReadCtr: 3, StartedAt: it.StartedAt, CompletedAt: b.CompletedAt, Seq: 1,
 	}
 	if b != want || !b.CompletedAt.After(b.StartedAt) {
@@ -143,13 +144,13 @@ func TestIntentThenBinding(t *testing.T) {
 	if its, _ := s.OpenIntents(); len(its) != 0 {
 		t.Fatalf("intent left after Complete: %+v", its)
 	}
-	if open, _ := s.HasIntent(uid); open {
+	if open, _ := s.HasIntent(manifest.UID(uid)); open {
 		t.Fatal("HasIntent after Complete")
 	}
 	if st, _ := s.Stats("B1"); st != (BatchStats{Done: 1, Target: 100}) {
 		t.Fatalf("stats %+v", st)
 	}
-	if err := s.Complete(bindingFor(uid)); !errors.Is(err, ErrNoIntent) {
+	if err := s.Complete(bindingFor(manifest.UID(uid))); !errors.Is(err, ErrNoIntent) {
 		t.Fatalf("second Complete: %v", err)
 	}
 }
@@ -164,14 +165,14 @@ func TestCompleteRefusesWhatTheIntentDidNotSay(t *testing.T) {
 	if err := s.BeginIntent(intentFor(uidN(1), "B1")); err != nil {
 		t.Fatal(err)
 	}
-	bad := []Binding{
-		{UID: uidN(1), KeyVersion: 2, Outcome: OutcomeVerified},
-		{UID: uidN(1), KeyVersion: 1, BatchID: "B2", Outcome: OutcomeVerified},
-		{UID: uidN(1), KeyVersion: 1, MasterKCV: "FFFFFF", Outcome: OutcomeVerified},
-		{UID: uidN(1), KeyVersion: 1, Outcome: OutcomeFailed},
+	bad := []manifest.Binding{
+		{UID: uidN(1), KeyVersion: 2, Outcome: manifest.Verified},
+		{UID: uidN(1), KeyVersion: 1, BatchID: "B2", Outcome: manifest.Verified},
+		{UID: uidN(1), KeyVersion: 1, MasterKCV: "FFFFFF", Outcome: manifest.Verified},
+		{UID: uidN(1), KeyVersion: 1, Outcome: manifest.Failed},
 		{UID: uidN(1), KeyVersion: 1, Outcome: ""},
-		{UID: uidN(1), KeyVersion: 1, Outcome: OutcomeVerified, MasterKCV: strings.Repeat("AB", 16)},
-		{UID: "zz", KeyVersion: 1, Outcome: OutcomeVerified},
+		{UID: uidN(1), KeyVersion: 1, Outcome: manifest.Verified, MasterKCV: strings.Repeat("AB", 16)},
+		{UID: "zz", KeyVersion: 1, Outcome: manifest.Verified},
 	}
 	for _, b := range bad {
 		if err := s.Complete(b); !errors.Is(err, ErrInvalid) {
@@ -276,7 +277,7 @@ func TestReencodeKeepsHistory(t *testing.T) {
 	// B1's manifest still lists the tag as it was bound there.
 	var out strings.Builder
 	sum, err := s.Export(&out, "B1", ExportOptions{})
-	if err != nil || sum.Count != 2 || !strings.Contains(out.String(), `"seq":1,"uid":"`+uidN(1)+`"`) {
+	if err != nil || sum.Count != 2 || !strings.Contains(out.String(), `"seq":1,"uid":"`+string(uidN(1))+`"`) {
 		t.Fatalf("B1 manifest after re-encode (%+v, %v):\n%s", sum, err, out.String())
 	}
 	if st, _ := s.Stats("B1"); st.Done != 2 {
@@ -660,7 +661,7 @@ func TestStatsCountDoneAndOpenFromTheData(t *testing.T) {
 	if err := s.BeginIntent(intentFor(uidN(0), "B1")); !errors.Is(err, ErrDuplicate) {
 		t.Fatalf("duplicate: %v", err)
 	}
-	if err := s.CountOutcome("B1", OutcomeFailed); err != nil {
+	if err := s.CountOutcome("B1", manifest.Failed); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]BatchStats{
@@ -694,7 +695,7 @@ func TestStatsCountDoneAndOpenFromTheData(t *testing.T) {
 		t.Fatalf("check: %v %v", rep.Problems, err)
 	}
 	// A later failure rewrites them as version 3, keeping the counts.
-	if err := s.CountOutcome("B1", OutcomeDuplicate); err != nil {
+	if err := s.CountOutcome("B1", manifest.Duplicate); err != nil {
 		t.Fatal(err)
 	}
 	want["B1"] = BatchStats{Done: 3, Failed: 1, Duplicates: 2, OpenIntents: 2, Target: 100}

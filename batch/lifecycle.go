@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tagline-station/tagline/internal/errkind"
+	"github.com/tagline-station/tagline/manifest"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -53,39 +54,39 @@ var (
 // and of ToVersion (0, the factory key, for a reset) in any mix: the
 // tag's key versions tell which slot holds which.
 type Op struct {
-	Kind        OpKind      `json:"kind"`
-	UID         string      `json:"uid"`
-	BatchID     string      `json:"batch_id"`
-	StationID   string      `json:"station_id"`
-	FromVersion byte        `json:"from_version"`
-	ToVersion   byte        `json:"to_version"`
-	MasterKCV   string      `json:"master_kcv"`
-	StartedAt   time.Time   `json:"started_at"`
-	Attempts    int         `json:"attempts"`
-	State       IntentState `json:"state"`
-	LastError   string      `json:"last_error,omitempty"`
+	Kind        OpKind       `json:"kind"`
+	UID         manifest.UID `json:"uid"`
+	BatchID     string       `json:"batch_id"`
+	StationID   string       `json:"station_id"`
+	FromVersion byte         `json:"from_version"`
+	ToVersion   byte         `json:"to_version"`
+	MasterKCV   string       `json:"master_kcv"`
+	StartedAt   time.Time    `json:"started_at"`
+	Attempts    int          `json:"attempts"`
+	State       IntentState  `json:"state"`
+	LastError   string       `json:"last_error,omitempty"`
 }
 
 // Reclaim records that a bound tag was returned to the factory state. The
 // binding stays (records never change); the reclaim says it no longer
 // holds: the tag carries no key of ours.
 type Reclaim struct {
-	UID        string    `json:"uid"`
-	BatchID    string    `json:"batch_id"`
-	StationID  string    `json:"station_id"`
-	Seq        uint64    `json:"seq"`         // the binding the reset ended
-	KeyVersion byte      `json:"key_version"` // the version the tag held
-	At         time.Time `json:"at"`
+	UID        manifest.UID `json:"uid"`
+	BatchID    string       `json:"batch_id"`
+	StationID  string       `json:"station_id"`
+	Seq        uint64       `json:"seq"`         // the binding the reset ended
+	KeyVersion byte         `json:"key_version"` // the version the tag held
+	At         time.Time    `json:"at"`
 }
 
 // Quarantine records a tag presented for reclaim that the journal does not
 // know: it was set aside untouched, no key tried.
 type Quarantine struct {
-	UID       string    `json:"uid"`
-	StationID string    `json:"station_id"`
-	Reason    string    `json:"reason"`
-	At        time.Time `json:"at"`
-	Count     int       `json:"count"`
+	UID       manifest.UID `json:"uid"`
+	StationID string       `json:"station_id"`
+	Reason    string       `json:"reason"`
+	At        time.Time    `json:"at"`
+	Count     int          `json:"count"`
 }
 
 // BeginOp records, durably, that the station is about to rekey or reset a
@@ -157,10 +158,10 @@ func (s *Store) BeginOp(op Op) (Op, error) {
 
 // ownBinding returns the binding that proves uid ours: in batchID (when
 // set), with the master key of kcv, and not reclaimed since.
-func ownBinding(tx *bolt.Tx, bk txBuckets, uid, batchID, kcv string) (Binding, error) {
+func ownBinding(tx *bolt.Tx, bk txBuckets, uid manifest.UID, batchID, kcv string) (manifest.Binding, error) {
 	raw := bk.bindings.Get([]byte(uid))
 	if raw == nil {
-		return Binding{}, fmt.Errorf("%w: no binding for tag %s; it was not encoded by this station, and no key of it is tried", ErrNotOurs, uid)
+		return manifest.Binding{}, fmt.Errorf("%w: no binding for tag %s; it was not encoded by this station, and no key of it is tried", ErrNotOurs, uid)
 	}
 	b, err := decodeBinding(raw)
 	if err != nil {
@@ -190,7 +191,7 @@ func ownBinding(tx *bolt.Tx, bk txBuckets, uid, batchID, kcv string) (Binding, e
 // KeysUntouched on its first attempt the operation is removed: the tag
 // holds what it held. Otherwise it stays open, marked failed, for the
 // next presentation to finish.
-func (s *Store) FailOp(uid, reason string, keys KeyState) error {
+func (s *Store) FailOp(uid manifest.UID, reason string, keys KeyState) error {
 	u, err := NormalizeUID(uid)
 	if err != nil {
 		return err
@@ -218,7 +219,7 @@ func (s *Store) FailOp(uid, reason string, keys KeyState) error {
 }
 
 // takeOp reads and deletes the open operation of kind on uid.
-func takeOp(tx *bolt.Tx, uid string, kind OpKind) (Op, error) {
+func takeOp(tx *bolt.Tx, uid manifest.UID, kind OpKind) (Op, error) {
 	ops := tx.Bucket(bktOps)
 	var raw []byte
 	if ops != nil {
@@ -244,16 +245,16 @@ func takeOp(tx *bolt.Tx, uid string, kind OpKind) (Op, error) {
 // sequence number and goes to the batch index and the sync outbox, so the
 // backend learns the tag's new key version from this station with a
 // higher seq.
-func (s *Store) CompleteRekey(uid string, readCtr uint32, outcome Outcome) (Binding, error) {
+func (s *Store) CompleteRekey(uid manifest.UID, readCtr uint32, outcome manifest.Outcome) (manifest.Binding, error) {
 	u, err := NormalizeUID(uid)
 	if err != nil {
-		return Binding{}, err
+		return manifest.Binding{}, err
 	}
-	if outcome != OutcomeEncoded && outcome != OutcomeVerified {
-		return Binding{}, fmt.Errorf("%w: tag %s: outcome %q", ErrInvalid, u, outcome)
+	if outcome != manifest.Encoded && outcome != manifest.Verified {
+		return manifest.Binding{}, fmt.Errorf("%w: tag %s: outcome %q", ErrInvalid, u, outcome)
 	}
 	now := s.now().UTC()
-	var rec Binding
+	var rec manifest.Binding
 	err = s.write(func(tx *bolt.Tx) error {
 		bk, err := buckets(tx)
 		if err != nil {
@@ -277,7 +278,7 @@ func (s *Store) CompleteRekey(uid string, readCtr uint32, outcome Outcome) (Bind
 
 // supersede moves old to history and writes rec as the current binding
 // under the next sequence number, in the index and the outbox.
-func supersede(bk txBuckets, old Binding, rec *Binding) error {
+func supersede(bk txBuckets, old manifest.Binding, rec *manifest.Binding) error {
 	raw := bk.bindings.Get([]byte(old.UID))
 	if err := bk.history.Put(seqKey(old.Seq), raw); err != nil {
 		return err
@@ -305,7 +306,7 @@ func supersede(bk txBuckets, old Binding, rec *Binding) error {
 // CompleteReset ends an open reset once the tag was read back in the
 // factory state: the operation is removed and a reclaim recorded, in one
 // transaction.
-func (s *Store) CompleteReset(uid string) (Reclaim, error) {
+func (s *Store) CompleteReset(uid manifest.UID) (Reclaim, error) {
 	u, err := NormalizeUID(uid)
 	if err != nil {
 		return Reclaim{}, err
@@ -337,7 +338,7 @@ func (s *Store) CompleteReset(uid string) (Reclaim, error) {
 
 // QuarantineTag records a tag set aside untouched because the journal
 // cannot prove it ours. A tag presented again counts up.
-func (s *Store) QuarantineTag(uid, reason string) (Quarantine, error) {
+func (s *Store) QuarantineTag(uid manifest.UID, reason string) (Quarantine, error) {
 	u, err := NormalizeUID(uid)
 	if err != nil {
 		return Quarantine{}, err
@@ -362,7 +363,7 @@ func (s *Store) QuarantineTag(uid, reason string) (Quarantine, error) {
 }
 
 // LookupOp returns the open rekey or reset of a tag.
-func (s *Store) LookupOp(uid string) (Op, bool, error) {
+func (s *Store) LookupOp(uid manifest.UID) (Op, bool, error) {
 	var op Op
 	var found bool
 	err := s.lookupIn(bktOps, uid, func(v []byte) (err error) {
@@ -374,7 +375,7 @@ func (s *Store) LookupOp(uid string) (Op, bool, error) {
 }
 
 // Reclaimed returns the reclaim of a tag whose current binding it ended.
-func (s *Store) Reclaimed(uid string) (Reclaim, bool, error) {
+func (s *Store) Reclaimed(uid manifest.UID) (Reclaim, bool, error) {
 	var r Reclaim
 	var found bool
 	err := s.lookupIn(bktReclaimed, uid, func(v []byte) (err error) {
@@ -409,7 +410,7 @@ func (s *Store) OpenOps() ([]Op, error) {
 	return out, err
 }
 
-func (s *Store) lookupIn(bucket []byte, uid string, fn func([]byte) error) error {
+func (s *Store) lookupIn(bucket []byte, uid manifest.UID, fn func([]byte) error) error {
 	u, err := NormalizeUID(uid)
 	if err != nil {
 		return err
@@ -436,7 +437,7 @@ func checkLifecycle(tx *bolt.Tx, bk txBuckets, rep *Report) {
 				rep.problem("operation on tag %s: %v", k, err)
 				return nil
 			}
-			if op.UID != string(k) {
+			if op.UID != manifest.UID(k) {
 				rep.problem("operation stored under tag %s says its tag is %s", k, op.UID)
 			}
 			checkBound(bk, rep, "open "+string(op.Kind), op.UID, op.BatchID)
@@ -464,7 +465,7 @@ func checkLifecycle(tx *bolt.Tx, bk txBuckets, rep *Report) {
 	}
 }
 
-func checkBound(bk txBuckets, rep *Report, what, uid, batchID string) {
+func checkBound(bk txBuckets, rep *Report, what string, uid manifest.UID, batchID string) {
 	raw := bk.bindings.Get([]byte(uid))
 	if raw == nil {
 		rep.problem("%s of tag %s: the tag has no binding", what, uid)
@@ -481,7 +482,7 @@ func encodeOp(op *Op) []byte {
 	e := make(encoder, 0, 128)
 	e.byte1(recordV2)
 	e.str(string(op.Kind))
-	e.str(op.UID)
+	e.str(string(op.UID))
 	e.str(op.BatchID)
 	e.str(op.StationID)
 	e.byte1(op.FromVersion)
@@ -509,7 +510,7 @@ func decodeOp(data []byte) (Op, error) {
 		d.fail(fmt.Errorf("version %d; operations are written as version 2 only", v))
 	}
 	op.Kind = OpKind(d.str())
-	op.UID = d.str()
+	op.UID = manifest.UID(d.str())
 	op.BatchID = d.str()
 	op.StationID = d.str()
 	op.FromVersion = d.byte1()
@@ -535,7 +536,7 @@ func decodeOp(data []byte) (Op, error) {
 func encodeReclaim(r *Reclaim) []byte {
 	e := make(encoder, 0, 64)
 	e.byte1(recordV2)
-	e.str(r.UID)
+	e.str(string(r.UID))
 	e.str(r.BatchID)
 	e.str(r.StationID)
 	e.uvarint(r.Seq)
@@ -554,7 +555,7 @@ func decodeReclaim(data []byte) (Reclaim, error) {
 	if v != recordV2 {
 		d.fail(fmt.Errorf("version %d; reclaims are written as version 2 only", v))
 	}
-	r.UID = d.str()
+	r.UID = manifest.UID(d.str())
 	r.BatchID = d.str()
 	r.StationID = d.str()
 	r.Seq = d.uvarint()
@@ -566,7 +567,7 @@ func decodeReclaim(data []byte) (Reclaim, error) {
 func encodeQuarantine(q *Quarantine) []byte {
 	e := make(encoder, 0, 64)
 	e.byte1(recordV2)
-	e.str(q.UID)
+	e.str(string(q.UID))
 	e.str(q.StationID)
 	e.str(q.Reason)
 	e.time(q.At)
@@ -584,7 +585,7 @@ func decodeQuarantine(data []byte) (Quarantine, error) {
 	if v != recordV2 {
 		d.fail(fmt.Errorf("version %d; quarantines are written as version 2 only", v))
 	}
-	q.UID = d.str()
+	q.UID = manifest.UID(d.str())
 	q.StationID = d.str()
 	q.Reason = d.str()
 	q.At = d.time()

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"path/filepath"
 	"testing"
+
+	"github.com/tagline-station/tagline/manifest"
 )
 
 // TestRekeyJournal: a rekey needs a binding of ours, survives a reopen
@@ -54,7 +56,7 @@ func TestRekeyJournal(t *testing.T) {
 	if op, err = s.BeginOp(Op{Kind: OpRekey, UID: u, BatchID: "B1", ToVersion: 2, MasterKCV: testKCV}); err != nil || op.Attempts != 2 {
 		t.Fatalf("resume: %+v %v", op, err)
 	}
-	b, err := s.CompleteRekey(u, 7, OutcomeVerified)
+	b, err := s.CompleteRekey(u, 7, manifest.Verified)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +97,7 @@ func TestResetJournal(t *testing.T) {
 	if _, err := s.BeginOp(Op{Kind: OpReset, UID: u, MasterKCV: testKCV}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.CompleteRekey(u, 1, OutcomeVerified); !errors.Is(err, ErrNoOp) {
+	if _, err := s.CompleteRekey(u, 1, manifest.Verified); !errors.Is(err, ErrNoOp) {
 		t.Fatalf("CompleteRekey of a reset: %v", err)
 	}
 	r, err := s.CompleteReset(u)

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/tagline-station/tagline/manifest"
 )
 
 var mutations = flag.Int("mutations", 600, "how many one-byte mutations of a small journal TestMutatedJournals tries")
@@ -164,11 +166,11 @@ func exportSound(t *testing.T, path string, off int) {
 		}
 		lines := bytes.Split(bytes.TrimSuffix(buf.Bytes(), []byte("\n")), []byte("\n"))
 		for _, l := range lines[1 : len(lines)-1] {
-			var b Binding
+			var b manifest.Binding
 			if err := json.Unmarshal(l, &b); err != nil {
 				t.Fatalf("byte %d: record line %s: %v", off, l, err)
 			}
-			if b.Outcome != OutcomeEncoded && b.Outcome != OutcomeVerified || b.BatchID != id {
+			if b.Outcome != manifest.Encoded && b.Outcome != manifest.Verified || b.BatchID != id {
 				t.Errorf("byte %d: a sound journal exported %s", off, l)
 			}
 		}

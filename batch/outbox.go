@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/crc32"
 
+	"github.com/tagline-station/tagline/manifest"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -39,21 +40,21 @@ func cursorValue(seq uint64) []byte {
 // Pending returns up to limit bindings that the remote has not
 // acknowledged, in sequence order. Re-encoded tags appear once per
 // binding; the later sequence number is the current one.
-func (s *Store) Pending(limit int) ([]Binding, error) {
+func (s *Store) Pending(limit int) ([]manifest.Binding, error) {
 	return s.pendingAfter(nil, limit)
 }
 
 // PendingAfter is Pending from seq after on, whatever the remote
 // acknowledged: tagline sync --resend sends everything again with it.
-func (s *Store) PendingAfter(after uint64, limit int) ([]Binding, error) {
+func (s *Store) PendingAfter(after uint64, limit int) ([]manifest.Binding, error) {
 	return s.pendingAfter(&after, limit)
 }
 
-func (s *Store) pendingAfter(after *uint64, limit int) ([]Binding, error) {
+func (s *Store) pendingAfter(after *uint64, limit int) ([]manifest.Binding, error) {
 	if limit <= 0 {
 		return nil, fmt.Errorf("%w: pending limit must be positive", ErrInvalid)
 	}
-	var out []Binding
+	var out []manifest.Binding
 	err := s.view(func(tx *bolt.Tx) error {
 		bk, err := buckets(tx)
 		if err != nil {

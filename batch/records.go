@@ -7,6 +7,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/tagline-station/tagline/manifest"
 )
 
 // BatchStatus says whether a batch still accepts new tags.
@@ -15,22 +17,6 @@ type BatchStatus string
 const (
 	StatusOpen   BatchStatus = "open"
 	StatusClosed BatchStatus = "closed"
-)
-
-// Outcome is what happened to a tag. Complete accepts only OutcomeEncoded
-// and OutcomeVerified: a binding claims a finished tag. The other two values
-// are part of the stable vocabulary shared with manifests and the sync
-// remote, which report refused and failed tags with the same words.
-type Outcome string
-
-const (
-	// OutcomeEncoded: keys and files were written and read back.
-	OutcomeEncoded Outcome = "encoded"
-	// OutcomeVerified: as encoded, and a SUN message from the finished
-	// tag was checked against the new keys.
-	OutcomeVerified  Outcome = "verified"
-	OutcomeFailed    Outcome = "failed"
-	OutcomeDuplicate Outcome = "duplicate"
 )
 
 // The key derivations a batch can be pinned to. The names are those of
@@ -77,28 +63,6 @@ type Batch struct {
 	ClosedAt  time.Time   `json:"closed_at,omitzero"`
 }
 
-// Binding is the durable record that a tag left the line personalised.
-// MasterKCV is a key check value; key bytes never reach the journal.
-type Binding struct {
-	UID          string  `json:"uid"`
-	SKU          string  `json:"sku"`
-	BatchID      string  `json:"batch_id"`
-	StationID    string  `json:"station_id"`
-	KeyVersion   byte    `json:"key_version"`
-	MasterKCV    string  `json:"master_kcv"`
-	TemplateHash string  `json:"template_hash"`
-	Outcome      Outcome `json:"outcome"`
-	Attempts     int     `json:"attempts"`
-	ReadCtr      uint32  `json:"read_ctr"`
-	// Simulated is the batch's mark, derived from the batch record where
-	// bindings leave the journal (Pending, Export); it is not stored with
-	// the binding.
-	Simulated   bool      `json:"simulated,omitempty"`
-	StartedAt   time.Time `json:"started_at"`
-	CompletedAt time.Time `json:"completed_at"`
-	Seq         uint64    `json:"seq"`
-}
-
 // IntentState is what the journal knows of an intent's last attempt.
 type IntentState string
 
@@ -116,15 +80,15 @@ const (
 // long as it is open, a restarted station knows which tag may carry which
 // keys.
 type Intent struct {
-	UID          string    `json:"uid"`
-	BatchID      string    `json:"batch_id"`
-	SKU          string    `json:"sku"`
-	StationID    string    `json:"station_id"`
-	KeyVersion   byte      `json:"key_version"`
-	MasterKCV    string    `json:"master_kcv"`
-	TemplateHash string    `json:"template_hash"`
-	StartedAt    time.Time `json:"started_at"`
-	Attempts     int       `json:"attempts"`
+	UID          manifest.UID `json:"uid"`
+	BatchID      string       `json:"batch_id"`
+	SKU          string       `json:"sku"`
+	StationID    string       `json:"station_id"`
+	KeyVersion   byte         `json:"key_version"`
+	MasterKCV    string       `json:"master_kcv"`
+	TemplateHash string       `json:"template_hash"`
+	StartedAt    time.Time    `json:"started_at"`
+	Attempts     int          `json:"attempts"`
 	// Reencode allows the intent for a tag that already has a binding; on
 	// Complete the old binding moves to the history bucket.
 	Reencode bool `json:"reencode,omitempty"`
@@ -157,35 +121,14 @@ type BatchStats struct {
 	Target      int `json:"target"`
 }
 
-// NormalizeUID returns uid as upper-case hex without separators. It accepts
-// ':' and space separators and lower case, as readers and operators type
-// them, and 4-, 7- or 10-byte UIDs (the ISO 14443-3 sizes).
-func NormalizeUID(uid string) (string, error) {
-	var buf [32]byte
-	u := buf[:0]
-	for i := 0; i < len(uid); i++ {
-		c := uid[i]
-		switch {
-		case c == ':' || c == ' ':
-			continue
-		case c >= 'a' && c <= 'f':
-			c -= 'a' - 'A'
-		case c >= '0' && c <= '9' || c >= 'A' && c <= 'F':
-		default:
-			return "", fmt.Errorf("%w: tag uid %q is not hex", ErrInvalid, uid)
-		}
-		if len(u) == cap(u) {
-			return "", fmt.Errorf("%w: tag uid %q is too long; uids have 4, 7 or 10 bytes", ErrInvalid, uid)
-		}
-		u = append(u, c)
+// NormalizeUID checks a UID given to the journal and returns it in its
+// one form; a bad one is invalid journal input.
+func NormalizeUID(uid manifest.UID) (manifest.UID, error) {
+	u, err := manifest.ParseUID(string(uid))
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	switch len(u) {
-	case 0:
-		return "", fmt.Errorf("%w: empty tag uid", ErrInvalid)
-	case 8, 14, 20:
-		return string(u), nil
-	}
-	return "", fmt.Errorf("%w: tag uid %q has %d hex digits; uids have 4, 7 or 10 bytes", ErrInvalid, uid, len(u))
+	return u, nil
 }
 
 // normalizeKCV accepts at most 8 bytes: a key check value is 3 bytes by
@@ -242,39 +185,12 @@ func validName(what, s string) error {
 	return nil
 }
 
-// MaxNameLen bounds a SKU, a batch ID and a station ID in bytes.
-const MaxNameLen = 64
-
-// CheckText is the rule for a SKU, and the backend's for every name a
-// record carries: present, at most MaxNameLen bytes of printable UTF-8.
-// The journal and the sync receiver share it, so that the journal never
-// takes a SKU its backend would refuse and stall the sync on.
-func CheckText(what, s string) error {
-	switch {
-	case s == "":
-		return fmt.Errorf("empty %s", what)
-	case len(s) > MaxNameLen:
-		return fmt.Errorf("%s of %d bytes; at most %d", what, len(s), MaxNameLen)
-	case !utf8.ValidString(s):
-		return fmt.Errorf("%s is not valid UTF-8", what)
-	}
-	for _, r := range s {
-		switch {
-		case unicode.IsControl(r):
-			return fmt.Errorf("%s holds a control character (%U); use printable text", what, r)
-		case !unicode.IsPrint(r):
-			return fmt.Errorf("%s holds a non-printable character (%U); use printable text", what, r)
-		}
-	}
-	return nil
-}
-
 // validSKU applies CheckText to a SKU; an intent may carry none.
 func validSKU(sku string, required bool) error {
 	if sku == "" && !required {
 		return nil
 	}
-	if err := CheckText("sku", sku); err != nil {
+	if err := manifest.CheckText("sku", sku); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	return nil

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tagline-station/tagline/manifest"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -501,7 +502,7 @@ func TestBatchRefusesSecondMasterKey(t *testing.T) {
 	if err := s.BeginIntent(Intent{UID: "04000000000001", BatchID: "m1", KeyVersion: 1, MasterKCV: "AAAAAA", TemplateHash: hash}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Complete(Binding{UID: "04000000000001", Outcome: OutcomeVerified}); err != nil {
+	if err := s.Complete(manifest.Binding{UID: "04000000000001", Outcome: manifest.Verified}); err != nil {
 		t.Fatal(err)
 	}
 	err := s.BeginIntent(Intent{UID: "04000000000002", BatchID: "m1", KeyVersion: 1, MasterKCV: "BBBBBB", TemplateHash: hash})

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/tagline-station/tagline/manifest"
 )
 
 // A commit the file system refuses is ErrWriteFailed, with its own words
@@ -17,7 +19,7 @@ func TestRefusedCommitIsAWriteFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.InjectWriteFault(func() error { return syscall.ENOSPC })
-	err := s.CountOutcome("b1", OutcomeFailed)
+	err := s.CountOutcome("b1", manifest.Failed)
 	if !errors.Is(err, ErrWriteFailed) || !errors.Is(err, syscall.ENOSPC) || !IsWriteFailure(err) ||
 		!strings.Contains(err.Error(), "journal commit failed, nothing in this group was recorded: no space left on device") {
 		t.Fatalf("refused commit: %v", err)
@@ -35,7 +37,7 @@ func TestRefusedCommitIsAWriteFailure(t *testing.T) {
 	if _, err := os.Stat(s.Path() + ".probe"); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("probe left its file: %v", err)
 	}
-	if err := s.CountOutcome("b1", OutcomeFailed); err != nil {
+	if err := s.CountOutcome("b1", manifest.Failed); err != nil {
 		t.Fatal(err)
 	}
 	if IsWriteFailure(ErrCorrupt) {

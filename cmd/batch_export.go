@@ -8,6 +8,7 @@ import (
 
 	"github.com/tagline-station/tagline/batch"
 	"github.com/tagline-station/tagline/internal/atomicfile"
+	"github.com/tagline-station/tagline/manifest"
 )
 
 type batchExportOptions struct {
@@ -23,7 +24,7 @@ func newBatchExportCmd(e *env) *cobra.Command {
 		Use:   "export ID [--format jsonl|csv] [--since N] [-o FILE]",
 		Short: "Export a batch's manifest",
 		Long: `export writes the manifest of a batch (format tagline-manifest/1, see
-batch/MANIFEST.md): a header, one record per encoded tag in journal order and
+manifest/MANIFEST.md): a header, one record per encoded tag in journal order and
 a trailer with the count, the SHA-256 of the records and next_since, the
 cursor to resume from with --since. The output depends on the journal only:
 exporting twice gives the same bytes.
@@ -81,7 +82,7 @@ func runBatchExport(cmd *cobra.Command, e *env, o *batchExportOptions, id string
 		_, err := store.Export(cmd.OutOrStdout(), id, opts)
 		return err
 	}
-	var sum batch.ExportSummary
+	var sum manifest.Summary
 	err = atomicfile.Write(o.output, 0o644, func(w io.Writer) error {
 		var err error
 		sum, err = store.Export(w, id, opts)

@@ -20,6 +20,7 @@ import (
 	"github.com/tagline-station/tagline/batch"
 	"github.com/tagline-station/tagline/encoder"
 	"github.com/tagline-station/tagline/keys"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/reader"
 	"github.com/tagline-station/tagline/sdm"
 	"github.com/tagline-station/tagline/station"
@@ -874,30 +875,30 @@ func TestEncodeOperatorUI(t *testing.T) {
 func TestTallyExitCode(t *testing.T) {
 	now := time.Now()
 	var tl tally
-	tl.add(&station.Result{Outcome: station.Encoded}, now)
-	tl.add(&station.Result{Outcome: station.Finished}, now)
+	tl.add(&station.Result{Outcome: manifest.Encoded}, now)
+	tl.add(&station.Result{Outcome: manifest.Finished}, now)
 	if tl.failureError() != nil || tl.Passed != 2 {
 		t.Fatalf("%+v", tl)
 	}
-	tl.add(&station.Result{Outcome: station.Duplicate, Err: &batch.DuplicateError{UID: "04", BatchID: "b"}}, now)
+	tl.add(&station.Result{Outcome: manifest.Duplicate, Err: &batch.DuplicateError{UID: "04", BatchID: "b"}}, now)
 	if exitCode(tl.failureError()) != ExitTag {
 		t.Errorf("duplicate: %d", exitCode(tl.failureError()))
 	}
-	tl.add(&station.Result{Outcome: station.Failed, Err: &encoder.StepError{Step: encoder.StepReadBack, Err: fmt.Errorf("%w: mac", encoder.ErrReadBack)}}, now)
+	tl.add(&station.Result{Outcome: manifest.Failed, Err: &encoder.StepError{Step: encoder.StepReadBack, Err: fmt.Errorf("%w: mac", encoder.ErrReadBack)}}, now)
 	if exitCode(tl.failureError()) != ExitVerify {
 		t.Errorf("read-back: %d", exitCode(tl.failureError()))
 	}
-	tl.add(&station.Result{Outcome: station.Failed, Err: errors.New("something odd")}, now)
+	tl.add(&station.Result{Outcome: manifest.Failed, Err: errors.New("something odd")}, now)
 	if exitCode(tl.failureError()) != ExitVerify || tl.Failed != 2 || tl.Total != 5 {
 		t.Errorf("%+v", tl)
 	}
 	var j tally
-	j.add(&station.Result{Outcome: station.Failed, Err: &encoder.StepError{Step: encoder.StepJournal, Err: batch.ErrLocked}}, now)
+	j.add(&station.Result{Outcome: manifest.Failed, Err: &encoder.StepError{Step: encoder.StepJournal, Err: batch.ErrLocked}}, now)
 	if exitCode(j.failureError()) != ExitBusy {
 		t.Errorf("journal: %d", exitCode(j.failureError()))
 	}
 	var u tally
-	u.add(&station.Result{Outcome: station.Failed, Err: errors.New("odd")}, now)
+	u.add(&station.Result{Outcome: manifest.Failed, Err: errors.New("odd")}, now)
 	if exitCode(u.failureError()) != ExitTag {
 		t.Errorf("unknown tag failure: %d", exitCode(u.failureError()))
 	}
@@ -914,7 +915,7 @@ func TestJournalCheckListsOpenIntents(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, uid := range []string{"04A1B2C3D4E5F6", "04000000000001"} {
-		if err := st.BeginIntent(batch.Intent{UID: uid, BatchID: "b1", KeyVersion: 1, MasterKCV: "ABCDEF"}); err != nil {
+		if err := st.BeginIntent(batch.Intent{UID: manifest.UID(uid), BatchID: "b1", KeyVersion: 1, MasterKCV: "ABCDEF"}); err != nil {
 			t.Fatal(err)
 		}
 	}

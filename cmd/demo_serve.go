@@ -14,6 +14,7 @@ import (
 
 	"github.com/tagline-station/tagline/batch"
 	"github.com/tagline-station/tagline/keys"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/sdm"
 	"github.com/tagline-station/tagline/serve"
 	"github.com/tagline-station/tagline/syncer"
@@ -31,9 +32,9 @@ func (e *env) demoServe(cmd *cobra.Command, o *demoOptions, journal *batch.Store
 	if err != nil {
 		return err
 	}
-	var tag *batch.Binding
+	var tag *manifest.Binding
 	for i := range pending {
-		if pending[i].BatchID == b.ID && pending[i].Outcome == batch.OutcomeVerified {
+		if pending[i].BatchID == b.ID && pending[i].Outcome == manifest.Verified {
 			tag = &pending[i]
 		}
 	}
@@ -85,13 +86,13 @@ func (e *env) demoServe(cmd *cobra.Command, o *demoOptions, journal *batch.Store
 // nextTap is the URL the tag mirrors at its next read: counter one past
 // the station's read-back, with the backend's address for the template's
 // origin.
-func nextTap(raw, base string, tag *batch.Binding, master keys.Master, scheme keys.Scheme) (string, error) {
+func nextTap(raw, base string, tag *manifest.Binding, master keys.Master, scheme keys.Scheme) (string, error) {
 	d, err := keys.NewDeriver(scheme, master, tag.KeyVersion)
 	if err != nil {
 		return "", err
 	}
-	uid, err := hex.DecodeString(tag.UID)
-	if err != nil || len(uid) != 7 {
+	uid := tag.UID.Bytes()
+	if len(uid) != 7 {
 		return "", fmt.Errorf("demo: tag UID %q is not 7 bytes of hex", tag.UID)
 	}
 	ctr := tag.ReadCtr + 1

@@ -10,6 +10,7 @@ import (
 	"github.com/tagline-station/tagline/encoder"
 	"github.com/tagline-station/tagline/ev2"
 	"github.com/tagline-station/tagline/keys"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/qa"
 	"github.com/tagline-station/tagline/reader"
 	"github.com/tagline-station/tagline/sdm"
@@ -97,8 +98,8 @@ var sentinelExitCodes = []struct {
 	{"syncer.ErrRejected", syncer.ErrRejected, ExitFailure},
 	{"syncer.ErrBadAck", syncer.ErrBadAck, ExitFailure},
 	{"syncer.ErrGaveUp", syncer.ErrGaveUp, ExitFailure},
-	{"syncer.ErrChunk", syncer.ErrChunk, ExitFailure},
-	{"syncer.ErrClockAhead", syncer.ErrClockAhead, ExitFailure},
+	{"manifest.ErrChunk", manifest.ErrChunk, ExitFailure},
+	{"manifest.ErrClockAhead", manifest.ErrClockAhead, ExitFailure},
 
 	{"station.ErrBoundButBlank", station.ErrBoundButBlank, ExitTag},
 

@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +15,7 @@ import (
 	"github.com/tagline-station/tagline/batch"
 	"github.com/tagline-station/tagline/encoder"
 	"github.com/tagline-station/tagline/keys"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/reader"
 	"github.com/tagline-station/tagline/reader/sim"
 	"github.com/tagline-station/tagline/sdm"
@@ -54,20 +54,20 @@ func lifeFlags(c *cobra.Command, o *lifeOptions) {
 // lifeJSON is one line of rekey's and reset's --json output. Fields are
 // only ever added.
 type lifeJSON struct {
-	Reader      string  `json:"reader"`
-	UID         string  `json:"uid"`
-	Batch       string  `json:"batch"`
-	Outcome     string  `json:"outcome"`
-	OK          bool    `json:"ok"`
-	FromVersion int     `json:"from_version"`
-	ToVersion   int     `json:"to_version"`
-	KeyVersions string  `json:"key_versions,omitempty"`
-	URL         string  `json:"url,omitempty"`
-	ReadCtr     uint32  `json:"read_ctr,omitempty"`
-	Exchanges   int     `json:"exchanges"`
-	DurationMS  float64 `json:"duration_ms"`
-	Reason      string  `json:"reason,omitempty"`
-	Hint        string  `json:"hint,omitempty"`
+	Reader      string       `json:"reader"`
+	UID         manifest.UID `json:"uid"`
+	Batch       string       `json:"batch"`
+	Outcome     string       `json:"outcome"`
+	OK          bool         `json:"ok"`
+	FromVersion int          `json:"from_version"`
+	ToVersion   int          `json:"to_version"`
+	KeyVersions string       `json:"key_versions,omitempty"`
+	URL         string       `json:"url,omitempty"`
+	ReadCtr     uint32       `json:"read_ctr,omitempty"`
+	Exchanges   int          `json:"exchanges"`
+	DurationMS  float64      `json:"duration_ms"`
+	Reason      string       `json:"reason,omitempty"`
+	Hint        string       `json:"hint,omitempty"`
 }
 
 // lifeRun is one rekey or reset run.
@@ -318,7 +318,7 @@ func (r *lifeRun) readerSpecs() ([]readerSpec, error) {
 // report prints one tag and counts it.
 func (r *lifeRun) report(w io.Writer, res station.LifeResult) {
 	hint := lifeHint(res)
-	if res.OK() {
+	if res.Outcome.Passed() {
 		r.done++
 	} else {
 		r.failed++
@@ -326,15 +326,15 @@ func (r *lifeRun) report(w io.Writer, res station.LifeResult) {
 	r.e.log.Info("lifecycle tag", "uid", res.UID, "outcome", string(res.Outcome), "reason", res.Reason)
 	if r.o.json {
 		_ = writeJSON(w, lifeJSON{
-			Reader: res.Reader, UID: res.UID, Batch: res.Batch, Outcome: string(res.Outcome), OK: res.OK(),
+			Reader: res.Reader, UID: res.UID, Batch: res.Batch, Outcome: string(res.Outcome), OK: res.Outcome.Passed(),
 			FromVersion: int(res.From), ToVersion: int(res.To), KeyVersions: res.Slots, URL: res.URL, ReadCtr: res.ReadCtr,
 			Exchanges: res.Exchanges, DurationMS: math.Round(float64(res.Duration)/float64(time.Microsecond)) / 1000,
 			Reason: res.Reason, Hint: hint,
 		})
 		return
 	}
-	label := map[station.LifeOutcome]string{station.Rekeyed: "PASS", station.Reclaimed: "PASS", station.AlreadyDone: "DONE",
-		station.Refused: "REFUSED", station.Quarantined: "QUARANTINE", station.LifeFailed: "FAIL"}[res.Outcome]
+	label := map[manifest.Outcome]string{manifest.Rekeyed: "PASS", manifest.Reclaimed: "PASS", manifest.AlreadyDone: "DONE",
+		manifest.Refused: "REFUSED", manifest.Quarantined: "QUARANTINE", manifest.Failed: "FAIL"}[res.Outcome]
 	uid := res.UID
 	if uid == "" {
 		uid = "(no uid)"
@@ -342,11 +342,11 @@ func (r *lifeRun) report(w io.Writer, res station.LifeResult) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%-10s  %-14s  ", label, uid)
 	switch res.Outcome {
-	case station.Rekeyed:
+	case manifest.Rekeyed:
 		fmt.Fprintf(&b, "batch %s  key version %d -> %d  ctr %d  %s", res.Batch, res.From, res.To, res.ReadCtr, res.URL)
-	case station.Reclaimed:
+	case manifest.Reclaimed:
 		fmt.Fprintf(&b, "batch %s  key version %d -> factory", res.Batch, res.From)
-	case station.AlreadyDone:
+	case manifest.AlreadyDone:
 		if r.rekey {
 			fmt.Fprintf(&b, "already at key version %d", res.To)
 		} else {
@@ -364,14 +364,14 @@ func (r *lifeRun) report(w io.Writer, res station.LifeResult) {
 // lifeHint says what to do with a tag that is not done.
 func lifeHint(res station.LifeResult) string {
 	switch res.Outcome {
-	case station.LifeFailed:
+	case manifest.Failed:
 		if errors.Is(res.Err, reader.ErrTagRemoved) || errors.Is(res.Err, encoder.ErrTimeout) {
 			return "present the same tag again: the journal knows where it stopped and finishes it"
 		}
 		return "present the same tag again; if it fails again, set it aside and report it"
-	case station.Quarantined:
+	case manifest.Quarantined:
 		return "set the tag aside: this journal never bound it, so no key was tried; it is recorded as quarantined"
-	case station.Refused:
+	case manifest.Refused:
 		return "set the tag aside: nothing was written to it"
 	}
 	return ""
@@ -379,12 +379,12 @@ func lifeHint(res station.LifeResult) string {
 
 // simCandidates are the batch's tags a simulated copy is presented for:
 // rekey, those not at the target version; reset, those not reclaimed.
-func (r *lifeRun) simCandidates() ([]string, error) {
+func (r *lifeRun) simCandidates() ([]manifest.UID, error) {
 	uids, err := boundUIDs(r.store, r.b.ID)
 	if err != nil {
 		return nil, err
 	}
-	var out []string
+	var out []manifest.UID
 	for _, u := range uids {
 		bd, ok, err := r.store.Lookup(u)
 		if err != nil {
@@ -410,9 +410,9 @@ func (r *lifeRun) simCandidates() ([]string, error) {
 // simCopy makes a simulated tag as the journal says the tag uid is: a
 // fresh tag personalised in memory with the batch's template at its
 // binding's key version (the journal is not written by it).
-func (r *lifeRun) simCopy(ctx context.Context, uid string) (*sim.Tag, error) {
-	u, err := hex.DecodeString(uid)
-	if err != nil || len(u) != 7 {
+func (r *lifeRun) simCopy(ctx context.Context, uid manifest.UID) (*sim.Tag, error) {
+	u := uid.Bytes()
+	if len(u) != 7 {
 		return nil, fmt.Errorf("journal uid %q is not 7 bytes of hex", uid)
 	}
 	bd, _, err := r.store.Lookup(uid)

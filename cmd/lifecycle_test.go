@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/tagline-station/tagline/batch"
+	"github.com/tagline-station/tagline/manifest"
 )
 
 func parseLifeLines(t *testing.T, out string) []lifeJSON {
@@ -56,7 +57,7 @@ func TestRekeyAndResetCommands(t *testing.T) {
 		if !l.OK || l.Outcome != "rekeyed" || l.FromVersion != 1 || l.ToVersion != 2 || l.KeyVersions != "0101010101" {
 			t.Errorf("%+v", l)
 		}
-		if v, err := checkSUN(k2, l.URL); err != nil || v.UID != l.UID {
+		if v, err := checkSUN(k2, l.URL); err != nil || v.UID != string(l.UID) {
 			t.Errorf("%s does not verify with version 2: %v", l.URL, err)
 		}
 	}
@@ -101,14 +102,14 @@ func TestJournalCheckListsOpenOperations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bd, _, _ := s.Lookup(uid)
-	if _, err := s.BeginOp(batch.Op{Kind: batch.OpRekey, UID: uid, BatchID: "b1", ToVersion: 2, MasterKCV: bd.MasterKCV}); err != nil {
+	bd, _, _ := s.Lookup(manifest.UID(uid))
+	if _, err := s.BeginOp(batch.Op{Kind: batch.OpRekey, UID: manifest.UID(uid), BatchID: "b1", ToVersion: 2, MasterKCV: bd.MasterKCV}); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
 	var rep journalCheckJSON
 	json.Unmarshal([]byte(c.must(0, "journal", "check", "--journal", "j.db", "--json").stdout), &rep)
-	if len(rep.OpenOps) != 1 || rep.OpenOps[0].UID != uid || !strings.Contains(rep.OpenOps[0].Action, "tagline rekey --batch b1 --to-version 2") {
+	if len(rep.OpenOps) != 1 || rep.OpenOps[0].UID != manifest.UID(uid) || !strings.Contains(rep.OpenOps[0].Action, "tagline rekey --batch b1 --to-version 2") {
 		t.Fatalf("%+v", rep.OpenOps)
 	}
 	if out := c.must(0, "journal", "check", "--journal", "j.db").stdout; !strings.Contains(out, "1 open operation") {

@@ -12,6 +12,7 @@ import (
 	"github.com/tagline-station/tagline/batch"
 	"github.com/tagline-station/tagline/keys"
 	"github.com/tagline-station/tagline/lrp"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/qa"
 	"github.com/tagline-station/tagline/reader/sim"
 	"github.com/tagline-station/tagline/sdm"
@@ -42,11 +43,11 @@ func newLRPLine(t *testing.T, c *cli, id string, n int) *line {
 		tag := sim.New(sim.Options{UID: []byte{0x04, 0x51, 0xA0, 0x02, 0x00, 0x00, byte(i + 1)}})
 		res := st.Encode(t.Context(), l.connect(tag), "sim0")
 		l.r.Remove()
-		if res.Outcome != station.Encoded || !tag.Snapshot().LRP {
+		if res.Outcome != manifest.Encoded || !tag.Snapshot().LRP {
 			t.Fatalf("encode: %+v (lrp %v)", res, tag.Snapshot().LRP)
 		}
 		l.tags = append(l.tags, tag)
-		l.uids = append(l.uids, res.UID)
+		l.uids = append(l.uids, manifest.UID(string(res.UID)))
 		l.stationURLs = append(l.stationURLs, res.URL)
 	}
 	return l

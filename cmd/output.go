@@ -9,28 +9,25 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/station"
 )
 
 // tagJSON is one line of --json output for a tag: a stable contract for
 // scripts. Fields are only ever added.
 type tagJSON struct {
-	Reader     string  `json:"reader"`
-	UID        string  `json:"uid"`
-	SKU        string  `json:"sku"`
-	Batch      string  `json:"batch"`
-	Outcome    string  `json:"outcome"`
-	OK         bool    `json:"ok"`
-	URL        string  `json:"url"`
-	ReadCtr    uint32  `json:"read_ctr"`
-	Exchanges  int     `json:"exchanges"`
-	DurationMS float64 `json:"duration_ms"`
-	Reason     string  `json:"reason,omitempty"`
-	Hint       string  `json:"hint,omitempty"`
-}
-
-func resultOK(r *station.Result) bool {
-	return r.Outcome == station.Encoded || r.Outcome == station.Finished
+	Reader     string       `json:"reader"`
+	UID        manifest.UID `json:"uid"`
+	SKU        string       `json:"sku"`
+	Batch      string       `json:"batch"`
+	Outcome    string       `json:"outcome"`
+	OK         bool         `json:"ok"`
+	URL        string       `json:"url"`
+	ReadCtr    uint32       `json:"read_ctr"`
+	Exchanges  int          `json:"exchanges"`
+	DurationMS float64      `json:"duration_ms"`
+	Reason     string       `json:"reason,omitempty"`
+	Hint       string       `json:"hint,omitempty"`
 }
 
 func toTagJSON(r *station.Result) tagJSON {
@@ -40,7 +37,7 @@ func toTagJSON(r *station.Result) tagJSON {
 		SKU:        r.SKU,
 		Batch:      r.Batch,
 		Outcome:    string(r.Outcome),
-		OK:         resultOK(r),
+		OK:         r.Outcome.Passed(),
 		URL:        r.URL,
 		ReadCtr:    r.ReadCtr,
 		Exchanges:  r.Exchanges,
@@ -52,10 +49,10 @@ func toTagJSON(r *station.Result) tagJSON {
 
 // resultLabel is the first column of a result line.
 func resultLabel(r *station.Result) string {
-	switch r.Outcome {
-	case station.Encoded, station.Finished:
+	switch {
+	case r.Outcome.Passed():
 		return "PASS"
-	case station.Duplicate:
+	case r.Outcome == manifest.Duplicate:
 		return "DUP "
 	}
 	return "FAIL"
@@ -80,16 +77,16 @@ func writeResultLine(w io.Writer, r *station.Result, showReader bool) {
 	}
 	fmt.Fprintf(&b, "%-14s  %s  ", uid, r.SKU)
 	switch {
-	case resultOK(r):
+	case r.Outcome.Passed():
 		fmt.Fprintf(&b, "ctr %d  %s", r.ReadCtr, r.URL)
-		if r.Outcome == station.Finished {
+		if r.Outcome == manifest.Finished {
 			b.WriteString("  (finished an interrupted earlier attempt)")
 		}
 	default:
 		b.WriteString(oneLine(r.Reason))
 	}
 	fmt.Fprintln(w, b.String())
-	if !resultOK(r) && r.Hint != "" {
+	if !r.Outcome.Passed() && r.Hint != "" {
 		fmt.Fprintf(w, "      hint: %s\n", r.Hint)
 	}
 }
@@ -98,98 +95,39 @@ func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
-// tally counts the results of a run. A tag can come back: one torn by its
-// removal is presented again and finished, or fails again. The run is
-// judged by each tag's last attempt, so a tag finished later counts as
-// encoded and its failed attempt is only "retried".
+// tally is what cmd keeps of a run: the station's count of it, the exit
+// code its tags make, and how its background sync ended.
 type tally struct {
-	Total       int // results, every attempt
-	Passed      int
-	Failed      int // tags whose last attempt failed
-	Duplicates  int
-	Interrupted int // of Failed, cut short by the end of the run
-	Retried     int // failed attempts followed by another attempt of the same tag
-	Code        int // worst exit code among the tags' last attempts
-	Start, Last time.Time
+	station.Tally
+	Code int // worst exit code among the tags' last attempts
 
 	// Sync says the run synced in the background; SyncState is its state
 	// at the end. Held is the journal's refusal when the run ended on hold.
 	Sync      bool
 	SyncState station.SyncState
 	Held      error
-
-	open    map[string]failedTag // failed tags by UID, until a later attempt
-	anon    []failedTag          // failures before the UID was read
-	dupCode int
 }
-
-type failedTag struct {
-	code        int
-	interrupted bool
-}
-
-// Tags is the number of tags the run saw (attempts less the retried ones).
-func (t *tally) Tags() int { return t.Total - t.Retried }
 
 func (t *tally) add(r *station.Result, at time.Time) {
-	t.Total++
-	t.Last = at
-	prev, seen := t.open[r.UID]
-	seen = seen && r.UID != ""
-	if seen {
-		delete(t.open, r.UID)
-		t.Retried++
-		t.Failed--
-		if prev.interrupted {
-			t.Interrupted--
-		}
+	t.Tally.Add(r, at)
+	t.Code = ExitOK
+	if t.Duplicates > 0 {
+		t.Code = ExitTag
 	}
-	switch {
-	case resultOK(r):
-		t.Passed++
-	case r.Outcome == station.Duplicate:
-		t.Duplicates++
-		t.dupCode = ExitTag
-	default:
-		f := failedTag{code: classify(r.Err), interrupted: isInterrupted(r.Err)}
-		if f.interrupted || f.code == ExitFailure || f.code == ExitUsage || f.code == ExitOK {
-			f.code = ExitTag
-		}
-		t.Failed++
-		if f.interrupted {
-			t.Interrupted++
-		}
-		if r.UID == "" {
-			t.anon = append(t.anon, f)
-		} else {
-			if t.open == nil {
-				t.open = map[string]failedTag{}
-			}
-			t.open[r.UID] = f
-		}
-	}
-	t.Code = t.dupCode
-	for _, f := range t.open {
-		t.Code = max(t.Code, f.code)
-	}
-	for _, f := range t.anon {
-		t.Code = max(t.Code, f.code)
+	for _, err := range t.Failures() {
+		t.Code = max(t.Code, tagCode(err))
 	}
 }
 
-// isInterrupted reports a tag cut short by the end of the run's context
-// (the grace period after Ctrl-C ran out).
-func isInterrupted(err error) bool {
-	return errors.Is(err, context.Canceled)
-}
-
-// rate is tags per second from the start of the run to the last result.
-func (t *tally) rate() float64 {
-	d := t.Last.Sub(t.Start).Seconds()
-	if t.Tags() == 0 || d <= 0 {
-		return 0
+// tagCode is the exit code a failed tag makes: its error's, except that a
+// tag cut short by the end of the run, or failed by something that is no
+// fault of the tag's kind, is a tag failure.
+func tagCode(err error) int {
+	code := classify(err)
+	if errors.Is(err, context.Canceled) || code == ExitFailure || code == ExitUsage || code == ExitOK {
+		return ExitTag
 	}
-	return float64(t.Tags()) / d
+	return code
 }
 
 // summary is the closing line of a run.
@@ -198,7 +136,7 @@ func (t *tally) summary() string {
 	if t.Total == 0 {
 		return "no tags"
 	}
-	s := fmt.Sprintf("%d %s in %.2fs (%.1f tags/s): %d passed", t.Tags(), plural(t.Tags(), "tag", "tags"), d.Seconds(), t.rate(), t.Passed)
+	s := fmt.Sprintf("%d %s in %.2fs (%.1f tags/s): %d passed", t.Tags(), plural(t.Tags(), "tag", "tags"), d.Seconds(), t.Rate(), t.Passed)
 	if t.Retried > 0 {
 		s += fmt.Sprintf(" (%d failed %s retried)", t.Retried, plural(t.Retried, "attempt", "attempts"))
 	}

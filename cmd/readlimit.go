@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/tagline-station/tagline/lines"
 )
 
 // Every read of outside input is bounded: a path such as /dev/zero, a
@@ -89,27 +91,12 @@ func newLineReader(r io.Reader, what string, max int, hint string) *lineReader {
 // Line returns the next line with its newline, if it had one, and io.EOF
 // after the last.
 func (l *lineReader) Line() ([]byte, error) {
-	var line []byte
-	for {
-		chunk, err := l.br.ReadSlice('\n')
-		body := len(line) + len(chunk)
-		if len(chunk) > 0 && chunk[len(chunk)-1] == '\n' {
-			body--
-		}
-		if body > l.max {
-			return nil, withCode(ExitUsage, &tooLargeError{what: l.what, max: int64(l.max), line: l.n + 1}, l.hint)
-		}
-		line = append(line, chunk...)
-		switch {
-		case err == nil:
-			l.n++
-			return line, nil
-		case errors.Is(err, bufio.ErrBufferFull):
-			continue
-		case errors.Is(err, io.EOF) && len(line) > 0:
-			l.n++
-			return line, nil
-		}
-		return nil, err
+	line, err := lines.Read(l.br, l.max)
+	if errors.Is(err, lines.ErrTooLong) {
+		return nil, withCode(ExitUsage, &tooLargeError{what: l.what, max: int64(l.max), line: l.n + 1}, l.hint)
 	}
+	if err == nil {
+		l.n++
+	}
+	return line, err
 }

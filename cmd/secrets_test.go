@@ -17,6 +17,7 @@ import (
 	"github.com/tagline-station/tagline/batch"
 	"github.com/tagline-station/tagline/internal/refkdf"
 	"github.com/tagline-station/tagline/keys"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/qa"
 	"github.com/tagline-station/tagline/reader/sim"
 )
@@ -280,7 +281,7 @@ func phoneReadsOfCopies(t *testing.T, journal, keyFile string, kdf keys.Scheme, 
 	defer r.Close()
 	var out [][2]string
 	for _, u := range uids {
-		tag, err := simCopy(ctx, verifySim{store: store, batch: b, deriver: d}, u)
+		tag, err := simCopy(ctx, verifySim{store: store, batch: b, deriver: d}, manifest.UID(u))
 		if err != nil {
 			t.Fatal(err)
 		}

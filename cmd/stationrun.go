@@ -75,7 +75,7 @@ func (e *env) runStation(ctx context.Context, o runOptions) (*tally, error) {
 		return nil, err
 	}
 	r.rt = rt
-	r.t = &tally{Start: e.now()}
+	r.t = &tally{Tally: station.Tally{Start: e.now()}}
 	r.t.Last = r.t.Start
 	if o.tui {
 		r.startUI(ctx)

@@ -148,7 +148,7 @@ func TestSyncAndServeEndToEnd(t *testing.T) {
 	// URL the station read back at encoding, are replays.
 	fresh := l.phoneRead(0)
 	code, ans, _ = tap(t, addr, fresh, true)
-	if code != http.StatusOK || ans["result"] != "genuine" || ans["uid"] != l.uids[0] || ans["sku"] != "SKU-1" || ans["read_ctr"] != float64(2) {
+	if code != http.StatusOK || ans["result"] != "genuine" || ans["uid"] != string(l.uids[0]) || ans["sku"] != "SKU-1" || ans["read_ctr"] != float64(2) {
 		t.Fatalf("fresh tap: %d %v", code, ans)
 	}
 	if code, ans, _ = tap(t, addr, fresh, true); code != http.StatusConflict || ans["result"] != "replayed" {

@@ -11,6 +11,7 @@ import (
 	"github.com/tagline-station/tagline/batch"
 	"github.com/tagline-station/tagline/encoder"
 	"github.com/tagline-station/tagline/keys"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/reader"
 	"github.com/tagline-station/tagline/reader/sim"
 	"github.com/tagline-station/tagline/sdm"
@@ -22,14 +23,14 @@ import (
 func TestTallyTornTagFinishedLater(t *testing.T) {
 	now := time.Now()
 	uid := "04A1B2C3D4E5F6"
-	torn := &station.Result{UID: uid, Outcome: station.Failed, Err: &encoder.StepError{Step: encoder.StepJournal, Err: reader.ErrTagRemoved}}
+	torn := &station.Result{UID: manifest.UID(uid), Outcome: manifest.Failed, Err: &encoder.StepError{Step: encoder.StepJournal, Err: reader.ErrTagRemoved}}
 	var tl tally
 	tl.add(torn, now)
-	tl.add(&station.Result{UID: "04000000000001", Outcome: station.Encoded}, now)
+	tl.add(&station.Result{UID: "04000000000001", Outcome: manifest.Encoded}, now)
 	if exitCode(tl.failureError()) != ExitTag {
 		t.Fatalf("torn tag: %d", exitCode(tl.failureError()))
 	}
-	tl.add(&station.Result{UID: uid, Outcome: station.Finished}, now)
+	tl.add(&station.Result{UID: manifest.UID(uid), Outcome: manifest.Finished}, now)
 	if err := tl.failureError(); err != nil || tl.Tags() != 2 || tl.Failed != 0 || tl.Passed != 2 || tl.Retried != 1 || tl.Total != 3 {
 		t.Fatalf("after finishing: %v %+v", err, tl)
 	}
@@ -39,7 +40,7 @@ func TestTallyTornTagFinishedLater(t *testing.T) {
 	// Failing again keeps one failed tag, with the code of the last attempt.
 	var again tally
 	again.add(torn, now)
-	again.add(&station.Result{UID: uid, Outcome: station.Failed, Err: &encoder.StepError{Step: encoder.StepReadBack, Err: fmt.Errorf("%w: mac", encoder.ErrReadBack)}}, now)
+	again.add(&station.Result{UID: manifest.UID(uid), Outcome: manifest.Failed, Err: &encoder.StepError{Step: encoder.StepReadBack, Err: fmt.Errorf("%w: mac", encoder.ErrReadBack)}}, now)
 	if err := again.failureError(); exitCode(err) != ExitVerify || err.Error() != "1 of 1 tag not encoded" || again.Failed != 1 {
 		t.Errorf("failed twice: %v %+v", err, again)
 	}

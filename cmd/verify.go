@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,6 +20,7 @@ import (
 	"github.com/tagline-station/tagline/batch"
 	"github.com/tagline-station/tagline/encoder"
 	"github.com/tagline-station/tagline/keys"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/qa"
 	"github.com/tagline-station/tagline/reader"
 	"github.com/tagline-station/tagline/reader/sim"
@@ -228,7 +228,7 @@ func runVerify(cmd *cobra.Command, e *env, o *verifyOptions) error {
 	}
 	fmt.Fprintf(progress, "verify: batch %s (SKU %s, key version %d, kdf %s, master kcv %s): %s\n", b.ID, b.SKU, b.KeyVersion, scheme, master.KCV(), what)
 	if s := v.Sample(); len(s) > 0 && o.urls == "" && spec.Kind != reader.KindSim {
-		fmt.Fprintf(progress, "pull these %d tags from the batch and present them: %s\n", len(s), strings.Join(s, " "))
+		fmt.Fprintf(progress, "pull these %d tags from the batch and present them: %s\n", len(s), joinUIDs(s))
 	}
 
 	var runErr error
@@ -350,7 +350,7 @@ func (e *env) verifyReader(cmd *cobra.Command, v *qa.Verifier, spec readerSpec, 
 	}
 	defer readers.Close()
 	l := readers.lanes[0]
-	var copies []string
+	var copies []manifest.UID
 	simReader, isSim := l.r.(*sim.Reader)
 	if isSim {
 		if copies = v.Sample(); copies == nil {
@@ -419,9 +419,9 @@ func (e *env) verifyReader(cmd *cobra.Command, v *qa.Verifier, spec readerSpec, 
 // tag personalised in memory by the encoder with the batch's keys and
 // template (the journal is not written), then read as often as the
 // journal's read counter says, so that the next phone read moves past it.
-func simCopy(ctx context.Context, vs verifySim, uid string) (*sim.Tag, error) {
-	u, err := hex.DecodeString(uid)
-	if err != nil || len(u) != 7 {
+func simCopy(ctx context.Context, vs verifySim, uid manifest.UID) (*sim.Tag, error) {
+	u := uid.Bytes()
+	if len(u) != 7 {
 		return nil, fmt.Errorf("journal uid %q is not 7 bytes of hex", uid)
 	}
 	tmpl, err := sdm.ParseTemplate(vs.batch.Template)
@@ -467,7 +467,7 @@ func simCopy(ctx context.Context, vs verifySim, uid string) (*sim.Tag, error) {
 
 // boundUIDs lists the UIDs bound to a batch, in binding order, from its
 // manifest.
-func boundUIDs(store *batch.Store, id string) ([]string, error) {
+func boundUIDs(store *batch.Store, id string) ([]manifest.UID, error) {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
@@ -475,13 +475,13 @@ func boundUIDs(store *batch.Store, id string) ([]string, error) {
 		pw.CloseWithError(err)
 		done <- err
 	}()
-	var uids []string
+	var uids []manifest.UID
 	sc := bufio.NewScanner(pr)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		var rec struct {
-			Type string `json:"type"`
-			UID  string `json:"uid"`
+			Type string       `json:"type"`
+			UID  manifest.UID `json:"uid"`
 		}
 		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
 			pr.CloseWithError(err)
@@ -583,4 +583,16 @@ func qaFailureHint(rep *qa.Report) string {
 		hints = append(hints, fmt.Sprintf("the url file holds %d of the %d tags the sample needs: capture urls of more tags of the batch, or give a smaller --sample", s.DrawnFrom, s.Planned))
 	}
 	return strings.Join(hints, "; ")
+}
+
+// joinUIDs lists UIDs for the operator, separated by spaces.
+func joinUIDs(us []manifest.UID) string {
+	var b strings.Builder
+	for i, u := range us {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(string(u))
+	}
+	return b.String()
 }

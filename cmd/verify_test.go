@@ -13,6 +13,7 @@ import (
 
 	"github.com/tagline-station/tagline/batch"
 	"github.com/tagline-station/tagline/keys"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/qa"
 	"github.com/tagline-station/tagline/reader"
 	"github.com/tagline-station/tagline/reader/sim"
@@ -30,7 +31,7 @@ type line struct {
 	keyFile     string
 	batch       batch.Batch
 	tags        []*sim.Tag
-	uids        []string
+	uids        []manifest.UID
 	stationURLs []string
 	r           *sim.Reader
 }
@@ -67,7 +68,7 @@ func newLine(t *testing.T, c *cli, id string, n int) *line {
 		tag := sim.New(sim.Options{UID: []byte{0x04, 0x51, 0xA0, 0x01, 0x00, 0x00, byte(i + 1)}})
 		res := st.Encode(context.Background(), l.connect(tag), "sim0")
 		l.r.Remove()
-		if res.Outcome != station.Encoded {
+		if res.Outcome != manifest.Encoded {
 			t.Fatalf("encode: %+v", res)
 		}
 		l.tags = append(l.tags, tag)
@@ -253,7 +254,7 @@ func TestVerifySampleAndMissing(t *testing.T) {
 		t.Errorf("%s", r)
 	}
 	raw, err := os.ReadFile(c.path("qa.csv"))
-	if err != nil || !strings.Contains(string(raw), l.uids[3]+",fail,missing") {
+	if err != nil || !strings.Contains(string(raw), string(l.uids[3])+",fail,missing") {
 		t.Errorf("csv: %s %v", raw, err)
 	}
 }
@@ -346,7 +347,7 @@ func TestVerifyURLSampleIsDrawnFromTheFile(t *testing.T) {
 	l := newLine(t, c, "b1", 6)
 	// Tags 2 and 5: seed 7 draws two others from the journal.
 	journalDraw := qa.SelectSample(l.uids, 2, 7)
-	if slices.Contains(journalDraw, l.uids[2]) || slices.Contains(journalDraw, l.uids[5]) {
+	if slices.Contains(journalDraw, manifest.UID(l.uids[2])) || slices.Contains(journalDraw, manifest.UID(l.uids[5])) {
 		t.Fatalf("pick other tags than the journal's draw %v", journalDraw)
 	}
 	r := l.verify(c, 0, "--urls", l.urlFile(c, "two.txt", 2, 5), "--sample", "2", "--seed", "7", "--json")

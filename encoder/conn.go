@@ -5,9 +5,10 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"github.com/tagline-station/tagline/internal/errkind"
 	"io"
 	"time"
+
+	"github.com/tagline-station/tagline/internal/errkind"
 
 	"github.com/tagline-station/tagline/apdu"
 	"github.com/tagline-station/tagline/ev2"

@@ -9,12 +9,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/tagline-station/tagline/internal/transcript"
 	"math/rand/v2"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/tagline-station/tagline/internal/transcript"
 
 	"github.com/tagline-station/tagline/apdu"
 	"github.com/tagline-station/tagline/encoder"

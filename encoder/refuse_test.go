@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"github.com/tagline-station/tagline/internal/transcript"
 	"strings"
 	"testing"
+
+	"github.com/tagline-station/tagline/internal/transcript"
 
 	"github.com/tagline-station/tagline/apdu"
 	"github.com/tagline-station/tagline/encoder"

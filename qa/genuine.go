@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/tagline-station/tagline/encoder"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/sdm"
 )
 
@@ -33,6 +34,6 @@ func (v *Verifier) checkGenuine(ctx context.Context, c *encoder.Conn, readerUID 
 		return
 	}
 	if err := encoder.VerifyOriginality(uid, sig, v.cfg.Genuine); err != nil {
-		res.fail(ReasonNotGenuine, "uid %s: %v", upperHex(uid), err)
+		res.fail(ReasonNotGenuine, "uid %s: %v", manifest.UIDOf(uid), err)
 	}
 }

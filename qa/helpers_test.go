@@ -11,6 +11,7 @@ import (
 	"github.com/tagline-station/tagline/batch"
 	"github.com/tagline-station/tagline/encoder"
 	"github.com/tagline-station/tagline/keys"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/qa"
 	"github.com/tagline-station/tagline/reader"
 	"github.com/tagline-station/tagline/reader/sim"
@@ -106,11 +107,11 @@ func (wd *world) encode(b batch.Batch, uids ...[]byte) []*sim.Tag {
 	for _, u := range uids {
 		tag := sim.New(sim.Options{UID: u})
 		res := st.Encode(context.Background(), wd.connect(tag), "sim0")
-		if res.Outcome != station.Encoded {
+		if res.Outcome != manifest.Encoded {
 			wd.t.Fatalf("encode %X: %+v", u, res)
 		}
-		wd.tags[res.UID] = tag
-		wd.encoded[res.UID] = res.URL
+		wd.tags[string(res.UID)] = tag
+		wd.encoded[string(res.UID)] = res.URL
 		out = append(out, tag)
 	}
 	wd.r.Remove()

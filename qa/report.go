@@ -310,7 +310,7 @@ func (r *Report) WriteCSV(w io.Writer) error {
 		if res.ReadCtr != nil {
 			ctr = strconv.FormatUint(uint64(*res.ReadCtr), 10)
 		}
-		if err := cw.Write([]string{res.UID, string(res.Verdict), string(res.Reason), ctr, res.URL}); err != nil {
+		if err := cw.Write([]string{string(res.UID), string(res.Verdict), string(res.Reason), ctr, res.URL}); err != nil {
 			return err
 		}
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tagline-station/tagline/internal/refkdf"
 	"github.com/tagline-station/tagline/keys"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/qa"
 )
 
@@ -120,7 +121,7 @@ func TestReportCSVRoundTrip(t *testing.T) {
 		if res.ReadCtr != nil {
 			ctr = strconv.FormatUint(uint64(*res.ReadCtr), 10)
 		}
-		want := []string{res.UID, string(res.Verdict), string(res.Reason), ctr, res.URL}
+		want := []string{string(res.UID), string(res.Verdict), string(res.Reason), ctr, res.URL}
 		if !reflect.DeepEqual(row, want) {
 			t.Fatalf("row %d: %q, want %q", i, row, want)
 		}
@@ -211,9 +212,9 @@ func TestSeedSurvivesFloatJSONTools(t *testing.T) {
 	cfg := qa.Config{Mode: qa.ModeSample, Sample: qa.Sampling{N: 3, Seed: seed}}
 	v := wd.verifier(cfg)
 	sample := v.Sample()
-	var journalUIDs []string
+	var journalUIDs []manifest.UID
 	for _, tag := range tags {
-		journalUIDs = append(journalUIDs, strings.ToUpper(hex.EncodeToString(tag.UID())))
+		journalUIDs = append(journalUIDs, manifest.UID(strings.ToUpper(hex.EncodeToString(tag.UID()))))
 		wd.present(v, tag)
 	}
 	// The test can fail: the rounded seed draws another sample.

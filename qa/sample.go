@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/tagline-station/tagline/internal/errkind"
+	"github.com/tagline-station/tagline/manifest"
 )
 
 // ErrSampling is wrapped by every error about sampling parameters.
@@ -173,7 +174,7 @@ const sampleDomain = "tagline-qa-sample/1"
 // SampleKey is the sort key that decides whether a UID is sampled:
 // SHA-256 of "tagline-qa-sample/1" || seed (8 bytes, big-endian) || the UID
 // as upper-case hex text.
-func SampleKey(seed uint64, uid string) [32]byte {
+func SampleKey(seed uint64, uid manifest.UID) [32]byte {
 	h := sha256.New()
 	h.Write([]byte(sampleDomain))
 	var s [8]byte
@@ -191,12 +192,12 @@ func SampleKey(seed uint64, uid string) [32]byte {
 // order or on a random generator's implementation, so anyone can
 // reproduce it from a report with sha256sum. Duplicate UIDs count once;
 // n larger than the set returns all of it.
-func SelectSample(uids []string, n int, seed uint64) []string {
+func SelectSample(uids []manifest.UID, n int, seed uint64) []manifest.UID {
 	type keyed struct {
 		k   [32]byte
-		uid string
+		uid manifest.UID
 	}
-	seen := make(map[string]bool, len(uids))
+	seen := make(map[manifest.UID]bool, len(uids))
 	all := make([]keyed, 0, len(uids))
 	for _, u := range uids {
 		if seen[u] {
@@ -209,10 +210,10 @@ func SelectSample(uids []string, n int, seed uint64) []string {
 		if c := bytes.Compare(a.k[:], b.k[:]); c != 0 {
 			return c
 		}
-		return strings.Compare(a.uid, b.uid)
+		return strings.Compare(string(a.uid), string(b.uid))
 	})
 	n = max(0, min(n, len(all)))
-	out := make([]string, n)
+	out := make([]manifest.UID, n)
 	for i := range out {
 		out[i] = all[i].uid
 	}

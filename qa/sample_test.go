@@ -8,6 +8,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/qa"
 )
 
@@ -140,9 +141,9 @@ func TestSamplingParameterErrors(t *testing.T) {
 }
 
 func TestSelectSampleIsDeterministic(t *testing.T) {
-	var uids []string
+	var uids []manifest.UID
 	for i := range 1000 {
-		uids = append(uids, fmt.Sprintf("04%012X", i*7919))
+		uids = append(uids, manifest.UID(fmt.Sprintf("04%012X", i*7919)))
 	}
 	a := qa.SelectSample(uids, 50, 1)
 	if len(a) != 50 {
@@ -177,7 +178,7 @@ func TestSelectSampleIsDeterministic(t *testing.T) {
 		t.Fatal("SampleKey is not the documented hash")
 	}
 	for _, u := range uids {
-		k := qa.SampleKey(1, u)
+		k := qa.SampleKey(1, manifest.UID(u))
 		if string(k[:]) < string(keyOf[:]) {
 			t.Fatalf("%s sorts before the first pick", u)
 		}

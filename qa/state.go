@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/tagline-station/tagline/internal/atomicfile"
+	"github.com/tagline-station/tagline/manifest"
 )
 
 // StateFormat names the layout of the state file: a first line that is a
@@ -48,9 +49,9 @@ var compactSlack = 1024
 // binding it was seen under; sequence numbers are per journal and never
 // compared.
 type stateFile struct {
-	Format string                       `json:"format"`
-	Gen    uint64                       `json:"gen,omitempty"`
-	Tags   map[string]map[uint64]uint32 `json:"tags"`
+	Format string                             `json:"format"`
+	Gen    uint64                             `json:"gen,omitempty"`
+	Tags   map[manifest.UID]map[uint64]uint32 `json:"tags"`
 }
 
 // snapshotHead starts every snapshot this package writes, gen follows: a
@@ -62,9 +63,9 @@ const snapshotHead = `{"format":"` + StateFormat + `","gen":`
 
 // stateEntry is one appended line: a counter seen.
 type stateEntry struct {
-	UID string `json:"uid"`
-	Seq uint64 `json:"seq"`
-	Ctr uint32 `json:"ctr"`
+	UID manifest.UID `json:"uid"`
+	Seq uint64       `json:"seq"`
+	Ctr uint32       `json:"ctr"`
 }
 
 // state is QA's memory of the counters it saw. Writing it is linear in
@@ -76,7 +77,7 @@ type stateEntry struct {
 // appended since, so the file is a merge of all of them.
 type state struct {
 	path    string
-	tags    map[string]map[uint64]uint32
+	tags    map[manifest.UID]map[uint64]uint32
 	live    int          // (uid, seq) pairs in tags
 	pending []stateEntry // seen, not yet on disk
 	// What this run read of the file: its identity, the bytes read (up
@@ -95,7 +96,7 @@ func loadState(path string) (*state, error) {
 	if path == "" {
 		return nil, fmt.Errorf("%w: no path given; QA keeps the counters it saw there so that a replayed url is caught on a later run", ErrState)
 	}
-	s := &state{path: path, tags: map[string]map[uint64]uint32{}}
+	s := &state{path: path, tags: map[manifest.UID]map[uint64]uint32{}}
 	// Reading needs no lock: a rewrite is a rename, and a line being
 	// appended is incomplete, so it is left for the next read.
 	if err := s.reread(); err != nil {
@@ -245,19 +246,19 @@ func (s *state) parseEntries(b []byte) (int, error) {
 }
 
 // last returns the highest counter seen from uid under binding seq.
-func (s *state) last(uid string, seq uint64) (uint32, bool) {
+func (s *state) last(uid manifest.UID, seq uint64) (uint32, bool) {
 	ctr, ok := s.tags[uid][seq]
 	return ctr, ok
 }
 
 // see records a genuine counter; it never moves a counter back.
-func (s *state) see(uid string, seq uint64, ctr uint32) {
+func (s *state) see(uid manifest.UID, seq uint64, ctr uint32) {
 	if s.put(uid, seq, ctr) {
 		s.pending = append(s.pending, stateEntry{UID: uid, Seq: seq, Ctr: ctr})
 	}
 }
 
-func (s *state) put(uid string, seq uint64, ctr uint32) bool {
+func (s *state) put(uid manifest.UID, seq uint64, ctr uint32) bool {
 	m := s.tags[uid]
 	if m == nil {
 		m = map[uint64]uint32{}
@@ -382,7 +383,7 @@ func (s *state) compact() error {
 
 // snapshot is the snapshot line of everything known, as generation gen.
 func (s *state) snapshot(gen uint64) ([]byte, error) {
-	uids := make([]string, 0, len(s.tags))
+	uids := make([]manifest.UID, 0, len(s.tags))
 	for uid := range s.tags {
 		uids = append(uids, uid)
 	}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/tagline-station/tagline/manifest"
 )
 
 func mustLoad(t testing.TB, path string) *state {
@@ -47,7 +49,7 @@ func TestStateAppendsAndCompacts(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.json")
 	st := mustLoad(t, path)
 	for k := range 100 {
-		st.see(fmt.Sprintf("04%012X", k), 1, 5)
+		st.see(manifest.UID(fmt.Sprintf("04%012X", k)), 1, 5)
 		mustSave(t, st)
 	}
 	// One snapshot line (written when the file was created, with the
@@ -170,8 +172,8 @@ func TestStateConcurrentRunsLoseNothing(t *testing.T) {
 			}
 			for k := range per {
 				// A few tags over and over (compactions), one new each time.
-				st.see(fmt.Sprintf("04R%dHOT%d", r, k%3), 1, uint32(k+1))
-				st.see(fmt.Sprintf("04R%dT%03d", r, k), 1, uint32(k+1))
+				st.see(manifest.UID(fmt.Sprintf("04R%dHOT%d", r, k%3)), 1, uint32(k+1))
+				st.see(manifest.UID(fmt.Sprintf("04R%dT%03d", r, k)), 1, uint32(k+1))
 				if err := st.save(); err != nil {
 					errs <- err
 					return
@@ -187,12 +189,12 @@ func TestStateConcurrentRunsLoseNothing(t *testing.T) {
 	st := mustLoad(t, path)
 	for r := range runs {
 		for k := range per {
-			if c, _ := st.last(fmt.Sprintf("04R%dT%03d", r, k), 1); c != uint32(k+1) {
+			if c, _ := st.last(manifest.UID(fmt.Sprintf("04R%dT%03d", r, k)), 1); c != uint32(k+1) {
 				t.Fatalf("run %d lost tag %d (ctr %d)", r, k, c)
 			}
 		}
 		for h := range 3 {
-			if c, _ := st.last(fmt.Sprintf("04R%dHOT%d", r, h), 1); c < per-3 {
+			if c, _ := st.last(manifest.UID(fmt.Sprintf("04R%dHOT%d", r, h)), 1); c < per-3 {
 				t.Fatalf("run %d hot tag %d at %d", r, h, c)
 			}
 		}
@@ -215,7 +217,7 @@ func BenchmarkStateRun(b *testing.B) {
 					b.Fatal(err)
 				}
 				for k := 0; k < n; k++ {
-					st.see(fmt.Sprintf("0451A0%08X", k), uint64(k+1), 2)
+					st.see(manifest.UID(fmt.Sprintf("0451A0%08X", k)), uint64(k+1), 2)
 					if err := st.save(); err != nil {
 						b.Fatal(err)
 					}
@@ -233,7 +235,7 @@ func FuzzStateFile(f *testing.F) {
 	f.Add([]byte(`{"format":"tagline-qa-state/2","tags":{"0451A001000001":{"1":4}}}`))
 	f.Add([]byte(""))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		st := &state{tags: map[string]map[uint64]uint32{}}
+		st := &state{tags: map[manifest.UID]map[uint64]uint32{}}
 		if err := st.parse(data); err != nil {
 			if !errors.Is(err, ErrState) {
 				t.Fatalf("error without ErrState: %v", err)
@@ -247,7 +249,7 @@ func FuzzStateFile(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		back := &state{tags: map[string]map[uint64]uint32{}}
+		back := &state{tags: map[manifest.UID]map[uint64]uint32{}}
 		if err := back.parse(snap); err != nil || back.repair || back.off != int64(len(snap)) {
 			t.Fatalf("snapshot %q: %v", snap, err)
 		}
@@ -286,7 +288,7 @@ func TestStateRewriteWithReusedInode(t *testing.T) {
 	mustSave(t, a)
 	st := mustLoad(t, path)
 	for u, want := range map[string]uint32{"04A0": 1, "04A1": 1, "04B0": 10} {
-		if c, _ := st.last(u, 1); c != want {
+		if c, _ := st.last(manifest.UID(u), 1); c != want {
 			t.Fatalf("%s at %d, want %d: %v", u, c, want, st.tags)
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/ecdsa"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,6 +20,8 @@ import (
 	"github.com/tagline-station/tagline/encoder"
 	"github.com/tagline-station/tagline/internal/errkind"
 	"github.com/tagline-station/tagline/keys"
+	"github.com/tagline-station/tagline/lines"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/reader"
 	"github.com/tagline-station/tagline/sdm"
 )
@@ -147,8 +148,8 @@ type TagResult struct {
 	// UID is upper-case hex: the UID of the verified SUN message, else
 	// the reader's anticollision UID, else empty (a URL that does not
 	// verify names no UID we can trust).
-	UID     string  `json:"uid"`
-	Verdict Verdict `json:"result"`
+	UID     manifest.UID `json:"uid"`
+	Verdict Verdict      `json:"result"`
 	// Reason is the first failure in order of precedence; Reasons are all
 	// of them (see the Reason constants).
 	Reason  Reason   `json:"reason,omitempty"`
@@ -206,14 +207,14 @@ type Verifier struct {
 	sku      string
 	tmpl     *sdm.Template
 	kcv      string
-	rekeyed  []*keys.Deriver // key versions of rekeyed tags (rekeyedVersions)
-	uids     []string        // bound tags of the batch, in binding order
-	planned  int             // sample size N (sample mode)
-	sample   []string        // seeded sample, in selection order
-	inSample map[string]bool // nil unless seeded sampling
-	toDraw   bool            // FromURLs: the sample is drawn by VerifyURLs
-	drawFrom int             // FromURLs: distinct tags of the batch in the file
-	covered  map[string]bool // distinct tags of the batch verified (in scope)
+	rekeyed  []*keys.Deriver       // key versions of rekeyed tags (rekeyedVersions)
+	uids     []manifest.UID        // bound tags of the batch, in binding order
+	planned  int                   // sample size N (sample mode)
+	sample   []manifest.UID        // seeded sample, in selection order
+	inSample map[manifest.UID]bool // nil unless seeded sampling
+	toDraw   bool                  // FromURLs: the sample is drawn by VerifyURLs
+	drawFrom int                   // FromURLs: distinct tags of the batch in the file
+	covered  map[manifest.UID]bool // distinct tags of the batch verified (in scope)
 	results  []TagResult
 	st       *state
 	started  time.Time
@@ -250,7 +251,7 @@ func New(cfg Config) (*Verifier, error) {
 		return nil, fmt.Errorf("batch %s: %w", b.ID, err)
 	}
 	v := &Verifier{cfg: cfg, b: b, sku: cfg.SKU, tmpl: tmpl, kcv: cfg.Deriver.MasterKCV(),
-		covered: map[string]bool{}}
+		covered: map[manifest.UID]bool{}}
 	if v.sku == "" {
 		v.sku = b.SKU
 	}
@@ -324,12 +325,12 @@ func (v *Verifier) plan() error {
 		return fmt.Errorf("%w: a sample is drawn from a url file with a seed or picked by the operator, not both", ErrConfig)
 	}
 	if s.FromURLs {
-		v.inSample, v.toDraw = map[string]bool{}, true
+		v.inSample, v.toDraw = map[manifest.UID]bool{}, true
 		return nil
 	}
 	if !s.OperatorPick {
 		v.sample = SelectSample(v.uids, v.planned, s.Seed)
-		v.inSample = make(map[string]bool, len(v.sample))
+		v.inSample = make(map[manifest.UID]bool, len(v.sample))
 		for _, u := range v.sample {
 			v.inSample[u] = true
 		}
@@ -351,7 +352,7 @@ func (v *Verifier) Planned() int {
 
 // Sample returns the seeded sample's UIDs in selection order (nil in full
 // mode and with OperatorPick), for the operator to pull from the line.
-func (v *Verifier) Sample() []string { return slices.Clone(v.sample) }
+func (v *Verifier) Sample() []manifest.UID { return slices.Clone(v.sample) }
 
 // Remaining is how many planned tags have not been verified yet.
 func (v *Verifier) Remaining() int {
@@ -368,7 +369,7 @@ func (v *Verifier) Remaining() int {
 	return max(0, v.planned-len(v.covered))
 }
 
-func (v *Verifier) countCovered(uids []string) int {
+func (v *Verifier) countCovered(uids []manifest.UID) int {
 	n := 0
 	for _, u := range uids {
 		if v.covered[u] {
@@ -395,7 +396,7 @@ func (v *Verifier) VerifyTag(ctx context.Context, tag reader.Tag) (TagResult, er
 	res := TagResult{Source: SourceTag}
 	readerUID := tag.UID()
 	if len(readerUID) == 7 {
-		res.UID = upperHex(readerUID)
+		res.UID = manifest.UIDOf(readerUID)
 	} else {
 		readerUID = nil
 	}
@@ -496,18 +497,18 @@ func (v *Verifier) VerifyURLs(r io.Reader) ([]TagResult, error) {
 // tags of the batch whose URLs verify. A forged URL names no tag, so it
 // cannot steer the draw.
 func (v *Verifier) drawFromURLs(lines []urlLine) {
-	bound := make(map[string]bool, len(v.uids))
+	bound := make(map[manifest.UID]bool, len(v.uids))
 	for _, u := range v.uids {
 		bound[u] = true
 	}
-	var found []string
-	seen := map[string]bool{}
+	var found []manifest.UID
+	seen := map[manifest.UID]bool{}
 	for _, l := range lines {
 		ver, _, err := v.verifyAny(l.url)
 		if err != nil {
 			continue
 		}
-		if u := upperHex(ver.UID); bound[u] && !seen[u] {
+		if u := manifest.UIDOf(ver.UID); bound[u] && !seen[u] {
 			seen[u] = true
 			found = append(found, u)
 		}
@@ -535,13 +536,13 @@ func readURLLines(r io.Reader, lim URLLimits) ([]urlLine, error) {
 	var total int64
 	for n := 1; ; n++ {
 		line, raw, err := readLine(br, lim.MaxLineBytes)
-		if errors.Is(err, errLineTooLong) {
+		if errors.Is(err, lines.ErrTooLong) {
 			return nil, fmt.Errorf("%w: line %d is longer than %d bytes; a SUN url is a few hundred: is this a file of captured urls?", ErrInputLimit, n, lim.MaxLineBytes)
 		}
-		if err != nil && (err != io.EOF || line == "") {
-			if err == io.EOF {
-				return out, nil
-			}
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
 			return nil, fmt.Errorf("reading the urls: %w", err)
 		}
 		if n > lim.MaxLines {
@@ -552,9 +553,6 @@ func readURLLines(r io.Reader, lim URLLimits) ([]urlLine, error) {
 		}
 		if u, ok := urlOfLine(line); ok {
 			out = append(out, urlLine{n: n, url: u})
-		}
-		if err == io.EOF {
-			return out, nil
 		}
 	}
 }
@@ -579,27 +577,15 @@ func urlOfLine(line string) (string, bool) {
 	return t, true
 }
 
-var errLineTooLong = errors.New("line too long")
-
 // readLine returns one line without its end (LF or CRLF) and the bytes
-// it took, or errLineTooLong as soon as it exceeds max bytes (the rest is
-// not read).
+// it took, lines.ErrTooLong as soon as it exceeds max bytes (the rest is
+// not read), or io.EOF after the last line.
 func readLine(br *bufio.Reader, max int) (string, int, error) {
-	var b []byte
-	for {
-		chunk, err := br.ReadSlice('\n')
-		if b = append(b, chunk...); len(b) > max+2 {
-			return "", 0, errLineTooLong
-		}
-		if err == bufio.ErrBufferFull {
-			continue
-		}
-		s := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
-		if len(s) > max {
-			return "", 0, errLineTooLong
-		}
-		return s, len(b), err
+	l, err := lines.Read(br, max)
+	if err != nil {
+		return "", 0, err
 	}
+	return string(lines.Trim(l)), len(l), nil
 }
 
 // check verifies the SUN message in res.URL against the template, the
@@ -620,13 +606,13 @@ func (v *Verifier) check(res *TagResult, readerUID []byte) (*sdm.Verified, bool,
 		res.fail(ReasonBadMAC, "sun message does not verify with keys of master %s: %v", v.kcv, err)
 		return nil, false, nil
 	}
-	uid := upperHex(ver.UID)
+	uid := manifest.UIDOf(ver.UID)
 	res.UID = uid
 	res.KeyVersion = int(kv)
 	ctr := uint32(ver.Ctr)
 	res.ReadCtr = &ctr
-	if readerUID != nil && upperHex(readerUID) != uid {
-		res.fail(ReasonUIDMismatch, "the reader saw uid %s, the sun message names %s", upperHex(readerUID), uid)
+	if readerUID != nil && manifest.UIDOf(readerUID) != uid {
+		res.fail(ReasonUIDMismatch, "the reader saw uid %s, the sun message names %s", manifest.UIDOf(readerUID), uid)
 	}
 	bd, found, err := v.cfg.Journal.Lookup(uid)
 	if err != nil {
@@ -745,7 +731,7 @@ func (v *Verifier) Finish() (*Report, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if !v.done {
-		var want []string
+		var want []manifest.UID
 		switch {
 		case v.cfg.Mode == ModeFull:
 			want = v.uids
@@ -772,8 +758,6 @@ func (v *Verifier) Finish() (*Report, error) {
 	}
 	return v.report(), nil
 }
-
-func upperHex(b []byte) string { return strings.ToUpper(hex.EncodeToString(b)) }
 
 func plural(n int, one, many string) string {
 	if n == 1 {
@@ -806,7 +790,7 @@ func cleanText(s string, max int) string {
 // journal offers them through its manifest export; a tag re-encoded into
 // another batch since appears there too and is left out here, since its
 // current binding (Lookup) is elsewhere.
-func boundTags(store *batch.Store, id string) ([]batch.Binding, error) {
+func boundTags(store *batch.Store, id string) ([]manifest.Binding, error) {
 	pr, pw := io.Pipe()
 	exported := make(chan error, 1)
 	go func() {
@@ -816,13 +800,13 @@ func boundTags(store *batch.Store, id string) ([]batch.Binding, error) {
 	}()
 	sc := bufio.NewScanner(pr)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	seen := map[string]bool{}
-	var out []batch.Binding
+	seen := map[manifest.UID]bool{}
+	var out []manifest.Binding
 	var err error
 	for sc.Scan() {
 		var rec struct {
-			Type string `json:"type"`
-			UID  string `json:"uid"`
+			Type string       `json:"type"`
+			UID  manifest.UID `json:"uid"`
 		}
 		if err = json.Unmarshal(sc.Bytes(), &rec); err != nil {
 			err = fmt.Errorf("reading the manifest of batch %s: %w", id, err)
@@ -851,7 +835,7 @@ func boundTags(store *batch.Store, id string) ([]batch.Binding, error) {
 	if err != nil {
 		return nil, err
 	}
-	slices.SortFunc(out, func(a, b batch.Binding) int {
+	slices.SortFunc(out, func(a, b manifest.Binding) int {
 		switch {
 		case a.Seq < b.Seq:
 			return -1

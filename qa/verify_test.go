@@ -12,6 +12,7 @@ import (
 
 	"github.com/tagline-station/tagline/encoder"
 	"github.com/tagline-station/tagline/keys"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/qa"
 	"github.com/tagline-station/tagline/reader/sim"
 )
@@ -28,7 +29,7 @@ func TestPresentedTagsPass(t *testing.T) {
 		before := tag.Snapshot()
 		res := wd.present(v, tag)
 		wantPass(t, res)
-		if res.UID != fmt.Sprintf("%X", tag.UID()) || res.ReadCtr == nil || *res.ReadCtr != uint32(tag.SDMReadCtr()) || res.BoundBatch != "b1" {
+		if res.UID != manifest.UID(fmt.Sprintf("%X", tag.UID())) || res.ReadCtr == nil || *res.ReadCtr != uint32(tag.SDMReadCtr()) || res.BoundBatch != "b1" {
 			t.Fatalf("result %+v", res)
 		}
 		after := tag.Snapshot()
@@ -188,7 +189,7 @@ func TestUnknownUID(t *testing.T) {
 	v := wd.verifier(qa.Config{CheckKeys: true})
 	res := wd.present(v, stray)
 	wantFail(t, res, qa.ReasonUnknownUID)
-	if res.UID != fmt.Sprintf("%X", uid(9, 9)) || !slices.Equal(res.Reasons, []qa.Reason{qa.ReasonUnknownUID}) {
+	if res.UID != manifest.UID(fmt.Sprintf("%X", uid(9, 9))) || !slices.Equal(res.Reasons, []qa.Reason{qa.ReasonUnknownUID}) {
 		t.Fatalf("%+v", res)
 	}
 	// Its counters are remembered too: the earlier URL is a replay now.
@@ -334,7 +335,7 @@ func TestUnreadableAndBlankTags(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantFail(t, res, qa.ReasonUnreadable)
-	if res.UID != fmt.Sprintf("%X", uid(1, 1)) || res.ReadCtr != nil {
+	if res.UID != manifest.UID(fmt.Sprintf("%X", uid(1, 1))) || res.ReadCtr != nil {
 		t.Fatalf("%+v", res)
 	}
 	wd.r.Remove()
@@ -374,7 +375,7 @@ func TestFullModeReportsMissing(t *testing.T) {
 	var missing []string
 	for _, r := range rep.Results {
 		if r.Reason == qa.ReasonMissing {
-			missing = append(missing, r.UID)
+			missing = append(missing, string(r.UID))
 			if r.Source != qa.SourceJournal {
 				t.Fatalf("%+v", r)
 			}
@@ -436,10 +437,10 @@ func TestSeededSample(t *testing.T) {
 	var outside *sim.Tag
 	for _, tag := range tags {
 		u := fmt.Sprintf("%X", tag.UID())
-		if u == sample[0] {
+		if u == string(sample[0]) {
 			continue
 		}
-		if !slices.Contains(sample, u) {
+		if !slices.Contains(sample, manifest.UID(u)) {
 			outside = tag
 		}
 		wd.present(v, tag)
@@ -522,7 +523,7 @@ func TestStateCountsPerBinding(t *testing.T) {
 	wd := newWorld(t)
 	tags := wd.encode(wd.batch("b1", "SKU-1"), uid(1, 1))
 	u := fmt.Sprintf("%X", tags[0].UID())
-	bd, ok, err := wd.journal().Lookup(u)
+	bd, ok, err := wd.journal().Lookup(manifest.UID(u))
 	if err != nil || !ok {
 		t.Fatal(err)
 	}

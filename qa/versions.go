@@ -4,8 +4,8 @@ import (
 	"errors"
 	"slices"
 
-	"github.com/tagline-station/tagline/batch"
 	"github.com/tagline-station/tagline/keys"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/sdm"
 )
 
@@ -16,7 +16,7 @@ import (
 
 // rekeyedVersions are the derivers of the key versions the batch's
 // bindings record other than the batch's own, in ascending order.
-func rekeyedVersions(d *keys.Deriver, bound []batch.Binding) ([]*keys.Deriver, error) {
+func rekeyedVersions(d *keys.Deriver, bound []manifest.Binding) ([]*keys.Deriver, error) {
 	var vs []byte
 	for _, b := range bound {
 		if b.KeyVersion != d.Version() && !slices.Contains(vs, b.KeyVersion) {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/tagline-station/tagline/keys"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/qa"
 	"github.com/tagline-station/tagline/station"
 )
@@ -24,7 +25,7 @@ func TestRekeyedTagsReportTheirVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res := l.Rekey(context.Background(), wd.connect(tags[0]), "sim0"); res.Outcome != station.Rekeyed {
+	if res := l.Rekey(context.Background(), wd.connect(tags[0]), "sim0"); res.Outcome != manifest.Rekeyed {
 		t.Fatalf("rekey: %+v", res)
 	}
 	wd.r.Remove()

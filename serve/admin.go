@@ -155,7 +155,7 @@ func (s *Server) handleAdminCSV(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	for _, a := range sum.Alerts {
-		cw.Write([]string{"alert", a.At.UTC().Format(time.RFC3339), a.Kind, a.UID, csvSafe(a.SKU), strconv.FormatUint(uint64(a.Ctr), 10)})
+		cw.Write([]string{"alert", a.At.UTC().Format(time.RFC3339), a.Kind, string(a.UID), csvSafe(a.SKU), strconv.FormatUint(uint64(a.Ctr), 10)})
 	}
 	cw.Flush()
 }

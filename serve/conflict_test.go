@@ -11,9 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tagline-station/tagline/batch"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/serve"
-	"github.com/tagline-station/tagline/syncer"
 )
 
 const line2Token = "line-2-token-0123456789"
@@ -80,7 +79,7 @@ func testStationTakeover(t *testing.T, newSrv backend) {
 	evil.SKU, evil.KeyVersion, evil.ReadCtr = "SKU-EVIL", 2, 16777215
 	evil.CompletedAt = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
 	evil.StartedAt = evil.CompletedAt
-	body, _ := syncer.AppendChunk(nil, "line-2", 0, []batch.Binding{evil})
+	body, _ := manifest.AppendChunk(nil, "line-2", "", 0, []manifest.Binding{evil})
 	code, _, _ := post(t, hs.URL, line2Token, "line-2:1-1", body)
 	if code != 422 {
 		t.Fatalf("the attack's record: %d, want 422", code)
@@ -89,12 +88,12 @@ func testStationTakeover(t *testing.T, newSrv backend) {
 	// The same takeover with values no rule refuses.
 	evil.ReadCtr, evil.CompletedAt, evil.StartedAt = 5, fixedNow.Add(-time.Minute), fixedNow.Add(-2*time.Minute)
 	other := evil
-	other.UID, other.Seq = uidHex(testUID(9)), 2 // a tag nobody bound: line-2's first binding
-	code, ack, _ := upload(t, hs.URL, line2Token, 0, []batch.Binding{evil, other})
+	other.UID, other.Seq = manifest.UID(uidHex(testUID(9))), 2 // a tag nobody bound: line-2's first binding
+	code, ack, _ := upload(t, hs.URL, line2Token, 0, []manifest.Binding{evil, other})
 	if code != 200 || ack.AckedSeq != 2 || ack.New != 2 || ack.Bindings != 1 || ack.Conflicts != 1 {
 		t.Fatalf("line-2: %d %+v", code, ack)
 	}
-	b, last, _ := lookup(t, s.Store(), bs[0].UID)
+	b, last, _ := lookup(t, s.Store(), string(bs[0].UID))
 	if b.StationID != "line-1" || b.SKU != "SKU-A" || b.KeyVersion != 1 || b.Seq != 1 || last != 2 {
 		t.Fatalf("line-1's binding changed: %+v last %d", b, last)
 	}
@@ -117,7 +116,7 @@ func testStationTakeover(t *testing.T, newSrv backend) {
 
 	// The conflict is held once, with both sides, even when delivered
 	// again under another key.
-	if code, ack, _ := upload(t, hs.URL, line2Token, 0, []batch.Binding{evil}); code != 200 || ack.Conflicts != 1 || ack.New != 0 {
+	if code, ack, _ := upload(t, hs.URL, line2Token, 0, []manifest.Binding{evil}); code != 200 || ack.Conflicts != 1 || ack.New != 0 {
 		t.Fatalf("again: %d %+v", code, ack)
 	}
 	list, total, err := s.Store().Conflicts(context.Background(), 10)
@@ -142,7 +141,7 @@ func testStationTakeover(t *testing.T, newSrv backend) {
 		if err := json.Unmarshal([]byte(line), &e); err != nil {
 			t.Fatalf("log line %q: %v", line, err)
 		}
-		if strings.HasPrefix(e["msg"].(string), "sync record conflicts") && e["uid"] == bs[0].UID &&
+		if strings.HasPrefix(e["msg"].(string), "sync record conflicts") && e["uid"] == string(bs[0].UID) &&
 			e["station"] == "line-2" && e["bound_station"] == "line-1" && e["key_version"] == 2.0 {
 			sawConflict = true
 		}
@@ -160,7 +159,7 @@ func testStationTakeover(t *testing.T, newSrv backend) {
 	// line-1 re-encodes its tag: the same station may replace its binding.
 	re := bs[0]
 	re.Seq, re.SKU, re.BatchID, re.ReadCtr, re.CompletedAt = 3, "SKU-B", "b2", 1, fixedNow.Add(-time.Second)
-	if code, ack, _ := upload(t, hs.URL, syncToken, 2, []batch.Binding{re}); code != 200 || ack.Bindings != 1 || ack.Conflicts != 0 {
+	if code, ack, _ := upload(t, hs.URL, syncToken, 2, []manifest.Binding{re}); code != 200 || ack.Bindings != 1 || ack.Conflicts != 0 {
 		t.Fatalf("re-encode: %d %+v", code, ack)
 	}
 	if _, a := tap(t, hs.URL, sunURL(t, d1, testUID(0), 5)); a.Result != serve.ResultGenuine || a.SKU != "SKU-B" {
@@ -180,9 +179,9 @@ func testClockAheadAndRecordRules(t *testing.T, newSrv backend) {
 		c.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
 	})
 	good := bindings(2, "SKU-A")
-	good[0].UID = uidHex(testUID(100)) // a valid first record, so nothing of a refused chunk may be stored
+	good[0].UID = manifest.UID(uidHex(testUID(100))) // a valid first record, so nothing of a refused chunk may be stored
 	good[1].CompletedAt = fixedNow.Add(10 * time.Minute)
-	body, _ := syncer.AppendChunk(nil, "line-1", 0, good)
+	body, _ := manifest.AppendChunk(nil, "line-1", "", 0, good)
 	code, msg := postRaw(t, hs.URL, syncToken, "k-clock", body)
 	if code != 422 || !strings.Contains(msg, "clock is ahead") || !strings.Contains(msg, "completed_at") {
 		t.Fatalf("clock ahead: %d %s", code, msg)
@@ -195,25 +194,25 @@ func testClockAheadAndRecordRules(t *testing.T, newSrv backend) {
 	if code, ack, _ := upload(t, hs.URL, syncToken, 0, good[1:]); code != 200 || ack.Bindings != 1 {
 		t.Fatalf("4 minutes ahead: %d %+v", code, ack)
 	}
-	for name, mod := range map[string]func(b *batch.Binding){
-		"read counter 0xFFFFFF": func(b *batch.Binding) { b.ReadCtr = 0xFFFFFF },
-		"10 kB sku":             func(b *batch.Binding) { b.SKU = strings.Repeat("S", 10<<10) },
-		"tab in sku":            func(b *batch.Binding) { b.SKU = "SKU\tA" },
-		"seq 2^64-1":            func(b *batch.Binding) { b.Seq = 1<<64 - 1 },
-		"key version 0":         func(b *batch.Binding) { b.KeyVersion = 0 },
-		"4-byte uid":            func(b *batch.Binding) { b.UID = "04112233" },
-		"started in 2200":       func(b *batch.Binding) { b.StartedAt = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC) },
+	for name, mod := range map[string]func(b *manifest.Binding){
+		"read counter 0xFFFFFF": func(b *manifest.Binding) { b.ReadCtr = 0xFFFFFF },
+		"10 kB sku":             func(b *manifest.Binding) { b.SKU = strings.Repeat("S", 10<<10) },
+		"tab in sku":            func(b *manifest.Binding) { b.SKU = "SKU\tA" },
+		"seq 2^64-1":            func(b *manifest.Binding) { b.Seq = 1<<64 - 1 },
+		"key version 0":         func(b *manifest.Binding) { b.KeyVersion = 0 },
+		"4-byte uid":            func(b *manifest.Binding) { b.UID = "04112233" },
+		"started in 2200":       func(b *manifest.Binding) { b.StartedAt = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC) },
 	} {
 		bad := bindings(2, "SKU-A")
-		bad[0].UID = uidHex(testUID(200))
-		bad[1].UID = uidHex(testUID(201))
+		bad[0].UID = manifest.UID(uidHex(testUID(200)))
+		bad[1].UID = manifest.UID(uidHex(testUID(201)))
 		bad[0].Seq, bad[1].Seq = 10, 11
 		mod(&bad[1])
-		body, _ := syncer.AppendChunk(nil, "line-1", 9, bad)
+		body, _ := manifest.AppendChunk(nil, "line-1", "", 9, bad)
 		if code, msg := postRaw(t, hs.URL, syncToken, "k-"+name, body); code != 422 || !strings.Contains(msg, "malformed sync chunk: line 3") {
 			t.Errorf("%s: %d %s", name, code, msg)
 		}
-		if _, _, ok := lookup(t, s.Store(), bad[0].UID); ok {
+		if _, _, ok := lookup(t, s.Store(), string(bad[0].UID)); ok {
 			t.Fatalf("%s: a record of a refused chunk was stored", name)
 		}
 	}

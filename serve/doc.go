@@ -80,7 +80,7 @@
 // POST /v1/sync needs "Authorization: Bearer <token>" (Config.Tokens maps
 // a token to the station it may upload for, or "*") and an
 // Idempotency-Key. The body is parsed and validated by
-// syncer.ParseChunkWith (count and sha256 in the trailer, seq order, one
+// manifest.ParseChunk (count and sha256 in the trailer, seq order, one
 // station, and the record rules of syncer's doc.go, with Config.Now and
 // Config.ClockSkew for times ahead of the clock): one bad record refuses
 // the whole chunk, before anything is stored. Then the store applies it

@@ -7,6 +7,7 @@ import (
 
 	"github.com/tagline-station/tagline/batch"
 	"github.com/tagline-station/tagline/encoder"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/reader"
 	"github.com/tagline-station/tagline/reader/sim"
 	"github.com/tagline-station/tagline/sdm"
@@ -43,7 +44,7 @@ func encodeTags(t *testing.T, stationID, sku string, uids [][]byte) (*batch.Stor
 	for _, u := range uids {
 		tag := sim.New(sim.Options{UID: u})
 		res := st.Encode(context.Background(), present(t, r, tag), "sim0")
-		if res.Outcome != station.Encoded {
+		if res.Outcome != manifest.Encoded {
 			t.Fatalf("encode %X: %+v", u, res)
 		}
 		r.Remove()
@@ -109,7 +110,7 @@ func TestEndToEnd(t *testing.T) {
 			seen[u] = true
 			urls = append(urls, u)
 			code, a := tap(t, hs.URL, u)
-			if code != 200 || a.Result != serve.ResultGenuine || a.UID != uidHex(uids[i]) || a.SKU != "CAP-30-BLUE" || a.URL != "https://brand.example/p/cap-30-blue" {
+			if code != 200 || a.Result != serve.ResultGenuine || a.UID != manifest.UID(uidHex(uids[i])) || a.SKU != "CAP-30-BLUE" || a.URL != "https://brand.example/p/cap-30-blue" {
 				t.Fatalf("round %d tag %d: %d %+v", round, i, code, a)
 			}
 		}
@@ -129,12 +130,12 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("after the forgery: %+v", a)
 	}
 	// The stray tag's MAC verifies with our keys, but no station synced it.
-	if code, a := tap(t, hs.URL, phoneTap(t, stray[0])); code != 404 || a.Result != serve.ResultUnknown || a.UID != uidHex(testUID(999)) {
+	if code, a := tap(t, hs.URL, phoneTap(t, stray[0])); code != 404 || a.Result != serve.ResultUnknown || a.UID != manifest.UID(uidHex(testUID(999))) {
 		t.Fatalf("stray: %d %+v", code, a)
 	}
 	// The binding the backend holds is the journal's.
-	jb, _, _ := j.Lookup(uidHex(uids[0]))
-	b, last, ok := lookup(t, srv.Store(), uidHex(uids[0]))
+	jb, _, _ := j.Lookup(manifest.UID(uidHex(uids[0])))
+	b, last, ok := lookup(t, srv.Store(), string(uidHex(uids[0])))
 	if !ok || b.Seq != jb.Seq || b.SKU != jb.SKU || b.BatchID != jb.BatchID || b.MasterKCV != jb.MasterKCV || b.ReadCtr != jb.ReadCtr || last <= jb.ReadCtr+3 {
 		t.Fatalf("backend %+v last %d, journal %+v", b, last, jb)
 	}

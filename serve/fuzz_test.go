@@ -13,10 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/serve"
 	"github.com/tagline-station/tagline/serve/store"
 	"github.com/tagline-station/tagline/serve/store/boltstore"
-	"github.com/tagline-station/tagline/syncer"
 )
 
 // fuzzServer is a server over a fresh bbolt store of the fuzz process,
@@ -35,7 +35,7 @@ func fuzzServer(f *testing.F) *serve.Server {
 	f.Cleanup(func() { s.Close() })
 	bs := bindings(4, "SKU-A")
 	bs[3].KeyVersion = 2
-	body, _ := syncer.AppendChunk(nil, "line-1", 0, bs)
+	body, _ := manifest.AppendChunk(nil, "line-1", "", 0, bs)
 	if rec := postSync(s, syncToken, "seed", body); rec.Code != 200 {
 		f.Fatalf("seeding: %d %s", rec.Code, rec.Body)
 	}
@@ -63,19 +63,19 @@ func FuzzSyncReceiver(f *testing.F) {
 	bolt := s.Store().(*boltstore.Store)
 	more := bindings(6, "SKU-B")[4:]
 	more[0].Seq, more[1].Seq = 5, 6
-	body, _ := syncer.AppendChunk(nil, "line-1", 4, more)
+	body, _ := manifest.AppendChunk(nil, "line-1", "", 4, more)
 	f.Add(body, "line-1:5-6", byte(0))
 	takeover := bindings(1, "SKU-EVIL")
 	takeover[0].StationID, takeover[0].KeyVersion = "line-2", 2
-	body, _ = syncer.AppendChunk(nil, "line-2", 0, takeover)
+	body, _ = manifest.AppendChunk(nil, "line-2", "", 0, takeover)
 	f.Add(body, "line-2:1-1", byte(1))
 	takeover[0].ReadCtr, takeover[0].CompletedAt = 0xFFFFFF, time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
-	body, _ = syncer.AppendChunk(nil, "line-2", 0, takeover)
+	body, _ = manifest.AppendChunk(nil, "line-2", "", 0, takeover)
 	f.Add(body, "line-2:1-1", byte(2))
 	f.Add([]byte("{}\n"), "k", byte(3))
 
 	tokens := []string{syncToken, line2Token, anyToken, "not-a-token-0123456789"}
-	lim := syncer.Limits{MaxRecords: 10000, Now: func() time.Time { return fixedNow }}
+	lim := manifest.Limits{MaxRecords: 10000, Now: func() time.Time { return fixedNow }}
 	f.Fuzz(func(t *testing.T, body []byte, key string, who byte) {
 		before, err := bolt.Records()
 		if err != nil {
@@ -108,7 +108,7 @@ func FuzzSyncReceiver(f *testing.F) {
 		if err := json.Unmarshal(rec.Body.Bytes(), &ack); err != nil {
 			t.Fatal(err)
 		}
-		c, err := syncer.ParseChunkWith(bytes.NewReader(body), lim)
+		c, err := manifest.ParseChunk(bytes.NewReader(body), lim)
 		if err != nil {
 			t.Fatalf("accepted a chunk the parser refuses: %v", err)
 		}
@@ -118,14 +118,14 @@ func FuzzSyncReceiver(f *testing.F) {
 		}
 		for i := range c.Records {
 			r := &c.Records[i]
-			b, _, ok, err := bolt.Lookup(context.Background(), r.UID)
+			b, _, ok, err := bolt.Lookup(context.Background(), string(r.UID))
 			if err != nil || !ok {
 				t.Fatalf("record %s: no binding after an accepted upload: %v", r.UID, err)
 			}
 			if b.StationID == r.StationID && b.Seq < r.Seq {
 				t.Fatalf("binding %+v older than its station's record %d", b, r.Seq)
 			}
-			if r.StationID != "line-1" && isSeeded(r.UID) && b.StationID != "line-1" {
+			if r.StationID != "line-1" && isSeeded(string(r.UID)) && b.StationID != "line-1" {
 				t.Fatalf("station %s took over line-1's tag: %+v", r.StationID, b)
 			}
 		}
@@ -134,7 +134,7 @@ func FuzzSyncReceiver(f *testing.F) {
 
 func isSeeded(uid string) bool {
 	for i := range 4 {
-		if uid == uidHex(testUID(i)) {
+		if uid == string(uidHex(testUID(i))) {
 			return true
 		}
 	}
@@ -198,8 +198,8 @@ func checkTap(t *testing.T, a serve.TapAnswer, genuine map[string]bool) {
 	t.Helper()
 	switch a.Result {
 	case serve.ResultGenuine:
-		k := a.UID + "/" + strconv.FormatUint(uint64(a.ReadCtr), 10)
-		if !isSeeded(a.UID) || a.ReadCtr <= 1 || genuine[k] {
+		k := string(a.UID) + "/" + strconv.FormatUint(uint64(a.ReadCtr), 10)
+		if !isSeeded(string(a.UID)) || a.ReadCtr <= 1 || genuine[k] {
 			t.Fatalf("genuine %+v (seen before: %v)", a, genuine[k])
 		}
 		genuine[k] = true

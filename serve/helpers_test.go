@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tagline-station/tagline/batch"
 	"github.com/tagline-station/tagline/keys"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/sdm"
 	"github.com/tagline-station/tagline/serve"
 	"github.com/tagline-station/tagline/serve/store"
@@ -68,7 +68,7 @@ func testUID(i int) []byte {
 	return []byte{0x04, 0x11, 0x22, byte(i >> 24), byte(i >> 16), byte(i >> 8), byte(i)}
 }
 
-func uidHex(u []byte) string { return strings.ToUpper(hex.EncodeToString(u)) }
+func uidHex(u []byte) manifest.UID { return manifest.UIDOf(u) }
 
 func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
@@ -142,13 +142,13 @@ func tap(t testing.TB, base, u string) (int, serve.TapAnswer) {
 
 // bindings makes n journal-like bindings of station line-1 for uids
 // testUID(0..n-1), seq 1..n.
-func bindings(n int, sku string) []batch.Binding {
-	out := make([]batch.Binding, n)
+func bindings(n int, sku string) []manifest.Binding {
+	out := make([]manifest.Binding, n)
 	at := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
 	for i := range out {
-		out[i] = batch.Binding{
-			UID: uidHex(testUID(i)), SKU: sku, BatchID: "b1", StationID: "line-1", KeyVersion: 1,
-			MasterKCV: "A1B2C3", Outcome: batch.OutcomeVerified, Attempts: 1, ReadCtr: 1,
+		out[i] = manifest.Binding{
+			UID: manifest.UID(uidHex(testUID(i))), SKU: sku, BatchID: "b1", StationID: "line-1", KeyVersion: 1,
+			MasterKCV: "A1B2C3", Outcome: manifest.Verified, Attempts: 1, ReadCtr: 1,
 			StartedAt: at, CompletedAt: at.Add(time.Duration(i) * time.Second), Seq: uint64(i + 1),
 		}
 	}
@@ -156,9 +156,9 @@ func bindings(n int, sku string) []batch.Binding {
 }
 
 // upload POSTs a chunk of bs as station line-1 would.
-func upload(t testing.TB, base, token string, since uint64, bs []batch.Binding) (int, store.SyncAck, http.Header) {
+func upload(t testing.TB, base, token string, since uint64, bs []manifest.Binding) (int, store.SyncAck, http.Header) {
 	t.Helper()
-	body, _ := syncer.AppendChunk(nil, bs[0].StationID, since, bs)
+	body, _ := manifest.AppendChunk(nil, bs[0].StationID, "", since, bs)
 	return post(t, base, token, syncer.IdempotencyKey(bs[0].StationID, bs[0].Seq, bs[len(bs)-1].Seq), body)
 }
 
@@ -191,7 +191,7 @@ func post(t testing.TB, base, token, key string, body []byte) (int, store.SyncAc
 	return resp.StatusCode, ack, resp.Header
 }
 
-func lookup(t testing.TB, s store.Store, uid string) (store.Binding, uint32, bool) {
+func lookup(t testing.TB, s store.Store, uid string) (manifest.Binding, uint32, bool) {
 	t.Helper()
 	b, last, ok, err := s.Lookup(context.Background(), uid)
 	if err != nil {

@@ -147,7 +147,7 @@ func (rc *recorder) twoPlaces(ans TapAnswer, place string, now time.Time) (store
 	}
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	prev, ok := rc.recent[ans.UID]
+	prev, ok := rc.recent[string(ans.UID)]
 	if len(rc.recent) >= maxRecent {
 		for k, v := range rc.recent {
 			if now.Sub(v.at) > rc.cfg.CloneWindow {
@@ -158,7 +158,7 @@ func (rc *recorder) twoPlaces(ans TapAnswer, place string, now time.Time) (store
 			clear(rc.recent)
 		}
 	}
-	rc.recent[ans.UID] = seenAt{place: place, at: now}
+	rc.recent[string(ans.UID)] = seenAt{place: place, at: now}
 	if !ok || prev.place == place || now.Sub(prev.at) > rc.cfg.CloneWindow {
 		return store.Alert{}, false
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tagline-station/tagline/internal/pgtest"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/serve"
 	"github.com/tagline-station/tagline/serve/store"
 )
@@ -89,7 +90,7 @@ func benchSummary(b *testing.B, cfg serve.Config, n int) {
 	results := []string{"genuine", "genuine", "genuine", "replayed", "bad_mac"}
 	batchBuf := make([]store.TapEvent, 0, 10000)
 	for i := 0; i < n; i++ {
-		batchBuf = append(batchBuf, store.TapEvent{At: t0.Add(time.Duration(i) * 30 * time.Second), UID: fmt.Sprintf("04%012X", i%50000),
+		batchBuf = append(batchBuf, store.TapEvent{At: t0.Add(time.Duration(i) * 30 * time.Second), UID: manifest.UID(fmt.Sprintf("04%012X", i%50000)),
 			SKU: fmt.Sprintf("SKU-%d", i%20), Batch: fmt.Sprintf("b%d", i%200), Result: results[i%len(results)], Ctr: uint32(i), KeyVersion: 1})
 		if len(batchBuf) == cap(batchBuf) || i == n-1 {
 			if err := h.AppendTaps(ctx, batchBuf); err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tagline-station/tagline/internal/pgtest"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/serve"
 	"github.com/tagline-station/tagline/serve/store"
 )
@@ -97,7 +98,7 @@ func testTapHistory(t *testing.T, newSrv backend) {
 		t.Fatalf("taps %d alerts %+v", sum.Taps, sum.Alerts)
 	}
 	// Newest first.
-	if a := sum.Alerts[0]; a.Kind != store.AlertTwoPlaces || a.UID != uidHex(testUID(0)) || a.Ctr != 3 || a.SKU != "SKU-A" {
+	if a := sum.Alerts[0]; a.Kind != store.AlertTwoPlaces || a.UID != manifest.UID(uidHex(testUID(0))) || a.Ctr != 3 || a.SKU != "SKU-A" {
 		t.Errorf("two places alert: %+v", a)
 	}
 	if a := sum.Alerts[1]; a.Kind != store.AlertCounterTwice || a.Ctr != 2 {

@@ -12,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/tagline-station/tagline/manifest"
 )
 
 // Pages configures the pages a browser gets when a tap is not redirected:
@@ -69,7 +71,7 @@ type pageSet struct {
 type pageData struct {
 	Lang, Title, Result string
 	Product, SKU, Batch string
-	UID                 string
+	UID                 manifest.UID
 	ReadCtr             uint32
 	FirstTap            bool
 	ReadsBefore         int

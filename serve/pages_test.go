@@ -58,7 +58,7 @@ func TestShopperPages(t *testing.T) {
 	d := deriver(t, 1)
 
 	st, ct, body := browserGet(t, hs.URL+tapPath(sunURL(t, d, testUID(0), 2)))
-	wantPage(t, "genuine, first", st, ct, body, 200, "This product is genuine", "Trail shoe, green", "SKU-A", "b1", uidHex(testUID(0)), "first tap")
+	wantPage(t, "genuine, first", st, ct, body, 200, "This product is genuine", "Trail shoe, green", "SKU-A", "b1", string(uidHex(testUID(0))), "first tap")
 	st, ct, body = browserGet(t, hs.URL+tapPath(sunURL(t, d, testUID(0), 5)))
 	wantPage(t, "genuine, seen", st, ct, body, 200, "This product is genuine", "read 3 times before")
 	st, ct, body = browserGet(t, hs.URL+tapPath(sunURL(t, d, testUID(0), 5)))

@@ -9,8 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/tagline-station/tagline/batch"
 	"github.com/tagline-station/tagline/internal/pgtest"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/serve"
 	"github.com/tagline-station/tagline/syncer"
 )
@@ -60,7 +60,7 @@ func testTwoInstances(t *testing.T, pg *pgtest.Server) {
 
 	// The same upload delivered to both instances at once: applied once,
 	// both answered alike.
-	body, _ := syncer.AppendChunk(nil, "line-1", 0, bs)
+	body, _ := manifest.AppendChunk(nil, "line-1", "", 0, bs)
 	key := syncer.IdempotencyKey("line-1", 1, tags)
 	var wg sync.WaitGroup
 	var replays atomic.Int32
@@ -167,13 +167,13 @@ func testTwoStationsAtOnce(t *testing.T, pg *pgtest.Server) {
 	for i := range tags {
 		a := bindings(1, "SKU-A")
 		a[0].UID, a[0].Seq = uidHex(testUID(1000+i)), uint64(i+1)
-		b := append([]batch.Binding(nil), a...)
+		b := append([]manifest.Binding(nil), a...)
 		b[0].StationID, b[0].SKU = "line-2", "SKU-B"
 		var wg sync.WaitGroup
 		var binds, conflicts atomic.Int32
 		for k, up := range []struct {
 			token string
-			bs    []batch.Binding
+			bs    []manifest.Binding
 		}{{syncToken, a}, {line2Token, b}} {
 			wg.Go(func() {
 				code, ack, _ := upload(t, hs[k].URL, up.token, uint64(i), up.bs)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tagline-station/tagline/batch"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/serve"
 	"github.com/tagline-station/tagline/syncer"
 )
@@ -61,7 +62,7 @@ func testTapResults(t *testing.T, newSrv backend) {
 	if code, a := tap(t, hs.URL, sunURL(t, d, testUID(2), 3)); code != 200 || a.Result != serve.ResultGenuine {
 		t.Fatalf("%d %+v", code, a)
 	}
-	if _, last, _ := lookup(t, s.Store(), uidHex(u0)); last != 9 {
+	if _, last, _ := lookup(t, s.Store(), string(uidHex(u0))); last != 9 {
 		t.Fatalf("last accepted %d", last)
 	}
 }
@@ -129,7 +130,7 @@ func TestSyncUploadRules(t *testing.T) { testSyncUploadRules(t, newBolt) }
 func testSyncUploadRules(t *testing.T, newSrv backend) {
 	s, hs := newSrv(t, nil)
 	bs := bindings(10, "SKU-A")
-	body, _ := syncer.AppendChunk(nil, "line-1", 0, bs[:5])
+	body, _ := manifest.AppendChunk(nil, "line-1", "", 0, bs[:5])
 	key := syncer.IdempotencyKey("line-1", 1, 5)
 	if code, _, _ := post(t, hs.URL, "wrong-token-0123456789", key, body); code != 401 {
 		t.Fatalf("bad token: %d", code)
@@ -156,7 +157,7 @@ func testSyncUploadRules(t *testing.T, newSrv backend) {
 		t.Fatalf("%d %+v", code, ack3)
 	}
 	// The key reused for other records.
-	body2, _ := syncer.AppendChunk(nil, "line-1", 5, bs[5:])
+	body2, _ := manifest.AppendChunk(nil, "line-1", "", 5, bs[5:])
 	if code, _, _ := post(t, hs.URL, syncToken, key, body2); code != 422 {
 		t.Fatalf("key reuse: %d", code)
 	}
@@ -177,21 +178,21 @@ func testSyncUploadRules(t *testing.T, newSrv backend) {
 	re.Seq, re.SKU, re.ReadCtr, re.CompletedAt = 20, "SKU-NEW", 3, re.CompletedAt.Add(time.Hour)
 	// A chunk that starts after what the backend holds is answered with
 	// where to start (409 and the position), and nothing is applied.
-	if code, _, _ := upload(t, hs.URL, syncToken, 19, []batch.Binding{re}); code != http.StatusConflict {
+	if code, _, _ := upload(t, hs.URL, syncToken, 19, []manifest.Binding{re}); code != http.StatusConflict {
 		t.Fatalf("gap: %d", code)
 	}
-	if b, _, _ := lookup(t, s.Store(), uid); b.Seq != bs[0].Seq {
+	if b, _, _ := lookup(t, s.Store(), string(uid)); b.Seq != bs[0].Seq {
 		t.Fatalf("a chunk after a gap was applied: %+v", b)
 	}
-	if code, _, _ := upload(t, hs.URL, syncToken, 5, []batch.Binding{re}); code != 200 {
+	if code, _, _ := upload(t, hs.URL, syncToken, 5, []manifest.Binding{re}); code != 200 {
 		t.Fatal(code)
 	}
 	old := bs[0]
 	old.Seq, old.SKU = 12, "SKU-OLD"
-	if code, _, _ := upload(t, hs.URL, syncToken, 11, []batch.Binding{old}); code != 200 {
+	if code, _, _ := upload(t, hs.URL, syncToken, 11, []manifest.Binding{old}); code != 200 {
 		t.Fatal(code)
 	}
-	b, last, _ := lookup(t, s.Store(), uid)
+	b, last, _ := lookup(t, s.Store(), string(uid))
 	if b.SKU != "SKU-NEW" || b.Seq != 20 || last != 40 {
 		t.Fatalf("after re-encode: %+v last %d", b, last)
 	}
@@ -202,13 +203,13 @@ func testSyncUploadRules(t *testing.T, newSrv backend) {
 	y := x
 	y.Seq, y.SKU, y.CompletedAt = 2, "SKU-L2-OLD", bs[1].CompletedAt.Add(-time.Minute)
 	y.UID = bs[1].UID
-	if code, ack, _ := upload(t, hs.URL, anyToken, 0, []batch.Binding{x, y}); code != 200 || ack.Bindings != 0 || ack.Conflicts != 2 || ack.New != 2 {
+	if code, ack, _ := upload(t, hs.URL, anyToken, 0, []manifest.Binding{x, y}); code != 200 || ack.Bindings != 0 || ack.Conflicts != 2 || ack.New != 2 {
 		t.Fatalf("%d %+v", code, ack)
 	}
-	if b, _, _ := lookup(t, s.Store(), uid); b.SKU != "SKU-NEW" || b.StationID != "line-1" {
+	if b, _, _ := lookup(t, s.Store(), string(uid)); b.SKU != "SKU-NEW" || b.StationID != "line-1" {
 		t.Fatalf("%+v", b)
 	}
-	if b, _, _ := lookup(t, s.Store(), bs[1].UID); b.SKU != "SKU-A" || b.StationID != "line-1" {
+	if b, _, _ := lookup(t, s.Store(), string(bs[1].UID)); b.SKU != "SKU-A" || b.StationID != "line-1" {
 		t.Fatalf("%+v", b)
 	}
 }
@@ -226,10 +227,10 @@ func TestSyncerAgainstServer(t *testing.T) {
 	}
 	for i := range 30 {
 		uid := uidHex(testUID(i))
-		if err := j.BeginIntent(batch.Intent{UID: uid, BatchID: "b1", KeyVersion: 1, MasterKCV: "A1B2C3"}); err != nil {
+		if err := j.BeginIntent(batch.Intent{UID: manifest.UID(uid), BatchID: "b1", KeyVersion: 1, MasterKCV: "A1B2C3"}); err != nil {
 			t.Fatal(err)
 		}
-		if err := j.Complete(batch.Binding{UID: uid, KeyVersion: 1, Outcome: batch.OutcomeVerified, ReadCtr: 1}); err != nil {
+		if err := j.Complete(manifest.Binding{UID: manifest.UID(uid), KeyVersion: 1, Outcome: manifest.Verified, ReadCtr: 1}); err != nil {
 			t.Fatal(err)
 		}
 	}

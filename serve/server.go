@@ -81,7 +81,7 @@ type Config struct {
 	MaxSyncRecords int
 	MaxSyncBytes   int64
 	// ClockSkew is how far ahead of Now a synced record's times may be
-	// (default syncer.DefaultClockSkew, 5 minutes); Now is the clock
+	// (default manifest.DefaultClockSkew, 5 minutes); Now is the clock
 	// (default time.Now).
 	ClockSkew time.Duration
 	Now       func() time.Time

@@ -11,8 +11,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/serve/store"
-	"github.com/tagline-station/tagline/syncer"
 )
 
 // maxKeyLen bounds an Idempotency-Key.
@@ -65,9 +65,9 @@ func (s *Server) handleSync(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusBadRequest, "reading the body: "+err.Error())
 		return
 	}
-	c, err := syncer.ParseChunkWith(bytes.NewReader(body), syncer.Limits{MaxRecords: s.cfg.MaxSyncRecords, Now: s.now, ClockSkew: s.cfg.ClockSkew})
+	c, err := manifest.ParseChunk(bytes.NewReader(body), manifest.Limits{MaxRecords: s.cfg.MaxSyncRecords, Now: s.now, ClockSkew: s.cfg.ClockSkew})
 	if err != nil {
-		if errors.Is(err, syncer.ErrClockAhead) {
+		if errors.Is(err, manifest.ErrClockAhead) {
 			s.log.Warn("sync refused: the station's clock is ahead", "err", err)
 		}
 		fail(http.StatusUnprocessableEntity, err.Error())

@@ -11,17 +11,18 @@ import (
 	"time"
 
 	"github.com/tagline-station/tagline/keys"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/sdm"
 	"github.com/tagline-station/tagline/serve/store"
 )
 
 // TapAnswer is the JSON answer of the tap endpoint.
 type TapAnswer struct {
-	Result  string `json:"result"`
-	UID     string `json:"uid,omitempty"`
-	SKU     string `json:"sku,omitempty"`
-	Batch   string `json:"batch,omitempty"`
-	ReadCtr uint32 `json:"read_ctr,omitempty"`
+	Result  string       `json:"result"`
+	UID     manifest.UID `json:"uid,omitempty"`
+	SKU     string       `json:"sku,omitempty"`
+	Batch   string       `json:"batch,omitempty"`
+	ReadCtr uint32       `json:"read_ctr,omitempty"`
 	// URL is where a browser would have been sent (genuine taps).
 	URL string `json:"url,omitempty"`
 	// KeyVersion is the key version whose keys verified the tap.
@@ -121,7 +122,7 @@ func (s *Server) Verify(ctx context.Context, u string) TapAnswer {
 		s.log.Error("tap store failure", "uid", uid, "read_ctr", ctr, "err", err)
 		return TapAnswer{Result: ResultError}
 	}
-	ans := TapAnswer{UID: uid, ReadCtr: ctr, SKU: t.Binding.SKU, Batch: t.Binding.BatchID, KeyVersion: int(verified)}
+	ans := TapAnswer{UID: manifest.UID(uid), ReadCtr: ctr, SKU: t.Binding.SKU, Batch: t.Binding.BatchID, KeyVersion: int(verified)}
 	switch t.Result {
 	case store.Accepted:
 		ans.Result = ResultGenuine

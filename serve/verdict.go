@@ -11,6 +11,8 @@ import (
 	"io"
 	"os"
 	"time"
+
+	"github.com/tagline-station/tagline/manifest"
 )
 
 // VerdictConfig signs the verdict of a genuine tap that is redirected, so
@@ -39,11 +41,11 @@ const VerdictPrefix = "v1."
 
 // Verdict is the signed payload, its JSON keys in this order.
 type Verdict struct {
-	UID     string `json:"uid"`
-	SKU     string `json:"sku"`
-	Batch   string `json:"batch"`
-	ReadCtr uint32 `json:"ctr"`
-	Result  string `json:"result"`
+	UID     manifest.UID `json:"uid"`
+	SKU     string       `json:"sku"`
+	Batch   string       `json:"batch"`
+	ReadCtr uint32       `json:"ctr"`
+	Result  string       `json:"result"`
 	// IssuedAt and Expires are Unix seconds.
 	IssuedAt int64 `json:"iat"`
 	Expires  int64 `json:"exp"`

@@ -83,7 +83,7 @@ func TestSignedVerdict(t *testing.T) {
 	if err != nil {
 		t.Fatalf("brand refused a fresh verdict: %v", err)
 	}
-	want := map[string]any{"uid": uidHex(testUID(0)), "sku": "SKU-A", "batch": "b1", "ctr": 2.0, "result": "genuine",
+	want := map[string]any{"uid": string(uidHex(testUID(0))), "sku": "SKU-A", "batch": "b1", "ctr": 2.0, "result": "genuine",
 		"iat": float64(now.Unix()), "exp": float64(now.Add(time.Minute).Unix())}
 	for k, w := range want {
 		if v[k] != w {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/tagline-station/tagline/keys"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/reader/sim"
 	"github.com/tagline-station/tagline/serve"
 	"github.com/tagline-station/tagline/station"
@@ -182,8 +183,8 @@ func benchShift(b *testing.B, mode string) float64 {
 	}
 	var passes []pass
 	cfg.OnEvent = func(ev station.Event) {
-		if ev.Kind == station.EvResult && ev.Result != nil && ev.Result.Outcome == station.Encoded {
-			passes = append(passes, pass{ev.Result.UID, time.Now()})
+		if ev.Kind == station.EvResult && ev.Result != nil && ev.Result.Outcome == manifest.Encoded {
+			passes = append(passes, pass{string(ev.Result.UID), time.Now()})
 		}
 	}
 	rt, err := station.NewRuntime(cfg)
@@ -208,7 +209,7 @@ func benchShift(b *testing.B, mode string) float64 {
 	if mode == "on" {
 		var lat []time.Duration
 		for _, p := range passes {
-			bd, ok, err := f.store.Lookup(p.uid)
+			bd, ok, err := f.store.Lookup(manifest.UID(p.uid))
 			if err != nil || !ok {
 				b.Fatalf("PASS %s not journaled: %v", p.uid, err)
 			}

@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/tagline-station/tagline/batch"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/reader/sim"
-	"github.com/tagline-station/tagline/station"
 )
 
 // The journal's counts agree with what the station reported: a tag found
@@ -17,7 +17,7 @@ func TestStatsCountWhatTheStationReported(t *testing.T) {
 	f := newFixture(t, filepath.Join(t.TempDir(), "j.db"))
 	r := sim.NewReader("sim0")
 	done := sim.New(sim.Options{UID: uid(1)})
-	seen := map[station.Outcome]int{}
+	seen := map[manifest.Outcome]int{}
 	encode := func(tag *sim.Tag) {
 		res := f.st.Encode(context.Background(), connect(t, r, tag), "sim0")
 		seen[res.Outcome]++
@@ -30,7 +30,7 @@ func TestStatsCountWhatTheStationReported(t *testing.T) {
 	torn := sim.New(sim.Options{UID: uid(3)})
 	torn.RemoveDuring(8) // gone after the intent: FailIntent counts it
 	encode(torn)
-	if seen[station.Encoded] != 1 || seen[station.Duplicate] != 1 || seen[station.Failed] != 2 {
+	if seen[manifest.Encoded] != 1 || seen[manifest.Duplicate] != 1 || seen[manifest.Failed] != 2 {
 		t.Fatalf("the station reported %v", seen)
 	}
 	st, err := f.store.Stats("b1")

@@ -21,6 +21,7 @@ import (
 
 	"github.com/tagline-station/tagline/batch"
 	"github.com/tagline-station/tagline/keys"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/reader"
 	"github.com/tagline-station/tagline/reader/sim"
 )
@@ -181,7 +182,7 @@ func TestCrashNeverLosesABinding(t *testing.T) {
 	its, _ := s.OpenIntents()
 	bound := 0
 	for _, tag := range tags[:next] {
-		if _, ok, _ := s.Lookup(strings.ToUpper(hex.EncodeToString(tag.UID()))); ok {
+		if _, ok, _ := s.Lookup(manifest.UID(strings.ToUpper(hex.EncodeToString(tag.UID())))); ok {
 			bound++
 		}
 	}
@@ -314,7 +315,7 @@ func unfinished(t *testing.T, tags []*sim.Tag, s *batch.Store) []*sim.Tag {
 	for _, tag := range tags {
 		bound := false
 		if s != nil {
-			_, bound, _ = s.Lookup(strings.ToUpper(hex.EncodeToString(tag.UID())))
+			_, bound, _ = s.Lookup(manifest.UID(strings.ToUpper(hex.EncodeToString(tag.UID()))))
 		}
 		if !bound {
 			out = append(out, tag)
@@ -348,7 +349,7 @@ func checkCrashInvariants(t *testing.T, path string, tags []*sim.Tag) {
 	}
 	open := map[string]bool{}
 	for _, it := range its {
-		open[it.UID] = true
+		open[string(it.UID)] = true
 		// A killed station records nothing after its intent; the intent
 		// itself must say the tag may hold new keys (journal check's
 		// advice rests on it).
@@ -359,7 +360,7 @@ func checkCrashInvariants(t *testing.T, path string, tags []*sim.Tag) {
 	d := crashDeriver(t)
 	for _, tag := range tags {
 		u := strings.ToUpper(hex.EncodeToString(tag.UID()))
-		_, bound, err := s.Lookup(u)
+		_, bound, err := s.Lookup(manifest.UID(u))
 		if err != nil {
 			t.Fatal(err)
 		}

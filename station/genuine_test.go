@@ -12,6 +12,7 @@ import (
 
 	"github.com/tagline-station/tagline/batch"
 	"github.com/tagline-station/tagline/encoder"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/reader/sim"
 	"github.com/tagline-station/tagline/station"
 )
@@ -39,7 +40,7 @@ func TestNotGenuineChipIsRefusedAndCounted(t *testing.T) {
 	f, st := genuineFixture(t)
 	r := sim.NewReader("sim0")
 	good := sim.New(sim.Options{UID: uid(1)})
-	if res := st.Encode(ctx, connect(t, r, good), "sim0"); res.Outcome != station.Encoded {
+	if res := st.Encode(ctx, connect(t, r, good), "sim0"); res.Outcome != manifest.Encoded {
 		t.Fatalf("a simulated tag with its own signature: %+v", res)
 	}
 	// One flipped bit of the genuine signature of another tag's UID.
@@ -52,7 +53,7 @@ func TestNotGenuineChipIsRefusedAndCounted(t *testing.T) {
 		tag := sim.New(sim.Options{UID: uid(2)})
 		tag.SetOriginalitySignature(forged)
 		res := st.Encode(ctx, connect(t, r, tag), "sim0")
-		if res.Outcome != station.Failed || !errors.Is(res.Err, encoder.ErrNotGenuine) {
+		if res.Outcome != manifest.Failed || !errors.Is(res.Err, encoder.ErrNotGenuine) {
 			t.Fatalf("forgery %d: %+v", i, res)
 		}
 		if !strings.HasPrefix(res.Reason, "not a genuine NXP chip") || !strings.Contains(res.Hint, "set this tag aside") {
@@ -85,7 +86,7 @@ func TestRealReaderLaneRefusesSimulatedSignature(t *testing.T) {
 	}
 	tag := sim.New(sim.Options{UID: uid(1)})
 	res := st.Encode(context.Background(), connect(t, sim.NewReader("sim0"), tag), "sim0")
-	if res.Outcome != station.Failed || !errors.Is(res.Err, encoder.ErrNotGenuine) || !tag.IsFactoryFresh() {
+	if res.Outcome != manifest.Failed || !errors.Is(res.Err, encoder.ErrNotGenuine) || !tag.IsFactoryFresh() {
 		t.Fatalf("%+v", res)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tagline-station/tagline/apdu"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/reader/sim"
 	"github.com/tagline-station/tagline/station"
 )
@@ -80,14 +81,14 @@ func TestLaneGoesOnPastHostileTags(t *testing.T) {
 	}
 	for i, c := range cases {
 		res := results[i]
-		if res.Outcome != station.Failed || !strings.HasPrefix(res.Reason, c.reason) || !strings.Contains(res.Hint, c.hint) {
+		if res.Outcome != manifest.Failed || !strings.HasPrefix(res.Reason, c.reason) || !strings.Contains(res.Hint, c.hint) {
 			t.Errorf("%s: %s %q %q (%v)", c.name, res.Outcome, res.Reason, res.Hint, res.Err)
 		}
-		if _, ok, _ := f.store.Lookup(upper(uid(byte(i + 1)))); ok {
+		if _, ok, _ := f.store.Lookup(manifest.UID(upper(uid(byte(i + 1))))); ok {
 			t.Errorf("%s: bound", c.name)
 		}
 	}
-	if last := results[len(cases)]; last.Outcome != station.Encoded {
+	if last := results[len(cases)]; last.Outcome != manifest.Encoded {
 		t.Fatalf("the good tag after them: %+v", last)
 	}
 	if errors.Is(results[5].Err, context.DeadlineExceeded) {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tagline-station/tagline/batch"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/reader"
 )
 
@@ -28,7 +29,7 @@ const (
 type Event struct {
 	Kind   EventKind
 	Reader string
-	UID    string
+	UID    manifest.UID
 	Result *Result
 	Err    error
 	At     time.Time
@@ -110,7 +111,7 @@ func (s *Station) Lane(ctx context.Context, r reader.Reader, opts LaneOptions, e
 			_ = tag.Close()
 			continue
 		}
-		emit(Event{Kind: EvArrived, UID: upperHex(tag.UID())})
+		emit(Event{Kind: EvArrived, UID: manifest.UIDOf(tag.UID())})
 		res := s.Encode(ctx, tag, name)
 		_ = tag.Close()
 		n++
@@ -118,7 +119,7 @@ func (s *Station) Lane(ctx context.Context, r reader.Reader, opts LaneOptions, e
 			opts.Gate.hold(res.Err)
 		}
 		emit(Event{Kind: EvResult, UID: res.UID, Result: &res})
-		w.indicate(ctx, res.Outcome == Encoded || res.Outcome == Finished)
+		w.indicate(ctx, res.Outcome.Passed())
 		if err := w.waitRemoved(ctx); err == nil {
 			emit(Event{Kind: EvRemoved, UID: res.UID})
 		}

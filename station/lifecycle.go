@@ -12,6 +12,7 @@ import (
 	"github.com/tagline-station/tagline/encoder"
 	"github.com/tagline-station/tagline/internal/errkind"
 	"github.com/tagline-station/tagline/keys"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/reader"
 	"github.com/tagline-station/tagline/sdm"
 )
@@ -19,18 +20,6 @@ import (
 // The station's side of key rotation and reclaim: the encoder's Rekey and
 // Reset flows with the journal's proof that a tag is ours, its operation
 // recorded before the first change and its outcome after the read-back.
-
-// LifeOutcome is what happened to one tag presented for rekey or reset.
-type LifeOutcome string
-
-const (
-	Rekeyed     LifeOutcome = "rekeyed"     // moved to the new key version now
-	Reclaimed   LifeOutcome = "reset"       // returned to the factory state now
-	AlreadyDone LifeOutcome = "already"     // nothing to do: at the version, or factory
-	Refused     LifeOutcome = "refused"     // not provably ours; untouched
-	Quarantined LifeOutcome = "quarantined" // unknown to the journal; untouched, journaled
-	LifeFailed  LifeOutcome = "failed"      // stopped; present it again
-)
 
 // ErrBoundButFactory: the journal binds the tag and records no reset, but
 // the tag is factory: not the tag that was bound, or reset elsewhere.
@@ -42,24 +31,19 @@ var errAlready = errors.New("nothing to do")
 
 // LifeResult reports one tag.
 type LifeResult struct {
-	Reader    string        `json:"reader,omitempty"`
-	UID       string        `json:"uid,omitempty"`
-	Batch     string        `json:"batch,omitempty"`
-	Outcome   LifeOutcome   `json:"outcome"`
-	From      byte          `json:"from_version"`
-	To        byte          `json:"to_version"`
-	Slots     string        `json:"key_versions,omitempty"` // as read, key 0 first
-	URL       string        `json:"url,omitempty"`
-	ReadCtr   uint32        `json:"read_ctr,omitempty"`
-	Exchanges int           `json:"exchanges"`
-	Duration  time.Duration `json:"-"`
-	Reason    string        `json:"reason,omitempty"`
-	Err       error         `json:"-"`
-}
-
-// OK reports a tag that needs nothing more.
-func (r LifeResult) OK() bool {
-	return r.Outcome == Rekeyed || r.Outcome == Reclaimed || r.Outcome == AlreadyDone
+	Reader    string           `json:"reader,omitempty"`
+	UID       manifest.UID     `json:"uid,omitempty"`
+	Batch     string           `json:"batch,omitempty"`
+	Outcome   manifest.Outcome `json:"outcome"`
+	From      byte             `json:"from_version"`
+	To        byte             `json:"to_version"`
+	Slots     string           `json:"key_versions,omitempty"` // as read, key 0 first
+	URL       string           `json:"url,omitempty"`
+	ReadCtr   uint32           `json:"read_ctr,omitempty"`
+	Exchanges int              `json:"exchanges"`
+	Duration  time.Duration    `json:"-"`
+	Reason    string           `json:"reason,omitempty"`
+	Err       error            `json:"-"`
 }
 
 // LifeConfig is one rekey or reset run.
@@ -147,7 +131,7 @@ func (l *Life) deriver(b batch.Batch, v byte) (*keys.Deriver, error) {
 
 // ourBinding is the binding that proves uid ours for this run, and the
 // deriver at its key version.
-func (l *Life) ourBinding(u string) (batch.Binding, *keys.Deriver, error) {
+func (l *Life) ourBinding(u manifest.UID) (manifest.Binding, *keys.Deriver, error) {
 	bd, ok, err := l.cfg.Journal.Lookup(u)
 	if err != nil {
 		return bd, nil, err
@@ -171,7 +155,7 @@ func (l *Life) ourBinding(u string) (batch.Binding, *keys.Deriver, error) {
 
 // openOp returns the tag's open operation, refusing one of another kind
 // or target.
-func (l *Life) openOp(u string, kind batch.OpKind, to byte) (*batch.Op, error) {
+func (l *Life) openOp(u manifest.UID, kind batch.OpKind, to byte) (*batch.Op, error) {
 	op, ok, err := l.cfg.Journal.LookupOp(u)
 	if err != nil || !ok {
 		return nil, err
@@ -189,7 +173,7 @@ func (l *Life) Rekey(ctx context.Context, tag reader.Tag, readerName string) Lif
 	res := LifeResult{Reader: readerName, Batch: l.cfg.Batch.ID, To: l.cfg.ToVersion}
 	var op *batch.Op
 	bound := func(ctx context.Context, uid []byte) (*keys.Deriver, error) {
-		u := upperHex(uid)
+		u := manifest.UIDOf(uid)
 		res.UID = u
 		bd, d, err := l.ourBinding(u)
 		if err != nil {
@@ -216,7 +200,7 @@ func (l *Life) Rekey(ctx context.Context, tag reader.Tag, readerName string) Lif
 		Known: l.known(), EncData: l.encData()}
 	began := false
 	job.BeforeWrite = func(ctx context.Context, uid []byte) error {
-		o, err := l.cfg.Journal.BeginOp(batch.Op{Kind: batch.OpRekey, UID: upperHex(uid), BatchID: l.cfg.Batch.ID, ToVersion: l.cfg.ToVersion, MasterKCV: l.kcv})
+		o, err := l.cfg.Journal.BeginOp(batch.Op{Kind: batch.OpRekey, UID: manifest.UIDOf(uid), BatchID: l.cfg.Batch.ID, ToVersion: l.cfg.ToVersion, MasterKCV: l.kcv})
 		began = err == nil
 		op = &o
 		return err
@@ -225,20 +209,20 @@ func (l *Life) Rekey(ctx context.Context, tag reader.Tag, readerName string) Lif
 	l.fill(&res, r)
 	switch {
 	case errors.Is(err, errAlready):
-		res.Outcome, res.From = AlreadyDone, l.cfg.ToVersion
+		res.Outcome, res.From = manifest.AlreadyDone, l.cfg.ToVersion
 	case err != nil:
 		l.failed(&res, err, began)
 	case op != nil:
-		if _, err := l.cfg.Journal.CompleteRekey(res.UID, r.ReadCtr, batch.OutcomeVerified); err != nil {
-			res.Outcome, res.Err, res.Reason = LifeFailed, err, err.Error()
+		if _, err := l.cfg.Journal.CompleteRekey(res.UID, r.ReadCtr, manifest.Verified); err != nil {
+			res.Outcome, res.Err, res.Reason = manifest.Failed, err, err.Error()
 		} else {
-			res.Outcome = Rekeyed
+			res.Outcome = manifest.Rekeyed
 		}
 	default:
 		// Key 0 had moved and the journal holds no rekey: not our
 		// doing, since our operation is recorded before any change.
 		err := fmt.Errorf("%w: tag %s carries key version %d but the journal binds version %d and recorded no rekey", encoder.ErrForeignTag, res.UID, l.cfg.ToVersion, r.From)
-		res.Outcome, res.Err, res.Reason = Refused, err, err.Error()
+		res.Outcome, res.Err, res.Reason = manifest.Refused, err, err.Error()
 	}
 	res.Duration = l.cfg.Now().Sub(start)
 	return res
@@ -251,7 +235,7 @@ func (l *Life) Reset(ctx context.Context, tag reader.Tag, readerName string) Lif
 	var op *batch.Op
 	reclaimed, quarantine := false, false
 	bound := func(ctx context.Context, uid []byte) (*keys.Deriver, error) {
-		u := upperHex(uid)
+		u := manifest.UIDOf(uid)
 		res.UID = u
 		bd, d, err := l.ourBinding(u)
 		if err != nil {
@@ -274,9 +258,9 @@ func (l *Life) Reset(ctx context.Context, tag reader.Tag, readerName string) Lif
 	began := false
 	job.BeforeWrite = func(ctx context.Context, uid []byte) error {
 		if reclaimed {
-			return fmt.Errorf("%w: tag %s was reset before, yet holds keys of ours again; report it", batch.ErrReclaimed, upperHex(uid))
+			return fmt.Errorf("%w: tag %s was reset before, yet holds keys of ours again; report it", batch.ErrReclaimed, manifest.UIDOf(uid))
 		}
-		o, err := l.cfg.Journal.BeginOp(batch.Op{Kind: batch.OpReset, UID: upperHex(uid), BatchID: res.Batch, MasterKCV: l.kcv})
+		o, err := l.cfg.Journal.BeginOp(batch.Op{Kind: batch.OpReset, UID: manifest.UIDOf(uid), BatchID: res.Batch, MasterKCV: l.kcv})
 		began = err == nil
 		op = &o
 		return err
@@ -285,23 +269,23 @@ func (l *Life) Reset(ctx context.Context, tag reader.Tag, readerName string) Lif
 	l.fill(&res, r)
 	switch {
 	case err != nil && quarantine:
-		res.Outcome, res.Err, res.Reason = Quarantined, err, err.Error()
+		res.Outcome, res.Err, res.Reason = manifest.Quarantined, err, err.Error()
 		if _, qerr := l.cfg.Journal.QuarantineTag(res.UID, err.Error()); qerr != nil {
-			res.Outcome, res.Err, res.Reason = LifeFailed, qerr, qerr.Error()
+			res.Outcome, res.Err, res.Reason = manifest.Failed, qerr, qerr.Error()
 		}
 	case err != nil:
 		l.failed(&res, err, began)
 	case op != nil:
 		if _, err := l.cfg.Journal.CompleteReset(res.UID); err != nil {
-			res.Outcome, res.Err, res.Reason = LifeFailed, err, err.Error()
+			res.Outcome, res.Err, res.Reason = manifest.Failed, err, err.Error()
 		} else {
-			res.Outcome = Reclaimed
+			res.Outcome = manifest.Reclaimed
 		}
 	case reclaimed:
-		res.Outcome = AlreadyDone
+		res.Outcome = manifest.AlreadyDone
 	default:
 		err := fmt.Errorf("%w: tag %s is bound (batch %s) and no reset was recorded, but it is factory: a cloned uid or a tag reset elsewhere; report it", ErrBoundButFactory, res.UID, res.Batch)
-		res.Outcome, res.Err, res.Reason = Refused, err, err.Error()
+		res.Outcome, res.Err, res.Reason = manifest.Refused, err, err.Error()
 	}
 	res.Duration = l.cfg.Now().Sub(start)
 	return res
@@ -311,10 +295,10 @@ func (l *Life) Reset(ctx context.Context, tag reader.Tag, readerName string) Lif
 // otherwise the operation stays open unless no change can have reached
 // the tag on its first attempt.
 func (l *Life) failed(res *LifeResult, err error, began bool) {
-	res.Outcome, res.Err, res.Reason = LifeFailed, err, err.Error()
+	res.Outcome, res.Err, res.Reason = manifest.Failed, err, err.Error()
 	if !began {
 		if errkind.Of(err) == errkind.Tag && !errors.Is(err, reader.ErrTagRemoved) && !errors.Is(err, encoder.ErrTimeout) {
-			res.Outcome = Refused
+			res.Outcome = manifest.Refused
 		}
 		return
 	}
@@ -330,7 +314,7 @@ func (l *Life) failed(res *LifeResult, err error, began bool) {
 
 func (l *Life) fill(res *LifeResult, r encoder.LifeResult) {
 	if r.UID != nil {
-		res.UID = upperHex(r.UID)
+		res.UID = manifest.UIDOf(r.UID)
 	}
 	if r.From != 0 {
 		res.From = r.From

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/tagline-station/tagline/keys"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/reader"
 	"github.com/tagline-station/tagline/reader/sim"
 	"github.com/tagline-station/tagline/station"
@@ -28,7 +29,7 @@ func encoded(t *testing.T, u []byte) (*fixture, *sim.Tag) {
 	f := newFixture(t, filepath.Join(t.TempDir(), "j.db"))
 	tag := sim.New(sim.Options{UID: u})
 	r := sim.NewReader("r")
-	if res := f.st.Encode(context.Background(), connect(t, r, tag), "r"); res.Outcome != station.Encoded {
+	if res := f.st.Encode(context.Background(), connect(t, r, tag), "r"); res.Outcome != manifest.Encoded {
 		t.Fatalf("encode: %+v", res)
 	}
 	return f, tag
@@ -74,7 +75,7 @@ func TestLifeRekeyJournals(t *testing.T) {
 	f, tag := encoded(t, u)
 	l := life(t, f, true)
 	res := l.Rekey(context.Background(), connect(t, sim.NewReader("r"), tag), "r")
-	if res.Outcome != station.Rekeyed || res.From != 1 || res.To != 2 || res.Slots != "0101010101" {
+	if res.Outcome != manifest.Rekeyed || res.From != 1 || res.To != 2 || res.Slots != "0101010101" {
 		t.Fatalf("%+v", res)
 	}
 	bd, _, _ := f.store.Lookup(res.UID)
@@ -82,7 +83,7 @@ func TestLifeRekeyJournals(t *testing.T) {
 		t.Fatalf("binding %+v", bd)
 	}
 	res = l.Rekey(context.Background(), connect(t, sim.NewReader("r"), tag), "r")
-	if res.Outcome != station.AlreadyDone || failSum(tag) != 0 {
+	if res.Outcome != manifest.AlreadyDone || failSum(tag) != 0 {
 		t.Fatalf("again: %+v", res)
 	}
 }
@@ -93,11 +94,11 @@ func TestLifeRefusesWhatIsNotOurs(t *testing.T) {
 	f, _ := encoded(t, uid(1))
 	stranger := sim.New(sim.Options{UID: uid(9)})
 	res := life(t, f, true).Rekey(context.Background(), connect(t, sim.NewReader("r"), stranger), "r")
-	if res.Outcome != station.Refused {
+	if res.Outcome != manifest.Refused {
 		t.Fatalf("rekey: %+v", res)
 	}
 	res = life(t, f, false).Reset(context.Background(), connect(t, sim.NewReader("r"), stranger), "r")
-	if res.Outcome != station.Quarantined {
+	if res.Outcome != manifest.Quarantined {
 		t.Fatalf("reset: %+v", res)
 	}
 	if !stranger.IsFactoryFresh() || failSum(stranger) != 0 {
@@ -123,7 +124,7 @@ func tearLife(t *testing.T, f *fixture, tag *sim.Tag, during bool, k int, flow f
 	}
 	c, _ := r.WaitTag(context.Background())
 	first := flow(c)
-	if first.Outcome != station.LifeFailed {
+	if first.Outcome != manifest.Failed {
 		t.Fatalf("first attempt: %+v", first)
 	}
 	res := flow(connect(t, sim.NewReader("r"), tag))
@@ -148,7 +149,7 @@ func TestLifeRekeyTornAtEveryExchange(t *testing.T) {
 				f, tag := encoded(t, u)
 				l := life(t, f, true)
 				res := tearLife(t, f, tag, during, k, func(c reader.Tag) station.LifeResult { return l.Rekey(context.Background(), c, "r") })
-				if res.Outcome != station.Rekeyed {
+				if res.Outcome != manifest.Rekeyed {
 					t.Fatalf("second attempt: %+v", res)
 				}
 				if bd, _, _ := f.store.Lookup(res.UID); bd.KeyVersion != 2 || !tag.IsPersonalisedWith(keysAt(t, u, 2)) {
@@ -164,7 +165,7 @@ func TestLifeRekeyTornAtEveryExchange(t *testing.T) {
 func TestLifeResetTornAtEveryExchange(t *testing.T) {
 	f, tag := encoded(t, uid(1))
 	clean := life(t, f, false).Reset(context.Background(), connect(t, sim.NewReader("r"), tag), "r")
-	if clean.Outcome != station.Reclaimed {
+	if clean.Outcome != manifest.Reclaimed {
 		t.Fatalf("%+v", clean)
 	}
 	for _, during := range []bool{false, true} {
@@ -173,7 +174,7 @@ func TestLifeResetTornAtEveryExchange(t *testing.T) {
 				f, tag := encoded(t, uid(2))
 				l := life(t, f, false)
 				res := tearLife(t, f, tag, during, k, func(c reader.Tag) station.LifeResult { return l.Reset(context.Background(), c, "r") })
-				if res.Outcome != station.Reclaimed || !tag.IsReclaimed() {
+				if res.Outcome != manifest.Reclaimed || !tag.IsReclaimed() {
 					t.Fatalf("second attempt: %+v", res)
 				}
 				if _, ok, _ := f.store.Reclaimed(res.UID); !ok {

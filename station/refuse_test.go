@@ -11,6 +11,7 @@ import (
 	"github.com/tagline-station/tagline/batch"
 	"github.com/tagline-station/tagline/encoder"
 	"github.com/tagline-station/tagline/keys"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/reader/sim"
 	"github.com/tagline-station/tagline/sdm"
 	"github.com/tagline-station/tagline/station"
@@ -48,15 +49,15 @@ func sumFail(tag *sim.Tag) (s int) {
 func TestBlankTagWithBoundUIDIsNotAlreadyDone(t *testing.T) {
 	f := newFixture(t, filepath.Join(t.TempDir(), "j.db"))
 	r := sim.NewReader("sim0")
-	if res := f.st.Encode(context.Background(), connect(t, r, sim.New(sim.Options{UID: uid(1)})), "sim0"); res.Outcome != station.Encoded {
+	if res := f.st.Encode(context.Background(), connect(t, r, sim.New(sim.Options{UID: uid(1)})), "sim0"); res.Outcome != manifest.Encoded {
 		t.Fatalf("%+v", res)
 	}
 	blank := sim.New(sim.Options{UID: uid(1)})
 	res := f.st.Encode(context.Background(), connect(t, r, blank), "sim0")
-	if res.Outcome != station.Failed || !errors.Is(res.Err, station.ErrBoundButBlank) {
+	if res.Outcome != manifest.Failed || !errors.Is(res.Err, station.ErrBoundButBlank) {
 		t.Fatalf("outcome %s, err %v", res.Outcome, res.Err)
 	}
-	if !strings.Contains(res.Reason, "binds "+res.UID) || !strings.Contains(res.Reason, "factory key") || !strings.Contains(res.Reason, "cloned uid or a tag reset elsewhere") {
+	if !strings.Contains(res.Reason, "binds "+string(res.UID)) || !strings.Contains(res.Reason, "factory key") || !strings.Contains(res.Reason, "cloned uid or a tag reset elsewhere") {
 		t.Errorf("reason %q", res.Reason)
 	}
 	if !strings.Contains(res.Hint, "set this tag aside and report it") {
@@ -82,7 +83,7 @@ func TestRefusalsSayWhoseTagItIs(t *testing.T) {
 
 	// Our tag of batch b1 (key version 1) at a batch of key version 2.
 	ours := sim.New(sim.Options{UID: uid(1)})
-	if res := f.st.Encode(ctx, connect(t, r, ours), "sim0"); res.Outcome != station.Encoded {
+	if res := f.st.Encode(ctx, connect(t, r, ours), "sim0"); res.Outcome != manifest.Encoded {
 		t.Fatalf("%+v", res)
 	}
 	b2, err := f.store.CreateBatch(batch.Batch{ID: "b2", SKU: "SKU-2", Target: 10, Template: tmpl, KeyVersion: 2})
@@ -91,7 +92,7 @@ func TestRefusalsSayWhoseTagItIs(t *testing.T) {
 	}
 	st2 := withMaster(t, f, masterHex, b2)
 	res := st2.Encode(ctx, connect(t, r, ours), "sim0")
-	if res.Outcome != station.Duplicate || !strings.Contains(res.Reason, "batch b1 with key version 1") || strings.Contains(res.Reason, "another system") {
+	if res.Outcome != manifest.Duplicate || !strings.Contains(res.Reason, "batch b1 with key version 1") || strings.Contains(res.Reason, "another system") {
 		t.Errorf("older key version: %s %q %q", res.Outcome, res.Reason, res.Hint)
 	}
 
@@ -108,7 +109,7 @@ func TestRefusalsSayWhoseTagItIs(t *testing.T) {
 		t.Fatal(err)
 	}
 	res = f.st.Encode(ctx, connect(t, r, foreign), "sim0")
-	if res.Outcome != station.Failed || !strings.HasPrefix(res.Reason, "tag belongs to another system") || strings.Contains(res.Hint, "master key file") {
+	if res.Outcome != manifest.Failed || !strings.HasPrefix(res.Reason, "tag belongs to another system") || strings.Contains(res.Hint, "master key file") {
 		t.Errorf("foreign version 1: %s %q %q", res.Outcome, res.Reason, res.Hint)
 	}
 	if sumFail(foreign) != 0 {
@@ -119,7 +120,7 @@ func TestRefusalsSayWhoseTagItIs(t *testing.T) {
 	// master key: that, and only that, is the master key file's fault.
 	wrong := withMaster(t, f, "0F0E0D0C0B0A09080706050403020100", f.cfg.Batch)
 	res = wrong.Encode(ctx, connect(t, r, ours), "sim0")
-	if res.Outcome != station.Failed || !strings.Contains(res.Reason, "KCV "+f.cfg.Deriver.MasterKCV()) || !strings.Contains(res.Hint, "check the master key file") {
+	if res.Outcome != manifest.Failed || !strings.Contains(res.Reason, "KCV "+f.cfg.Deriver.MasterKCV()) || !strings.Contains(res.Hint, "check the master key file") {
 		t.Errorf("wrong master: %s %q %q", res.Outcome, res.Reason, res.Hint)
 	}
 	if sumFail(ours) != 0 {
@@ -134,7 +135,7 @@ func TestRefusalsSayWhoseTagItIs(t *testing.T) {
 	for k := 1; ; k++ {
 		half = sim.New(sim.Options{UID: uid(3)})
 		half.RemoveAfter(k)
-		if res := otherStation.Encode(ctx, connect(t, r, half), "sim0"); res.Outcome == station.Encoded {
+		if res := otherStation.Encode(ctx, connect(t, r, half), "sim0"); res.Outcome == manifest.Encoded {
 			t.Fatal("no tear left keys 1-3 changed")
 		}
 		if half.Snapshot().KeyVersion == [5]byte{0, 1, 1, 1, 0} {
@@ -143,7 +144,7 @@ func TestRefusalsSayWhoseTagItIs(t *testing.T) {
 	}
 	before := half.Snapshot()
 	res = f.st.Encode(ctx, connect(t, r, half), "sim0")
-	if res.Outcome != station.Failed || !errors.Is(res.Err, encoder.ErrHalfKeyed) || !strings.Contains(res.Hint, "another station's unfinished work") {
+	if res.Outcome != manifest.Failed || !errors.Is(res.Err, encoder.ErrHalfKeyed) || !strings.Contains(res.Hint, "another station's unfinished work") {
 		t.Errorf("half-keyed: %s %v %q", res.Outcome, res.Err, res.Hint)
 	}
 	after := half.Snapshot()

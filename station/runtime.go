@@ -217,7 +217,7 @@ func (rt *Runtime) settle(res *Result) (done, inflight int) {
 	if rt.inflight > 0 {
 		rt.inflight--
 	}
-	if res != nil && (res.Outcome == Encoded || res.Outcome == Finished) {
+	if res != nil && res.Outcome.Passed() {
 		rt.done++
 	}
 	return rt.done, rt.inflight
@@ -359,7 +359,7 @@ func (d *dispatcher) result(ev Event) {
 	}
 	done, inflight := rt.settle(ev.Result)
 	d.results++
-	if ev.Result != nil && (ev.Result.Outcome == Encoded || ev.Result.Outcome == Finished) && rt.sync != nil {
+	if ev.Result != nil && ev.Result.Outcome.Passed() && rt.sync != nil {
 		rt.sync.kick()
 	}
 	if rt.cfg.Count > 0 && d.results >= rt.cfg.Count {

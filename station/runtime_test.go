@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tagline-station/tagline/batch"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/reader"
 	"github.com/tagline-station/tagline/reader/sim"
 	"github.com/tagline-station/tagline/station"
@@ -121,7 +122,7 @@ func kind(k station.EventKind) func(station.Event) bool {
 
 func passed(ev station.Event) bool {
 	return ev.Kind == station.EvResult && ev.Result != nil &&
-		(ev.Result.Outcome == station.Encoded || ev.Result.Outcome == station.Finished)
+		(ev.Result.Outcome == manifest.Encoded || ev.Result.Outcome == manifest.Finished)
 }
 
 type run struct {
@@ -195,7 +196,7 @@ func TestPauseStopsALaneWaitingForATag(t *testing.T) {
 
 	run.rt.Gate().Resume()
 	run.ev.wait(t, 0, 5*time.Second, "a pass after resume", passed)
-	if _, ok, err := f.store.Lookup(upper(uid(1))); err != nil || !ok {
+	if _, ok, err := f.store.Lookup(manifest.UID(upper(uid(1)))); err != nil || !ok {
 		t.Fatalf("tag not bound after resume: %v %v", ok, err)
 	}
 }
@@ -340,7 +341,7 @@ func TestFullJournalHoldsEveryLane(t *testing.T) {
 	pass := map[string]bool{}
 	for _, ev := range run.ev.snapshot() {
 		if passed(ev) {
-			pass[ev.Result.UID] = true
+			pass[string(ev.Result.UID)] = true
 		}
 	}
 	st, err := f.store.Stats("b1")
@@ -351,7 +352,7 @@ func TestFullJournalHoldsEveryLane(t *testing.T) {
 		t.Fatalf("journal has %d bindings, the station reported %d PASS", st.Done, len(pass))
 	}
 	for u := range pass {
-		if _, ok, err := f.store.Lookup(u); err != nil || !ok {
+		if _, ok, err := f.store.Lookup(manifest.UID(u)); err != nil || !ok {
 			t.Errorf("PASS %s not in the journal: %v", u, err)
 		}
 	}
@@ -419,10 +420,10 @@ func TestStopFinishesTheTagInFlight(t *testing.T) {
 		t.Fatal("run did not end")
 	}
 	i := ev.wait(t, 0, time.Second, "result", kind(station.EvResult))
-	if res := ev.snapshot()[i].Result; res.Outcome != station.Encoded {
+	if res := ev.snapshot()[i].Result; res.Outcome != manifest.Encoded {
 		t.Fatalf("tag in flight: %s %v", res.Outcome, res.Err)
 	}
-	if _, ok, err := f.store.Lookup(upper(uid(7))); err != nil || !ok {
+	if _, ok, err := f.store.Lookup(manifest.UID(upper(uid(7)))); err != nil || !ok {
 		t.Fatalf("tag in flight not bound: %v", err)
 	}
 }

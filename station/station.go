@@ -3,7 +3,6 @@ package station
 import (
 	"context"
 	"crypto/ecdsa"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +14,7 @@ import (
 	"github.com/tagline-station/tagline/encoder"
 	"github.com/tagline-station/tagline/internal/errkind"
 	"github.com/tagline-station/tagline/keys"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/reader"
 	"github.com/tagline-station/tagline/sdm"
 )
@@ -57,30 +57,20 @@ func (e *BoundButBlankError) Error() string {
 }
 func (e *BoundButBlankError) Unwrap() error { return ErrBoundButBlank }
 
-// Outcome of one tag at the station.
-type Outcome string
-
-const (
-	Encoded   Outcome = "encoded"   // personalised now and journaled
-	Finished  Outcome = "finished"  // a torn earlier attempt completed
-	Duplicate Outcome = "duplicate" // already bound in the journal
-	Failed    Outcome = "failed"    // not personalised; see Reason and Hint
-)
-
 // Result is what the operator sees for one tag.
 type Result struct {
-	Reader    string        `json:"reader,omitempty"`
-	UID       string        `json:"uid,omitempty"`
-	SKU       string        `json:"sku"`
-	Batch     string        `json:"batch"`
-	Outcome   Outcome       `json:"outcome"`
-	URL       string        `json:"url,omitempty"`
-	ReadCtr   uint32        `json:"read_ctr"`
-	Exchanges int           `json:"exchanges"`
-	Duration  time.Duration `json:"duration_ns"`
-	Reason    string        `json:"reason,omitempty"`
-	Hint      string        `json:"hint,omitempty"`
-	Err       error         `json:"-"`
+	Reader    string           `json:"reader,omitempty"`
+	UID       manifest.UID     `json:"uid,omitempty"`
+	SKU       string           `json:"sku"`
+	Batch     string           `json:"batch"`
+	Outcome   manifest.Outcome `json:"outcome"`
+	URL       string           `json:"url,omitempty"`
+	ReadCtr   uint32           `json:"read_ctr"`
+	Exchanges int              `json:"exchanges"`
+	Duration  time.Duration    `json:"duration_ns"`
+	Reason    string           `json:"reason,omitempty"`
+	Hint      string           `json:"hint,omitempty"`
+	Err       error            `json:"-"`
 }
 
 // Station encodes tags of one batch.
@@ -142,12 +132,12 @@ func (s *Station) Encode(ctx context.Context, tag reader.Tag, readerName string)
 	job.BeforeWrite = func(ctx context.Context, uid []byte, found encoder.Found) error {
 		// A tag reclaimed by tagline reset is encoded again like a
 		// re-encode: its old binding moves to history.
-		_, reclaimed, err := s.cfg.Journal.Reclaimed(upperHex(uid))
+		_, reclaimed, err := s.cfg.Journal.Reclaimed(manifest.UIDOf(uid))
 		if err != nil {
 			return err
 		}
 		err = s.cfg.Journal.BeginIntent(batch.Intent{
-			UID: upperHex(uid), BatchID: s.cfg.Batch.ID, SKU: s.cfg.Batch.SKU,
+			UID: manifest.UIDOf(uid), BatchID: s.cfg.Batch.ID, SKU: s.cfg.Batch.SKU,
 			KeyVersion: s.cfg.Deriver.Version(), MasterKCV: s.kcv, TemplateHash: s.hash,
 			Reencode: s.cfg.Reencode || reclaimed,
 		})
@@ -168,13 +158,13 @@ func (s *Station) Encode(ctx context.Context, tag reader.Tag, readerName string)
 	r, err := encoder.Personalise(ctx, tag, job, encoder.Options{Rand: s.cfg.Rand, ExchangeTimeout: s.cfg.ExchangeTimeout})
 	res.Exchanges, res.ReadCtr, res.URL = r.Exchanges, r.ReadCtr, r.URL
 	if r.UID != nil {
-		res.UID = upperHex(r.UID)
+		res.UID = manifest.UIDOf(r.UID)
 	}
 	switch {
 	case err == nil:
-		res.Outcome = Encoded
+		res.Outcome = manifest.Encoded
 		if r.Found == encoder.FoundPartial {
-			res.Outcome = Finished
+			res.Outcome = manifest.Finished
 		}
 		if jerr := s.complete(res); jerr != nil {
 			return s.fail(res, jerr)
@@ -210,7 +200,7 @@ func (s *Station) Encode(ctx context.Context, tag reader.Tag, readerName string)
 
 // known answers the encoder's question about a UID from the journal.
 func (s *Station) known(_ context.Context, uid []byte) (encoder.Known, error) {
-	u := upperHex(uid)
+	u := manifest.UIDOf(uid)
 	_, bound, err := s.cfg.Journal.Lookup(u)
 	if err != nil {
 		return encoder.Known{}, err
@@ -236,7 +226,7 @@ func (s *Station) refuse(res Result, tagVersion byte) Result {
 	done := b.CompletedAt.UTC().Format(time.RFC3339)
 	switch {
 	case tagVersion != 0 && tagVersion == b.KeyVersion && strings.EqualFold(b.MasterKCV, s.kcv) && !errors.Is(err, encoder.ErrWrongKey):
-		res.Outcome = Duplicate
+		res.Outcome = manifest.Duplicate
 		res.Reason = fmt.Sprintf("already encoded in batch %s with key version %d at %s", b.BatchID, b.KeyVersion, done)
 		res.Hint = "set this tag aside; it is done"
 		res.Err = &batch.DuplicateError{UID: res.UID, BatchID: b.BatchID, Completed: b.CompletedAt}
@@ -254,11 +244,8 @@ func (s *Station) refuse(res Result, tagVersion byte) Result {
 // counted yet. A journal that refuses it has refused, or will refuse, more
 // than a counter; the result the operator sees stays as it is.
 func (s *Station) count(res Result) {
-	switch res.Outcome {
-	case Failed:
-		_ = s.cfg.Journal.CountOutcome(s.cfg.Batch.ID, batch.OutcomeFailed)
-	case Duplicate:
-		_ = s.cfg.Journal.CountOutcome(s.cfg.Batch.ID, batch.OutcomeDuplicate)
+	if res.Outcome == manifest.Failed || res.Outcome == manifest.Duplicate {
+		_ = s.cfg.Journal.CountOutcome(s.cfg.Batch.ID, res.Outcome)
 	}
 }
 
@@ -270,7 +257,7 @@ func (s *Station) alreadyOurs(res Result) Result {
 		return s.fail(res, err)
 	}
 	if ok {
-		res.Outcome = Duplicate
+		res.Outcome = manifest.Duplicate
 		res.Reason = fmt.Sprintf("already encoded in batch %s at %s", b.BatchID, b.CompletedAt.UTC().Format(time.RFC3339))
 		res.Hint = "set this tag aside; it is done (use --reencode to encode it again)"
 		res.Err = &batch.DuplicateError{UID: res.UID, BatchID: b.BatchID, Completed: b.CompletedAt}
@@ -281,7 +268,7 @@ func (s *Station) alreadyOurs(res Result) Result {
 		return s.fail(res, err)
 	}
 	if !open {
-		res.Outcome = Failed
+		res.Outcome = manifest.Failed
 		res.Reason = "tag already carries this station's keys but is in no journal record"
 		res.Hint = "set it aside and report it: it was encoded with this master key elsewhere"
 		res.Err = encoder.ErrAlreadyOurs
@@ -295,7 +282,7 @@ func (s *Station) alreadyOurs(res Result) Result {
 	}); err != nil {
 		return s.fail(res, err)
 	}
-	res.Outcome = Finished
+	res.Outcome = manifest.Finished
 	if err := s.complete(res); err != nil {
 		return s.fail(res, err)
 	}
@@ -303,10 +290,10 @@ func (s *Station) alreadyOurs(res Result) Result {
 }
 
 func (s *Station) complete(res Result) error {
-	return s.cfg.Journal.Complete(batch.Binding{
+	return s.cfg.Journal.Complete(manifest.Binding{
 		UID: res.UID, BatchID: s.cfg.Batch.ID, SKU: s.cfg.Batch.SKU,
 		KeyVersion: s.cfg.Deriver.Version(), MasterKCV: s.kcv, TemplateHash: s.hash,
-		Outcome: batch.OutcomeVerified, ReadCtr: res.ReadCtr, CompletedAt: s.cfg.Now(),
+		Outcome: manifest.Verified, ReadCtr: res.ReadCtr, CompletedAt: s.cfg.Now(),
 	})
 }
 
@@ -321,10 +308,10 @@ func wroteSomething(st encoder.Step) bool {
 
 func (s *Station) fail(res Result, err error) Result {
 	res.Err = err
-	res.Outcome = Failed
+	res.Outcome = manifest.Failed
 	var dup *batch.DuplicateError
 	if errors.As(err, &dup) {
-		res.Outcome = Duplicate
+		res.Outcome = manifest.Duplicate
 	}
 	res.Reason, res.Hint = Explain(err)
 	return res
@@ -405,5 +392,3 @@ func detail(err error) string {
 	}
 	return err.Error()
 }
-
-func upperHex(b []byte) string { return strings.ToUpper(hex.EncodeToString(b)) }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tagline-station/tagline/batch"
 	"github.com/tagline-station/tagline/keys"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/reader"
 	"github.com/tagline-station/tagline/reader/sim"
 	"github.com/tagline-station/tagline/sdm"
@@ -87,14 +88,14 @@ func TestEncodeJournalsBinding(t *testing.T) {
 	r := sim.NewReader("sim0")
 	tag := sim.New(sim.Options{UID: uid(1)})
 	res := f.st.Encode(context.Background(), connect(t, r, tag), "sim0")
-	if res.Outcome != station.Encoded || res.Err != nil {
+	if res.Outcome != manifest.Encoded || res.Err != nil {
 		t.Fatalf("%+v", res)
 	}
 	b, ok, err := f.store.Lookup(res.UID)
 	if err != nil || !ok {
 		t.Fatalf("no binding: %v", err)
 	}
-	if b.BatchID != "b1" || b.SKU != "SKU-1" || b.KeyVersion != 1 || b.MasterKCV != f.cfg.Deriver.MasterKCV() || b.ReadCtr != res.ReadCtr || b.Outcome != batch.OutcomeVerified {
+	if b.BatchID != "b1" || b.SKU != "SKU-1" || b.KeyVersion != 1 || b.MasterKCV != f.cfg.Deriver.MasterKCV() || b.ReadCtr != res.ReadCtr || b.Outcome != manifest.Verified {
 		t.Fatalf("binding %+v", b)
 	}
 	// The {enc} file data is the SKU.
@@ -106,7 +107,7 @@ func TestEncodeJournalsBinding(t *testing.T) {
 	// left alone.
 	before := tag.Snapshot()
 	res = f.st.Encode(context.Background(), connect(t, r, tag), "sim0")
-	if res.Outcome != station.Duplicate || res.Hint == "" {
+	if res.Outcome != manifest.Duplicate || res.Hint == "" {
 		t.Fatalf("%+v", res)
 	}
 	if tag.Snapshot().KeyKCV != before.KeyKCV {
@@ -126,7 +127,7 @@ func TestTornTagIsFinishedOnNextPresentation(t *testing.T) {
 		tag := sim.New(sim.Options{UID: uid(byte(k))})
 		tag.RemoveDuring(k)
 		res := f.st.Encode(context.Background(), connect(t, r, tag), "sim0")
-		if res.Outcome != station.Failed || !errors.Is(res.Err, reader.ErrTagRemoved) {
+		if res.Outcome != manifest.Failed || !errors.Is(res.Err, reader.ErrTagRemoved) {
 			t.Fatalf("k=%d: %+v", k, res)
 		}
 		if res.Hint != "present the same tag again to finish it" {
@@ -137,7 +138,7 @@ func TestTornTagIsFinishedOnNextPresentation(t *testing.T) {
 			t.Fatalf("k=%d: open intents %+v", k, its)
 		}
 		res = f.st.Encode(context.Background(), connect(t, r, tag), "sim0")
-		if res.Outcome != station.Finished && res.Outcome != station.Encoded {
+		if res.Outcome != manifest.Finished && res.Outcome != manifest.Encoded {
 			t.Fatalf("k=%d second: %+v", k, res)
 		}
 		if _, ok, _ := f.store.Lookup(res.UID); !ok {
@@ -155,7 +156,7 @@ func TestFailureBeforeWriteLeavesNoIntent(t *testing.T) {
 	tag := sim.New(sim.Options{UID: uid(1)})
 	tag.RemoveAfter(3) // gone during authentication, before anything is written
 	res := f.st.Encode(context.Background(), connect(t, r, tag), "sim0")
-	if res.Outcome != station.Failed {
+	if res.Outcome != manifest.Failed {
 		t.Fatalf("%+v", res)
 	}
 	if its, _ := f.store.OpenIntents(); len(its) != 0 {
@@ -182,7 +183,7 @@ func TestLaneRunsUntilLimit(t *testing.T) {
 			r.Present(sim.New(sim.Options{UID: uid(n)}))
 			n++
 		case station.EvResult:
-			if e.Result.Outcome != station.Encoded {
+			if e.Result.Outcome != manifest.Encoded {
 				t.Fatalf("%+v", e.Result)
 			}
 			results++

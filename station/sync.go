@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tagline-station/tagline/batch"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/syncer"
 )
 
@@ -292,7 +293,7 @@ func canceledCtx() context.Context {
 // rule without touching the journal.
 type nopJournal struct{}
 
-func (nopJournal) StationID() string                    { return "" }
-func (nopJournal) Pending(int) ([]batch.Binding, error) { return nil, nil }
-func (nopJournal) Ack(uint64) error                     { return nil }
-func (nopJournal) SyncState() (uint64, uint64, error)   { return 0, 0, nil }
+func (nopJournal) StationID() string                       { return "" }
+func (nopJournal) Pending(int) ([]manifest.Binding, error) { return nil, nil }
+func (nopJournal) Ack(uint64) error                        { return nil }
+func (nopJournal) SyncState() (uint64, uint64, error)      { return 0, 0, nil }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tagline-station/tagline/batch"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/syncer"
 )
 
@@ -46,11 +47,11 @@ func addBindings(t testing.TB, s *batch.Store, from, to int) {
 			for i := range work {
 				uid := fmt.Sprintf("04%012X", i)
 				b := []string{"b1", "b2"}[i%2]
-				if err := s.BeginIntent(batch.Intent{UID: uid, BatchID: b, KeyVersion: 1, MasterKCV: "A1B2C3"}); err != nil {
+				if err := s.BeginIntent(batch.Intent{UID: manifest.UID(uid), BatchID: b, KeyVersion: 1, MasterKCV: "A1B2C3"}); err != nil {
 					errs <- err
 					continue
 				}
-				if err := s.Complete(batch.Binding{UID: uid, KeyVersion: 1, Outcome: batch.OutcomeVerified, ReadCtr: 1}); err != nil {
+				if err := s.Complete(manifest.Binding{UID: manifest.UID(uid), KeyVersion: 1, Outcome: manifest.Verified, ReadCtr: 1}); err != nil {
 					errs <- err
 				}
 			}
@@ -88,7 +89,7 @@ type remote struct {
 	first []uint64 // first seq of each request, in order
 	// before runs first; when it returns true the request is considered
 	// handled by it.
-	before func(w http.ResponseWriter, r *http.Request, n int, c *syncer.Chunk) bool
+	before func(w http.ResponseWriter, r *http.Request, n int, c *manifest.Chunk) bool
 	// ackLimit, when positive, acknowledges at most this many records.
 	ackLimit int
 	srv      *httptest.Server
@@ -108,7 +109,7 @@ func (rm *remote) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no", http.StatusUnauthorized)
 		return
 	}
-	c, err := syncer.ParseChunk(r.Body, 0)
+	c, err := manifest.ParseChunk(r.Body, manifest.Limits{MaxRecords: 0})
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusUnprocessableEntity)
 		return
@@ -136,7 +137,7 @@ func (rm *remote) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 // apply stores a chunk once per idempotency key and returns the answer.
-func (rm *remote) apply(c *syncer.Chunk, key string) ([]byte, bool) {
+func (rm *remote) apply(c *manifest.Chunk, key string) ([]byte, bool) {
 	rm.mu.Lock()
 	defer rm.mu.Unlock()
 	if ans, ok := rm.keys[key]; ok {

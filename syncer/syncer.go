@@ -15,8 +15,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tagline-station/tagline/batch"
 	"github.com/tagline-station/tagline/internal/errkind"
+	"github.com/tagline-station/tagline/manifest"
 )
 
 // Journal is what the syncer needs of a station's journal; *batch.Store
@@ -25,7 +25,7 @@ import (
 // station's encoding.
 type Journal interface {
 	StationID() string
-	Pending(limit int) ([]batch.Binding, error)
+	Pending(limit int) ([]manifest.Binding, error)
 	Ack(seq uint64) error
 	SyncState() (syncedUpto, last uint64, err error)
 }
@@ -271,7 +271,7 @@ func (e *GapError) Unwrap() error { return ErrRejected }
 
 // Resender is a journal that can list bindings from any position.
 type Resender interface {
-	PendingAfter(after uint64, limit int) ([]batch.Binding, error)
+	PendingAfter(after uint64, limit int) ([]manifest.Binding, error)
 }
 
 type runner struct {
@@ -346,7 +346,7 @@ func (r *runner) round(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		var recs []batch.Binding
+		var recs []manifest.Binding
 		if r.resend != nil {
 			since = *r.resend
 			recs, err = r.j.(Resender).PendingAfter(since, r.o.ChunkSize)
@@ -364,7 +364,7 @@ func (r *runner) round(ctx context.Context) error {
 		if first <= since {
 			since = first - 1
 		}
-		r.buf, _ = AppendChunkOf(r.buf[:0], station, journalID(r.j), since, recs)
+		r.buf, _ = manifest.AppendChunk(r.buf[:0], station, journalID(r.j), since, recs)
 		ack, replayed, err := r.deliver(ctx, IdempotencyKey(station, first, last), r.buf, station, first, last, len(recs))
 		var gap *GapError
 		_, canResend := r.j.(Resender)

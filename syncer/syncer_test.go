@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tagline-station/tagline/batch"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/syncer"
 )
 
@@ -28,7 +29,7 @@ func TestRecordsAreManifestRecords(t *testing.T) {
 	if err := s.BeginIntent(batch.Intent{UID: "04FFFFFFFFFF01", BatchID: "b3", KeyVersion: 1, MasterKCV: "A1B2C3"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Complete(batch.Binding{UID: "04FFFFFFFFFF01", KeyVersion: 1, Outcome: batch.OutcomeEncoded, CompletedAt: time.Date(2026, 3, 2, 8, 0, 5, 730120000, time.UTC)}); err != nil {
+	if err := s.Complete(manifest.Binding{UID: "04FFFFFFFFFF01", KeyVersion: 1, Outcome: manifest.Encoded, CompletedAt: time.Date(2026, 3, 2, 8, 0, 5, 730120000, time.UTC)}); err != nil {
 		t.Fatal(err)
 	}
 	pend, _ = s.Pending(1000)
@@ -42,7 +43,7 @@ func TestRecordsAreManifestRecords(t *testing.T) {
 		var mine []string
 		for i := range pend {
 			if pend[i].BatchID == id {
-				mine = append(mine, string(syncer.AppendRecord(nil, &pend[i])))
+				mine = append(mine, string(manifest.AppendRecord(nil, &pend[i])))
 			}
 		}
 		if len(mine) != len(lines) {
@@ -59,8 +60,8 @@ func TestRecordsAreManifestRecords(t *testing.T) {
 func TestChunkRoundTripAndTampering(t *testing.T) {
 	s := newJournal(t, 10)
 	pend, _ := s.Pending(100)
-	body, sum := syncer.AppendChunk(nil, station, 0, pend)
-	c, err := syncer.ParseChunk(bytes.NewReader(body), 0)
+	body, sum := manifest.AppendChunk(nil, station, "", 0, pend)
+	c, err := manifest.ParseChunk(bytes.NewReader(body), manifest.Limits{MaxRecords: 0})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,11 +90,11 @@ func TestChunkRoundTripAndTampering(t *testing.T) {
 		"lower-case uid":   strings.Replace(string(body), `"uid":"04`, `"uid":"04a`, 1),
 	}
 	for name, in := range cases {
-		if _, err := syncer.ParseChunk(strings.NewReader(in), 0); !errors.Is(err, syncer.ErrChunk) {
+		if _, err := manifest.ParseChunk(strings.NewReader(in), manifest.Limits{MaxRecords: 0}); !errors.Is(err, manifest.ErrChunk) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	if _, err := syncer.ParseChunk(bytes.NewReader(body), 9); !errors.Is(err, syncer.ErrChunk) {
+	if _, err := manifest.ParseChunk(bytes.NewReader(body), manifest.Limits{MaxRecords: 9}); !errors.Is(err, manifest.ErrChunk) {
 		t.Errorf("over the record limit: %v", err)
 	}
 }
@@ -126,7 +127,7 @@ func TestSyncsEverythingInChunks(t *testing.T) {
 func TestServerFailsThenRecovers(t *testing.T) {
 	s := newJournal(t, 40)
 	rm := newRemote(t)
-	rm.before = func(w http.ResponseWriter, r *http.Request, n int, c *syncer.Chunk) bool {
+	rm.before = func(w http.ResponseWriter, r *http.Request, n int, c *manifest.Chunk) bool {
 		if n <= 3 || n == 5 {
 			http.Error(w, "db down", http.StatusInternalServerError)
 			return true
@@ -158,7 +159,7 @@ func TestServerFailsThenRecovers(t *testing.T) {
 func TestJitterAndCap(t *testing.T) {
 	s := newJournal(t, 5)
 	rm := newRemote(t)
-	rm.before = func(w http.ResponseWriter, r *http.Request, n int, c *syncer.Chunk) bool {
+	rm.before = func(w http.ResponseWriter, r *http.Request, n int, c *manifest.Chunk) bool {
 		http.Error(w, "busy", http.StatusServiceUnavailable)
 		return true
 	}
@@ -182,7 +183,7 @@ func TestJitterAndCap(t *testing.T) {
 	}
 	// Retry-After is honoured (up to MaxBackoff).
 	fs.waits = nil
-	rm.before = func(w http.ResponseWriter, r *http.Request, n int, c *syncer.Chunk) bool {
+	rm.before = func(w http.ResponseWriter, r *http.Request, n int, c *manifest.Chunk) bool {
 		if n%2 == 1 {
 			w.Header().Set("Retry-After", "1")
 			http.Error(w, "slow down", http.StatusTooManyRequests)
@@ -203,7 +204,7 @@ func TestRequestTimeout(t *testing.T) {
 	rm := newRemote(t)
 	release := make(chan struct{})
 	defer close(release)
-	rm.before = func(w http.ResponseWriter, r *http.Request, n int, c *syncer.Chunk) bool {
+	rm.before = func(w http.ResponseWriter, r *http.Request, n int, c *manifest.Chunk) bool {
 		if n == 1 {
 			select { // hang past the client's deadline
 			case <-release:
@@ -239,7 +240,7 @@ func TestDeliveredTwice(t *testing.T) {
 	s := newJournal(t, 30)
 	rm := newRemote(t)
 	var lost atomic.Bool
-	rm.before = func(w http.ResponseWriter, r *http.Request, n int, c *syncer.Chunk) bool {
+	rm.before = func(w http.ResponseWriter, r *http.Request, n int, c *manifest.Chunk) bool {
 		if n != 1 {
 			return false
 		}
@@ -272,7 +273,7 @@ func TestPartialAck(t *testing.T) {
 	s := newJournal(t, 50)
 	rm := newRemote(t)
 	rm.ackLimit = 10
-	rm.before = func(w http.ResponseWriter, r *http.Request, n int, c *syncer.Chunk) bool {
+	rm.before = func(w http.ResponseWriter, r *http.Request, n int, c *manifest.Chunk) bool {
 		// Nothing of this chunk is marked synced while it is in flight.
 		if up, _ := syncState(t, s); up >= c.Records[0].Seq {
 			t.Errorf("cursor %d already covers chunk starting at %d", up, c.Records[0].Seq)
@@ -305,7 +306,7 @@ func TestBadAckMovesNothing(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			s := newJournal(t, 30)
 			rm := newRemote(t)
-			rm.before = func(w http.ResponseWriter, r *http.Request, n int, c *syncer.Chunk) bool {
+			rm.before = func(w http.ResponseWriter, r *http.Request, n int, c *manifest.Chunk) bool {
 				w.Write([]byte(body))
 				return true
 			}
@@ -340,7 +341,7 @@ func TestRejectedIsNotRetried(t *testing.T) {
 func TestRemoteDiesMidRun(t *testing.T) {
 	s := newJournal(t, 75)
 	rm := newRemote(t)
-	rm.before = func(w http.ResponseWriter, r *http.Request, n int, c *syncer.Chunk) bool {
+	rm.before = func(w http.ResponseWriter, r *http.Request, n int, c *manifest.Chunk) bool {
 		// Every request from the second on dies: a retry can reach the
 		// listener before the Close below has shut it.
 		if n >= 2 {
@@ -388,7 +389,7 @@ func TestEncodingContinuesDuringSync(t *testing.T) {
 	rm := newRemote(t)
 	inFlight := make(chan struct{})
 	release := make(chan struct{})
-	rm.before = func(w http.ResponseWriter, r *http.Request, n int, c *syncer.Chunk) bool {
+	rm.before = func(w http.ResponseWriter, r *http.Request, n int, c *manifest.Chunk) bool {
 		if n == 1 {
 			close(inFlight)
 			<-release

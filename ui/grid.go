@@ -182,7 +182,7 @@ func (m Model) panelTitle(l *lane, s State, pw int) string {
 		el := max(m.now.Sub(l.since), 0)
 		right = fmt.Sprintf("%s %s %.1f s", l.uid, spinner[int(el/fastTick)%len(spinner)], el.Seconds())
 	case l.hasRes && (s == StatePass || s == StateFail || s == StateDuplicate):
-		right = l.res.UID
+		right = string(l.res.UID)
 	}
 	right = clip(right, max(pw-8, 0))
 	nameW := pw - 2 - ansi.StringWidth(right)
@@ -310,10 +310,10 @@ func (m Model) detailLinesIn(ds []detail, w int) []string {
 // short terminals.
 func (m Model) viewCompactStats(w int) string {
 	p, t := m.prog, m.tally
-	counts := " · " + m.st.word[StatePass].Render("PASS") + fmt.Sprintf(" %d", t.Pass) + " · " +
-		m.st.word[StateFail].Render("FAIL") + fmt.Sprintf(" %d", t.Fail) + " · " +
-		m.st.word[StateDuplicate].Render("ALREADY DONE") + fmt.Sprintf(" %d", t.Duplicate)
-	if r, ok := t.Rate(m.now); ok {
+	counts := " · " + m.st.word[StatePass].Render("PASS") + fmt.Sprintf(" %d", t.Passed) + " · " +
+		m.st.word[StateFail].Render("FAIL") + fmt.Sprintf(" %d", t.Failed) + " · " +
+		m.st.word[StateDuplicate].Render("ALREADY DONE") + fmt.Sprintf(" %d", t.Duplicates)
+	if r, ok := t.Pace(m.now); ok {
 		counts += fmt.Sprintf(" · %.1f/min", r)
 	}
 	label := "  " + m.st.bold.Render(fmt.Sprintf("%-7s", "Batch"))

@@ -17,6 +17,7 @@ import (
 	"github.com/muesli/termenv"
 
 	"github.com/tagline-station/tagline/batch"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/station"
 )
 
@@ -34,11 +35,11 @@ func evWaiting(r string, d time.Duration) station.Event {
 }
 
 func evArrived(r, u string, d time.Duration) station.Event {
-	return station.Event{Kind: station.EvArrived, Reader: r, UID: u, At: at(d)}
+	return station.Event{Kind: station.EvArrived, Reader: r, UID: manifest.UID(u), At: at(d)}
 }
 
 func evRemoved(r, u string, d time.Duration) station.Event {
-	return station.Event{Kind: station.EvRemoved, Reader: r, UID: u, At: at(d)}
+	return station.Event{Kind: station.EvRemoved, Reader: r, UID: manifest.UID(u), At: at(d)}
 }
 
 func evResult(r string, res station.Result, d time.Duration) station.Event {
@@ -51,7 +52,7 @@ func evResult(r string, res station.Result, d time.Duration) station.Event {
 }
 
 func pass(u string, took time.Duration) station.Result {
-	return station.Result{UID: u, Outcome: station.Encoded, Duration: took, ReadCtr: 1, Exchanges: 23}
+	return station.Result{UID: manifest.UID(u), Outcome: manifest.Encoded, Duration: took, ReadCtr: 1, Exchanges: 23}
 }
 
 // cycle is one tag through a lane: arrived, result after took, removed,
@@ -59,9 +60,9 @@ func pass(u string, took time.Duration) station.Result {
 func cycle(r string, res station.Result, start time.Duration) []station.Event {
 	end := start + res.Duration
 	return []station.Event{
-		evArrived(r, res.UID, start),
+		evArrived(r, string(res.UID), start),
 		evResult(r, res, end),
-		evRemoved(r, res.UID, end+300*time.Millisecond),
+		evRemoved(r, string(res.UID), end+300*time.Millisecond),
 		evWaiting(r, end+300*time.Millisecond),
 	}
 }

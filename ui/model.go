@@ -18,6 +18,7 @@ import (
 	"github.com/muesli/termenv"
 
 	"github.com/tagline-station/tagline/batch"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/station"
 )
 
@@ -96,7 +97,7 @@ type entry struct {
 	at      time.Time
 	reader  string
 	uid     string
-	outcome station.Outcome
+	outcome manifest.Outcome
 	d       time.Duration
 	reason  string
 }
@@ -118,7 +119,7 @@ type Model struct {
 
 	lanes   []lane // copied on write
 	focus   int    // lane the big block shows; -1 none
-	tally   Tally
+	tally   station.Tally
 	prog    Progress
 	recent  [recentMax]entry // newest first
 	nrecent int
@@ -178,6 +179,7 @@ func NewModel(cfg Config) Model {
 		now:    clock(),
 		focus:  -1,
 		prog:   Progress{Before: cfg.Stats.Done, Target: target},
+		tally:  station.Tally{Start: clock()},
 
 		simulated: cfg.Simulated,
 		bell:      cfg.Out,
@@ -345,13 +347,13 @@ func (m Model) onEvent(ev station.Event) (tea.Model, tea.Cmd) {
 	case station.EvWaiting:
 		l.phase, l.uid = phaseWaiting, ""
 	case station.EvArrived:
-		l.phase, l.uid, l.since = phaseEncoding, oneLine(ev.UID), at
+		l.phase, l.uid, l.since = phaseEncoding, oneLine(string(ev.UID)), at
 		l.lost, l.onField = false, true
 		m.hold = false // a tag starts only once the runtime has resumed
 		m.focus = i
 		m.tickGen++
 		cmds = append(cmds, tick(m.tickGen, fastTick),
-			m.logCmd(slog.LevelDebug, "tag arrived", slog.String("reader", l.name), slog.String("uid", ev.UID)))
+			m.logCmd(slog.LevelDebug, "tag arrived", slog.String("reader", l.name), slog.String("uid", string(ev.UID))))
 	case station.EvResult:
 		if ev.Result == nil {
 			l.phase = phaseResult
@@ -365,24 +367,24 @@ func (m Model) onEvent(ev station.Event) (tea.Model, tea.Cmd) {
 		if r.Reader == "" {
 			r.Reader = l.name
 		}
-		r.UID, r.SKU, r.Reason, r.Hint = oneLine(r.UID), oneLine(r.SKU), oneLine(r.Reason), oneLine(r.Hint)
+		r.UID, r.SKU, r.Reason, r.Hint = manifest.UID(oneLine(string(r.UID))), oneLine(r.SKU), oneLine(r.Reason), oneLine(r.Hint)
 		l.phase, l.uid = phaseResult, ""
 		l.res, l.hasRes, l.resAt, l.onField = r, true, at, true
 		m.focus = i
-		m.tally.Add(r.Outcome, r.Duration, at)
-		if passed(r.Outcome) {
+		m.tally.Add(&r, at)
+		if r.Outcome.Passed() {
 			m.prog.Run++
 		}
 		copy(m.recent[1:], m.recent[:recentMax-1])
-		m.recent[0] = entry{at: at, reader: l.name, uid: r.UID, outcome: r.Outcome, d: r.Duration, reason: r.Reason}
+		m.recent[0] = entry{at: at, reader: l.name, uid: string(r.UID), outcome: r.Outcome, d: r.Duration, reason: r.Reason}
 		m.nrecent = min(m.nrecent+1, recentMax)
 		level := slog.LevelInfo
-		if r.Outcome == station.Failed {
+		if r.Outcome == manifest.Failed {
 			level = slog.LevelWarn
 			cmds = append(cmds, m.ring())
 		}
 		attrs := []slog.Attr{
-			slog.String("reader", l.name), slog.String("uid", r.UID), slog.String("outcome", string(r.Outcome)),
+			slog.String("reader", l.name), slog.String("uid", string(r.UID)), slog.String("outcome", string(r.Outcome)),
 			slog.Duration("duration", r.Duration), slog.Int("done", m.prog.Done()),
 		}
 		if r.Reason != "" {
@@ -485,8 +487,8 @@ func (m Model) onKey(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 // program ends.
 func (m Model) quit(why string, also ...tea.Cmd) tea.Cmd {
 	return tea.Sequence(tea.Batch(also...), m.logCmd(slog.LevelInfo, why,
-		slog.Int("done", m.prog.Done()), slog.Int("pass", m.tally.Pass),
-		slog.Int("fail", m.tally.Fail), slog.Int("duplicate", m.tally.Duplicate)), tea.Quit)
+		slog.Int("done", m.prog.Done()), slog.Int("pass", m.tally.Passed),
+		slog.Int("fail", m.tally.Failed), slog.Int("duplicate", m.tally.Duplicates)), tea.Quit)
 }
 
 func (m Model) anyEncoding() bool {
@@ -535,26 +537,24 @@ func (m Model) laneState(l *lane) State {
 // needsHand reports a FAIL or ALREADY DONE whose tag is still on the
 // reader: a pause must not hide what the operator has to do with it.
 func needsHand(l *lane) bool {
-	return l.onField && (l.res.Outcome == station.Failed || l.res.Outcome == station.Duplicate)
+	return l.onField && (l.res.Outcome == manifest.Failed || l.res.Outcome == manifest.Duplicate)
 }
 
 // Progress is the batch's progress as the screen shows it.
 func (m Model) Progress() Progress { return m.prog }
 
 // Tally is this run's counts and timings.
-func (m Model) Tally() Tally { return m.tally }
+func (m Model) Tally() station.Tally { return m.tally }
 
-func outcomeState(o station.Outcome) State {
-	switch o {
-	case station.Encoded, station.Finished:
+func outcomeState(o manifest.Outcome) State {
+	switch {
+	case o.Passed():
 		return StatePass
-	case station.Duplicate:
+	case o == manifest.Duplicate:
 		return StateDuplicate
 	}
 	return StateFail
 }
-
-func passed(o station.Outcome) bool { return o == station.Encoded || o == station.Finished }
 
 func errText(err error) string {
 	if err == nil {

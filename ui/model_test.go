@@ -134,7 +134,7 @@ func TestUpdateDoesNotChangeOtherCopies(t *testing.T) {
 func TestResultWithoutResultIsHarmless(t *testing.T) {
 	c := &clockAt{at(0)}
 	m := drive(newTestModel(c, "r"), eventMsg(station.Event{Kind: station.EvResult, Reader: "r"}))
-	if m.Tally().Total() != 0 || m.seen != 1 {
+	if m.Tally().Total != 0 || m.seen != 1 {
 		t.Errorf("tally %+v seen %d", m.Tally(), m.seen)
 	}
 	_ = m.View()
@@ -292,8 +292,8 @@ func TestQuitAfterTheTagInFlight(t *testing.T) {
 	}
 	ch <- evResult("sim-0", pass(uid(8), 400*time.Millisecond), 22400*time.Millisecond)
 	fm := tm.FinalModel(t, teatest.WithFinalTimeout(3*time.Second)).(Model)
-	if fm.Tally().Pass != 9 {
-		t.Errorf("pass %d, want 9", fm.Tally().Pass)
+	if fm.Tally().Passed != 9 {
+		t.Errorf("pass %d, want 9", fm.Tally().Passed)
 	}
 	out := readAll(t, tm)
 	if strings.Contains(out, "level=") {

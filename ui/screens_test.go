@@ -10,6 +10,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/tagline-station/tagline/batch"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/reader"
 	"github.com/tagline-station/tagline/station"
 )
@@ -23,13 +24,13 @@ func with(evs []station.Event, more ...station.Event) []station.Event {
 
 func failed(u string, took time.Duration, err error) station.Result {
 	reason, hint := station.Explain(err)
-	return station.Result{UID: u, Outcome: station.Failed, Duration: took, Reason: reason, Hint: hint, Err: err}
+	return station.Result{UID: manifest.UID(u), Outcome: manifest.Failed, Duration: took, Reason: reason, Hint: hint, Err: err}
 }
 
 func duplicate(u string) station.Result {
 	// The words station.alreadyOurs uses for a bound tag.
 	return station.Result{
-		UID: u, Outcome: station.Duplicate, Duration: 210 * time.Millisecond,
+		UID: manifest.UID(u), Outcome: manifest.Duplicate, Duration: 210 * time.Millisecond,
 		Reason: "already encoded in batch B-2025-0313-C at 2025-03-13T16:02:11Z",
 		Hint:   "set this tag aside; it is done (use --reencode to encode it again)",
 	}

@@ -7,7 +7,7 @@ import (
 
 	kb "github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/x/ansi"
-
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/station"
 )
 
@@ -142,7 +142,7 @@ func (m Model) screen() screen {
 		r := l.res
 		scr.summary = fmt.Sprintf("PASS · %s · SKU %s%s", r.UID, r.SKU, on)
 		what := "encoded, read back, verified and journaled in " + fmtDur(r.Duration)
-		if r.Outcome == station.Finished {
+		if r.Outcome == manifest.Finished {
 			what = "an interrupted earlier attempt was finished, verified and journaled"
 		}
 		do := "present the next tag"
@@ -156,7 +156,7 @@ func (m Model) screen() screen {
 		if s == StateDuplicate {
 			word = "ALREADY DONE"
 		}
-		scr.summary = fmt.Sprintf("%s · %s%s", word, orDash(r.UID), on)
+		scr.summary = fmt.Sprintf("%s · %s%s", word, orDash(string(r.UID)), on)
 		reason := r.Reason
 		if reason == "" && r.Err != nil {
 			reason = oneLine(r.Err.Error())
@@ -351,7 +351,7 @@ func (m Model) viewProgress(w int) string {
 
 func (m Model) viewSpeed(w int) string {
 	parts := []string{"— tags/min"}
-	if r, ok := m.tally.Rate(m.now); ok {
+	if r, ok := m.tally.Pace(m.now); ok {
 		parts[0] = fmt.Sprintf("%.1f tags/min", r)
 	}
 	if avg, worst, n := m.tally.Timing(); n > 0 {
@@ -359,7 +359,7 @@ func (m Model) viewSpeed(w int) string {
 	} else {
 		parts = append(parts, "avg —", "worst —")
 	}
-	if pr, ok := m.tally.PassRate(m.now); ok && m.prog.Left() > 0 && pr > 0 {
+	if pr, ok := m.tally.PassPace(m.now); ok && m.prog.Left() > 0 && pr > 0 {
 		parts = append(parts, fmtMinutes(float64(m.prog.Left())/pr)+" left")
 	}
 	return clip("  "+m.st.bold.Render(fmt.Sprintf("%-7s", "Speed"))+strings.Join(parts, " · "), w)
@@ -368,9 +368,9 @@ func (m Model) viewSpeed(w int) string {
 func (m Model) viewCounts(w int) string {
 	t := m.tally
 	line := "  " + m.st.bold.Render(fmt.Sprintf("%-7s", "Run")) +
-		m.st.word[StatePass].Render("PASS") + fmt.Sprintf(" %d", t.Pass) + " · " +
-		m.st.word[StateFail].Render("FAIL") + fmt.Sprintf(" %d", t.Fail) + " · " +
-		m.st.word[StateDuplicate].Render("ALREADY DONE") + fmt.Sprintf(" %d", t.Duplicate)
+		m.st.word[StatePass].Render("PASS") + fmt.Sprintf(" %d", t.Passed) + " · " +
+		m.st.word[StateFail].Render("FAIL") + fmt.Sprintf(" %d", t.Failed) + " · " +
+		m.st.word[StateDuplicate].Render("ALREADY DONE") + fmt.Sprintf(" %d", t.Duplicates)
 	return clip(line, w)
 }
 
@@ -614,7 +614,7 @@ func (m Model) viewHelp(w int) []string {
 		lines = append(lines, "    "+m.st.word[e.s].Render(fmt.Sprintf("%-13s", word))+" "+e.text)
 	}
 	lines = append(lines, "",
-		fmt.Sprintf("  Rate, avg and worst cover the last %d tags of any outcome within %d minutes.", windowTags, int(rateHorizon.Minutes())))
+		fmt.Sprintf("  Rate, avg and worst cover the last %d tags of any outcome within %d minutes.", station.PaceTags, int(station.PaceHorizon.Minutes())))
 	for i := range lines {
 		lines[i] = clip(lines[i], w)
 	}
@@ -649,7 +649,7 @@ func (m Model) lostCount() int {
 	return n
 }
 
-func outcomeWord(o station.Outcome) string {
+func outcomeWord(o manifest.Outcome) string {
 	return bigWord[outcomeState(o)]
 }
 

@@ -52,14 +52,7 @@ var byAlgorithm = map[string]func(*testing.T, vectors.Vector){
 	"sun-url-verify":                 checkSUNURL,
 }
 
-func key(t *testing.T, b []byte) keys.Key {
-	t.Helper()
-	k, err := keys.NewKey(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
+func key(t *testing.T, b []byte) keys.Key { return vectors.Key(t, b) }
 
 // checkKey compares a key with an expected hex field. A Key does not hand
 // out its bytes, so the published key becomes a Key and the two are

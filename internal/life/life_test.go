@@ -13,6 +13,7 @@ import (
 	"github.com/tagline-station/tagline/batch"
 	"github.com/tagline-station/tagline/encoder"
 	"github.com/tagline-station/tagline/keys"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/reader"
 	"github.com/tagline-station/tagline/reader/sim"
 	"github.com/tagline-station/tagline/sdm"
@@ -150,7 +151,7 @@ func TestWholeLife(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res := st.Encode(context.Background(), w.present(tag), "r0"); res.Outcome != station.Encoded {
+	if res := st.Encode(context.Background(), w.present(tag), "r0"); res.Outcome != manifest.Encoded {
 		t.Fatalf("personalise: %+v", res)
 	}
 	w.r.Remove()
@@ -170,7 +171,7 @@ func TestWholeLife(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res := l.Rekey(context.Background(), w.present(tag), "r0"); res.Outcome != station.Rekeyed {
+	if res := l.Rekey(context.Background(), w.present(tag), "r0"); res.Outcome != manifest.Rekeyed {
 		t.Fatalf("rekey: %+v", res)
 	}
 	w.r.Remove()
@@ -195,7 +196,7 @@ func TestWholeLife(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res := rl.Reset(context.Background(), w.present(tag), "r0"); res.Outcome != station.Reclaimed || res.From != 2 {
+	if res := rl.Reset(context.Background(), w.present(tag), "r0"); res.Outcome != manifest.Reclaimed || res.From != 2 {
 		t.Fatalf("reset: %+v", res)
 	}
 	w.r.Remove()
@@ -216,7 +217,7 @@ func TestWholeLife(t *testing.T) {
 
 	// 10. Rework: the reclaimed tag is encoded again like a new one; its
 	//     earlier bindings stay in the journal's history.
-	if res := st.Encode(context.Background(), w.present(tag), "r0"); res.Outcome != station.Encoded {
+	if res := st.Encode(context.Background(), w.present(tag), "r0"); res.Outcome != manifest.Encoded {
 		t.Fatalf("encoding the reclaimed tag again: %+v", res)
 	}
 	w.r.Remove()

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/tagline-station/tagline/internal/testenv"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -17,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tagline-station/tagline/internal/testenv"
 )
 
 // EnvSocket is the client library's variable naming pcscd's socket.

@@ -3,7 +3,6 @@ package pgtest
 import (
 	"context"
 	"fmt"
-	"github.com/tagline-station/tagline/internal/testenv"
 	"net"
 	"os"
 	"os/exec"
@@ -15,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tagline-station/tagline/internal/testenv"
 
 	"github.com/jackc/pgx/v5"
 )

@@ -4,11 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/tagline-station/tagline/internal/testenv"
 	"os"
 	"os/exec"
 	"testing"
 	"time"
+
+	"github.com/tagline-station/tagline/internal/testenv"
 )
 
 // TestNfcList runs libnfc's own nfc-list (Debian libnfc-bin) against the

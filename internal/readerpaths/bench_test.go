@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tagline-station/tagline/encoder"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/reader"
 	"github.com/tagline-station/tagline/reader/sim"
 	"github.com/tagline-station/tagline/station"
@@ -157,7 +158,7 @@ func benchSimLanes(b *testing.B, lanes int) (int, time.Duration) {
 			readers[i].Present(tags[i][next[i]])
 			next[i]++
 		case station.EvResult:
-			if e.Result.Outcome != station.Encoded {
+			if e.Result.Outcome != manifest.Encoded {
 				b.Fatalf("lane %d: %+v", i, e.Result)
 			}
 			busy += e.Result.Duration

@@ -5,11 +5,12 @@ package readerpaths
 import (
 	"bytes"
 	"fmt"
-	"github.com/tagline-station/tagline/internal/testenv"
 	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tagline-station/tagline/internal/testenv"
 
 	"github.com/tagline-station/tagline/encoder"
 	"github.com/tagline-station/tagline/internal/pn532emu"

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tagline-station/tagline/batch"
 	"github.com/tagline-station/tagline/keys"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/reader"
 	"github.com/tagline-station/tagline/reader/sim"
 	"github.com/tagline-station/tagline/reader/vpcd"
@@ -75,7 +76,7 @@ func (le *lifeEnv) encoded(t *testing.T, u []byte) *sim.Tag {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res := le.st.Encode(testCtx(t), c, "enc"); res.Outcome != station.Encoded {
+	if res := le.st.Encode(testCtx(t), c, "enc"); res.Outcome != manifest.Encoded {
 		t.Fatalf("encode: %+v", res)
 	}
 	r.Remove()
@@ -117,7 +118,7 @@ func testPCSCLifeTorn(t *testing.T, rekey bool) {
 	card := env.insert(t, 0, probe, vpcd.Options{})
 	rt := env.waitTag(t, 0)
 	clean := le.run(testCtx(t), rekey, rt)
-	if !clean.OK() || clean.Outcome == station.AlreadyDone {
+	if !clean.Outcome.Passed() || clean.Outcome == manifest.AlreadyDone {
 		t.Fatalf("clean run: %+v", clean)
 	}
 	env.takeOut(t, 0, card, rt)
@@ -152,7 +153,7 @@ func pcscLifeTornCase(t *testing.T, env *pcscEnv, le *lifeEnv, rekey bool, tag *
 	card := env.insert(t, slot, tag, opts)
 	rt := env.waitTag(t, slot)
 	first := le.run(testCtx(t), rekey, rt)
-	if first.Outcome != station.LifeFailed || !errors.Is(first.Err, reader.ErrTagRemoved) {
+	if first.Outcome != manifest.Failed || !errors.Is(first.Err, reader.ErrTagRemoved) {
 		t.Fatalf("first attempt: %+v, want the tag removed", first)
 	}
 	select {
@@ -166,9 +167,9 @@ func pcscLifeTornCase(t *testing.T, env *pcscEnv, le *lifeEnv, rekey bool, tag *
 	card = env.insert(t, slot, tag, vpcd.Options{})
 	rt = env.waitTag(t, slot)
 	res := le.run(testCtx(t), rekey, rt)
-	want := station.Rekeyed
+	want := manifest.Rekeyed
 	if !rekey {
-		want = station.Reclaimed
+		want = manifest.Reclaimed
 	}
 	if res.Outcome != want {
 		t.Fatalf("second attempt: %+v", res)

@@ -6,12 +6,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/tagline-station/tagline/internal/transcript"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tagline-station/tagline/internal/transcript"
+	"github.com/tagline-station/tagline/manifest"
 
 	"github.com/tagline-station/tagline/apdu"
 	"github.com/tagline-station/tagline/batch"
@@ -430,12 +432,12 @@ func (f fixture) checkJournal(tb testing.TB, s *batch.Store, batchID string, tag
 	tb.Helper()
 	for _, tag := range tags {
 		uid := fmt.Sprintf("%X", tag.UID())
-		b, ok, err := s.Lookup(uid)
+		b, ok, err := s.Lookup(manifest.UID(uid))
 		if err != nil || !ok {
 			tb.Errorf("tag %s not bound in the journal (%v)", uid, err)
 			continue
 		}
-		if b.BatchID != batchID || b.KeyVersion != keyVersion || b.MasterKCV != f.deriver.MasterKCV() || b.Outcome != batch.OutcomeVerified {
+		if b.BatchID != batchID || b.KeyVersion != keyVersion || b.MasterKCV != f.deriver.MasterKCV() || b.Outcome != manifest.Verified {
 			tb.Errorf("binding %+v", b)
 		}
 	}

@@ -3,8 +3,9 @@
 package readerpaths
 
 import (
-	"github.com/tagline-station/tagline/internal/testenv"
 	"testing"
+
+	"github.com/tagline-station/tagline/internal/testenv"
 )
 
 // TestStacksNeedCgo stands for the PC/SC and libnfc tests, which are only

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tagline-station/tagline/encoder"
 	"github.com/tagline-station/tagline/internal/pcscdtest"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/reader"
 	"github.com/tagline-station/tagline/reader/pcsc"
 	"github.com/tagline-station/tagline/reader/sim"
@@ -329,7 +330,7 @@ func TestPCSCEightLanes(t *testing.T) {
 		if res == nil {
 			t.Fatalf("lane %d produced no result", i)
 		}
-		if res.Outcome != station.Encoded || res.Err != nil || res.UID != fmt.Sprintf("%X", tags[i].UID()) {
+		if res.Outcome != manifest.Encoded || res.Err != nil || res.UID != manifest.UID(fmt.Sprintf("%X", tags[i].UID())) {
 			t.Fatalf("lane %d: %+v", i, res)
 		}
 		f.verifyURL(t, res.URL, tags[i].UID())

@@ -11,10 +11,10 @@ import (
 
 	"github.com/tagline-station/tagline/encoder"
 	"github.com/tagline-station/tagline/internal/pcscdtest"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/reader"
 	"github.com/tagline-station/tagline/reader/sim"
 	"github.com/tagline-station/tagline/reader/vpcd"
-	"github.com/tagline-station/tagline/station"
 )
 
 func init() {
@@ -200,7 +200,7 @@ func benchPCSCLanes(b *testing.B, lanes int) (int, time.Duration) {
 			for i := range b.N {
 				changers[l].load(tags[l][i])
 				res := st.Encode(ctx, rts[l], env.d.ReaderName(l))
-				if res.Outcome != station.Encoded {
+				if res.Outcome != manifest.Encoded {
 					errs[l] = fmt.Errorf("lane %d tag %d: %s: %s (%v)", l, i, res.Outcome, res.Reason, res.Err)
 					return
 				}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/tagline-station/tagline/keys"
 )
 
 // Vector is one entry of ntag424_vectors.json.
@@ -207,4 +209,14 @@ func Check(t testing.TB, v Vector, field string, got []byte) {
 func Errorf(t testing.TB, v Vector, format string, args ...any) {
 	t.Helper()
 	t.Errorf("vector %s: %s", v.Name, fmt.Sprintf(format, args...))
+}
+
+// Key makes a keys.Key of published key bytes.
+func Key(t testing.TB, b []byte) keys.Key {
+	t.Helper()
+	k, err := keys.NewKey(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }

@@ -6,11 +6,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/tagline-station/tagline/internal/testenv"
 	"os"
 	"os/exec"
 	"testing"
 	"time"
+
+	"github.com/tagline-station/tagline/internal/testenv"
 
 	"github.com/tagline-station/tagline/internal/pn532emu"
 	"github.com/tagline-station/tagline/reader"

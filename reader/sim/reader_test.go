@@ -5,10 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/tagline-station/tagline/internal/transcript"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/tagline-station/tagline/internal/transcript"
 
 	"github.com/tagline-station/tagline/apdu"
 	"github.com/tagline-station/tagline/reader"

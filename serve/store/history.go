@@ -3,20 +3,22 @@ package store
 import (
 	"context"
 	"time"
+
+	"github.com/tagline-station/tagline/manifest"
 )
 
 // TapEvent is one tap as the history keeps it. Place and IP are empty
 // unless the backend is configured to keep them (serve.HistoryConfig).
 type TapEvent struct {
-	At         time.Time `json:"at"`
-	UID        string    `json:"uid,omitempty"`
-	SKU        string    `json:"sku,omitempty"`
-	Batch      string    `json:"batch,omitempty"`
-	Result     string    `json:"result"`
-	Ctr        uint32    `json:"ctr,omitempty"`
-	KeyVersion byte      `json:"key_version,omitempty"`
-	Place      string    `json:"place,omitempty"`
-	IP         string    `json:"ip,omitempty"`
+	At         time.Time    `json:"at"`
+	UID        manifest.UID `json:"uid,omitempty"`
+	SKU        string       `json:"sku,omitempty"`
+	Batch      string       `json:"batch,omitempty"`
+	Result     string       `json:"result"`
+	Ctr        uint32       `json:"ctr,omitempty"`
+	KeyVersion byte         `json:"key_version,omitempty"`
+	Place      string       `json:"place,omitempty"`
+	IP         string       `json:"ip,omitempty"`
 }
 
 // Alert kinds.
@@ -32,12 +34,12 @@ const (
 
 // Alert is a clone alert.
 type Alert struct {
-	At     time.Time `json:"at"`
-	Kind   string    `json:"kind"`
-	UID    string    `json:"uid"`
-	SKU    string    `json:"sku,omitempty"`
-	Ctr    uint32    `json:"ctr"`
-	Detail string    `json:"detail,omitempty"`
+	At     time.Time    `json:"at"`
+	Kind   string       `json:"kind"`
+	UID    manifest.UID `json:"uid"`
+	SKU    string       `json:"sku,omitempty"`
+	Ctr    uint32       `json:"ctr"`
+	Detail string       `json:"detail,omitempty"`
 }
 
 // Summary is what the brand's view shows: counts since a time.

@@ -5,30 +5,16 @@ import (
 	"errors"
 	"time"
 
-	"github.com/tagline-station/tagline/syncer"
+	"github.com/tagline-station/tagline/manifest"
 )
 
-// Binding is the backend's current binding of a tag.
-type Binding struct {
-	UID          string    `json:"uid"`
-	SKU          string    `json:"sku"`
-	BatchID      string    `json:"batch_id"`
-	StationID    string    `json:"station_id"`
-	Seq          uint64    `json:"seq"`
-	KeyVersion   byte      `json:"key_version"`
-	MasterKCV    string    `json:"master_kcv"`
-	TemplateHash string    `json:"template_hash"`
-	Outcome      string    `json:"outcome"`
-	ReadCtr      uint32    `json:"read_ctr"`
-	CompletedAt  time.Time `json:"completed_at"`
-}
-
-// FromRecord is the binding a sync record describes.
-func FromRecord(r *syncer.Record) Binding {
-	return Binding{
+// FromRecord is the binding a sync record describes: what a backend keeps
+// of it (not attempts, started_at or the simulated mark), times in UTC.
+func FromRecord(r *manifest.Record) manifest.Binding {
+	return manifest.Binding{
 		UID: r.UID, SKU: r.SKU, BatchID: r.BatchID, StationID: r.StationID, Seq: r.Seq,
 		KeyVersion: r.KeyVersion, MasterKCV: r.MasterKCV, TemplateHash: r.TemplateHash,
-		Outcome: string(r.Outcome), ReadCtr: r.ReadCtr, CompletedAt: r.CompletedAt.UTC(),
+		Outcome: r.Outcome, ReadCtr: r.ReadCtr, CompletedAt: r.CompletedAt.UTC(),
 	}
 }
 
@@ -52,7 +38,7 @@ const (
 // Classify decides what incoming does to current, the UID's binding
 // (invariant 4). The first binding of a UID is kept: only its own station
 // may replace it.
-func Classify(incoming, current *Binding) Verdict {
+func Classify(incoming, current *manifest.Binding) Verdict {
 	switch {
 	case incoming.StationID != current.StationID:
 		return Conflict
@@ -65,16 +51,16 @@ func Classify(incoming, current *Binding) Verdict {
 // ConflictRecord is a record that was not applied because another
 // station's binding holds its UID (Verdict Conflict).
 type ConflictRecord struct {
-	Record     Binding   `json:"record"` // as received
-	Bound      Binding   `json:"bound"`  // the binding kept, when the record arrived
-	DetectedAt time.Time `json:"detected_at"`
+	Record     manifest.Binding `json:"record"` // as received
+	Bound      manifest.Binding `json:"bound"`  // the binding kept, when the record arrived
+	DetectedAt time.Time        `json:"detected_at"`
 }
 
 // Upload is a validated sync chunk with its idempotency key.
 type Upload struct {
 	Key        string // Idempotency-Key
 	BodySHA256 string // of the whole body, to tell a retry from a key reused for other data
-	Chunk      *syncer.Chunk
+	Chunk      *manifest.Chunk
 }
 
 // SyncAck is the stored answer to an upload.
@@ -132,7 +118,7 @@ func (r TapResult) String() string {
 // Tap is Tap's answer.
 type Tap struct {
 	Result  TapResult
-	Binding Binding // set unless Unknown
+	Binding manifest.Binding // set unless Unknown
 	// LastCtr is the last accepted counter after the call.
 	LastCtr uint32
 }
@@ -166,7 +152,7 @@ type Store interface {
 	// keyVersion is the version whose keys verified the SUN message.
 	Tap(ctx context.Context, uid string, ctr uint32, keyVersion byte) (Tap, error)
 	// Lookup returns the current binding and last accepted counter.
-	Lookup(ctx context.Context, uid string) (b Binding, lastCtr uint32, ok bool, err error)
+	Lookup(ctx context.Context, uid string) (b manifest.Binding, lastCtr uint32, ok bool, err error)
 	// Ping checks that the store can serve.
 	Ping(ctx context.Context) error
 	Close() error

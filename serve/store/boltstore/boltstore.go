@@ -13,6 +13,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/serve/store"
 )
 
@@ -225,7 +226,7 @@ func (s *Store) Stats() (commits, taps, checkpoints uint64) {
 }
 
 // Lookup returns the current binding of uid and its last accepted counter.
-func (s *Store) Lookup(_ context.Context, uid string) (b store.Binding, last uint32, ok bool, err error) {
+func (s *Store) Lookup(_ context.Context, uid string) (b manifest.Binding, last uint32, ok bool, err error) {
 	// Under ov, as a checkpoint clears the overlay under ov only after
 	// its counters are in bbolt: each counter is in one or the other.
 	s.ov.Lock()
@@ -237,10 +238,10 @@ func (s *Store) Lookup(_ context.Context, uid string) (b store.Binding, last uin
 	return b, max(last, s.overlay[uid]), ok, err
 }
 
-func get(tx *bolt.Tx, uid string) (store.Binding, uint32, bool, error) {
+func get(tx *bolt.Tx, uid string) (manifest.Binding, uint32, bool, error) {
 	v := tx.Bucket(bBindings).Get([]byte(uid))
 	if v == nil {
-		return store.Binding{}, 0, false, nil
+		return manifest.Binding{}, 0, false, nil
 	}
 	b, err := decodeBinding(v)
 	if err != nil {
@@ -254,7 +255,7 @@ func get(tx *bolt.Tx, uid string) (store.Binding, uint32, bool, error) {
 }
 
 // decide is the tap rule, on one consistent view.
-func decide(b store.Binding, last uint32, ok bool, ctr uint32, kv byte) store.Tap {
+func decide(b manifest.Binding, last uint32, ok bool, ctr uint32, kv byte) store.Tap {
 	switch {
 	case !ok:
 		return store.Tap{Result: store.Unknown}
@@ -275,7 +276,7 @@ func (s *Store) Tap(_ context.Context, uid string, ctr uint32, kv byte) (store.T
 	// concurrent taps do not queue on it; a view that missed a checkpoint
 	// sees a lower counter, which can only let a tap through to the
 	// committer.
-	var b store.Binding
+	var b manifest.Binding
 	var last uint32
 	var ok bool
 	err := s.db.View(func(tx *bolt.Tx) error {
@@ -490,7 +491,7 @@ func (s *Store) ApplySync(_ context.Context, up store.Upload) (store.Applied, er
 // bindRecord applies one record to its UID's binding (store invariant 4):
 // it binds it, leaves things as they are, or keeps it as a conflict under
 // key (its station and seq) once.
-func bindRecord(tx *bolt.Tx, in *store.Binding, key []byte, now time.Time) (applied bool, conflict *store.ConflictRecord, err error) {
+func bindRecord(tx *bolt.Tx, in *manifest.Binding, key []byte, now time.Time) (applied bool, conflict *store.ConflictRecord, err error) {
 	binds := tx.Bucket(bBindings)
 	if v := binds.Get([]byte(in.UID)); v != nil {
 		cur, err := decodeBinding(v)
@@ -509,12 +510,12 @@ func bindRecord(tx *bolt.Tx, in *store.Binding, key []byte, now time.Time) (appl
 	}
 	// A new or replacing binding never lowers the last accepted counter;
 	// it raises it to the counter the station saw.
-	return true, nil, raiseCounter(tx, in.UID, in.ReadCtr)
+	return true, nil, raiseCounter(tx, string(in.UID), in.ReadCtr)
 }
 
 // keepConflict stores a conflict once by its record's station and seq: a
 // record delivered again keeps the first detection.
-func keepConflict(tx *bolt.Tx, key []byte, in, cur *store.Binding, now time.Time) error {
+func keepConflict(tx *bolt.Tx, key []byte, in, cur *manifest.Binding, now time.Time) error {
 	b := tx.Bucket(bConflict)
 	if b.Get(key) != nil {
 		return nil
@@ -623,9 +624,9 @@ func (s *Store) Records() (int, error) {
 
 var errShort = errors.New("truncated binding")
 
-func encodeBinding(dst []byte, b *store.Binding) []byte {
+func encodeBinding(dst []byte, b *manifest.Binding) []byte {
 	dst = append(dst, 1)
-	for _, s := range []string{b.UID, b.SKU, b.BatchID, b.StationID, b.MasterKCV, b.TemplateHash, b.Outcome} {
+	for _, s := range []string{string(b.UID), b.SKU, b.BatchID, b.StationID, b.MasterKCV, b.TemplateHash, string(b.Outcome)} {
 		dst = binary.AppendUvarint(dst, uint64(len(s)))
 		dst = append(dst, s...)
 	}
@@ -635,8 +636,8 @@ func encodeBinding(dst []byte, b *store.Binding) []byte {
 	return binary.AppendVarint(dst, b.CompletedAt.UnixNano())
 }
 
-func decodeBinding(v []byte) (store.Binding, error) {
-	var b store.Binding
+func decodeBinding(v []byte) (manifest.Binding, error) {
+	var b manifest.Binding
 	if len(v) == 0 || v[0] != 1 {
 		return b, fmt.Errorf("binding record of unknown version")
 	}
@@ -651,7 +652,7 @@ func decodeBinding(v []byte) (store.Binding, error) {
 		v = v[k+int(n):]
 		return s
 	}
-	b.UID, b.SKU, b.BatchID, b.StationID, b.MasterKCV, b.TemplateHash, b.Outcome = str(), str(), str(), str(), str(), str(), str()
+	b.UID, b.SKU, b.BatchID, b.StationID, b.MasterKCV, b.TemplateHash, b.Outcome = manifest.UID(str()), str(), str(), str(), str(), str(), manifest.Outcome(str())
 	if v == nil {
 		return b, errShort
 	}

@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/tagline-station/tagline/batch"
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/serve/store"
-	"github.com/tagline-station/tagline/syncer"
 )
 
 func uid(i int) string { return fmt.Sprintf("04AABB%08X", i) }
@@ -24,10 +24,10 @@ func uid(i int) string { return fmt.Sprintf("04AABB%08X", i) }
 // seed binds n tags (read_ctr 1, key version 1) through ApplySync.
 func seed(t *testing.T, s *Store, n int) {
 	t.Helper()
-	c := &syncer.Chunk{Station: "line-1", NextSince: uint64(n)}
+	c := &manifest.Chunk{Station: "line-1", NextSince: uint64(n)}
 	for i := range n {
-		b := batch.Binding{UID: uid(i), SKU: "SKU", BatchID: "b", StationID: "line-1", KeyVersion: 1, ReadCtr: 1, Seq: uint64(i + 1), CompletedAt: time.Unix(int64(i), 0)}
-		c.Records = append(c.Records, syncer.Record{Binding: b, Line: syncer.AppendRecord(nil, &b)})
+		b := manifest.Binding{UID: manifest.UID(uid(i)), SKU: "SKU", BatchID: "b", StationID: "line-1", KeyVersion: 1, ReadCtr: 1, Seq: uint64(i + 1), CompletedAt: time.Unix(int64(i), 0)}
+		c.Records = append(c.Records, manifest.Record{Binding: b, Line: manifest.AppendRecord(nil, &b)})
 	}
 	if _, err := s.ApplySync(context.Background(), store.Upload{Key: "k", BodySHA256: fmt.Sprintf("%064x", n), Chunk: c}); err != nil {
 		t.Fatal(err)

@@ -11,8 +11,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/serve/store"
-	"github.com/tagline-station/tagline/syncer"
 )
 
 // Schema is the DDL New runs (idempotent).
@@ -194,7 +194,7 @@ func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 func (s *Store) Tap(ctx context.Context, uid string, ctr uint32, kv byte) (store.Tap, error) {
 	var t store.Tap
 	var accepted bool
-	var b store.Binding
+	var b manifest.Binding
 	var seq, readCtr, last int64
 	var kv16 int16
 	err := s.pool.QueryRow(ctx, tapSQL, uid, int64(ctr), int16(kv)).Scan(&accepted, &b.SKU, &b.BatchID, &b.StationID, &seq,
@@ -205,7 +205,7 @@ func (s *Store) Tap(ctx context.Context, uid string, ctr uint32, kv byte) (store
 	if err != nil {
 		return t, fmt.Errorf("tap %s: %w", uid, err)
 	}
-	b.UID, b.Seq, b.KeyVersion, b.ReadCtr = uid, uint64(seq), byte(kv16), uint32(readCtr)
+	b.UID, b.Seq, b.KeyVersion, b.ReadCtr = manifest.UID(uid), uint64(seq), byte(kv16), uint32(readCtr)
 	b.CompletedAt = b.CompletedAt.UTC()
 	t.Binding, t.LastCtr = b, uint32(last)
 	switch {
@@ -225,8 +225,8 @@ func (s *Store) Tap(ctx context.Context, uid string, ctr uint32, kv byte) (store
 }
 
 // Lookup implements store.Store.
-func (s *Store) Lookup(ctx context.Context, uid string) (store.Binding, uint32, bool, error) {
-	var b store.Binding
+func (s *Store) Lookup(ctx context.Context, uid string) (manifest.Binding, uint32, bool, error) {
+	var b manifest.Binding
 	var seq, readCtr, last int64
 	var kv int16
 	err := s.pool.QueryRow(ctx, `SELECT sku, batch_id, station_id, seq, key_version, master_kcv, template_hash, outcome, read_ctr, completed_at, last_ctr
@@ -237,7 +237,7 @@ func (s *Store) Lookup(ctx context.Context, uid string) (store.Binding, uint32, 
 	if err != nil {
 		return b, 0, false, err
 	}
-	b.UID, b.Seq, b.KeyVersion, b.ReadCtr, b.CompletedAt = uid, uint64(seq), byte(kv), uint32(readCtr), b.CompletedAt.UTC()
+	b.UID, b.Seq, b.KeyVersion, b.ReadCtr, b.CompletedAt = manifest.UID(uid), uint64(seq), byte(kv), uint32(readCtr), b.CompletedAt.UTC()
 	return b, uint32(last), true, nil
 }
 
@@ -319,7 +319,7 @@ func (s *Store) apply(ctx context.Context, tx pgx.Tx, up store.Upload, now time.
 	n := len(c.Records)
 	seqs, uids, lines := make([]int64, n), make([]string, n), make([]string, n)
 	for i := range c.Records {
-		seqs[i], uids[i], lines[i] = int64(c.Records[i].Seq), c.Records[i].UID, string(c.Records[i].Line)
+		seqs[i], uids[i], lines[i] = int64(c.Records[i].Seq), string(c.Records[i].UID), string(c.Records[i].Line)
 	}
 	tag, err := tx.Exec(ctx, recordsSQL, c.Station, seqs, uids, lines)
 	if err != nil {
@@ -355,16 +355,16 @@ func (s *Store) apply(ctx context.Context, tx pgx.Tx, up store.Upload, now time.
 // and returns the UIDs it bound. One row per UID per statement (ON
 // CONFLICT cannot touch a row twice): within a chunk, all of one station,
 // the highest seq is the one to offer.
-func (s *Store) upsertLatest(ctx context.Context, tx pgx.Tx, c *syncer.Chunk) (map[string]bool, error) {
+func (s *Store) upsertLatest(ctx context.Context, tx pgx.Tx, c *manifest.Chunk) (map[string]bool, error) {
 	n := len(c.Records)
 	latest := make(map[string]int, n)
 	order := make([]string, 0, n)
 	for i := range c.Records {
 		u := c.Records[i].UID
-		if _, ok := latest[u]; !ok {
-			order = append(order, u)
+		if _, ok := latest[string(u)]; !ok {
+			order = append(order, string(u))
 		}
-		latest[u] = i
+		latest[string(u)] = i
 	}
 	m := len(order)
 	var (
@@ -375,7 +375,7 @@ func (s *Store) upsertLatest(ctx context.Context, tx pgx.Tx, c *syncer.Chunk) (m
 	)
 	for i, u := range order {
 		b := store.FromRecord(&c.Records[latest[u]])
-		bu[i], sku[i], bid[i], kcv[i], th[i], oc[i] = b.UID, b.SKU, b.BatchID, b.MasterKCV, b.TemplateHash, b.Outcome
+		bu[i], sku[i], bid[i], kcv[i], th[i], oc[i] = string(b.UID), b.SKU, b.BatchID, b.MasterKCV, b.TemplateHash, string(b.Outcome)
 		bseq[i], rctr[i], kvs[i], cat[i] = int64(b.Seq), int64(b.ReadCtr), int16(b.KeyVersion), b.CompletedAt
 	}
 	rows, err := tx.Query(ctx, upsertSQL, c.Station, bu, sku, bid, bseq, kvs, kcv, th, oc, rctr, cat)
@@ -394,13 +394,13 @@ func (s *Store) upsertLatest(ctx context.Context, tx pgx.Tx, c *syncer.Chunk) (m
 // conflictsOf returns the chunk's records that another station's binding
 // holds (store.Classify), reading the bindings of the UIDs the upsert left
 // alone: rows it locked, so nobody changed them since.
-func conflictsOf(ctx context.Context, tx pgx.Tx, c *syncer.Chunk, applied map[string]bool, now time.Time) ([]store.ConflictRecord, error) {
+func conflictsOf(ctx context.Context, tx pgx.Tx, c *manifest.Chunk, applied map[string]bool, now time.Time) ([]store.ConflictRecord, error) {
 	var left []string
 	seen := map[string]bool{}
 	for i := range c.Records {
-		if u := c.Records[i].UID; !applied[u] && !seen[u] {
-			seen[u] = true
-			left = append(left, u)
+		if u := c.Records[i].UID; !applied[string(u)] && !seen[string(u)] {
+			seen[string(u)] = true
+			left = append(left, string(u))
 		}
 	}
 	if len(left) == 0 {
@@ -410,13 +410,13 @@ func conflictsOf(ctx context.Context, tx pgx.Tx, c *syncer.Chunk, applied map[st
 	if err != nil {
 		return nil, err
 	}
-	current := make(map[string]store.Binding, len(left))
-	var b store.Binding
+	current := make(map[string]manifest.Binding, len(left))
+	var b manifest.Binding
 	var seq, readCtr int64
 	var kv int16
 	_, err = pgx.ForEachRow(rows, []any{&b.UID, &b.SKU, &b.BatchID, &b.StationID, &seq, &kv, &b.MasterKCV, &b.TemplateHash, &b.Outcome, &readCtr, &b.CompletedAt}, func() error {
 		b.Seq, b.KeyVersion, b.ReadCtr, b.CompletedAt = uint64(seq), byte(kv), uint32(readCtr), b.CompletedAt.UTC()
-		current[b.UID] = b
+		current[string(b.UID)] = b
 		return nil
 	})
 	if err != nil {
@@ -424,8 +424,8 @@ func conflictsOf(ctx context.Context, tx pgx.Tx, c *syncer.Chunk, applied map[st
 	}
 	var out []store.ConflictRecord
 	for i := range c.Records {
-		cur, ok := current[c.Records[i].UID]
-		if !ok || applied[c.Records[i].UID] {
+		cur, ok := current[string(c.Records[i].UID)]
+		if !ok || applied[string(c.Records[i].UID)] {
 			continue
 		}
 		in := store.FromRecord(&c.Records[i])
@@ -452,7 +452,7 @@ func keepConflicts(ctx context.Context, tx pgx.Tx, station string, cs []store.Co
 		if err != nil {
 			return err
 		}
-		seqs[i], uids[i], bst[i], recs[i], bound[i] = int64(cs[i].Record.Seq), cs[i].Record.UID, cs[i].Bound.StationID, string(r), string(b)
+		seqs[i], uids[i], bst[i], recs[i], bound[i] = int64(cs[i].Record.Seq), string(cs[i].Record.UID), cs[i].Bound.StationID, string(r), string(b)
 	}
 	_, err := tx.Exec(ctx, conflictsSQL, station, seqs, uids, bst, recs, bound, now)
 	return err

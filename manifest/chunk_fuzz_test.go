@@ -1,4 +1,4 @@
-package syncer_test
+package manifest_test
 
 import (
 	"bytes"
@@ -9,8 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tagline-station/tagline/batch"
-	"github.com/tagline-station/tagline/syncer"
+	"github.com/tagline-station/tagline/manifest"
 )
 
 // FuzzParseChunk feeds arbitrary bodies to the receiver's parser. Seeds:
@@ -21,16 +20,16 @@ import (
 func FuzzParseChunk(f *testing.F) {
 	good := goodRecord()
 	second := goodRecordSeq(8)
-	second.SKU, second.Outcome = `Cap "Ø" 30mm, blue\`, batch.OutcomeEncoded
-	for _, bs := range [][]batch.Binding{{good}, {good, second}, nil} {
-		body, _ := syncer.AppendChunk(nil, station, 6, bs)
+	second.SKU, second.Outcome = `Cap "Ø" 30mm, blue\`, manifest.Encoded
+	for _, bs := range [][]manifest.Binding{{good}, {good, second}, nil} {
+		body, _ := manifest.AppendChunk(nil, station, "", 6, bs)
 		f.Add(body)
 	}
-	lim := syncer.Limits{MaxRecords: 16, Now: func() time.Time { return validateNow }}
+	lim := manifest.Limits{MaxRecords: 16, Now: func() time.Time { return validateNow }}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		c, err := syncer.ParseChunkWith(bytes.NewReader(body), lim)
+		c, err := manifest.ParseChunk(bytes.NewReader(body), lim)
 		if err != nil {
-			if !errors.Is(err, syncer.ErrChunk) {
+			if !errors.Is(err, manifest.ErrChunk) {
 				t.Fatalf("an error that is not ErrChunk: %v", err)
 			}
 			if len(err.Error()) > 1024 {
@@ -39,12 +38,12 @@ func FuzzParseChunk(f *testing.F) {
 			return
 		}
 		checkChunk(t, c)
-		bs := make([]batch.Binding, len(c.Records))
+		bs := make([]manifest.Binding, len(c.Records))
 		for i := range c.Records {
 			bs[i] = c.Records[i].Binding
 		}
-		again, _ := syncer.AppendChunk(nil, c.Station, c.Since, bs)
-		c2, err := syncer.ParseChunkWith(bytes.NewReader(again), lim)
+		again, _ := manifest.AppendChunk(nil, c.Station, "", c.Since, bs)
+		c2, err := manifest.ParseChunk(bytes.NewReader(again), lim)
 		if err != nil {
 			t.Fatalf("an accepted chunk written again is refused: %v\n%s", err, again)
 		}
@@ -60,24 +59,24 @@ func FuzzParseChunk(f *testing.F) {
 }
 
 // checkChunk asserts what ParseChunk promises of an accepted chunk.
-func checkChunk(t *testing.T, c *syncer.Chunk) {
+func checkChunk(t *testing.T, c *manifest.Chunk) {
 	t.Helper()
 	h := sha256.New()
 	last := c.Since
 	for i := range c.Records {
 		r := &c.Records[i]
 		switch {
-		case r.Seq <= last || r.Seq > syncer.MaxSeq:
+		case r.Seq <= last || r.Seq > manifest.MaxSeq:
 			t.Fatalf("record %d: seq %d after %d", i, r.Seq, last)
 		case r.StationID != c.Station:
 			t.Fatalf("record %d: station %q in a chunk of %q", i, r.StationID, c.Station)
-		case len(r.UID) != 14 || strings.ToUpper(r.UID) != r.UID:
+		case len(r.UID) != 14 || strings.ToUpper(string(r.UID)) != string(r.UID):
 			t.Fatalf("record %d: uid %q", i, r.UID)
-		case r.ReadCtr > syncer.MaxReadCtr || r.KeyVersion == 0:
+		case r.ReadCtr > manifest.MaxReadCtr || r.KeyVersion == 0:
 			t.Fatalf("record %d: read_ctr %d key_version %d", i, r.ReadCtr, r.KeyVersion)
-		case len(r.SKU) == 0 || len(r.SKU) > syncer.MaxTextLen || strings.ContainsAny(r.SKU+r.BatchID+r.StationID, "\x00\t\r\n\x7f"):
+		case len(r.SKU) == 0 || len(r.SKU) > manifest.MaxNameLen || strings.ContainsAny(r.SKU+r.BatchID+r.StationID, "\x00\t\r\n\x7f"):
 			t.Fatalf("record %d: text %q %q", i, r.SKU, r.BatchID)
-		case r.CompletedAt.After(validateNow.Add(syncer.DefaultClockSkew)):
+		case r.CompletedAt.After(validateNow.Add(manifest.DefaultClockSkew)):
 			t.Fatalf("record %d: completed_at %v ahead", i, r.CompletedAt)
 		case len(r.Line) == 0 || r.Line[len(r.Line)-1] != '\n':
 			t.Fatalf("record %d: line %q", i, r.Line)
@@ -90,7 +89,7 @@ func checkChunk(t *testing.T, c *syncer.Chunk) {
 	}
 }
 
-func sameBinding(a, b *batch.Binding) bool {
+func sameBinding(a, b *manifest.Binding) bool {
 	x, y := *a, *b
 	if !x.CompletedAt.Equal(y.CompletedAt) || !x.StartedAt.Equal(y.StartedAt) {
 		return false
