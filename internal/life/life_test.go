@@ -2,7 +2,11 @@ package life_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"log/slog"
 	"net/http/httptest"
 	"net/url"
@@ -142,15 +146,24 @@ func TestWholeLife(t *testing.T) {
 		t.Fatal("a new tag is not factory-fresh")
 	}
 
-	// 2. Genuine-chip check (originality signature): to be added here
-	//    when it is merged, before any key is written.
-
-	// 3. Personalise (AES) with the station, journaled.
+	// 2. Genuine-chip check: the station trusts NXP's originality key and
+	//    the simulator's test key, and refuses a chip whose signature
+	//    verifies with neither before any key is tried.
 	d1 := w.deriver(1)
-	st, err := station.New(station.Config{Journal: w.store, Batch: w.b, Deriver: d1, Template: w.tmpl, Now: time.Now})
+	st, err := station.New(station.Config{Journal: w.store, Batch: w.b, Deriver: d1, Template: w.tmpl, Now: time.Now,
+		Genuine: []*ecdsa.PublicKey{encoder.NXPOriginalityKey(), sim.OriginalityTestKey()}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	fake := sim.New(sim.Options{UID: []byte{0x04, 0x11, 0x1F, 0xE0, 0x00, 0x00, 0x02}})
+	fake.SetOriginalitySignature(sim.SignOriginality(otherSigner(t), []byte{0x04, 0x11, 0x1F, 0xE0, 0x00, 0x00, 0x02}))
+	if res := st.Encode(context.Background(), w.present(fake), "r0"); res.Outcome != manifest.Failed || !errors.Is(res.Err, encoder.ErrNotGenuine) ||
+		!fake.IsFactoryFresh() || failedAuths(fake) != 0 {
+		t.Fatalf("a chip with a forged signature: %+v (factory %v, failed authentications %d)", res, fake.IsFactoryFresh(), failedAuths(fake))
+	}
+	w.r.Remove()
+
+	// 3. Personalise (AES) with the station, journaled.
 	if res := st.Encode(context.Background(), w.present(tag), "r0"); res.Outcome != manifest.Encoded {
 		t.Fatalf("personalise: %+v", res)
 	}
@@ -227,4 +240,14 @@ func TestWholeLife(t *testing.T) {
 	if n := failedAuths(tag); n != 0 {
 		t.Fatalf("%d failed authentications in the tag's life", n)
 	}
+}
+
+// otherSigner is a P-224 key that is neither NXP's nor the simulator's.
+func otherSigner(t *testing.T) *ecdsa.PrivateKey {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P224(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
