@@ -198,9 +198,10 @@ func (f *lifeFlow) checkSlots(from, to byte) error {
 	return nil
 }
 
-// authenticate spends the one attempt, with our key 0 of version from.
+// authenticate spends the one attempt, with our key 0 of version from, in
+// the tag's mode (an LRP tag refuses EV2First before any cryptogram).
 func (f *lifeFlow) authenticate(ctx context.Context, k0 keys.Key) error {
-	if err := f.c.AuthenticateEV2First(ctx, keys.SlotAppMaster, k0); err != nil {
+	if err := f.c.AuthenticateFirst(ctx, keys.SlotAppMaster, k0); err != nil {
 		if errors.Is(err, apdu.ErrAuthFailed) {
 			err = fmt.Errorf("%w (%w)", ErrWrongKey, err)
 		}

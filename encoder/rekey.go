@@ -19,6 +19,9 @@ type RekeyJob struct {
 	// EncData is the {enc} plaintext, as for Job.
 	EncData   []byte
 	ReaderUID []byte
+	// LRP says the batch's tags are in LRP mode: their NDEF file has
+	// Template's LRP layout, which the read-back expects.
+	LRP bool
 	// Known are derivers whose SUN messages may name a tag whose reader
 	// UID is not its own (random ID); To is tried as well.
 	Known []*keys.Deriver
@@ -43,7 +46,7 @@ func Rekey(ctx context.Context, card reader.Card, job RekeyJob, opts Options) (L
 	}
 	to := job.To.Version()
 	f.res.To = to
-	pj := Job{Deriver: job.To, Template: job.Template, EncData: job.EncData}
+	pj := Job{Deriver: job.To, Template: job.Template, EncData: job.EncData, LRP: job.LRP}
 	expected, err := job.Template.NDEF(job.EncData)
 	if err != nil {
 		return f.res, err

@@ -197,7 +197,7 @@ func (l *Life) Rekey(ctx context.Context, tag reader.Tag, readerName string) Lif
 		return d, nil
 	}
 	job := encoder.RekeyJob{To: l.to, Template: l.tmpl, ReaderUID: tag.UID(), Bound: bound,
-		Known: l.known(), EncData: l.encData()}
+		Known: l.known(), EncData: l.encData(), LRP: l.cfg.Batch.LRP}
 	began := false
 	job.BeforeWrite = func(ctx context.Context, uid []byte) error {
 		o, err := l.cfg.Journal.BeginOp(batch.Op{Kind: batch.OpRekey, UID: manifest.UIDOf(uid), BatchID: l.cfg.Batch.ID, ToVersion: l.cfg.ToVersion, MasterKCV: l.kcv})

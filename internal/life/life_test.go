@@ -251,3 +251,58 @@ func otherSigner(t *testing.T) *ecdsa.PrivateKey {
 	}
 	return k
 }
+
+// TestWholeLifeLRP follows a tag of an LRP batch the same way: LRP
+// personalisation, LRP taps before and after a rekey, and a reset that
+// brings back factory keys, files and settings. LRP mode itself stays:
+// the switch is irreversible on the chip.
+func TestWholeLifeLRP(t *testing.T) {
+	w := newWorld(t)
+	b, err := w.store.CreateBatch(batch.Batch{ID: "b2", SKU: "WINE-750-WHITE", Target: 10, Template: tmplRaw, KeyVersion: 1, LRP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid := []byte{0x04, 0x11, 0x1F, 0xE0, 0x00, 0x00, 0x03}
+	tag := sim.New(sim.Options{UID: uid})
+	st, err := station.New(station.Config{Journal: w.store, Batch: b, Deriver: w.deriver(1), Template: w.tmpl, Now: time.Now,
+		Genuine: []*ecdsa.PublicKey{encoder.NXPOriginalityKey(), sim.OriginalityTestKey()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := st.Encode(context.Background(), w.present(tag), "r0"); res.Outcome != manifest.Encoded || !tag.Snapshot().LRP {
+		t.Fatalf("personalise with lrp: %+v (lrp %v)", res, tag.Snapshot().LRP)
+	}
+	w.r.Remove()
+	w.sync()
+	if a := w.phoneTap(tag, 1); a.Result != serve.ResultGenuine || a.KeyVersion != 1 || a.SKU != "WINE-750-WHITE" {
+		t.Fatalf("lrp tap with version 1: %+v", a)
+	}
+
+	l, err := station.NewLife(station.LifeConfig{Journal: w.store, Master: w.master, Batch: &b, ToVersion: 2}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := l.Rekey(context.Background(), w.present(tag), "r0"); res.Outcome != manifest.Rekeyed {
+		t.Fatalf("rekey of an lrp tag: %+v", res)
+	}
+	w.r.Remove()
+	w.sync()
+	if a := w.phoneTap(tag, 2); a.Result != serve.ResultGenuine || a.KeyVersion != 2 {
+		t.Fatalf("lrp tap with version 2: %+v", a)
+	}
+
+	rl, err := station.NewLife(station.LifeConfig{Journal: w.store, Master: w.master}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := rl.Reset(context.Background(), w.present(tag), "r0"); res.Outcome != manifest.Reclaimed || res.From != 2 {
+		t.Fatalf("reset of an lrp tag: %+v", res)
+	}
+	w.r.Remove()
+	if !tag.IsReclaimed() || !tag.Snapshot().LRP {
+		t.Fatalf("after the reset: factory %v, lrp %v (lrp mode stays)", tag.IsReclaimed(), tag.Snapshot().LRP)
+	}
+	if n := failedAuths(tag); n != 0 {
+		t.Fatalf("%d failed authentications in the lrp tag's life", n)
+	}
+}
