@@ -110,15 +110,5 @@ func (c *Conn) AuthenticateFirst(ctx context.Context, keyNo byte, k keys.Key) er
 	return err
 }
 
-// switchKey moves the open session to key keyNo: AuthenticateEV2NonFirst
-// in an AES session; in an LRP session, which has no NonFirst here,
-// AuthenticateLRPFirst, which starts the session afresh with that key.
-func (c *Conn) switchKey(ctx context.Context, keyNo byte, k keys.Key) error {
-	if c.LRPSession() {
-		return c.AuthenticateLRPFirst(ctx, keyNo, k)
-	}
-	return c.AuthenticateEV2NonFirst(ctx, keyNo, k)
-}
-
 // LRPSession reports whether the open session is an LRP session.
 func (c *Conn) LRPSession() bool { return c.sess != nil && c.sess.IsLRP() }

@@ -108,7 +108,7 @@ func (f *lifeFlow) zeroFile(ctx context.Context, write, from byte, old keys.KeyS
 		if write >= keys.NumSlots || f.res.Versions[write] != from {
 			return f.fail(StepResetFiles, fmt.Errorf("%w: the ndef file's write right is key %d, which holds no key of ours", ErrForeignTag, write))
 		}
-		if err := c.switchKey(ctx, write, old.Keys[write]); err != nil {
+		if err := reauthenticate(ctx, c, write, old.Keys[write]); err != nil {
 			return f.fail(StepResetFiles, err)
 		}
 	}
@@ -116,7 +116,7 @@ func (f *lifeFlow) zeroFile(ctx context.Context, write, from byte, old keys.KeyS
 		return f.fail(StepResetFiles, err)
 	}
 	if other {
-		if err := c.switchKey(ctx, keys.SlotAppMaster, old.Keys[keys.SlotAppMaster]); err != nil {
+		if err := reauthenticate(ctx, c, keys.SlotAppMaster, old.Keys[keys.SlotAppMaster]); err != nil {
 			return f.fail(StepResetFiles, err)
 		}
 	}
