@@ -307,6 +307,7 @@ const (
 	batchTest      = 1 << 0
 	batchSimulated = 1 << 1
 	batchLRP       = 1 << 2
+	batchRandomID  = 1 << 3
 )
 
 func encodeBatch(b *Batch) []byte {
@@ -328,6 +329,9 @@ func encodeBatch(b *Batch) []byte {
 	}
 	if b.LRP {
 		flags |= batchLRP
+	}
+	if b.RandomID {
+		flags |= batchRandomID
 	}
 	if b.Simulated {
 		flags |= batchSimulated
@@ -359,12 +363,13 @@ func decodeBatch(data []byte) (Batch, error) {
 	if v >= recordV2 {
 		b.KDF = d.str()
 		flags := d.byte1()
-		if flags&^(batchTest|batchLRP|batchSimulated) != 0 {
+		if flags&^(batchTest|batchLRP|batchSimulated|batchRandomID) != 0 {
 			d.fail(fmt.Errorf("unknown batch flags %#x", flags))
 		}
 		b.Test = flags&batchTest != 0
 		b.LRP = flags&batchLRP != 0
 		b.Simulated = flags&batchSimulated != 0
+		b.RandomID = flags&batchRandomID != 0
 	}
 	if d.err == nil {
 		if b.Status != StatusOpen && b.Status != StatusClosed {

@@ -52,6 +52,10 @@ type Batch struct {
 	// LRP marks a batch whose tags are switched to LRP mode, for good,
 	// once personalised: asked for by name (--lrp) and fixed at creation.
 	LRP bool `json:"lrp,omitempty"`
+	// RandomID marks a batch whose tags get random ID (UID privacy)
+	// turned on, for good, as their last change: asked for by name
+	// (--random-id) and fixed at creation.
+	RandomID bool `json:"random_id,omitempty"`
 	// Simulated marks a batch encoded from the simulated reader: set by
 	// MarkSimulated before its first binding, and then its bindings go
 	// out marked (manifests, sync) so that no backend takes them for

@@ -21,6 +21,7 @@ type batchNewOptions struct {
 	kdf        string
 	test       bool
 	lrp        bool
+	randomID   bool
 	yes        bool
 	json       bool
 }
@@ -43,13 +44,18 @@ with a master key anyone can guess (all zeros, one byte repeated), and its
 manifest says "test".
 
 --lrp makes an LRP batch: encode switches each tag to LRP mode (AN12304)
-once it is personalised. That cannot be undone, so it is confirmed on a
-terminal, or with --yes in scripts.`,
+once it is personalised. --random-id makes a random-ID batch: encode turns
+on random ID (UID privacy) as each tag's last change, so that a reader sees a
+new random UID at every tap; the journal, manifests, sync and the backend
+keep the real UID, which the station reads inside its session. Neither can be
+undone on a tag, so each is confirmed on a terminal, or with --yes in
+scripts.`,
 		Example: `  tagline batch new --sku SKU-123 --target 5000 --key-version 1 \
     --template 'https://sdm.tagline.example/tag?picc_data={picc}&cmac={mac}'
   tagline batch new --id spring-run --sku SKU-9 --target 200 --key-version 2 --notes 'pilot' --json
   tagline batch new --id trial --sku SKU-9 --target 10 --key-version 1 --kdf sdm-backend --test
-  tagline batch new --id lrp-run --sku SKU-9 --target 100 --key-version 1 --lrp --yes`,
+  tagline batch new --id lrp-run --sku SKU-9 --target 100 --key-version 1 --lrp --yes
+  tagline batch new --id private-run --sku SKU-9 --target 100 --key-version 1 --random-id --yes`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runBatchNew(cmd, e, o)
@@ -67,7 +73,8 @@ terminal, or with --yes in scripts.`,
 	kdfFlag(f, &o.kdf)
 	f.BoolVar(&o.test, "test", false, "a test batch: allows a weak master key such as all zeros; never ship its tags")
 	f.BoolVar(&o.lrp, "lrp", false, "an LRP batch: encode switches its tags to LRP mode, irreversibly")
-	f.BoolVarP(&o.yes, "yes", "y", false, "confirm --lrp without asking")
+	f.BoolVar(&o.randomID, "random-id", false, "a random-ID batch: encode turns on random ID (UID privacy) on its tags, irreversibly")
+	f.BoolVarP(&o.yes, "yes", "y", false, "confirm --lrp and --random-id without asking")
 	f.BoolVar(&o.json, "json", false, "print the new batch as JSON")
 	return c
 }
@@ -106,6 +113,11 @@ func runBatchNew(cmd *cobra.Command, e *env, o *batchNewOptions) error {
 			return err
 		}
 	}
+	if o.randomID && !o.yes {
+		if err := e.confirmForGood(cmd, "random-id", "random ID", randomIDWarning, o.id); err != nil {
+			return err
+		}
+	}
 	jpath, err := e.journalPath(o.journal)
 	if err != nil {
 		return err
@@ -121,7 +133,7 @@ func runBatchNew(cmd *cobra.Command, e *env, o *batchNewOptions) error {
 	defer store.Close()
 	b, err := store.CreateBatch(batch.Batch{
 		ID: o.id, SKU: o.sku, Target: o.target, Template: raw,
-		KeyVersion: byte(o.keyVersion), KDF: string(scheme), Test: o.test, Notes: o.notes, LRP: o.lrp,
+		KeyVersion: byte(o.keyVersion), KDF: string(scheme), Test: o.test, Notes: o.notes, LRP: o.lrp, RandomID: o.randomID,
 	})
 	if err != nil {
 		return err
@@ -129,7 +141,7 @@ func runBatchNew(cmd *cobra.Command, e *env, o *batchNewOptions) error {
 	if err := store.Close(); err != nil {
 		return err
 	}
-	e.log.Info("batch created", "batch", b.ID, "sku", b.SKU, "target", b.Target, "key_version", b.KeyVersion, "kdf", b.KDF, "test", b.Test, "lrp", b.LRP)
+	e.log.Info("batch created", "batch", b.ID, "sku", b.SKU, "target", b.Target, "key_version", b.KeyVersion, "kdf", b.KDF, "test", b.Test, "lrp", b.LRP, "random_id", b.RandomID)
 	if o.json {
 		return writeJSONIndent(cmd.OutOrStdout(), newBatchJSON(b, batch.BatchStats{Target: b.Target}))
 	}
@@ -144,6 +156,9 @@ func runBatchNew(cmd *cobra.Command, e *env, o *batchNewOptions) error {
 	}
 	if b.LRP {
 		fmt.Fprintln(cmd.OutOrStdout(), "lrp: encode --lrp "+lrpWarning)
+	}
+	if b.RandomID {
+		fmt.Fprintln(cmd.OutOrStdout(), "random id: encode "+randomIDWarning)
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "next: tagline encode --batch %s --reader NAME\n", b.ID)
 	return nil

@@ -65,6 +65,9 @@ func runBatchShow(cmd *cobra.Command, e *env, o *batchShowOptions, id string) er
 	if b.LRP {
 		row("lrp", "yes: tags are switched to LRP mode")
 	}
+	if b.RandomID {
+		row("random id", "yes: tags answer readers with a random UID")
+	}
 	row("template", "%s", b.Template)
 	if b.Notes != "" {
 		row("notes", "%s", oneLine(b.Notes))

@@ -1,8 +1,8 @@
 package cmd
 
 import (
-	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -32,20 +32,29 @@ func checkLRPTemplate(raw string) error {
 
 // confirmLRP asks on a terminal and refuses without one.
 func (e *env) confirmLRP(cmd *cobra.Command, batchID string) error {
+	return e.confirmForGood(cmd, "lrp", "LRP mode", lrpWarning, batchID)
+}
+
+// confirmForGood asks on a terminal before --flag, which does what
+// warning says to every tag of the batch and cannot be undone, and
+// refuses without a terminal.
+func (e *env) confirmForGood(cmd *cobra.Command, flag, what, warning, batchID string) error {
 	if !e.stdinTTY {
-		return usageErrorf("pass --yes to confirm LRP mode when there is no terminal to ask on",
-			"--lrp %s and needs confirmation", lrpWarning)
+		return usageErrorf("pass --yes to confirm "+what+" when there is no terminal to ask on",
+			"--%s %s and needs confirmation", flag, warning)
 	}
-	fmt.Fprintf(cmd.ErrOrStderr(), "--lrp %s (batch %s). Continue? [y/N] ", lrpWarning, batchID)
+	fmt.Fprintf(cmd.ErrOrStderr(), "--%s %s (batch %s). Continue? [y/N] ", flag, warning, batchID)
 	ok, err := readYes(e.stdin)
 	if err != nil {
 		return err
 	}
 	if !ok {
-		return withCode(ExitFailure, errors.New("lrp mode not confirmed; nothing was done"), "")
+		return withCode(ExitFailure, fmt.Errorf("%s not confirmed; nothing was done", strings.ToLower(what)), "")
 	}
 	return nil
 }
+
+const randomIDWarning = "turns on random ID on every tag of the batch for good: a reader then sees a new random UID at each tap, and only a session with the tag's key 0 or its SUN message tells the real one (tagline encode, rekey, reset, verify and serve read it so)"
 
 // checkEncodeLRP makes encode name the batch's mode: --lrp for an LRP
 // batch (and confirm it), and no --lrp for an AES batch.

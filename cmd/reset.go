@@ -24,6 +24,11 @@ reported, recorded in the journal, and never tried with any key. With
 --batch only that batch's tags are reset; a batch whose tags were bound
 with another master key is refused before any tag is touched.
 
+Two changes a chip cannot undo survive a reset: a tag of an LRP batch stays
+in LRP mode, and one of a random-ID batch keeps answering readers with a
+random UID. Such a tag can be encoded again only by a batch of the same
+kind (--lrp; --random-id, or any batch for random ID).
+
 With --reader sim (which needs --batch) it presents simulated copies of
 the batch's tags.`,
 		Example: `  tagline reset --reader 'pcsc:ACS ACR122U PICC Interface 00 00'

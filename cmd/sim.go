@@ -92,8 +92,8 @@ func runSim(cmd *cobra.Command, e *env, o *simOptions) error {
 			return nil, nil, withCode(ExitTag, fmt.Errorf("%w: %w", reader.ErrStackUnavailable, err),
 				"start pcscd with vsmartcard's vpcd driver (Debian: apt install pcscd vsmartcard-vpcd); its first slot listens on "+vpcd.DefaultAddr)
 		}
-		e.log.Info("sim tag inserted", "vpcd", o.vpcd, "uid", fmt.Sprintf("%X", t.UID()))
-		fmt.Fprintf(out, "inserted tag %X into vpcd %s\n", t.UID(), o.vpcd)
+		e.log.Info("sim tag inserted", "vpcd", o.vpcd, "uid", fmt.Sprintf("%X", t.RealUID()))
+		fmt.Fprintf(out, "inserted tag %X into vpcd %s\n", t.RealUID(), o.vpcd)
 		return c, t, nil
 	}
 	remove := func(c *vpcd.Card, t *sim.Tag) {
@@ -103,8 +103,11 @@ func runSim(cmd *cobra.Command, e *env, o *simOptions) error {
 		if !s.FactoryFresh {
 			state = fmt.Sprintf("personalised, key version %d", s.KeyVersion[0])
 		}
-		e.log.Info("sim tag removed", "uid", fmt.Sprintf("%X", t.UID()), "exchanges", s.Exchanges)
-		fmt.Fprintf(out, "removed tag %X (%s, %d APDUs)\n", t.UID(), state, s.Exchanges)
+		if t.RandomID() {
+			state += ", random id on"
+		}
+		e.log.Info("sim tag removed", "uid", fmt.Sprintf("%X", t.RealUID()), "exchanges", s.Exchanges)
+		fmt.Fprintf(out, "removed tag %X (%s, %d APDUs)\n", t.RealUID(), state, s.Exchanges)
 	}
 
 	card, tag, err := insert()

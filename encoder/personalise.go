@@ -123,6 +123,9 @@ type Job struct {
 	// (origin.go): NXP's, plus the simulator's test key for simulated
 	// tags. Checked before any key is tried; nil skips the check.
 	Genuine []*ecdsa.PublicKey
+	// RandomID turns on random ID (UID privacy) as the tag's last change
+	// before the switch to LRP and the read-back (randomid.go); for good.
+	RandomID bool
 }
 
 // Result reports one tag. UID is set as soon as the flow knows it, also
@@ -217,12 +220,12 @@ func Personalise(ctx context.Context, card reader.Card, job Job, opts Options) (
 			return p.res, err
 		}
 	}
-	if p.d.ours && p.in.sunOK && !p.in.unswitched && !job.Reencode {
+	if p.d.ours && p.in.sunOK && !p.in.unswitched && !p.randomIDPending() && !job.Reencode {
 		p.res.Found = FoundOurs
 		p.res.Exchanges = p.c.count
 		return p.res, ErrAlreadyOurs
 	}
-	for _, step := range []func(context.Context) error{p.askJournal, p.writeFile, p.changeKeys, p.switchLRP, p.readBack} {
+	for _, step := range []func(context.Context) error{p.askJournal, p.writeFile, p.changeKeys, p.enableRandomID, p.switchLRP, p.readBack} {
 		if err := step(ctx); err != nil {
 			return p.res, err
 		}

@@ -38,7 +38,7 @@ func (p *personalisation) checkMode() error {
 	p.lrp = p.c.LRPSession()
 	// A complete tag of ours is reported as such whatever its mode: the
 	// flow stops there without writing.
-	done := p.d.ours && p.in.sunOK && !p.in.unswitched && !p.job.Reencode
+	done := p.d.ours && p.in.sunOK && !p.in.unswitched && !p.randomIDPending() && !p.job.Reencode
 	if p.lrp && !p.job.LRP && !done {
 		return p.fail(StepAuth, fmt.Errorf("%w: it can only be personalised by a batch made with --lrp", ErrLRPMode))
 	}

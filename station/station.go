@@ -106,7 +106,7 @@ func New(cfg Config) (*Station, error) {
 		cfg.EncData = DefaultEncData(cfg.Batch.SKU)
 	}
 	s := &Station{cfg: cfg, kcv: cfg.Deriver.MasterKCV(), hash: cfg.Template.Hash()}
-	s.job = encoder.Job{Deriver: cfg.Deriver, Template: cfg.Template, EncData: cfg.EncData, Reencode: cfg.Reencode, LRP: cfg.Batch.LRP, Genuine: cfg.Genuine}
+	s.job = encoder.Job{Deriver: cfg.Deriver, Template: cfg.Template, EncData: cfg.EncData, Reencode: cfg.Reencode, LRP: cfg.Batch.LRP, Genuine: cfg.Genuine, RandomID: cfg.Batch.RandomID}
 	return s, nil
 }
 

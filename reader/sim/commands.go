@@ -53,7 +53,7 @@ var appLevel = map[byte]bool{
 	apdu.InsAuthenticateEV2First: true, apdu.InsAuthenticateEV2NonFirst: true,
 	apdu.InsGetKeyVersion: true, apdu.InsChangeKey: true, apdu.InsGetFileSettings: true,
 	apdu.InsChangeFileSettings: true, apdu.InsReadData: true, apdu.InsWriteData: true,
-	apdu.InsGetFileCounters: true,
+	apdu.InsGetFileCounters: true, apdu.InsSetConfiguration: true,
 }
 
 func (t *Tag) native(cmd apdu.Command) []byte {
@@ -81,6 +81,8 @@ func (t *Tag) native(cmd apdu.Command) []byte {
 		return t.getVersion(cmd.Data)
 	case apdu.InsGetCardUID:
 		return t.getCardUID(cmd.Data)
+	case apdu.InsSetConfiguration:
+		return t.setPICCConfiguration(cmd.Data)
 	case apdu.InsAuthenticateEV2First:
 		return t.authPart1(cmd.Data, true)
 	case apdu.InsAuthenticateEV2NonFirst:

@@ -160,6 +160,8 @@ type Tag struct {
 	selEF       *file
 	sess        *ev2.Session
 	lrp         bool // LRP mode, for good (lrp.go)
+	randomID    bool   // random ID on, for good (randomid.go)
+	ridUID      []byte // this activation's random UID
 	pend        pending
 	run         readRun
 	keepRun     bool
@@ -302,10 +304,17 @@ func (t *Tag) fileByFID(fid uint16) *file {
 	return nil
 }
 
-// UID is the 7-byte UID.
+// UID is what the tag answers at anticollision: its 7-byte UID, or with
+// random ID on this activation's random one (randomid.go).
 func (t *Tag) UID() []byte {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.randomID {
+		if t.ridUID == nil {
+			t.drawRandomID()
+		}
+		return append([]byte(nil), t.ridUID...)
+	}
 	return append([]byte(nil), t.uid...)
 }
 
@@ -412,6 +421,7 @@ func (t *Tag) activate() {
 	if t.loseAt != 0 && t.exchanges >= t.loseAt {
 		t.loseAt = 0
 	}
+	t.drawRandomID()
 	t.resetVolatile()
 }
 
