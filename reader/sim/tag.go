@@ -159,7 +159,7 @@ type Tag struct {
 	appSelected bool
 	selEF       *file
 	sess        *ev2.Session
-	lrp         bool // LRP mode, for good (lrp.go)
+	lrp         bool   // LRP mode, for good (lrp.go)
 	randomID    bool   // random ID on, for good (randomid.go)
 	ridUID      []byte // this activation's random UID
 	pend        pending
