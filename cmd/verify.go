@@ -521,6 +521,9 @@ func writeQALine(w io.Writer, r qa.TagResult) {
 		if r.ReadCtr != nil {
 			fmt.Fprintf(&b, "ctr %d", *r.ReadCtr)
 		}
+		if r.Tamper != "" {
+			fmt.Fprintf(&b, ", seal %s", r.Tamper)
+		}
 	case qa.Skipped:
 		b.WriteString(oneLine(r.Detail))
 	default:

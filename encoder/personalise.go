@@ -412,6 +412,9 @@ func (p *personalisation) writeFile(ctx context.Context) error {
 		}
 	}
 	if err := c.ChangeFileSettings(ctx, 2, want); err != nil {
+		if p.job.Template.HasTT() && errors.Is(err, apdu.SWParameterError) {
+			err = fmt.Errorf("%w (%w)", ErrNoTagTamper, err)
+		}
 		return p.fail(StepSettings, err)
 	}
 	return nil

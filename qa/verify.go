@@ -170,6 +170,9 @@ type TagResult struct {
 	// KeyVersion is the key version whose keys verified the SUN message
 	// (the batch's, or the one tagline rekey moved the tag to).
 	KeyVersion int `json:"key_version,omitempty"`
+	// Tamper is the TagTamper loop's status (closed, opened, invalid)
+	// that a {tt} template's SUN message proves; reported, not judged.
+	Tamper sdm.Tamper `json:"tamper,omitempty"`
 }
 
 // OK reports a passing result.
@@ -609,6 +612,7 @@ func (v *Verifier) check(res *TagResult, readerUID []byte) (*sdm.Verified, bool,
 	uid := manifest.UIDOf(ver.UID)
 	res.UID = uid
 	res.KeyVersion = int(kv)
+	res.Tamper = ver.Tamper
 	ctr := uint32(ver.Ctr)
 	res.ReadCtr = &ctr
 	if readerUID != nil && manifest.UIDOf(readerUID) != uid {

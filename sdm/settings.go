@@ -18,6 +18,7 @@ const (
 	OptCtrMirror   = 0x40
 	OptCtrLimit    = 0x20
 	OptEncFileData = 0x10
+	OptTTStatus    = 0x08 // NTAG 424 DNA TT: mirror the tamper status (tamper.go)
 	OptASCII       = 0x01
 )
 
@@ -75,6 +76,7 @@ type FileSettings struct {
 	UIDOffset   uint32
 	CtrOffset   uint32
 	PICCOffset  uint32
+	TTOffset    uint32 // TTStatusOffset (NTAG 424 DNA TT)
 	MACInOffset uint32
 	ENCOffset   uint32
 	ENCLength   uint32
@@ -96,6 +98,10 @@ func (s FileSettings) has() (uid, ctr, picc, mac, enc, limit bool) {
 	limit = s.SDMOptions&OptCtrLimit != 0
 	return
 }
+
+// hasTT reports TTStatusOffset, present when the tamper status is
+// mirrored (NT4H2421Tx table 69); it follows PICCDataOffset.
+func (s FileSettings) hasTT() bool { return s.SDMOptions&OptTTStatus != 0 }
 
 // ChangeData encodes the data of ChangeFileSettings (after the FileNo).
 func (s FileSettings) ChangeData() []byte {
@@ -123,6 +129,9 @@ func (s FileSettings) sdmBytes() []byte {
 	}
 	if picc {
 		put(s.PICCOffset)
+	}
+	if s.hasTT() {
+		put(s.TTOffset)
 	}
 	if mac {
 		put(s.MACInOffset)
@@ -210,7 +219,7 @@ func (s *FileSettings) parseSDM(b []byte) error {
 	fields := []struct {
 		on  bool
 		dst *uint32
-	}{{uid, &s.UIDOffset}, {ctr, &s.CtrOffset}, {picc, &s.PICCOffset}, {mac, &s.MACInOffset}, {enc, &s.ENCOffset}, {enc, &s.ENCLength}, {mac, &s.MACOffset}, {limit, &s.CtrLimit}}
+	}{{uid, &s.UIDOffset}, {ctr, &s.CtrOffset}, {picc, &s.PICCOffset}, {s.hasTT(), &s.TTOffset}, {mac, &s.MACInOffset}, {enc, &s.ENCOffset}, {enc, &s.ENCLength}, {mac, &s.MACOffset}, {limit, &s.CtrLimit}}
 	for _, f := range fields {
 		if f.on {
 			if err := get(f.dst); err != nil {
@@ -253,6 +262,13 @@ func (s FileSettings) Validate(fileSize uint32) error {
 		if s.ENCLength == 0 || s.ENCLength%32 != 0 || s.ENCOffset < s.MACInOffset || s.ENCOffset+s.ENCLength > s.MACOffset {
 			return fmt.Errorf("%w: encrypted file data must be a multiple of 32 characters inside the mac input", ErrSettings)
 		}
+	}
+	if s.hasTT() && !in(s.TTOffset, 2) {
+		return fmt.Errorf("%w: tamper status outside the file", ErrSettings)
+	}
+	if s.hasTT() && enc && s.TTOffset >= s.ENCOffset && s.TTOffset < s.ENCOffset+s.ENCLength && s.TTOffset+2 > s.ENCOffset+s.ENCLength/2 {
+		// Within the encrypted file data, only its plaintext half is read.
+		return fmt.Errorf("%w: tamper status in the second half of the encrypted file data", ErrSettings)
 	}
 	return nil
 }

@@ -27,7 +27,7 @@ const (
 	PhEnc  = "enc"  // SDMENCFileData, 16 bytes encrypted as 32 hex characters
 )
 
-var phWidth = map[string]int{PhPICC: 32, PhMAC: 16, PhUID: 14, PhCtr: 6, PhEnc: 32}
+var phWidth = map[string]int{PhPICC: 32, PhMAC: 16, PhUID: 14, PhCtr: 6, PhEnc: 32, PhTT: 32}
 
 // EncDataLen is the plaintext length mirrored by {enc}.
 const EncDataLen = 16
@@ -99,7 +99,7 @@ func parseTemplate(raw string, lrpMode bool) (*Template, error) {
 		_, ok := phWidth[name]
 		w := t.width(name)
 		if !ok {
-			return nil, fmt.Errorf("%w: unknown placeholder {%s}; use {picc}, {mac}, {uid}, {ctr} or {enc}", ErrTemplate, name)
+			return nil, fmt.Errorf("%w: unknown placeholder {%s}; use {picc}, {mac}, {uid}, {ctr}, {enc} or {tt}", ErrTemplate, name)
 		}
 		if _, dup := t.pos[name]; dup {
 			return nil, fmt.Errorf("%w: {%s} appears twice; the tag mirrors each value once", ErrTemplate, name)
@@ -121,8 +121,10 @@ func parseTemplate(raw string, lrpMode bool) (*Template, error) {
 	_, uid := t.pos[PhUID]
 	_, ctr := t.pos[PhCtr]
 	_, mac := t.pos[PhMAC]
-	_, t.hasEnc = t.pos[PhEnc]
+	t.hasEnc = t.encName() != ""
 	switch {
+	case t.hasPh(PhEnc) && t.hasPh(PhTT):
+		return nil, fmt.Errorf("%w: use either {enc} or {tt}: {tt} is encrypted file data that starts with the tamper status", ErrTemplate)
 	case !mac:
 		return nil, fmt.Errorf("%w: no {mac}; without it anyone can forge the url", ErrTemplate)
 	case picc && (uid || ctr):
@@ -139,8 +141,8 @@ func parseTemplate(raw string, lrpMode bool) (*Template, error) {
 			return nil, fmt.Errorf("%w: {%s} overlaps {mac}", ErrTemplate, name)
 		}
 	}
-	if t.hasEnc && t.pos[PhEnc] > macAt {
-		return nil, fmt.Errorf("%w: {enc} must come before {mac}, since the mac covers it", ErrTemplate)
+	if t.hasEnc && t.pos[t.encName()] > macAt {
+		return nil, fmt.Errorf("%w: {%s} must come before {mac}, since the mac covers it", ErrTemplate, t.encName())
 	}
 	if n := ndefHeaderLen + len(t.rest); n > NDEFFileSize || len(t.rest)+1 > 255 {
 		return nil, fmt.Errorf("%w: the url needs %d bytes of the %d-byte ndef file; shorten it by %d characters", ErrTemplate, n, NDEFFileSize, n-NDEFFileSize)
@@ -167,15 +169,16 @@ func (t *Template) HasEnc() bool { return t.hasEnc }
 func (t *Template) Encrypted() bool { _, ok := t.pos[PhPICC]; return ok }
 
 // NDEF returns the NDEF file content: NLEN, one short URI record, and for
-// {enc} the plaintext in the first half of its place, where the tag reads
-// it from before encrypting.
+// {enc} or {tt} the plaintext in the first half of its place, where the
+// tag reads it from before encrypting (for {tt}, after putting the tamper
+// status over its first two bytes).
 func (t *Template) NDEF(encData []byte) ([]byte, error) {
 	rest := []byte(t.rest)
 	if t.hasEnc {
 		if len(encData) != EncDataLen {
 			return nil, fmt.Errorf("%w: {enc} mirrors %d bytes of file data, got %d", ErrTemplate, EncDataLen, len(encData))
 		}
-		copy(rest[t.pos[PhEnc]:], encData)
+		copy(rest[t.pos[t.encName()]:], encData)
 	}
 	payload := 1 + len(rest)
 	msg := 4 + payload
@@ -202,9 +205,13 @@ func (t *Template) Settings(metaKey, fileKey byte) FileSettings {
 	s.MACInOffset = s.MACOffset
 	if t.hasEnc {
 		s.SDMOptions |= OptEncFileData
-		s.ENCOffset = off(PhEnc)
+		s.ENCOffset = off(t.encName())
 		s.ENCLength = uint32(phWidth[PhEnc])
 		s.MACInOffset = s.ENCOffset
+	}
+	if t.HasTT() {
+		s.SDMOptions |= OptTTStatus
+		s.TTOffset = s.ENCOffset
 	}
 	return s
 }
@@ -241,7 +248,8 @@ type Verified struct {
 	UID      []byte
 	Ctr      Counter
 	FileData []byte
-	LRP      bool // the tag is in LRP mode
+	LRP      bool   // the tag is in LRP mode
+	Tamper   Tamper // the tamper status, for a {tt} template
 }
 
 // Reasons for rejecting a SUN URL.
@@ -344,7 +352,7 @@ func (t *Template) verifyMode(url string, k KeyLookup) (Verified, error) {
 	macAt := t.pos[PhMAC]
 	inAt := macAt
 	if t.hasEnc {
-		inAt = t.pos[PhEnc]
+		inAt = t.pos[t.encName()]
 	}
 	mac8 := MAC
 	if t.lrp {
@@ -355,7 +363,7 @@ func (t *Template) verifyMode(url string, k KeyLookup) (Verified, error) {
 		return Verified{LRP: t.lrp}, ErrBadMAC
 	}
 	if t.hasEnc {
-		enc, err := field(PhEnc)
+		enc, err := field(t.encName())
 		if err != nil {
 			return v, err
 		}
@@ -366,6 +374,9 @@ func (t *Template) verifyMode(url string, k KeyLookup) (Verified, error) {
 		v.FileData, err = decrypt(fk, v.UID, v.Ctr, enc)
 		if err != nil {
 			return v, err
+		}
+		if t.HasTT() {
+			v.Tamper = TamperOf(v.FileData)
 		}
 	}
 	return v, nil

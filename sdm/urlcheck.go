@@ -155,7 +155,7 @@ func checkPath(p string) error {
 // trip: distinct for each placeholder and holding digits and letters.
 func sampleValue(name string, width int) string {
 	const digits = "0123456789ABCDEF"
-	shift := map[string]int{PhPICC: 1, PhMAC: 3, PhUID: 5, PhCtr: 7, PhEnc: 11}[name]
+	shift := map[string]int{PhPICC: 1, PhMAC: 3, PhUID: 5, PhCtr: 7, PhEnc: 11, PhTT: 13}[name]
 	b := make([]byte, width)
 	for i := range b {
 		b[i] = digits[(i+shift)%len(digits)]

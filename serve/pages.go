@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tagline-station/tagline/manifest"
+	"github.com/tagline-station/tagline/sdm"
 )
 
 // Pages configures the pages a browser gets when a tap is not redirected:
@@ -77,6 +78,7 @@ type pageData struct {
 	ReadsBefore         int
 	Malformed           bool
 	Time                string
+	Tamper              sdm.Tamper // TagTamper: closed, opened, invalid; empty without {tt}
 }
 
 func loadPages(cfg Pages) (*pageSet, error) {
@@ -154,7 +156,7 @@ func (ps *pageSet) render(w http.ResponseWriter, ans TapAnswer, now time.Time) {
 	d := pageData{
 		Lang: ps.lang, Title: pageTitle[ans.Result], Result: ans.Result,
 		SKU: ans.SKU, Batch: ans.Batch, UID: ans.UID, ReadCtr: ans.ReadCtr,
-		FirstTap: ans.readsBefore == 0, ReadsBefore: ans.readsBefore,
+		FirstTap: ans.readsBefore == 0, ReadsBefore: ans.readsBefore, Tamper: ans.Tamper,
 		Malformed: ans.Result == ResultMalformed,
 		Time:      now.UTC().Format("2 Jan 2006 15:04 UTC"),
 	}

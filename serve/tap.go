@@ -30,6 +30,9 @@ type TapAnswer struct {
 	// Verdict is the signed verdict of a genuine tap (see verdict.go),
 	// when Config.Verdict has a key.
 	Verdict string `json:"verdict,omitempty"`
+	// Tamper is the TagTamper loop's status (closed, opened, invalid) a
+	// template with {tt} proves; empty without.
+	Tamper sdm.Tamper `json:"tamper,omitempty"`
 
 	readsBefore int // reads between the station's read-back and this tap
 }
@@ -122,7 +125,7 @@ func (s *Server) Verify(ctx context.Context, u string) TapAnswer {
 		s.log.Error("tap store failure", "uid", uid, "read_ctr", ctr, "err", err)
 		return TapAnswer{Result: ResultError}
 	}
-	ans := TapAnswer{UID: manifest.UID(uid), ReadCtr: ctr, SKU: t.Binding.SKU, Batch: t.Binding.BatchID, KeyVersion: int(verified)}
+	ans := TapAnswer{UID: manifest.UID(uid), ReadCtr: ctr, SKU: t.Binding.SKU, Batch: t.Binding.BatchID, KeyVersion: int(verified), Tamper: v.Tamper}
 	switch t.Result {
 	case store.Accepted:
 		ans.Result = ResultGenuine

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tagline-station/tagline/manifest"
+	"github.com/tagline-station/tagline/sdm"
 )
 
 // VerdictConfig signs the verdict of a genuine tap that is redirected, so
@@ -49,6 +50,9 @@ type Verdict struct {
 	// IssuedAt and Expires are Unix seconds.
 	IssuedAt int64 `json:"iat"`
 	Expires  int64 `json:"exp"`
+	// Tamper is the TagTamper loop's status when the template mirrors it
+	// (closed, opened, invalid); absent otherwise.
+	Tamper sdm.Tamper `json:"tamper,omitempty"`
 }
 
 type verdictSigner struct {
@@ -124,7 +128,7 @@ func (s *Server) sign(ans *TapAnswer) {
 	}
 	now := s.now()
 	ans.Verdict = s.verdict.token(Verdict{
-		UID: ans.UID, SKU: ans.SKU, Batch: ans.Batch, ReadCtr: ans.ReadCtr, Result: ans.Result,
+		UID: ans.UID, SKU: ans.SKU, Batch: ans.Batch, ReadCtr: ans.ReadCtr, Result: ans.Result, Tamper: ans.Tamper,
 		IssuedAt: now.Unix(), Expires: now.Add(s.verdict.ttl).Unix(),
 	})
 	if ans.URL != "" {

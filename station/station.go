@@ -351,6 +351,8 @@ func Explain(err error) (reason, hint string) {
 	case errors.Is(err, encoder.ErrWrongKey):
 		return "tag carries our key version but another master key: " + detail(err),
 			"set this tag aside; it was encoded at a station with another master key (if tags this station encoded fail so too, check the master key file)"
+	case errors.Is(err, encoder.ErrNoTagTamper):
+		return "not a TagTamper chip: " + detail(err), "this batch's template mirrors the tamper loop ({tt}): load NTAG 424 DNA TT tags, and present this one to a batch without {tt}"
 	case errors.Is(err, encoder.ErrLRPMode):
 		return "tag is in LRP mode: " + detail(err), "set this tag aside for an LRP batch (tagline batch new --lrp); nothing was written to it"
 	case errors.Is(err, encoder.ErrNotNTAG424):

@@ -28,8 +28,10 @@ import (
 
 const (
 	masterHex = "5A17C0DE00112233445566778899AABB"
-	tmplRaw   = "https://brand.example/t?picc_data={picc}&cmac={mac}"
-	token     = "life-test-sync-token-0123456789"
+	// The tags are NTAG 424 DNA TT: {tt} mirrors the tamper loop inside
+	// the encrypted file data.
+	tmplRaw = "https://brand.example/t?picc_data={picc}&enc={tt}&cmac={mac}"
+	token   = "life-test-sync-token-0123456789"
 )
 
 // world is one station (journal, batch, reader) and one backend.
@@ -139,7 +141,7 @@ func failedAuths(tag *sim.Tag) (n int) {
 func TestWholeLife(t *testing.T) {
 	w := newWorld(t)
 	uid := []byte{0x04, 0x11, 0x1F, 0xE0, 0x00, 0x00, 0x01}
-	tag := sim.New(sim.Options{UID: uid})
+	tag := sim.New(sim.Options{UID: uid, TagTamper: true})
 
 	// 1. Factory.
 	if !tag.IsFactoryFresh() {
@@ -175,7 +177,7 @@ func TestWholeLife(t *testing.T) {
 		t.Fatalf("tap before the sync: %+v", a)
 	}
 	w.sync()
-	if a := w.phoneTap(tag, 1); a.Result != serve.ResultGenuine || a.KeyVersion != 1 || a.SKU != "WINE-750-RED" {
+	if a := w.phoneTap(tag, 1); a.Result != serve.ResultGenuine || a.KeyVersion != 1 || a.SKU != "WINE-750-RED" || a.Tamper != sdm.TamperClosed {
 		t.Fatalf("tap with version 1: %+v", a)
 	}
 
@@ -202,7 +204,16 @@ func TestWholeLife(t *testing.T) {
 		t.Fatalf("tap with version 2 after the sync: %+v", a)
 	}
 
-	// 7. Tamper loop opened (NTAG 424 DNA TT): to be added with TagTamper.
+	// 7. Tamper loop opened (NTAG 424 DNA TT): the next tap is still
+	//    genuine and says the package was opened, and stays so.
+	tag.OpenTamperLoop()
+	if a := w.phoneTap(tag, 2); a.Result != serve.ResultGenuine || a.Tamper != sdm.TamperOpened {
+		t.Fatalf("tap with the loop open: %+v", a)
+	}
+	tag.CloseTamperLoop()
+	if a := w.phoneTap(tag, 2); a.Result != serve.ResultGenuine || a.Tamper != sdm.TamperOpened {
+		t.Fatalf("tap with the loop closed again: %+v", a)
+	}
 
 	// 8. Reset (reclaim) to the factory state, journaled.
 	rl, err := station.NewLife(station.LifeConfig{Journal: w.store, Master: w.master}, false)
@@ -263,7 +274,7 @@ func TestWholeLifeLRP(t *testing.T) {
 		t.Fatal(err)
 	}
 	uid := []byte{0x04, 0x11, 0x1F, 0xE0, 0x00, 0x00, 0x03}
-	tag := sim.New(sim.Options{UID: uid})
+	tag := sim.New(sim.Options{UID: uid, TagTamper: true})
 	st, err := station.New(station.Config{Journal: w.store, Batch: b, Deriver: w.deriver(1), Template: w.tmpl, Now: time.Now,
 		Genuine: []*ecdsa.PublicKey{encoder.NXPOriginalityKey(), sim.OriginalityTestKey()}})
 	if err != nil {

@@ -326,7 +326,8 @@ func (t *Tag) changeFileSettings(data []byte) []byte {
 	}
 	ctr := f.ctr
 	if s.SDM {
-		if !validRight(s.CtrRet) || !validRight(s.MetaRead) || !(s.FileRead < NumKeys || s.FileRead == sdm.AccessNone) {
+		if !validRight(s.CtrRet) || !validRight(s.MetaRead) || !(s.FileRead < NumKeys || s.FileRead == sdm.AccessNone) ||
+			s.SDMOptions&sdm.OptTTStatus != 0 && !t.opts.TagTamper {
 			return t.fail(apdu.SWParameterError)
 		}
 		if !f.set.SDM {

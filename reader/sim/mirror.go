@@ -38,7 +38,8 @@ func (t *Tag) mirror(f *file, iso bool) ([]byte, apdu.StatusWord) {
 	} else {
 		ctr = r.ctr
 	}
-	out := append([]byte(nil), f.data...)
+	data := t.overlayTamper(s, f.data)
+	out := append([]byte(nil), data...)
 	if s.MetaRead == sdm.AccessFree {
 		if uidOn {
 			putHex(out, s.UIDOffset, t.uid)
@@ -84,7 +85,7 @@ func (t *Tag) mirror(f *file, iso bool) ([]byte, apdu.StatusWord) {
 				if t.lrp {
 					encrypt = sdm.EncryptFileDataLRP
 				}
-				if ct, err := encrypt(k, t.uid, ctr, f.data[lo:hi]); err == nil {
+				if ct, err := encrypt(k, t.uid, ctr, data[lo:hi]); err == nil {
 					putHex(out, s.ENCOffset, ct)
 				}
 			}

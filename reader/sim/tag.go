@@ -81,6 +81,9 @@ type Options struct {
 	AuthDelayResponses int
 	// LRP makes a tag that was already switched to LRP mode (lrp.go).
 	LRP bool
+	// TagTamper makes an NTAG 424 DNA TT, with its tamper loop closed
+	// (tamper.go).
+	TagTamper bool
 }
 
 // Personalisation describes a tag that was already personalised.
@@ -162,6 +165,8 @@ type Tag struct {
 	lrp         bool   // LRP mode, for good (lrp.go)
 	randomID    bool   // random ID on, for good (randomid.go)
 	ridUID      []byte // this activation's random UID
+	loopOpen    bool   // the tamper loop is open now (tamper.go)
+	loopWasOpen bool   // it was ever open
 	pend        pending
 	run         readRun
 	keepRun     bool
