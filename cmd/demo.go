@@ -22,7 +22,10 @@ const (
 	demoSKU         = "DEMO-SKU"
 	demoTemplate    = "https://sdm.tagline.example/tag?picc_data={picc}&cmac={mac}"
 	demoEncTemplate = "https://sdm.tagline.example/tag?picc_data={picc}&enc={enc}&cmac={mac}"
-	demoKeyVersion  = 1
+	// demoTTTemplate keeps the path and names sdm-backend's TagTamper
+	// endpoint reads (/tagtt: picc_data, enc with the status first, cmac).
+	demoTTTemplate = "https://sdm.tagline.example/tagtt?picc_data={picc}&enc={tt}&cmac={mac}"
+	demoKeyVersion = 1
 )
 
 type demoOptions struct {
@@ -32,6 +35,7 @@ type demoOptions struct {
 	kdf           string
 	template      string
 	enc           bool
+	tt            bool
 	lrp           bool
 	json          bool
 	serve         bool
@@ -58,6 +62,7 @@ master key unless they are passed as flags.`,
   tagline demo --count 20 --json
   tagline demo --enc
   tagline demo --lrp --kdf sdm-backend --master-key-file ./sdm-backend.key --json
+  tagline demo --tt --kdf sdm-backend --master-key-file ./sdm-backend.key --json
   tagline demo --kdf sdm-backend --master-key-file ./sdm-backend.key
   tagline demo --template 'https://brand.example/t?p={picc}&m={mac}' --journal /tmp/demo.db`,
 		Args: noArgs,
@@ -72,11 +77,14 @@ master key unless they are passed as flags.`,
 	f.StringVar(&o.kdf, "kdf", string(keys.SchemeTagline), "key derivation `KDF`: tagline or sdm-backend")
 	f.StringVar(&o.template, "template", "", "SUN URL `TEMPLATE` (default "+demoTemplate+")")
 	f.BoolVar(&o.enc, "enc", false, "mirror encrypted file data too: "+demoEncTemplate)
+	f.BoolVar(&o.tt, "tt", false, "simulate NTAG 424 DNA TT tags, their tamper loop mirrored: "+demoTTTemplate)
 	f.BoolVar(&o.lrp, "lrp", false, "switch the simulated tags to LRP mode: the URLs carry LRP SUN messages (48-character picc_data)")
 	f.BoolVar(&o.json, "json", false, "one JSON object per tag on stdout")
 	f.BoolVar(&o.serve, "serve", false, "then start a local backend, sync the batch to it and print a fresh tap's URL that opens the genuine page")
 	f.StringVar(&o.listen, "listen", "127.0.0.1:8424", "`ADDR` of the --serve backend")
 	exclusive(c, "--enc picks the demo's template with {enc}; put {enc} in your own --template instead", "enc", "template")
+	exclusive(c, "--tt picks the demo's template with {tt}; put {tt} in your own --template instead", "tt", "template")
+	exclusive(c, "--tt and --enc pick one template each: --tt's carries encrypted file data too", "tt", "enc")
 	return c
 }
 
@@ -92,6 +100,9 @@ func runDemo(cmd *cobra.Command, e *env, o *demoOptions) error {
 	raw := demoTemplate
 	if o.enc {
 		raw = demoEncTemplate
+	}
+	if o.tt {
+		raw = demoTTTemplate
 	}
 	if o.template != "" {
 		raw = o.template
@@ -143,7 +154,7 @@ func runDemo(cmd *cobra.Command, e *env, o *demoOptions) error {
 		return err
 	}
 	readers, err := e.openReaders(cmd.Context(), demoReaders, false,
-		simFeederOptions{Max: o.count, UID: e.simRandom})
+		simFeederOptions{Max: o.count, UID: e.simRandom, TagTamper: tmpl.HasTT()})
 	if err != nil {
 		return err
 	}

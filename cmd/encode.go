@@ -218,7 +218,7 @@ func runEncode(cmd *cobra.Command, e *env, o *encodeOptions) error {
 		return err
 	}
 	readers, err := e.openReaders(cmd.Context(), specs, o.allReaders,
-		simFeederOptions{Interval: o.simInterval, Max: o.count, UID: e.simRandom, Presented: e.simPresented})
+		simFeederOptions{Interval: o.simInterval, Max: o.count, UID: e.simRandom, Presented: e.simPresented, TagTamper: tmpl.HasTT()})
 	if err != nil {
 		return err
 	}

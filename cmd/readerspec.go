@@ -234,6 +234,8 @@ type simFeederOptions struct {
 	UID      func() []byte // UID of the next tag; nil: random 04xxxxxxxxxxxx
 	// Presented, when set, is told of each tag before it is presented.
 	Presented func(*sim.Tag)
+	// TagTamper makes NTAG 424 DNA TT tags (for a template with {tt}).
+	TagTamper bool
 }
 
 // simFeeder presents factory-fresh simulated tags to a sim.Reader, as an
@@ -275,7 +277,7 @@ func (f *simFeeder) Run(ctx context.Context) {
 		}
 	}
 	for n := 1; ; n++ {
-		opts := sim.Options{}
+		opts := sim.Options{TagTamper: f.opts.TagTamper}
 		if f.opts.UID != nil {
 			opts.UID = f.opts.UID()
 		}

@@ -22,6 +22,8 @@ type simOptions struct {
 	uid     string
 	onEnter bool
 	every   time.Duration
+	tt      bool
+	openTT  time.Duration
 }
 
 func newSimCmd(e *env) *cobra.Command {
@@ -38,12 +40,18 @@ that stays in the reader, keeping its state in memory, until sim ends
 (Ctrl-C). --on-enter replaces it with a new fresh tag each time Enter is
 pressed; --every replaces it every DURATION.
 
+--tt makes the tags NTAG 424 DNA TT chips, with a closed tamper loop that
+a batch whose template has {tt} mirrors into every tap; --open-loop-after
+cuts the loop of each tag that long after it is inserted, as opening the
+package would.
+
 Debian's vpcd driver listens on 127.0.0.1:35963 (reader "Virtual PCD 00 00")
 and 35964 ("Virtual PCD 00 01").`,
 		Example: `  tagline sim --vpcd 127.0.0.1:35963
   tagline sim --vpcd 127.0.0.1:35963 --uid 04A1B2C3D4E5F6
   tagline sim --vpcd 127.0.0.1:35964 --on-enter
   tagline sim --every 5s &
+  tagline sim --tt --open-loop-after 30s
   tagline encode --batch 20250101-001 --reader 'pcsc:Virtual PCD 00 00' --no-tui`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -55,6 +63,8 @@ and 35964 ("Virtual PCD 00 01").`,
 	f.StringVar(&o.uid, "uid", "", "7-byte UID of the tag in hex (default: random 04xxxxxxxxxxxx)")
 	f.BoolVar(&o.onEnter, "on-enter", false, "present a new fresh tag each time Enter is pressed")
 	f.DurationVar(&o.every, "every", 0, "present a new fresh tag every `DURATION` (e.g. 5s)")
+	f.BoolVar(&o.tt, "tt", false, "serve NTAG 424 DNA TT tags, with a tamper loop")
+	f.DurationVar(&o.openTT, "open-loop-after", 0, "with --tt, cut each tag's tamper loop `DURATION` after it is inserted")
 	exclusive(c, "pick one way of changing tags", "on-enter", "every")
 	exclusive(c, "--uid serves one tag; every new tag gets a random UID", "uid", "on-enter")
 	exclusive(c, "--uid serves one tag; every new tag gets a random UID", "uid", "every")
@@ -64,6 +74,9 @@ and 35964 ("Virtual PCD 00 01").`,
 func runSim(cmd *cobra.Command, e *env, o *simOptions) error {
 	if o.every < 0 {
 		return usageErrorf("", "--every must be positive")
+	}
+	if o.openTT != 0 && (!o.tt || o.openTT < 0) {
+		return usageErrorf("--open-loop-after cuts the loop of a TT tag: add --tt", "--open-loop-after needs --tt and a positive duration")
 	}
 	var uid []byte
 	if o.uid != "" {
@@ -77,11 +90,17 @@ func runSim(cmd *cobra.Command, e *env, o *simOptions) error {
 	out := cmd.OutOrStdout()
 
 	insert := func() (*vpcd.Card, *sim.Tag, error) {
-		opts := sim.Options{UID: uid}
+		opts := sim.Options{UID: uid, TagTamper: o.tt}
 		if uid == nil && e.simRandom != nil {
 			opts.UID = e.simRandom()
 		}
 		t := sim.New(opts)
+		if o.openTT > 0 {
+			time.AfterFunc(o.openTT, func() {
+				t.OpenTamperLoop()
+				e.log.Info("sim tag tamper loop opened", "uid", fmt.Sprintf("%X", t.RealUID()))
+			})
+		}
 		ictx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		c, err := vpcd.Insert(ictx, o.vpcd, t, vpcd.Options{})
@@ -105,6 +124,9 @@ func runSim(cmd *cobra.Command, e *env, o *simOptions) error {
 		}
 		if t.RandomID() {
 			state += ", random id on"
+		}
+		if o.tt {
+			state += ", tamper status " + t.TamperStatus()
 		}
 		e.log.Info("sim tag removed", "uid", fmt.Sprintf("%X", t.RealUID()), "exchanges", s.Exchanges)
 		fmt.Fprintf(out, "removed tag %X (%s, %d APDUs)\n", t.RealUID(), state, s.Exchanges)

@@ -399,9 +399,12 @@ func (e *env) verifyReader(cmd *cobra.Command, v *qa.Verifier, spec readerSpec, 
 			simReader.Remove()
 			continue
 		}
-		if v.Remaining() > 0 {
-			fmt.Fprintln(progress, "remove the tag")
+		if v.Remaining() == 0 {
+			// The last planned tag: the report does not wait for it to
+			// be taken away.
+			break
 		}
+		fmt.Fprintln(progress, "remove the tag")
 		if err := l.r.WaitRemoved(ctx); err != nil {
 			if ctx.Err() != nil {
 				break

@@ -1,0 +1,67 @@
+//go:build cgo
+
+package cmd
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tagline-station/tagline/internal/pcscdtest"
+	"github.com/tagline-station/tagline/sdm"
+)
+
+// A TT tag served by tagline sim through a private pcscd is encoded with a
+// {tt} template and verified with its loop closed; sim then cuts the loop
+// (--open-loop-after) and the next verification reports it opened.
+func TestTagTamperThroughPCSC(t *testing.T) {
+	d := pcscdtest.Start(t, 1)
+	d.Setenv(t)
+	c := newCLI(t)
+	name := d.ReaderName(0)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sc := *c
+	sc.ctx, sc.stdout = ctx, &syncBuffer{}
+	inserted := sc.stdout.when("the tag stays in the reader")
+	simDone := make(chan result, 1)
+	const openAfter = 3 * time.Second
+	start := time.Now()
+	go func() {
+		simDone <- sc.run("sim", "--vpcd", d.Addr(0), "--uid", "04B1B2C3D4E5F9", "--tt", "--open-loop-after", openAfter.String())
+	}()
+	waitOrFail(t, inserted, 20*time.Second, "sim to insert its tag")
+
+	kf := c.write("master.key", testKeyHex, 0o600)
+	c.must(0, "batch", "new", "--journal", "j.db", "--id", "b1", "--sku", "SKU-TT", "--target", "1", "--key-version", "1",
+		"--template", "https://sdm.tagline.example/tagtt?picc_data={picc}&enc={tt}&cmac={mac}", "--test")
+	c.must(0, "encode", "--journal", "j.db", "--batch", "b1", "--reader", "pcsc:"+name, "--count", "1", "--json", "--master-key-file", kf)
+	verify := func() string {
+		r := c.must(0, "verify", "--journal", "j.db", "--batch", "b1", "--reader", "pcsc:"+name, "--master-key-file", kf, "--json",
+			"--state", c.path("qa-"+time.Now().Format("150405.000")+".json"))
+		rep := parseReport(t, r.stdout)
+		if len(rep.Results) == 0 {
+			t.Fatalf("no result: %s", r.stdout)
+		}
+		return string(rep.Results[0].Tamper)
+	}
+	if time.Since(start) < openAfter {
+		if got := verify(); got != string(sdm.TamperClosed) {
+			t.Fatalf("before the cut: tamper %q", got)
+		}
+	}
+	time.Sleep(time.Until(start.Add(openAfter + 500*time.Millisecond)))
+	if got := verify(); got != string(sdm.TamperOpened) {
+		t.Fatalf("after the cut: tamper %q", got)
+	}
+	cancel()
+	select {
+	case r := <-simDone:
+		if r.code != 0 || !strings.Contains(r.stdout, "tamper status OO") {
+			t.Errorf("sim: %s", r)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("sim did not stop")
+	}
+}
