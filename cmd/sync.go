@@ -107,23 +107,8 @@ or refused the upload (the station keeps encoding; run sync again later),
 }
 
 func runSync(cmd *cobra.Command, e *env, o *syncOptions) error {
-	if err := requireFlags(cmd, "endpoint"); err != nil {
+	if err := checkSyncFlags(cmd, o); err != nil {
 		return err
-	}
-	if o.chunk < 1 || o.chunk > 10000 {
-		return usageErrorf("tagline serve takes up to 10000 records per request", "--chunk must be between 1 and 10000, got %d", o.chunk)
-	}
-	if o.attempts < 1 {
-		return usageErrorf("", "--attempts must be at least 1, got %d", o.attempts)
-	}
-	if o.timeout <= 0 {
-		return usageErrorf("", "--timeout must be positive")
-	}
-	if cmd.Flags().Changed("interval") && !o.watch {
-		return usageErrorf("add --watch to keep syncing", "--interval only applies with --watch")
-	}
-	if o.interval <= 0 {
-		return usageErrorf("", "--interval must be positive")
 	}
 	endpoint, err := syncEndpoint(o.endpoint)
 	if err != nil {
@@ -148,90 +133,135 @@ func runSync(cmd *cobra.Command, e *env, o *syncOptions) error {
 	if err := journalExists(jpath); err != nil {
 		return err
 	}
-
-	progress := info
+	s := &syncRun{e: e, o: o, jpath: jpath, station: stationID, shown: endpoint.Redacted(), out: cmd.OutOrStdout(), progress: info}
 	if o.json {
-		progress = io.Discard
+		s.progress = io.Discard
 	}
-	opts := syncer.Options{
-		Endpoint:       endpoint.String(),
+	s.opts = s.options(endpoint.String(), token)
+	if !o.watch {
+		return s.once(cmd.Context())
+	}
+	return s.watch(cmd.Context())
+}
+
+func checkSyncFlags(cmd *cobra.Command, o *syncOptions) error {
+	if err := requireFlags(cmd, "endpoint"); err != nil {
+		return err
+	}
+	switch {
+	case o.chunk < 1 || o.chunk > 10000:
+		return usageErrorf("tagline serve takes up to 10000 records per request", "--chunk must be between 1 and 10000, got %d", o.chunk)
+	case o.attempts < 1:
+		return usageErrorf("", "--attempts must be at least 1, got %d", o.attempts)
+	case o.timeout <= 0:
+		return usageErrorf("", "--timeout must be positive")
+	case cmd.Flags().Changed("interval") && !o.watch:
+		return usageErrorf("add --watch to keep syncing", "--interval only applies with --watch")
+	case o.interval <= 0:
+		return usageErrorf("", "--interval must be positive")
+	}
+	return nil
+}
+
+// syncRun is one tagline sync: a single round, or rounds until Ctrl-C.
+type syncRun struct {
+	e             *env
+	o             *syncOptions
+	opts          syncer.Options
+	jpath         string
+	station       string
+	shown         string // the endpoint without its password
+	out, progress io.Writer
+}
+
+func (s *syncRun) options(endpoint, token string) syncer.Options {
+	return syncer.Options{
+		Endpoint:       endpoint,
 		Token:          token,
-		ChunkSize:      o.chunk,
-		MaxAttempts:    o.attempts,
-		RequestTimeout: o.timeout,
-		Resend:         o.resend,
+		ChunkSize:      s.o.chunk,
+		MaxAttempts:    s.o.attempts,
+		RequestTimeout: s.o.timeout,
+		Resend:         s.o.resend,
 		AskPosition:    true,
 		Client:         &http.Client{},
-		Logger:         e.log,
-		Progress: func(p syncer.Progress) {
-			switch p.Kind {
-			case syncer.EvChunk:
-				fmt.Fprintf(progress, "sent seq %d..%d: %d %s acknowledged (synced up to %d of %d)\n",
-					p.FirstSeq, p.LastSeq, p.Count, plural(p.Count, "record", "records"), p.SyncedUpto, p.Last)
-			case syncer.EvRetry:
-				fmt.Fprintf(progress, "attempt %d of seq %d..%d failed: %v; retrying in %s\n",
-					p.Attempt, p.FirstSeq, p.LastSeq, oneLine(p.Err.Error()), p.Wait.Round(time.Millisecond))
-			}
-		},
+		Logger:         s.e.log,
+		Progress:       s.report,
 	}
-	shown := endpoint.Redacted()
-	ctx := cmd.Context()
-	out := cmd.OutOrStdout()
-	if !o.watch {
-		res, err := e.syncRound(ctx, jpath, stationID, opts)
-		if res != nil {
-			res.Endpoint = shown
-			writeSyncSummary(out, res, o.json, time.Time{})
-		}
-		if err != nil && ctx.Err() != nil {
-			return withCode(ExitFailure, errors.New("sync interrupted"), "run tagline sync again: it resumes after the last acknowledged record")
-		}
-		return syncError(err)
-	}
+}
 
-	e.log.Info("sync watching", "endpoint", shown, "interval", o.interval)
+func (s *syncRun) report(p syncer.Progress) {
+	switch p.Kind {
+	case syncer.EvChunk:
+		fmt.Fprintf(s.progress, "sent seq %d..%d: %d %s acknowledged (synced up to %d of %d)\n",
+			p.FirstSeq, p.LastSeq, p.Count, plural(p.Count, "record", "records"), p.SyncedUpto, p.Last)
+	case syncer.EvRetry:
+		fmt.Fprintf(s.progress, "attempt %d of seq %d..%d failed: %v; retrying in %s\n",
+			p.Attempt, p.FirstSeq, p.LastSeq, oneLine(p.Err.Error()), p.Wait.Round(time.Millisecond))
+	}
+}
+
+// summary prints a round's summary, stamped with the time in watch mode.
+func (s *syncRun) summary(res *syncJSON, at time.Time) {
+	res.Endpoint = s.shown
+	writeSyncSummary(s.out, res, s.o.json, at)
+}
+
+func (s *syncRun) once(ctx context.Context) error {
+	res, err := s.e.syncRound(ctx, s.jpath, s.station, s.opts)
+	if res != nil {
+		s.summary(res, time.Time{})
+	}
+	if err != nil && ctx.Err() != nil {
+		return withCode(ExitFailure, errors.New("sync interrupted"), "run tagline sync again: it resumes after the last acknowledged record")
+	}
+	return syncError(err)
+}
+
+// watch syncs every interval until Ctrl-C; a busy journal or an outage
+// only delays the next round, a refusal ends the run.
+func (s *syncRun) watch(ctx context.Context) error {
+	s.e.log.Info("sync watching", "endpoint", s.shown, "interval", s.o.interval)
 	total := 0
-	for {
-		res, err := e.syncRound(ctx, jpath, stationID, opts)
+	for ctx.Err() == nil {
+		res, err := s.e.syncRound(ctx, s.jpath, s.station, s.opts)
 		if ctx.Err() != nil {
 			break
 		}
 		switch {
 		case err == nil:
-			opts.Resend = false // done once; later rounds send what is new
+			s.opts.Resend = false // done once; later rounds send what is new
 			total += res.Records
 			if res.Records > 0 {
-				res.Endpoint = shown
-				writeSyncSummary(out, res, o.json, e.now())
+				s.summary(res, s.e.now())
 			}
 		case errors.Is(err, batch.ErrLocked):
-			fmt.Fprintf(progress, "journal %s is in use (tagline encode holds it while it runs); trying again in %s\n", jpath, o.interval)
+			fmt.Fprintf(s.progress, "journal %s is in use (tagline encode holds it while it runs); trying again in %s\n", s.jpath, s.o.interval)
 		case syncFatal(err):
 			if res != nil {
-				res.Endpoint = shown
-				writeSyncSummary(out, res, o.json, e.now())
+				s.summary(res, s.e.now())
 			}
 			return syncError(err)
 		default:
 			if res != nil {
 				total += res.Records
-				res.Endpoint = shown
-				writeSyncSummary(out, res, o.json, e.now())
+				s.summary(res, s.e.now())
 			}
-			fmt.Fprintf(progress, "sync round failed: %v; trying again in %s\n", oneLine(err.Error()), o.interval)
+			fmt.Fprintf(s.progress, "sync round failed: %v; trying again in %s\n", oneLine(err.Error()), s.o.interval)
 		}
-		t := time.NewTimer(o.interval)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-		case <-t.C:
-		}
-		if ctx.Err() != nil {
-			break
-		}
+		sleepCtx(ctx, s.o.interval)
 	}
-	fmt.Fprintf(progress, "sync stopped: %d %s acknowledged in this session\n", total, plural(total, "record", "records"))
+	fmt.Fprintf(s.progress, "sync stopped: %d %s acknowledged in this session\n", total, plural(total, "record", "records"))
 	return nil
+}
+
+// sleepCtx waits d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
 }
 
 // syncRound opens the journal, pushes what is pending and closes it
