@@ -135,7 +135,6 @@ func runVerify(cmd *cobra.Command, e *env, o *verifyOptions) error {
 	if err := requireFlags(cmd, "batch"); err != nil {
 		return err
 	}
-	flags := cmd.Flags()
 	if o.checkKeys && o.urls != "" {
 		return usageErrorf("keys can only be checked on tags presented to a reader", "--check-keys needs --reader, not --urls")
 	}
@@ -143,19 +142,9 @@ func runVerify(cmd *cobra.Command, e *env, o *verifyOptions) error {
 	if err != nil {
 		return err
 	}
-	var spec readerSpec
-	if o.urls == "" {
-		raw, _, err := e.lookup(settingReader, o.reader)
-		if err != nil {
-			return err
-		}
-		if raw == "" {
-			return usageErrorf("present tags with --reader NAME (tagline readers lists them), or check phone-captured URLs with --urls FILE",
-				"nothing to verify: no reader and no URL file")
-		}
-		if spec, err = parseReaderSpec(raw); err != nil {
-			return usageErrorf("tagline readers lists the readers", "--reader %q: %w", raw, err)
-		}
+	spec, err := e.verifyReaderSpec(o)
+	if err != nil {
+		return err
 	}
 	jpath, err := e.journalPath(o.journal)
 	if err != nil {
@@ -182,30 +171,13 @@ func runVerify(cmd *cobra.Command, e *env, o *verifyOptions) error {
 	if err != nil {
 		return err
 	}
+	info := cmd.ErrOrStderr()
+	if err := pickSample(cmd, o, mode, &sampling, info); err != nil {
+		return err
+	}
 	statePath := o.state
 	if statePath == "" {
 		statePath = jpath + ".qa-state.json"
-	}
-
-	info := cmd.ErrOrStderr()
-	if mode == qa.ModeSample && o.urls != "" {
-		// The QA person verifies the URLs they captured: the sample is
-		// drawn from the file, never from tags they may not have.
-		sampling.FromURLs = true
-	}
-	if mode == qa.ModeSample && !flags.Changed("seed") {
-		if o.urls != "" {
-			// A URL file cannot be drawn from physically: the sample is
-			// drawn from it with a seed the report names.
-			var s [8]byte
-			if _, err := rand.Read(s[:]); err != nil {
-				return err
-			}
-			sampling.Seed = binary.BigEndian.Uint64(s[:]) >> 1
-			fmt.Fprintf(info, "verify: sample seed %d chosen at random (--seed %d reproduces this sample)\n", sampling.Seed, sampling.Seed)
-		} else {
-			sampling.OperatorPick = true
-		}
 	}
 	v, err := qa.New(qa.Config{
 		Journal: store, BatchID: b.ID, SKU: o.sku, Deriver: deriver,
@@ -217,30 +189,85 @@ func runVerify(cmd *cobra.Command, e *env, o *verifyOptions) error {
 	}
 	e.log.Info("qa starting", "batch", b.ID, "mode", string(mode), "planned", v.Planned(), "batch_size", v.BatchSize(),
 		"state", statePath, "kdf", string(scheme), "master_kcv", master.KCV(), "check_keys", o.checkKeys)
-
 	progress := info
 	if o.json {
 		progress = io.Discard
 	}
+	announceQA(progress, v, b, scheme, master.KCV(), mode, o.urls == "" && spec.Kind != reader.KindSim)
+	if o.urls != "" {
+		err = e.verifyURLFile(cmd, v, o.urls, progress)
+	} else {
+		err = e.verifyReader(cmd, v, spec, verifySim{store: store, batch: b, deriver: deriver}, progress)
+	}
+	if err != nil {
+		// The counters seen so far are already durable in the state file.
+		return err
+	}
+	return e.finishQA(cmd, v, b, o)
+}
+
+// verifyReaderSpec is the reader tags are presented to: --reader, else
+// the config file's; none with --urls.
+func (e *env) verifyReaderSpec(o *verifyOptions) (readerSpec, error) {
+	if o.urls != "" {
+		return readerSpec{}, nil
+	}
+	raw, _, err := e.lookup(settingReader, o.reader)
+	if err != nil {
+		return readerSpec{}, err
+	}
+	if raw == "" {
+		return readerSpec{}, usageErrorf("present tags with --reader NAME (tagline readers lists them), or check phone-captured URLs with --urls FILE",
+			"nothing to verify: no reader and no URL file")
+	}
+	spec, err := parseReaderSpec(raw)
+	if err != nil {
+		return readerSpec{}, usageErrorf("tagline readers lists the readers", "--reader %q: %w", raw, err)
+	}
+	return spec, nil
+}
+
+// pickSample says where a sample comes from: a URL file is sampled with a
+// seed (chosen at random, and named, when none is given), since it cannot
+// be drawn from physically; presented tags without --seed are the
+// operator's pick.
+func pickSample(cmd *cobra.Command, o *verifyOptions, mode qa.Mode, sampling *qa.Sampling, info io.Writer) error {
+	if mode != qa.ModeSample {
+		return nil
+	}
+	// The QA person verifies the URLs they captured: the sample is drawn
+	// from the file, never from tags they may not have.
+	sampling.FromURLs = o.urls != ""
+	switch {
+	case cmd.Flags().Changed("seed"):
+	case o.urls != "":
+		var s [8]byte
+		if _, err := rand.Read(s[:]); err != nil {
+			return err
+		}
+		sampling.Seed = binary.BigEndian.Uint64(s[:]) >> 1
+		fmt.Fprintf(info, "verify: sample seed %d chosen at random (--seed %d reproduces this sample)\n", sampling.Seed, sampling.Seed)
+	default:
+		sampling.OperatorPick = true
+	}
+	return nil
+}
+
+// announceQA says what the run verifies, and which tags to pull for an
+// operator's sample presented to a real reader.
+func announceQA(w io.Writer, v *qa.Verifier, b batch.Batch, scheme keys.Scheme, kcv string, mode qa.Mode, pull bool) {
 	what := fmt.Sprintf("every one of the %d %s bound to it", v.Planned(), plural(v.Planned(), "tag", "tags"))
 	if mode == qa.ModeSample {
 		what = fmt.Sprintf("a sample of %d of its %d tags", v.Planned(), v.BatchSize())
 	}
-	fmt.Fprintf(progress, "verify: batch %s (SKU %s, key version %d, kdf %s, master kcv %s): %s\n", b.ID, b.SKU, b.KeyVersion, scheme, master.KCV(), what)
-	if s := v.Sample(); len(s) > 0 && o.urls == "" && spec.Kind != reader.KindSim {
-		fmt.Fprintf(progress, "pull these %d tags from the batch and present them: %s\n", len(s), joinUIDs(s))
+	fmt.Fprintf(w, "verify: batch %s (SKU %s, key version %d, kdf %s, master kcv %s): %s\n", b.ID, b.SKU, b.KeyVersion, scheme, kcv, what)
+	if s := v.Sample(); len(s) > 0 && pull {
+		fmt.Fprintf(w, "pull these %d tags from the batch and present them: %s\n", len(s), joinUIDs(s))
 	}
+}
 
-	var runErr error
-	if o.urls != "" {
-		runErr = e.verifyURLFile(cmd, v, o.urls, progress)
-	} else {
-		runErr = e.verifyReader(cmd, v, spec, verifySim{store: store, batch: b, deriver: deriver}, progress)
-	}
-	if runErr != nil {
-		// The counters seen so far are already durable in the state file.
-		return runErr
-	}
+// finishQA writes the report and exits 4 when the batch did not pass.
+func (e *env) finishQA(cmd *cobra.Command, v *qa.Verifier, b batch.Batch, o *verifyOptions) error {
 	rep, err := v.Finish()
 	if err != nil {
 		return err
