@@ -165,7 +165,6 @@ func runEncode(cmd *cobra.Command, e *env, o *encodeOptions) error {
 	if err != nil {
 		return err
 	}
-
 	// The batch must exist, so the journal must too: never create one here.
 	if err := journalExists(jpath); err != nil {
 		return err
@@ -176,22 +175,9 @@ func runEncode(cmd *cobra.Command, e *env, o *encodeOptions) error {
 	}
 	defer store.Close()
 	defer e.shareJournal(store)()
-	b, err := store.GetBatch(o.batchID)
+	b, tmpl, err := encodableBatch(store, o.batchID)
 	if err != nil {
 		return err
-	}
-	if b.Status == batch.StatusClosed {
-		return withHint(fmt.Errorf("%w: %s", batch.ErrBatchClosed, b.ID), "create a new batch with tagline batch new")
-	}
-	if b.Template == "" {
-		return usageErrorf("create a batch with --template", "batch %s has no URL template", b.ID)
-	}
-	tmpl, err := sdm.ParseTemplate(b.Template)
-	if err != nil {
-		// Only a batch made by an older tagline can get here: no phone tap
-		// of a tag encoded with it could be verified.
-		return withHint(fmt.Errorf("batch %s: %w", b.ID, err),
-			"no phone tap of a tag encoded with this template could be verified: close the batch (tagline batch close) and create a new one with a template that passes tagline batch new")
 	}
 	scheme, err := e.batchKeys(o.kdf, master, b)
 	if err != nil {
@@ -201,15 +187,7 @@ func runEncode(cmd *cobra.Command, e *env, o *encodeOptions) error {
 	if err != nil {
 		return err
 	}
-	if o.reencode && !o.yes {
-		if err := e.confirmReencode(cmd, b); err != nil {
-			return err
-		}
-	}
-	if err := e.checkEncodeLRP(cmd, b, o.lrp, o.yes); err != nil {
-		return err
-	}
-	if err := e.markSimulated(store, &b, specs, o.allReaders); err != nil {
+	if err := e.confirmEncode(cmd, o, store, &b, specs); err != nil {
 		return err
 	}
 	st, err := station.New(station.Config{Journal: store, Batch: b, Deriver: deriver, Template: tmpl, Reencode: o.reencode, Now: e.now,
@@ -223,16 +201,15 @@ func runEncode(cmd *cobra.Command, e *env, o *encodeOptions) error {
 		return err
 	}
 	defer readers.closeWithin(time.Second)
+	info := cmd.ErrOrStderr()
 	if b.Test {
-		fmt.Fprintf(cmd.ErrOrStderr(), "tagline: note: batch %s is a test batch (master kcv %s); never ship its tags\n", b.ID, master.KCV())
+		fmt.Fprintf(info, "tagline: note: batch %s is a test batch (master kcv %s); never ship its tags\n", b.ID, master.KCV())
 	}
 	if b.Simulated {
-		fmt.Fprint(cmd.ErrOrStderr(), simulatedNote(b))
+		fmt.Fprint(info, simulatedNote(b))
 	}
-
 	useTUI := !o.noTUI && !o.json && e.stdoutTTY && uiAvailable
 	out := cmd.OutOrStdout()
-	info := cmd.ErrOrStderr()
 	e.log.Info("station starting", "batch", b.ID, "readers", strings.Join(readers.names(), ","), "tui", useTUI,
 		"kdf", string(scheme), "test_batch", b.Test, "master_kcv", master.KCV(), "reencode", o.reencode)
 	t, err := e.runStation(cmd.Context(), runOptions{
@@ -247,17 +224,59 @@ func runEncode(cmd *cobra.Command, e *env, o *encodeOptions) error {
 	if o.json {
 		sum = info
 	}
-	s := t.summary()
-	if stats, serr := store.Stats(b.ID); serr == nil {
-		s += fmt.Sprintf("; batch %s: %d", b.ID, stats.Done)
-		if stats.Target > 0 {
-			s += fmt.Sprintf(" of %d", stats.Target)
-		}
-		s += " done"
-	}
-	s += t.syncSummary()
-	fmt.Fprintln(sum, s)
+	fmt.Fprintln(sum, t.summary()+batchProgress(store, b.ID)+t.syncSummary())
 	return t.failureError()
+}
+
+// encodableBatch is the batch to encode and its template: open, with a
+// template that still parses.
+func encodableBatch(store *batch.Store, id string) (batch.Batch, *sdm.Template, error) {
+	b, err := store.GetBatch(id)
+	if err != nil {
+		return b, nil, err
+	}
+	if b.Status == batch.StatusClosed {
+		return b, nil, withHint(fmt.Errorf("%w: %s", batch.ErrBatchClosed, b.ID), "create a new batch with tagline batch new")
+	}
+	if b.Template == "" {
+		return b, nil, usageErrorf("create a batch with --template", "batch %s has no URL template", b.ID)
+	}
+	tmpl, err := sdm.ParseTemplate(b.Template)
+	if err != nil {
+		// Only a batch made by an older tagline can get here: no phone tap
+		// of a tag encoded with it could be verified.
+		return b, nil, withHint(fmt.Errorf("batch %s: %w", b.ID, err),
+			"no phone tap of a tag encoded with this template could be verified: close the batch (tagline batch close) and create a new one with a template that passes tagline batch new")
+	}
+	return b, tmpl, nil
+}
+
+// confirmEncode asks for what cannot be undone (a re-encode, LRP mode)
+// and marks a batch encoded from simulated readers.
+func (e *env) confirmEncode(cmd *cobra.Command, o *encodeOptions, store *batch.Store, b *batch.Batch, specs []readerSpec) error {
+	if o.reencode && !o.yes {
+		if err := e.confirmReencode(cmd, *b); err != nil {
+			return err
+		}
+	}
+	if err := e.checkEncodeLRP(cmd, *b, o.lrp, o.yes); err != nil {
+		return err
+	}
+	return e.markSimulated(store, b, specs, o.allReaders)
+}
+
+// batchProgress is the closing line's "; batch B: D of T done", or
+// nothing when the journal cannot say.
+func batchProgress(store *batch.Store, id string) string {
+	stats, err := store.Stats(id)
+	if err != nil {
+		return ""
+	}
+	s := fmt.Sprintf("; batch %s: %d", id, stats.Done)
+	if stats.Target > 0 {
+		s += fmt.Sprintf(" of %d", stats.Target)
+	}
+	return s + " done"
 }
 
 // encodeReaderSpecs picks the readers: --reader, --readers, --all-readers,
