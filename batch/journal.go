@@ -437,102 +437,136 @@ func sameMaster(bk txBuckets, b Batch, kcv string) error {
 // Outcome must be OutcomeEncoded or OutcomeVerified; CompletedAt defaults
 // to now.
 func (s *Store) Complete(b manifest.Binding) error {
-	uid, err := NormalizeUID(b.UID)
+	b, err := s.checkBinding(b)
 	if err != nil {
 		return err
 	}
-	b.UID = uid
-	if b.Outcome != manifest.Encoded && b.Outcome != manifest.Verified {
-		return fmt.Errorf("%w: tag %s: outcome %q; a binding records an encoded or verified tag, use FailIntent for failures", ErrInvalid, uid, b.Outcome)
-	}
-	if b.MasterKCV, err = normalizeKCV(b.MasterKCV); err != nil {
-		return err
-	}
-	if b.TemplateHash, err = normalizeTemplateHash(b.TemplateHash); err != nil {
-		return err
-	}
-	if b.CompletedAt.IsZero() {
-		b.CompletedAt = s.now()
-	}
-	b.CompletedAt = b.CompletedAt.UTC()
-
 	return s.write(func(tx *bolt.Tx) error {
 		bk, err := buckets(tx)
 		if err != nil {
 			return err
 		}
-		raw := bk.intents.Get([]byte(uid))
+		raw := bk.intents.Get([]byte(b.UID))
 		if raw == nil {
-			return fmt.Errorf("%w %s; BeginIntent must be recorded before a tag's keys change", ErrNoIntent, uid)
+			return fmt.Errorf("%w %s; BeginIntent must be recorded before a tag's keys change", ErrNoIntent, b.UID)
 		}
 		it, err := decodeIntent(raw)
 		if err != nil {
 			return err
 		}
-		rec := b
-		for _, f := range []struct {
-			name       string
-			got        *string
-			fromIntent string
-		}{
-			{"batch", &rec.BatchID, it.BatchID},
-			{"sku", &rec.SKU, it.SKU},
-			{"station", &rec.StationID, it.StationID},
-			{"master_kcv", &rec.MasterKCV, it.MasterKCV},
-			{"template_hash", &rec.TemplateHash, it.TemplateHash},
-		} {
-			if *f.got == "" {
-				*f.got = f.fromIntent
-			} else if *f.got != f.fromIntent {
-				return fmt.Errorf("%w: tag %s: %s %q differs from the intent's %q", ErrInvalid, uid, f.name, *f.got, f.fromIntent)
-			}
-		}
-		// Version 0 is the factory version and never written by tagline,
-		// so an unset KeyVersion is taken from the intent like the rest.
-		if rec.KeyVersion == 0 {
-			rec.KeyVersion = it.KeyVersion
-		}
-		if rec.KeyVersion != it.KeyVersion {
-			return fmt.Errorf("%w: tag %s: key version %d differs from the intent's %d", ErrInvalid, uid, rec.KeyVersion, it.KeyVersion)
-		}
-		rec.Attempts, rec.StartedAt = it.Attempts, it.StartedAt
-
-		if old := bk.bindings.Get([]byte(uid)); old != nil {
-			ob, err := decodeBinding(old)
-			if err != nil {
-				return err
-			}
-			if !it.Reencode {
-				return &DuplicateError{UID: uid, BatchID: ob.BatchID, Completed: ob.CompletedAt}
-			}
-			if err := bk.history.Put(seqKey(ob.Seq), old); err != nil {
-				return err
-			}
-		}
-		seq, err := bk.outbox.NextSequence()
+		rec, err := bindingOfIntent(b, it)
 		if err != nil {
 			return err
 		}
-		rec.Seq = seq
-		v := encodeBinding(&rec)
-		idx := bk.index.Bucket([]byte(rec.BatchID))
-		if idx == nil {
-			return fmt.Errorf("%w: batch %s has no index", ErrCorrupt, rec.BatchID)
-		}
-		// Both logs only ever grow at the end; full pages keep them compact.
-		idx.FillPercent, bk.outbox.FillPercent = 1, 1
-		k := seqKey(seq)
-		if err := bk.bindings.Put([]byte(uid), v); err != nil {
+		if err := retire(bk, rec.UID, it.Reencode); err != nil {
 			return err
 		}
-		if err := idx.Put(k, []byte(uid)); err != nil {
+		if err := putBinding(bk, &rec); err != nil {
 			return err
 		}
-		if err := bk.outbox.Put(k, []byte(uid)); err != nil {
-			return err
-		}
-		return bk.intents.Delete([]byte(uid))
+		return bk.intents.Delete([]byte(rec.UID))
 	})
+}
+
+// checkBinding normalises what Complete is given, before any transaction.
+func (s *Store) checkBinding(b manifest.Binding) (manifest.Binding, error) {
+	uid, err := NormalizeUID(b.UID)
+	if err != nil {
+		return b, err
+	}
+	b.UID = uid
+	if !b.Outcome.Binds() {
+		return b, fmt.Errorf("%w: tag %s: outcome %q; a binding records an encoded or verified tag, use FailIntent for failures", ErrInvalid, uid, b.Outcome)
+	}
+	if b.MasterKCV, err = normalizeKCV(b.MasterKCV); err != nil {
+		return b, err
+	}
+	if b.TemplateHash, err = normalizeTemplateHash(b.TemplateHash); err != nil {
+		return b, err
+	}
+	if b.CompletedAt.IsZero() {
+		b.CompletedAt = s.now()
+	}
+	b.CompletedAt = b.CompletedAt.UTC()
+	return b, nil
+}
+
+// bindingOfIntent is the record of b: what b leaves empty is the intent's,
+// what it gives must agree with the intent, and the attempts and start
+// time are the intent's.
+func bindingOfIntent(b manifest.Binding, it Intent) (manifest.Binding, error) {
+	rec := b
+	for _, f := range []struct {
+		name       string
+		got        *string
+		fromIntent string
+	}{
+		{"batch", &rec.BatchID, it.BatchID},
+		{"sku", &rec.SKU, it.SKU},
+		{"station", &rec.StationID, it.StationID},
+		{"master_kcv", &rec.MasterKCV, it.MasterKCV},
+		{"template_hash", &rec.TemplateHash, it.TemplateHash},
+	} {
+		if *f.got == "" {
+			*f.got = f.fromIntent
+		} else if *f.got != f.fromIntent {
+			return rec, fmt.Errorf("%w: tag %s: %s %q differs from the intent's %q", ErrInvalid, b.UID, f.name, *f.got, f.fromIntent)
+		}
+	}
+	// Version 0 is the factory version and never written by tagline,
+	// so an unset KeyVersion is taken from the intent like the rest.
+	if rec.KeyVersion == 0 {
+		rec.KeyVersion = it.KeyVersion
+	}
+	if rec.KeyVersion != it.KeyVersion {
+		return rec, fmt.Errorf("%w: tag %s: key version %d differs from the intent's %d", ErrInvalid, b.UID, rec.KeyVersion, it.KeyVersion)
+	}
+	rec.Attempts, rec.StartedAt = it.Attempts, it.StartedAt
+	return rec, nil
+}
+
+// retire moves the tag's current binding to the history for a re-encode,
+// and refuses a second binding otherwise.
+func retire(bk txBuckets, uid manifest.UID, reencode bool) error {
+	old := bk.bindings.Get([]byte(uid))
+	if old == nil {
+		return nil
+	}
+	ob, err := decodeBinding(old)
+	if err != nil {
+		return err
+	}
+	if !reencode {
+		return &DuplicateError{UID: uid, BatchID: ob.BatchID, Completed: ob.CompletedAt}
+	}
+	return bk.history.Put(seqKey(ob.Seq), old)
+}
+
+// putBinding gives rec the next sequence number and writes it as the
+// tag's current binding, with its batch's index entry and the outbox
+// entry.
+func putBinding(bk txBuckets, rec *manifest.Binding) error {
+	seq, err := bk.outbox.NextSequence()
+	if err != nil {
+		return err
+	}
+	rec.Seq = seq
+	v := encodeBinding(rec)
+	idx := bk.index.Bucket([]byte(rec.BatchID))
+	if idx == nil {
+		return fmt.Errorf("%w: batch %s has no index", ErrCorrupt, rec.BatchID)
+	}
+	// Both logs only ever grow at the end; full pages keep them compact.
+	idx.FillPercent, bk.outbox.FillPercent = 1, 1
+	k := seqKey(seq)
+	uid := []byte(rec.UID)
+	if err := bk.bindings.Put(uid, v); err != nil {
+		return err
+	}
+	if err := idx.Put(k, uid); err != nil {
+		return err
+	}
+	return bk.outbox.Put(k, uid)
 }
 
 // FailIntent records a failed attempt on a tag. With KeysUntouched on the

@@ -276,31 +276,12 @@ func (s *Store) CompleteRekey(uid manifest.UID, readCtr uint32, outcome manifest
 	return rec, err
 }
 
-// supersede moves old to history and writes rec as the current binding
-// under the next sequence number, in the index and the outbox.
+// supersede moves old to history and writes rec as the current binding.
 func supersede(bk txBuckets, old manifest.Binding, rec *manifest.Binding) error {
-	raw := bk.bindings.Get([]byte(old.UID))
-	if err := bk.history.Put(seqKey(old.Seq), raw); err != nil {
+	if err := bk.history.Put(seqKey(old.Seq), bk.bindings.Get([]byte(old.UID))); err != nil {
 		return err
 	}
-	seq, err := bk.outbox.NextSequence()
-	if err != nil {
-		return err
-	}
-	rec.Seq = seq
-	idx := bk.index.Bucket([]byte(rec.BatchID))
-	if idx == nil {
-		return fmt.Errorf("%w: batch %s has no index", ErrCorrupt, rec.BatchID)
-	}
-	idx.FillPercent, bk.outbox.FillPercent = 1, 1
-	k := seqKey(seq)
-	if err := bk.bindings.Put([]byte(rec.UID), encodeBinding(rec)); err != nil {
-		return err
-	}
-	if err := idx.Put(k, []byte(rec.UID)); err != nil {
-		return err
-	}
-	return bk.outbox.Put(k, []byte(rec.UID))
+	return putBinding(bk, rec)
 }
 
 // CompleteReset ends an open reset once the tag was read back in the
