@@ -126,25 +126,12 @@ type token struct {
 
 // New checks cfg, derives the keys, opens the store and builds the handler.
 func New(cfg Config) (*Server, error) {
-	s := &Server{cfg: cfg, log: cfg.Logger, m: newMetrics(), byVersion: map[byte]*keys.Deriver{}}
+	s := &Server{cfg: withDefaults(cfg), log: cfg.Logger, m: newMetrics(), byVersion: map[byte]*keys.Deriver{}, now: cfg.Now}
 	if s.log == nil {
 		s.log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
-	if s.cfg.Addr == "" {
-		s.cfg.Addr = "127.0.0.1:8424"
-	}
-	if s.cfg.MaxSyncRecords <= 0 {
-		s.cfg.MaxSyncRecords = 10000
-	}
-	if s.cfg.MaxSyncBytes <= 0 {
-		s.cfg.MaxSyncBytes = 32 << 20
-	}
-	s.now = cfg.Now
 	if s.now == nil {
 		s.now = time.Now
-	}
-	if s.cfg.ShutdownTimeout <= 0 {
-		s.cfg.ShutdownTimeout = 10 * time.Second
 	}
 	var err error
 	if s.tmpl, err = sdm.ParseTemplate(cfg.Template); err != nil {
@@ -153,14 +140,9 @@ func New(cfg Config) (*Server, error) {
 	if s.origin, s.route, err = tapRoute(cfg.Template); err != nil {
 		return nil, err
 	}
-	master := cfg.Master
-	if master.Len() == 0 {
-		if cfg.MasterKeyFile == "" {
-			return nil, errors.New("serve: no master key (Config.Master or Config.MasterKeyFile)")
-		}
-		if master, err = keys.LoadMaster(keys.Source{File: cfg.MasterKeyFile}); err != nil {
-			return nil, fmt.Errorf("serve: %w", err)
-		}
+	master, err := serveMaster(cfg)
+	if err != nil {
+		return nil, err
 	}
 	scheme := cfg.Scheme
 	if scheme == "" {
@@ -170,16 +152,8 @@ func New(cfg Config) (*Server, error) {
 	if len(versions) == 0 {
 		versions = []byte{1}
 	}
-	for _, v := range versions {
-		if _, dup := s.byVersion[v]; dup {
-			continue
-		}
-		d, err := keys.NewDeriver(scheme, master, v)
-		if err != nil {
-			return nil, fmt.Errorf("serve: key version %d: %w", v, err)
-		}
-		s.derivers = append(s.derivers, d)
-		s.byVersion[v] = d
+	if err := s.addDerivers(scheme, master, versions); err != nil {
+		return nil, err
 	}
 	if err := s.addRolloutVersions(scheme, master); err != nil {
 		return nil, err
@@ -187,17 +161,91 @@ func New(cfg Config) (*Server, error) {
 	if err := s.initWeb(); err != nil {
 		return nil, err
 	}
-	for tok, st := range cfg.Tokens {
+	if err := s.addTokens(cfg.Tokens); err != nil {
+		return nil, err
+	}
+	if err := s.openStore(); err != nil {
+		return nil, err
+	}
+	if err := s.initHistory(); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("serve: tap history: %w", err)
+	}
+	if s.handler, err = s.routes(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.log.Info("serve configured", "tap_route", s.route, "origin", s.origin, "scheme", string(scheme),
+		"key_versions", numbers(versions), "master_kcv", master.KCV(), "sync_tokens", len(s.tokens))
+	return s, nil
+}
+
+func withDefaults(cfg Config) Config {
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:8424"
+	}
+	if cfg.MaxSyncRecords <= 0 {
+		cfg.MaxSyncRecords = 10000
+	}
+	if cfg.MaxSyncBytes <= 0 {
+		cfg.MaxSyncBytes = 32 << 20
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = 10 * time.Second
+	}
+	return cfg
+}
+
+// serveMaster is Config.Master, else the key in Config.MasterKeyFile.
+func serveMaster(cfg Config) (keys.Master, error) {
+	if cfg.Master.Len() > 0 {
+		return cfg.Master, nil
+	}
+	if cfg.MasterKeyFile == "" {
+		return keys.Master{}, errors.New("serve: no master key (Config.Master or Config.MasterKeyFile)")
+	}
+	m, err := keys.LoadMaster(keys.Source{File: cfg.MasterKeyFile})
+	if err != nil {
+		return keys.Master{}, fmt.Errorf("serve: %w", err)
+	}
+	return m, nil
+}
+
+func (s *Server) addDerivers(scheme keys.Scheme, master keys.Master, versions []byte) error {
+	for _, v := range versions {
+		if _, dup := s.byVersion[v]; dup {
+			continue
+		}
+		d, err := keys.NewDeriver(scheme, master, v)
+		if err != nil {
+			return fmt.Errorf("serve: key version %d: %w", v, err)
+		}
+		s.derivers = append(s.derivers, d)
+		s.byVersion[v] = d
+	}
+	return nil
+}
+
+// addTokens keeps the sync tokens' hashes, sorted by station.
+func (s *Server) addTokens(tokens map[string]string) error {
+	for tok, st := range tokens {
 		if len(tok) < 16 {
-			return nil, errors.New("serve: a sync token is shorter than 16 characters")
+			return errors.New("serve: a sync token is shorter than 16 characters")
 		}
 		if st == "" {
-			return nil, errors.New(`serve: a sync token names no station; use "*" for any`)
+			return errors.New(`serve: a sync token names no station; use "*" for any`)
 		}
 		s.tokens = append(s.tokens, token{hash: sha256.Sum256([]byte(tok)), station: st})
 	}
 	sort.Slice(s.tokens, func(i, j int) bool { return s.tokens[i].station < s.tokens[j].station })
+	return nil
+}
 
+// openStore uses Config.Store, or opens PostgreSQL or a bbolt file, which
+// the server then closes.
+func (s *Server) openStore() error {
+	cfg := s.cfg
+	var err error
 	switch {
 	case cfg.Store != nil:
 		s.store = cfg.Store
@@ -205,22 +253,21 @@ func New(cfg Config) (*Server, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if s.store, err = pgstore.New(ctx, cfg.PostgresURL, pgstore.Options{MaxConns: cfg.PGMaxConns, Now: s.now}); err != nil {
-			return nil, fmt.Errorf("serve: %w", err)
+			return fmt.Errorf("serve: %w", err)
 		}
 		s.ownStore = true
 	case cfg.DBPath != "":
 		if s.store, err = boltstore.Open(cfg.DBPath, boltstore.Options{Now: s.now}); err != nil {
-			return nil, fmt.Errorf("serve: %w", err)
+			return fmt.Errorf("serve: %w", err)
 		}
 		s.ownStore = true
 	default:
-		return nil, errors.New("serve: no store (Config.Store, PostgresURL or DBPath)")
+		return errors.New("serve: no store (Config.Store, PostgresURL or DBPath)")
 	}
+	return nil
+}
 
-	if err := s.initHistory(); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("serve: tap history: %w", err)
-	}
+func (s *Server) routes() (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+s.route, s.handleTap)
 	mux.HandleFunc("POST /v1/sync", s.handleSync)
@@ -232,13 +279,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	mux.Handle("GET /metrics", s.m)
 	if err := s.initAdmin(mux); err != nil {
-		s.Close()
 		return nil, err
 	}
-	s.handler = mux
-	s.log.Info("serve configured", "tap_route", s.route, "origin", s.origin, "scheme", string(scheme),
-		"key_versions", numbers(versions), "master_kcv", master.KCV(), "sync_tokens", len(s.tokens))
-	return s, nil
+	return mux, nil
 }
 
 // numbers lists key versions as integers: a []byte would be logged as
