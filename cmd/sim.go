@@ -78,110 +78,127 @@ func runSim(cmd *cobra.Command, e *env, o *simOptions) error {
 	if o.openTT != 0 && (!o.tt || o.openTT < 0) {
 		return usageErrorf("--open-loop-after cuts the loop of a TT tag: add --tt", "--open-loop-after needs --tt and a positive duration")
 	}
-	var uid []byte
+	sv := &simServer{e: e, o: o, out: cmd.OutOrStdout()}
 	if o.uid != "" {
 		u, err := hex.DecodeString(strings.NewReplacer(":", "", " ", "").Replace(o.uid))
 		if err != nil || len(u) != 7 {
 			return usageErrorf("a UID is 7 bytes, 14 hex digits, e.g. 04A1B2C3D4E5F6", "--uid %q is not a 7-byte hex UID", o.uid)
 		}
-		uid = u
+		sv.uid = u
 	}
 	ctx := cmd.Context()
-	out := cmd.OutOrStdout()
-
-	insert := func() (*vpcd.Card, *sim.Tag, error) {
-		opts := sim.Options{UID: uid, TagTamper: o.tt}
-		if uid == nil && e.simRandom != nil {
-			opts.UID = e.simRandom()
-		}
-		t := sim.New(opts)
-		if o.openTT > 0 {
-			time.AfterFunc(o.openTT, func() {
-				t.OpenTamperLoop()
-				e.log.Info("sim tag tamper loop opened", "uid", fmt.Sprintf("%X", t.RealUID()))
-			})
-		}
-		ictx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		c, err := vpcd.Insert(ictx, o.vpcd, t, vpcd.Options{})
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, nil, ctx.Err()
-			}
-			return nil, nil, withCode(ExitTag, fmt.Errorf("%w: %w", reader.ErrStackUnavailable, err),
-				"start pcscd with vsmartcard's vpcd driver (Debian: apt install pcscd vsmartcard-vpcd); its first slot listens on "+vpcd.DefaultAddr)
-		}
-		e.log.Info("sim tag inserted", "vpcd", o.vpcd, "uid", fmt.Sprintf("%X", t.RealUID()))
-		fmt.Fprintf(out, "inserted tag %X into vpcd %s\n", t.RealUID(), o.vpcd)
-		return c, t, nil
+	err := sv.insert(ctx)
+	if errors.Is(err, context.Canceled) {
+		return nil
 	}
-	remove := func(c *vpcd.Card, t *sim.Tag) {
-		_ = c.Remove()
-		s := t.Snapshot()
-		state := "factory-fresh"
-		if !s.FactoryFresh {
-			state = fmt.Sprintf("personalised, key version %d", s.KeyVersion[0])
-		}
-		if t.RandomID() {
-			state += ", random id on"
-		}
-		if o.tt {
-			state += ", tamper status " + t.TamperStatus()
-		}
-		e.log.Info("sim tag removed", "uid", fmt.Sprintf("%X", t.RealUID()), "exchanges", s.Exchanges)
-		fmt.Fprintf(out, "removed tag %X (%s, %d APDUs)\n", t.RealUID(), state, s.Exchanges)
-	}
-
-	card, tag, err := insert()
 	if err != nil {
-		if errors.Is(err, context.Canceled) {
-			return nil
-		}
 		return err
 	}
 	switch {
 	case o.onEnter:
-		fmt.Fprintln(out, "press Enter for a new tag, Ctrl-C (or end of input) to stop")
+		fmt.Fprintln(sv.out, "press Enter for a new tag, Ctrl-C (or end of input) to stop")
 	case o.every > 0:
-		fmt.Fprintf(out, "a new tag every %s; Ctrl-C to stop\n", o.every)
+		fmt.Fprintf(sv.out, "a new tag every %s; Ctrl-C to stop\n", o.every)
 	default:
-		fmt.Fprintln(out, "the tag stays in the reader until Ctrl-C")
+		fmt.Fprintln(sv.out, "the tag stays in the reader until Ctrl-C")
 	}
+	return sv.serve(ctx)
+}
 
-	var lines <-chan struct{}
-	var inputDone <-chan struct{}
-	if o.onEnter {
-		l, d := readLines(e.stdin)
-		lines, inputDone = l, d
+// simServer keeps one simulated tag in a vpcd slot and replaces it on
+// Enter or every interval.
+type simServer struct {
+	e    *env
+	o    *simOptions
+	out  io.Writer
+	uid  []byte // --uid; nil: a random one per tag
+	card *vpcd.Card
+	tag  *sim.Tag
+}
+
+// serve replaces the tag when asked until Ctrl-C or the end of input.
+func (sv *simServer) serve(ctx context.Context) error {
+	var lines, inputDone <-chan struct{}
+	if sv.o.onEnter {
+		lines, inputDone = readLines(sv.e.stdin)
 	}
 	var tick <-chan time.Time
-	if o.every > 0 {
-		t := time.NewTicker(o.every)
+	if sv.o.every > 0 {
+		t := time.NewTicker(sv.o.every)
 		defer t.Stop()
 		tick = t.C
 	}
 	for {
 		select {
 		case <-ctx.Done():
-			remove(card, tag)
+			sv.remove()
 			return nil
 		case <-inputDone:
-			remove(card, tag)
+			sv.remove()
 			return nil
-		case <-card.Done():
-			return withCode(ExitTag, fmt.Errorf("%w: vpcd %s dropped the card: %w", reader.ErrStackUnavailable, o.vpcd, card.Err()),
+		case <-sv.card.Done():
+			return withCode(ExitTag, fmt.Errorf("%w: vpcd %s dropped the card: %w", reader.ErrStackUnavailable, sv.o.vpcd, sv.card.Err()),
 				"pcscd (or its vpcd driver) stopped; start it again and rerun tagline sim")
 		case <-lines:
 		case <-tick:
 		}
-		remove(card, tag)
-		if card, tag, err = insert(); err != nil {
+		sv.remove()
+		if err := sv.insert(ctx); err != nil {
 			if errors.Is(err, context.Canceled) {
 				return nil
 			}
 			return err
 		}
 	}
+}
+
+// insert puts a new factory-fresh tag into the vpcd slot.
+func (sv *simServer) insert(ctx context.Context) error {
+	e, o := sv.e, sv.o
+	opts := sim.Options{UID: sv.uid, TagTamper: o.tt}
+	if sv.uid == nil && e.simRandom != nil {
+		opts.UID = e.simRandom()
+	}
+	t := sim.New(opts)
+	if o.openTT > 0 {
+		time.AfterFunc(o.openTT, func() {
+			t.OpenTamperLoop()
+			e.log.Info("sim tag tamper loop opened", "uid", fmt.Sprintf("%X", t.RealUID()))
+		})
+	}
+	ictx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	c, err := vpcd.Insert(ictx, o.vpcd, t, vpcd.Options{})
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return withCode(ExitTag, fmt.Errorf("%w: %w", reader.ErrStackUnavailable, err),
+			"start pcscd with vsmartcard's vpcd driver (Debian: apt install pcscd vsmartcard-vpcd); its first slot listens on "+vpcd.DefaultAddr)
+	}
+	e.log.Info("sim tag inserted", "vpcd", o.vpcd, "uid", fmt.Sprintf("%X", t.RealUID()))
+	fmt.Fprintf(sv.out, "inserted tag %X into vpcd %s\n", t.RealUID(), o.vpcd)
+	sv.card, sv.tag = c, t
+	return nil
+}
+
+// remove takes the tag out and says in which state it leaves.
+func (sv *simServer) remove() {
+	_ = sv.card.Remove()
+	t := sv.tag
+	s := t.Snapshot()
+	state := "factory-fresh"
+	if !s.FactoryFresh {
+		state = fmt.Sprintf("personalised, key version %d", s.KeyVersion[0])
+	}
+	if t.RandomID() {
+		state += ", random id on"
+	}
+	if sv.o.tt {
+		state += ", tamper status " + t.TamperStatus()
+	}
+	sv.e.log.Info("sim tag removed", "uid", fmt.Sprintf("%X", t.RealUID()), "exchanges", s.Exchanges)
+	fmt.Fprintf(sv.out, "removed tag %X (%s, %d APDUs)\n", t.RealUID(), state, s.Exchanges)
 }
 
 // readLines signals each line read from r, and closes done at its end.
