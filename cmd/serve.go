@@ -112,73 +112,31 @@ func runServe(cmd *cobra.Command, e *env, o *serveOptions) error {
 	if err != nil {
 		return err
 	}
-	if o.store == "" {
-		return usageErrorf(fmt.Sprintf("usage: %s (see --help); or set store in the config file", cmd.UseLine()), "--store is required")
-	}
-	kind, where, err := parseStoreSpec(from["store"], o.store)
+	in, err := e.checkServe(cmd, o, from)
 	if err != nil {
 		return err
-	}
-	raw := o.template
-	if raw == "" {
-		return usageErrorf("give the template the batches were encoded with: --template URL (or template in the config file)", "no template")
-	}
-	if _, err := sdm.ParseTemplate(raw); err != nil {
-		return withCode(ExitUsage, fmt.Errorf("%s: %w", from["template"], err), hintFor(sdm.ErrTemplate))
-	}
-	versions, err := serveKeyVersions(from["key-version"], o.keyVersions)
-	if err != nil {
-		return err
-	}
-	rollout, err := parseRollout(o.rollout)
-	if err != nil {
-		return err
-	}
-	redirects, err := serveRedirects(from["redirect"], o.redirects)
-	if err != nil {
-		return err
-	}
-	for name, u := range map[string]string{"default-redirect": o.defaultRedirect, "reject-redirect": o.rejectRedirect} {
-		if u != "" {
-			if err := checkRedirectURL(from[name], u); err != nil {
-				return err
-			}
-		}
-	}
-	tokens, err := e.serveTokens(o.tokenFile)
-	if err != nil {
-		return err
-	}
-	if err := checkListen(from["listen"], o.listen); err != nil {
-		return err
-	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
-		return usageErrorf("--log-level is debug, info, warn or error", "%s %q: %w", from["log-level"], o.logLevel, err)
 	}
 	scheme, master, _, err := e.stationKeys(o.kdf, o.masterKeyFile)
 	if err != nil {
 		return err
 	}
-
-	logger, err := e.serveLogger(cmd, level)
+	logger, err := e.serveLogger(cmd, in.level)
 	if err != nil {
 		return err
 	}
-
 	ctx := cmd.Context()
-	st, err := openServeStore(ctx, kind, where)
+	st, err := openServeStore(ctx, in.kind, in.where)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if len(tokens) == 0 {
+	if len(in.tokens) == 0 {
 		logger.Warn("no sync tokens: POST /v1/sync refuses every upload (give --token-file)")
 	}
 	scfg := serve.Config{
-		Addr: o.listen, Template: raw, Master: master, Scheme: scheme, KeyVersions: versions,
-		Redirects: redirects, DefaultURL: o.defaultRedirect, RejectURL: o.rejectRedirect,
-		Tokens: tokens, Store: st, Logger: logger, Rollout: rollout, AcceptSimulated: o.acceptSimulated,
+		Addr: o.listen, Template: o.template, Master: master, Scheme: scheme, KeyVersions: in.versions,
+		Redirects: in.redirects, DefaultURL: o.defaultRedirect, RejectURL: o.rejectRedirect,
+		Tokens: in.tokens, Store: st, Logger: logger, Rollout: in.rollout, AcceptSimulated: o.acceptSimulated,
 	}
 	if err := o.web.apply(&scfg); err != nil {
 		return err
@@ -197,11 +155,66 @@ func runServe(cmd *cobra.Command, e *env, o *serveOptions) error {
 			"another process may be listening there; choose another address with --listen")
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "tagline serve: listening on http://%s (taps: GET %s, sync: POST /v1/sync; store %s; Ctrl-C to stop)\n",
-		ln.Addr(), templatePath(raw), kind)
+		ln.Addr(), templatePath(o.template), in.kind)
 	if err := srv.Serve(ctx, ln); err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
+}
+
+// serveInputs are serve's settings, checked.
+type serveInputs struct {
+	kind, where string
+	versions    []byte
+	rollout     serve.Rollout
+	redirects   map[string]string
+	tokens      map[string]string
+	level       slog.Level
+}
+
+// checkServe checks every setting before anything is opened; from names
+// where each came from, for the messages.
+func (e *env) checkServe(cmd *cobra.Command, o *serveOptions, from map[string]string) (serveInputs, error) {
+	var in serveInputs
+	if o.store == "" {
+		return in, usageErrorf(fmt.Sprintf("usage: %s (see --help); or set store in the config file", cmd.UseLine()), "--store is required")
+	}
+	var err error
+	if in.kind, in.where, err = parseStoreSpec(from["store"], o.store); err != nil {
+		return in, err
+	}
+	if o.template == "" {
+		return in, usageErrorf("give the template the batches were encoded with: --template URL (or template in the config file)", "no template")
+	}
+	if _, err := sdm.ParseTemplate(o.template); err != nil {
+		return in, withCode(ExitUsage, fmt.Errorf("%s: %w", from["template"], err), hintFor(sdm.ErrTemplate))
+	}
+	if in.versions, err = serveKeyVersions(from["key-version"], o.keyVersions); err != nil {
+		return in, err
+	}
+	if in.rollout, err = parseRollout(o.rollout); err != nil {
+		return in, err
+	}
+	if in.redirects, err = serveRedirects(from["redirect"], o.redirects); err != nil {
+		return in, err
+	}
+	for name, u := range map[string]string{"default-redirect": o.defaultRedirect, "reject-redirect": o.rejectRedirect} {
+		if u != "" {
+			if err := checkRedirectURL(from[name], u); err != nil {
+				return in, err
+			}
+		}
+	}
+	if in.tokens, err = e.serveTokens(o.tokenFile); err != nil {
+		return in, err
+	}
+	if err := checkListen(from["listen"], o.listen); err != nil {
+		return in, err
+	}
+	if err := in.level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return in, usageErrorf("--log-level is debug, info, warn or error", "%s %q: %w", from["log-level"], o.logLevel, err)
+	}
+	return in, nil
 }
 
 // serveSettings fills the settings of o that are not on the command line
