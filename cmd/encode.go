@@ -136,40 +136,16 @@ func defaultJournalHelp() string {
 }
 
 func runEncode(cmd *cobra.Command, e *env, o *encodeOptions) error {
-	if err := requireFlags(cmd, "batch"); err != nil {
-		return err
-	}
-	if o.count < 0 {
-		return usageErrorf("", "--count must not be negative")
-	}
-	if o.simInterval < 0 {
-		return usageErrorf("", "--sim-interval must not be negative")
-	}
-	specs, err := e.encodeReaderSpecs(cmd, o)
+	in, err := e.encodeInputs(cmd, o)
 	if err != nil {
 		return err
 	}
-	jpath, err := e.journalPath(o.journal)
-	if err != nil {
-		return err
-	}
-	stationID, err := e.stationID(o.stationID)
-	if err != nil {
-		return err
-	}
-	master, err := e.loadStationMaster(o.kdf, o.masterKeyFile)
-	if err != nil {
-		return err
-	}
-	syncCfg, err := e.encodeSync(cmd, o)
-	if err != nil {
-		return err
-	}
+	specs, jpath, master, syncCfg := in.specs, in.journal, in.master, in.sync
 	// The batch must exist, so the journal must too: never create one here.
 	if err := journalExists(jpath); err != nil {
 		return err
 	}
-	store, err := e.openJournal(jpath, stationID)
+	store, err := e.openJournal(jpath, in.station)
 	if err != nil {
 		return err
 	}
@@ -226,6 +202,42 @@ func runEncode(cmd *cobra.Command, e *env, o *encodeOptions) error {
 	}
 	fmt.Fprintln(sum, t.summary()+batchProgress(store, b.ID)+t.syncSummary())
 	return t.failureError()
+}
+
+// encodeInputs are what encode needs before it opens the journal.
+type encodeInputs struct {
+	specs            []readerSpec
+	journal, station string
+	master           keys.Master
+	sync             *station.SyncConfig
+}
+
+func (e *env) encodeInputs(cmd *cobra.Command, o *encodeOptions) (encodeInputs, error) {
+	var in encodeInputs
+	if err := requireFlags(cmd, "batch"); err != nil {
+		return in, err
+	}
+	if o.count < 0 {
+		return in, usageErrorf("", "--count must not be negative")
+	}
+	if o.simInterval < 0 {
+		return in, usageErrorf("", "--sim-interval must not be negative")
+	}
+	var err error
+	if in.specs, err = e.encodeReaderSpecs(cmd, o); err != nil {
+		return in, err
+	}
+	if in.journal, err = e.journalPath(o.journal); err != nil {
+		return in, err
+	}
+	if in.station, err = e.stationID(o.stationID); err != nil {
+		return in, err
+	}
+	if in.master, err = e.loadStationMaster(o.kdf, o.masterKeyFile); err != nil {
+		return in, err
+	}
+	in.sync, err = e.encodeSync(cmd, o)
+	return in, err
 }
 
 // encodableBatch is the batch to encode and its template: open, with a
