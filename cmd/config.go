@@ -58,10 +58,22 @@ type config struct {
 	DefaultRedirect string            `toml:"default_redirect,omitempty"`
 	RejectRedirect  string            `toml:"reject_redirect,omitempty"`
 	AcceptSimulated bool              `toml:"accept_simulated,omitempty"`
+	Rollout         string            `toml:"rollout,omitempty"`
+
+	// serve's pages, verdict, brand's view and tap history.
+	PagesDir         string            `toml:"pages_dir,omitempty"`
+	PagesLang        string            `toml:"pages_lang,omitempty"`
+	Products         map[string]string `toml:"products,omitempty"`
+	VerdictKeyFile   string            `toml:"verdict_key_file,omitempty"`
+	VerdictTTL       string            `toml:"verdict_ttl,omitempty"`
+	AdminTokenFile   string            `toml:"admin_token_file,omitempty"`
+	HistoryRetention string            `toml:"history_retention,omitempty"`
+	HistoryKeepIP    bool              `toml:"history_keep_ip,omitempty"`
+	PlaceHeader      string            `toml:"place_header,omitempty"`
 }
 
 // configTables are the keys that may also be written as a [table].
-var configTables = []string{"redirects"}
+var configTables = []string{"redirects", "products"}
 
 type configError struct {
 	path string
@@ -247,6 +259,10 @@ func configDecodeError(path, text string, err error) error {
 		key, want = "key_versions", "a list of numbers 1 to 255, e.g. [1, 2]"
 	case strings.HasPrefix(key, "redirects"):
 		want = "SKU = \"URL\" pairs, e.g. redirects = { \"CAP-30-BLUE\" = \"https://brand.example/cap\" }"
+	case strings.HasPrefix(key, "products"):
+		want = "SKU = \"NAME\" pairs, e.g. products = { \"CAP-30-BLUE\" = \"Blue cap, 30 mm\" }"
+	case key == "history_keep_ip" || key == "accept_simulated":
+		want = "true or false"
 	}
 	return &configError{path: path, line: line, msg: fmt.Sprintf("%s: must be %s", key, want)}
 }
@@ -288,6 +304,9 @@ func (c *config) check(path string, lines map[string]int) error {
 	}
 	if len(c.Redirects) == 0 {
 		c.Redirects = nil // redirects = {} says nothing
+	}
+	if len(c.Products) == 0 {
+		c.Products = nil
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -146,11 +147,14 @@ func configValueText(cfg config, key string) string {
 		}
 		return strings.Join(vs, ", ")
 	case "redirects":
-		var rs []string
-		for _, sku := range slices.Sorted(maps.Keys(cfg.Redirects)) {
-			rs = append(rs, sku+"="+cfg.Redirects[sku])
+		return pairsText(cfg.Redirects)
+	case "products":
+		return pairsText(cfg.Products)
+	case "accept_simulated", "history_keep_ip":
+		if v := reflect.ValueOf(cfg).FieldByIndex(fieldOfKey(key)); v.Bool() {
+			return "true"
 		}
-		return strings.Join(rs, ", ")
+		return ""
 	}
 	return cfg.value(key)
 }
@@ -201,4 +205,23 @@ func orNone(s string) string {
 		return "none"
 	}
 	return s
+}
+
+func pairsText(m map[string]string) string {
+	var rs []string
+	for _, sku := range slices.Sorted(maps.Keys(m)) {
+		rs = append(rs, sku+"="+m[sku])
+	}
+	return strings.Join(rs, ", ")
+}
+
+// fieldOfKey is the index of the config field with toml key key.
+func fieldOfKey(key string) []int {
+	t := reflect.TypeFor[config]()
+	for i := range t.NumField() {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("toml"), ","); name == key {
+			return []int{i}
+		}
+	}
+	panic("no config key " + key)
 }

@@ -233,6 +233,12 @@ func (e *env) serveSettings(cmd *cobra.Command, o *serveOptions) (map[string]str
 		{setting{flag: "log-level", key: "log_level"}, &o.logLevel},
 		{setting{flag: "default-redirect", key: "default_redirect"}, &o.defaultRedirect},
 		{setting{flag: "reject-redirect", key: "reject_redirect"}, &o.rejectRedirect},
+		{setting{flag: "rollout", key: "rollout"}, &o.rollout},
+		{setting{flag: "pages-dir", key: "pages_dir"}, &o.web.pagesDir},
+		{setting{flag: "pages-lang", key: "pages_lang"}, &o.web.lang},
+		{setting{flag: "verdict-key-file", key: "verdict_key_file"}, &o.web.verdictKeyFile},
+		{setting{flag: "admin-token-file", key: "admin_token_file"}, &o.web.adminTokenFile},
+		{setting{flag: "place-header", key: "place_header"}, &o.web.placeHeader},
 	} {
 		v, f, err := e.lookupFlag(cmd, s.setting)
 		if err != nil {
@@ -240,12 +246,8 @@ func (e *env) serveSettings(cmd *cobra.Command, o *serveOptions) (map[string]str
 		}
 		*s.dst, from[s.flag] = v, f
 	}
-	if !cmd.Flags().Changed("accept-simulated") {
-		cfg, err := e.config()
-		if err != nil {
-			return nil, err
-		}
-		o.acceptSimulated = cfg.AcceptSimulated
+	if err := e.serveConfigValues(cmd, o); err != nil {
+		return nil, err
 	}
 	// The two lists follow the same rule (no environment variable): the
 	// flag when given, else the config file, else the flag's default.
@@ -267,6 +269,45 @@ func (e *env) serveSettings(cmd *cobra.Command, o *serveOptions) (map[string]str
 		}
 	}
 	return from, nil
+}
+
+// serveConfigValues applies the config file's values that are not strings
+// (booleans, durations, the product names) where no flag was given.
+func (e *env) serveConfigValues(cmd *cobra.Command, o *serveOptions) error {
+	cfg, err := e.config()
+	if err != nil {
+		return err
+	}
+	changed := cmd.Flags().Changed
+	if !changed("accept-simulated") {
+		o.acceptSimulated = cfg.AcceptSimulated
+	}
+	if !changed("history-keep-ip") {
+		o.web.keepIP = cfg.HistoryKeepIP
+	}
+	if !changed("product") && len(cfg.Products) > 0 {
+		o.web.products = nil
+		for _, sku := range slices.Sorted(maps.Keys(cfg.Products)) {
+			o.web.products = append(o.web.products, sku+"="+cfg.Products[sku])
+		}
+	}
+	for _, d := range []struct {
+		flag, key, value string
+		dst              *time.Duration
+	}{
+		{"verdict-ttl", "verdict_ttl", cfg.VerdictTTL, &o.web.verdictTTL},
+		{"history-retention", "history_retention", cfg.HistoryRetention, &o.web.retention},
+	} {
+		if changed(d.flag) || d.value == "" {
+			continue
+		}
+		v, err := time.ParseDuration(d.value)
+		if err != nil || v <= 0 {
+			return usageErrorf("write a duration such as \"2m\" or \"9600h\"", "%s: %q is not a positive duration", cfg.source(d.key), d.value)
+		}
+		*d.dst = v
+	}
+	return nil
 }
 
 // serveKeyVersions checks the key versions taps are verified with.
