@@ -82,9 +82,9 @@ func (t *Tag) native(cmd apdu.Command) []byte {
 	case apdu.InsGetCardUID:
 		return t.getCardUID(cmd.Data)
 	case apdu.InsAuthenticateEV2First:
-		return t.authPart1(cmd.Data, true)
+		return t.authPart1(cmd.Data, pendAuthFirst)
 	case apdu.InsAuthenticateEV2NonFirst:
-		return t.authPart1(cmd.Data, false)
+		return t.authPart1(cmd.Data, pendAuthNonFirst)
 	case apdu.InsGetKeyVersion:
 		return t.getKeyVersion(cmd.Data)
 	case apdu.InsChangeKey:
