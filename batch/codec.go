@@ -184,199 +184,276 @@ func version(kind string, data []byte) (byte, []byte, error) {
 	return 0, nil, fmt.Errorf("%w: %s record has encoding version %d; this tagline reads versions 1 to %d, upgrade it", ErrFormat, kind, data[0], recordLatest)
 }
 
+// rec reads or writes one record's fields in their stored order, so that
+// each layout is written down once and the two ways cannot drift apart:
+// the same layout function fills the encoder or reads from the decoder.
+// Layouts are called directly rather than as func values, which would put
+// every record's rec on the heap.
+type rec struct {
+	enc     encoder
+	dec     decoder
+	reading bool
+	v       byte   // the version being read, or written
+	kind    string // what the record is, for errors
+	head    error  // the version or checksum refused, told as it is
+}
+
+// writer starts a record at version v.
+func writer(v byte, size int) rec {
+	r := rec{enc: make(encoder, 0, size), v: v}
+	r.enc.byte1(v)
+	return r
+}
+
+// reader checks the version and checksum of a kind's record and starts
+// reading its fields. A record older than oldest, the version the kind
+// was first written in, is damage. A record it refuses reads as zero
+// fields, and done returns why.
+func reader(kind string, data []byte, oldest byte) rec {
+	v, body, err := version(kind, data)
+	r := rec{dec: decoder{b: body}, reading: true, v: v, kind: kind, head: err}
+	if err != nil {
+		r.dec.fail(err)
+	} else if v < oldest {
+		r.fail(fmt.Errorf("version %d; %ss are written as version %d only", v, kind, oldest))
+	}
+	return r
+}
+
+// sealed ends a record written.
+func (r *rec) sealed() []byte { return r.enc.sealed() }
+
+// done ends a record read, refusing bytes after its fields.
+func (r *rec) done() error {
+	if r.head != nil {
+		return r.head
+	}
+	return r.dec.done(r.kind)
+}
+
+// since says whether the record has the fields added in version v.
+func (r *rec) since(v byte) bool { return r.v >= v }
+
+// ok says whether every field so far was read (or is being written).
+func (r *rec) ok() bool { return r.dec.err == nil }
+
+// fail refuses the record being read; the first failure is the one told,
+// and a nil one is none.
+func (r *rec) fail(err error) { r.dec.fail(err) }
+
+func (r *rec) str(ps ...*string) {
+	for _, p := range ps {
+		if r.reading {
+			*p = r.dec.str()
+		} else {
+			r.enc.str(*p)
+		}
+	}
+}
+
+// text is str for the string types of enumerations.
+func text[T ~string](r *rec, p *T) {
+	s := string(*p)
+	r.str(&s)
+	if r.reading {
+		*p = T(s)
+	}
+}
+
+func (r *rec) byte1(ps ...*byte) {
+	for _, p := range ps {
+		if r.reading {
+			*p = r.dec.byte1()
+		} else {
+			r.enc.byte1(*p)
+		}
+	}
+}
+
+func (r *rec) int(p *int) {
+	if r.reading {
+		*p = r.dec.int()
+	} else {
+		r.enc.varint(int64(*p))
+	}
+}
+
+func (r *rec) uvarint(p *uint64) {
+	if r.reading {
+		*p = r.dec.uvarint()
+	} else {
+		r.enc.uvarint(*p)
+	}
+}
+
+// uint32 is stored as a uvarint; a larger value is damage to what.
+func (r *rec) uint32(p *uint32, what string) {
+	v := uint64(*p)
+	r.uvarint(&v)
+	if !r.reading {
+		return
+	}
+	if v > 1<<32-1 {
+		r.fail(fmt.Errorf("%s out of range", what))
+	}
+	*p = uint32(v)
+}
+
+func (r *rec) time(ps ...*time.Time) {
+	for _, p := range ps {
+		if r.reading {
+			*p = r.dec.time()
+		} else {
+			r.enc.time(*p)
+		}
+	}
+}
+
+// flags stores bools as one byte, bits[i] as bit i. Read, a bit no bool
+// stands for is damage to the what record: the error is returned for the
+// layout to refuse where its version always checked it.
+func (r *rec) flags(what string, bits ...*bool) error {
+	var f byte
+	for i, b := range bits {
+		if *b {
+			f |= 1 << i
+		}
+	}
+	r.byte1(&f)
+	if !r.reading {
+		return nil
+	}
+	for i, b := range bits {
+		*b = f&(1<<i) != 0
+	}
+	if f>>len(bits) != 0 {
+		return fmt.Errorf("unknown %s flags %#x", what, f)
+	}
+	return nil
+}
+
+// stateFlags stores an intent's or an operation's state as the flag
+// after bits: set when a recorded failure after a write may have reached
+// the tag. Read, a clear flag is IntentInProgress.
+func (r *rec) stateFlags(what string, state *IntentState, bits ...*bool) error {
+	failed := *state == IntentFailed
+	// A loop, not append or copy, keeps the pointers off the heap.
+	var all [8]*bool
+	for i, b := range bits {
+		all[i] = b
+	}
+	all[len(bits)] = &failed
+	err := r.flags(what, all[:len(bits)+1]...)
+	if r.reading {
+		*state = IntentInProgress
+		if failed {
+			*state = IntentFailed
+		}
+	}
+	return err
+}
+
 func encodeBinding(b *manifest.Binding) []byte {
-	e := make(encoder, 0, 192)
-	e.byte1(recordLatest)
-	e.str(string(b.UID))
-	e.str(b.SKU)
-	e.str(b.BatchID)
-	e.str(b.StationID)
-	e.byte1(b.KeyVersion)
-	e.str(b.MasterKCV)
-	e.str(b.TemplateHash)
-	e.str(string(b.Outcome))
-	e.varint(int64(b.Attempts))
-	e.uvarint(uint64(b.ReadCtr))
-	e.time(b.StartedAt)
-	e.time(b.CompletedAt)
-	e.uvarint(b.Seq)
-	return e.sealed()
+	r := writer(recordLatest, 192)
+	bindingLayout(&r, b)
+	return r.sealed()
 }
 
 // Binding versions 1 and 2 have the same fields; 2 adds the checksum.
-func decodeBinding(data []byte) (manifest.Binding, error) {
-	var b manifest.Binding
-	_, body, err := version("binding", data)
-	if err != nil {
-		return b, err
-	}
-	d := decoder{b: body}
-	b.UID = manifest.UID(d.str())
-	b.SKU = d.str()
-	b.BatchID = d.str()
-	b.StationID = d.str()
-	b.KeyVersion = d.byte1()
-	b.MasterKCV = d.str()
-	b.TemplateHash = d.str()
-	b.Outcome = manifest.Outcome(d.str())
-	b.Attempts = d.int()
-	rc := d.uvarint()
-	if rc > 1<<32-1 {
-		d.fail(errors.New("read counter out of range"))
-	}
-	b.ReadCtr = uint32(rc)
-	b.StartedAt = d.time()
-	b.CompletedAt = d.time()
-	b.Seq = d.uvarint()
-	// A binding claims a finished tag; any other word is damage, and
-	// passing it on would put it in manifests and the sync stream.
-	if d.err == nil && b.Outcome != manifest.Encoded && b.Outcome != manifest.Verified {
-		d.fail(fmt.Errorf("unknown outcome %q", b.Outcome))
-	}
-	return b, d.done("binding")
+func decodeBinding(data []byte) (b manifest.Binding, err error) {
+	r := reader("binding", data, recordV1)
+	bindingLayout(&r, &b)
+	return b, r.done()
 }
 
-const (
-	intentReencode = 1 << 0
-	// intentFailed: the last attempt ended in a recorded failure after a
-	// write may have reached the tag. Version 1 called the same bit "keys
-	// may have changed"; its absence never meant the keys were untouched
-	// (a station killed mid-attempt records nothing), so both versions
-	// read it the same way.
-	intentFailed = 1 << 1
-)
+func bindingLayout(r *rec, b *manifest.Binding) {
+	text(r, &b.UID)
+	r.str(&b.SKU, &b.BatchID, &b.StationID)
+	r.byte1(&b.KeyVersion)
+	r.str(&b.MasterKCV, &b.TemplateHash)
+	text(r, &b.Outcome)
+	r.int(&b.Attempts)
+	r.uint32(&b.ReadCtr, "read counter")
+	r.time(&b.StartedAt, &b.CompletedAt)
+	r.uvarint(&b.Seq)
+	// A binding claims a finished tag; any other word is damage, and
+	// passing it on would put it in manifests and the sync stream.
+	if r.reading && r.ok() && !b.Outcome.Binds() {
+		r.fail(fmt.Errorf("unknown outcome %q", b.Outcome))
+	}
+}
 
 func encodeIntent(it *Intent) []byte {
-	e := make(encoder, 0, 192)
-	e.byte1(recordLatest)
-	e.str(string(it.UID))
-	e.str(it.BatchID)
-	e.str(it.SKU)
-	e.str(it.StationID)
-	e.byte1(it.KeyVersion)
-	e.str(it.MasterKCV)
-	e.str(it.TemplateHash)
-	e.time(it.StartedAt)
-	e.varint(int64(it.Attempts))
-	var flags byte
-	if it.Reencode {
-		flags |= intentReencode
-	}
-	if it.State == IntentFailed {
-		flags |= intentFailed
-	}
-	e.byte1(flags)
-	e.str(it.LastError)
-	return e.sealed()
+	r := writer(recordLatest, 192)
+	intentLayout(&r, it)
+	return r.sealed()
 }
 
 // Intent versions 1 and 2 have the same fields; 2 adds the checksum.
-func decodeIntent(data []byte) (Intent, error) {
-	var it Intent
-	_, body, err := version("intent", data)
-	if err != nil {
-		return it, err
-	}
-	d := decoder{b: body}
-	it.UID = manifest.UID(d.str())
-	it.BatchID = d.str()
-	it.SKU = d.str()
-	it.StationID = d.str()
-	it.KeyVersion = d.byte1()
-	it.MasterKCV = d.str()
-	it.TemplateHash = d.str()
-	it.StartedAt = d.time()
-	it.Attempts = d.int()
-	flags := d.byte1()
-	if flags&^(intentReencode|intentFailed) != 0 {
-		d.fail(fmt.Errorf("unknown intent flags %#x", flags))
-	}
-	it.Reencode = flags&intentReencode != 0
-	it.State = IntentInProgress
-	if flags&intentFailed != 0 {
-		it.State = IntentFailed
-	}
-	// Every stored intent was written before the station's first write to
-	// the tag, whatever happened after (see Intent.KeysMayHaveChanged).
-	it.KeysMayHaveChanged = true
-	it.LastError = d.str()
-	return it, d.done("intent")
+func decodeIntent(data []byte) (it Intent, err error) {
+	r := reader("intent", data, recordV1)
+	intentLayout(&r, &it)
+	return it, r.done()
 }
 
-const (
-	batchTest      = 1 << 0
-	batchSimulated = 1 << 1
-	batchLRP       = 1 << 2
-	batchRandomID  = 1 << 3
-)
+// The intent's flags: bit 0 re-encode, bit 1 failed (IntentFailed: the
+// last attempt ended in a recorded failure after a write may have reached
+// the tag). Version 1 called the same bit "keys may have changed"; its
+// absence never meant the keys were untouched (a station killed
+// mid-attempt records nothing), so both versions read it the same way.
+func intentLayout(r *rec, it *Intent) {
+	text(r, &it.UID)
+	r.str(&it.BatchID, &it.SKU, &it.StationID)
+	r.byte1(&it.KeyVersion)
+	r.str(&it.MasterKCV, &it.TemplateHash)
+	r.time(&it.StartedAt)
+	r.int(&it.Attempts)
+	r.fail(r.stateFlags("intent", &it.State, &it.Reencode))
+	if r.reading {
+		// Every stored intent was written before the station's first
+		// write to the tag, whatever happened after (see
+		// Intent.KeysMayHaveChanged).
+		it.KeysMayHaveChanged = true
+	}
+	r.str(&it.LastError)
+}
 
 func encodeBatch(b *Batch) []byte {
-	e := make(encoder, 0, 128)
-	e.byte1(recordLatest)
-	e.str(b.ID)
-	e.str(b.SKU)
-	e.varint(int64(b.Target))
-	e.str(b.Template)
-	e.byte1(b.KeyVersion)
-	e.str(b.Notes)
-	e.str(string(b.Status))
-	e.time(b.CreatedAt)
-	e.time(b.ClosedAt)
-	e.str(b.KDF)
-	var flags byte
-	if b.Test {
-		flags |= batchTest
-	}
-	if b.LRP {
-		flags |= batchLRP
-	}
-	if b.RandomID {
-		flags |= batchRandomID
-	}
-	if b.Simulated {
-		flags |= batchSimulated
-	}
-	e.byte1(flags)
-	return e.sealed()
+	r := writer(recordLatest, 128)
+	batchLayout(&r, b)
+	return r.sealed()
 }
 
-func decodeBatch(data []byte) (Batch, error) {
-	var b Batch
-	v, body, err := version("batch", data)
-	if err != nil {
-		return b, err
+func decodeBatch(data []byte) (b Batch, err error) {
+	r := reader("batch", data, recordV1)
+	batchLayout(&r, &b)
+	return b, r.done()
+}
+
+// The batch's flags: bit 0 test, bit 1 simulated, bit 2 LRP, bit 3 random ID.
+func batchLayout(r *rec, b *Batch) {
+	r.str(&b.ID, &b.SKU)
+	r.int(&b.Target)
+	r.str(&b.Template)
+	r.byte1(&b.KeyVersion)
+	r.str(&b.Notes)
+	text(r, &b.Status)
+	r.time(&b.CreatedAt, &b.ClosedAt)
+	if r.since(recordV2) {
+		r.str(&b.KDF)
+		r.fail(r.flags("batch", &b.Test, &b.Simulated, &b.LRP, &b.RandomID))
+	} else {
+		// Version 1 batches predate the pinned derivation and test
+		// batches: they read as the derivation that was the default
+		// then, and as production batches.
+		b.KDF = KDFTagline
 	}
-	d := decoder{b: body}
-	b.ID = d.str()
-	b.SKU = d.str()
-	b.Target = d.int()
-	b.Template = d.str()
-	b.KeyVersion = d.byte1()
-	b.Notes = d.str()
-	b.Status = BatchStatus(d.str())
-	b.CreatedAt = d.time()
-	b.ClosedAt = d.time()
-	// Version 1 batches predate the pinned derivation and test batches:
-	// they read as the derivation that was the default then, and as
-	// production batches.
-	b.KDF = KDFTagline
-	if v >= recordV2 {
-		b.KDF = d.str()
-		flags := d.byte1()
-		if flags&^(batchTest|batchLRP|batchSimulated|batchRandomID) != 0 {
-			d.fail(fmt.Errorf("unknown batch flags %#x", flags))
-		}
-		b.Test = flags&batchTest != 0
-		b.LRP = flags&batchLRP != 0
-		b.Simulated = flags&batchSimulated != 0
-		b.RandomID = flags&batchRandomID != 0
+	if !r.reading || !r.ok() {
+		return
 	}
-	if d.err == nil {
-		if b.Status != StatusOpen && b.Status != StatusClosed {
-			d.fail(fmt.Errorf("unknown status %q", b.Status))
-		} else if !validKDF(b.KDF) {
-			d.fail(fmt.Errorf("unknown key derivation %q", b.KDF))
-		}
+	if b.Status != StatusOpen && b.Status != StatusClosed {
+		r.fail(fmt.Errorf("unknown status %q", b.Status))
+	} else if !validKDF(b.KDF) {
+		r.fail(fmt.Errorf("unknown key derivation %q", b.KDF))
 	}
-	return b, d.done("batch")
 }

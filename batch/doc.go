@@ -182,6 +182,9 @@
 // # Record encoding
 //
 // Each record is one version byte followed by its fields in a fixed order.
+// Each kind's order is written down once, in its layout function
+// (bindingLayout, opLayout, …), which both writes and reads the record, so
+// the encoder and the decoder of a kind cannot disagree.
 // Versions 1 and 2 use these field encodings:
 //
 //	str    uvarint byte length, then UTF-8 bytes
@@ -209,7 +212,7 @@
 //	            closed_at:time
 //	Batch v2    0x02, the v1 fields, kdf:str flags:byte, crc
 //	            (kdf: "tagline" or "sdm-backend"; flags: 0x01 test batch,
-//	            0x04 LRP: tags are switched to LRP mode; a decoder that
+//	            0x02 simulated tags, 0x04 LRP: tags are switched to LRP mode; a decoder that
 //	            predates it refuses the batch rather than encode AES tags)
 //
 //	Op v2       0x02 kind:str ("rekey" or "reset") uid:str batch_id:str

@@ -457,119 +457,71 @@ func checkBound(bk txBuckets, rep *Report, what string, uid manifest.UID, batchI
 	}
 }
 
-const opFailed = 1 << 0
-
 func encodeOp(op *Op) []byte {
-	e := make(encoder, 0, 128)
-	e.byte1(recordV2)
-	e.str(string(op.Kind))
-	e.str(string(op.UID))
-	e.str(op.BatchID)
-	e.str(op.StationID)
-	e.byte1(op.FromVersion)
-	e.byte1(op.ToVersion)
-	e.str(op.MasterKCV)
-	e.time(op.StartedAt)
-	e.varint(int64(op.Attempts))
-	var flags byte
-	if op.State == IntentFailed {
-		flags |= opFailed
-	}
-	e.byte1(flags)
-	e.str(op.LastError)
-	return e.sealed()
+	r := writer(recordV2, 128)
+	opLayout(&r, op)
+	return r.sealed()
 }
 
-func decodeOp(data []byte) (Op, error) {
-	var op Op
-	v, body, err := version("operation", data)
-	if err != nil {
-		return op, err
-	}
-	d := decoder{b: body}
-	if v != recordV2 {
-		d.fail(fmt.Errorf("version %d; operations are written as version 2 only", v))
-	}
-	op.Kind = OpKind(d.str())
-	op.UID = manifest.UID(d.str())
-	op.BatchID = d.str()
-	op.StationID = d.str()
-	op.FromVersion = d.byte1()
-	op.ToVersion = d.byte1()
-	op.MasterKCV = d.str()
-	op.StartedAt = d.time()
-	op.Attempts = d.int()
-	flags := d.byte1()
-	op.LastError = d.str()
-	if d.err == nil && op.Kind != OpRekey && op.Kind != OpReset {
-		d.fail(fmt.Errorf("unknown operation %q", op.Kind))
-	}
-	if d.err == nil && flags&^opFailed != 0 {
-		d.fail(fmt.Errorf("unknown operation flags %#x", flags))
-	}
-	op.State = IntentInProgress
-	if flags&opFailed != 0 {
-		op.State = IntentFailed
-	}
-	return op, d.done("operation")
+func decodeOp(data []byte) (op Op, err error) {
+	r := reader("operation", data, recordV2)
+	opLayout(&r, &op)
+	return op, r.done()
 }
 
-func encodeReclaim(r *Reclaim) []byte {
-	e := make(encoder, 0, 64)
-	e.byte1(recordV2)
-	e.str(string(r.UID))
-	e.str(r.BatchID)
-	e.str(r.StationID)
-	e.uvarint(r.Seq)
-	e.byte1(r.KeyVersion)
-	e.time(r.At)
-	return e.sealed()
+// The operation's flags: bit 0 failed, as an intent's. Unknown flags are
+// refused after the other fields, as they always were.
+func opLayout(r *rec, op *Op) {
+	text(r, &op.Kind)
+	text(r, &op.UID)
+	r.str(&op.BatchID, &op.StationID)
+	r.byte1(&op.FromVersion, &op.ToVersion)
+	r.str(&op.MasterKCV)
+	r.time(&op.StartedAt)
+	r.int(&op.Attempts)
+	flagsErr := r.stateFlags("operation", &op.State)
+	r.str(&op.LastError)
+	if r.reading && r.ok() && op.Kind != OpRekey && op.Kind != OpReset {
+		r.fail(fmt.Errorf("unknown operation %q", op.Kind))
+	}
+	r.fail(flagsErr)
 }
 
-func decodeReclaim(data []byte) (Reclaim, error) {
-	var r Reclaim
-	v, body, err := version("reclaim", data)
-	if err != nil {
-		return r, err
-	}
-	d := decoder{b: body}
-	if v != recordV2 {
-		d.fail(fmt.Errorf("version %d; reclaims are written as version 2 only", v))
-	}
-	r.UID = manifest.UID(d.str())
-	r.BatchID = d.str()
-	r.StationID = d.str()
-	r.Seq = d.uvarint()
-	r.KeyVersion = d.byte1()
-	r.At = d.time()
-	return r, d.done("reclaim")
+func encodeReclaim(rc *Reclaim) []byte {
+	r := writer(recordV2, 64)
+	reclaimLayout(&r, rc)
+	return r.sealed()
+}
+
+func decodeReclaim(data []byte) (rc Reclaim, err error) {
+	r := reader("reclaim", data, recordV2)
+	reclaimLayout(&r, &rc)
+	return rc, r.done()
+}
+
+func reclaimLayout(r *rec, rc *Reclaim) {
+	text(r, &rc.UID)
+	r.str(&rc.BatchID, &rc.StationID)
+	r.uvarint(&rc.Seq)
+	r.byte1(&rc.KeyVersion)
+	r.time(&rc.At)
 }
 
 func encodeQuarantine(q *Quarantine) []byte {
-	e := make(encoder, 0, 64)
-	e.byte1(recordV2)
-	e.str(string(q.UID))
-	e.str(q.StationID)
-	e.str(q.Reason)
-	e.time(q.At)
-	e.varint(int64(q.Count))
-	return e.sealed()
+	r := writer(recordV2, 64)
+	quarantineLayout(&r, q)
+	return r.sealed()
 }
 
-func decodeQuarantine(data []byte) (Quarantine, error) {
-	var q Quarantine
-	v, body, err := version("quarantine", data)
-	if err != nil {
-		return q, err
-	}
-	d := decoder{b: body}
-	if v != recordV2 {
-		d.fail(fmt.Errorf("version %d; quarantines are written as version 2 only", v))
-	}
-	q.UID = manifest.UID(d.str())
-	q.StationID = d.str()
-	q.Reason = d.str()
-	q.At = d.time()
-	q.Count = d.int()
-	return q, d.done("quarantine")
+func decodeQuarantine(data []byte) (q Quarantine, err error) {
+	r := reader("quarantine", data, recordV2)
+	quarantineLayout(&r, &q)
+	return q, r.done()
+}
+
+func quarantineLayout(r *rec, q *Quarantine) {
+	text(r, &q.UID)
+	r.str(&q.StationID, &q.Reason)
+	r.time(&q.At)
+	r.int(&q.Count)
 }

@@ -12,8 +12,7 @@ import (
 
 // --reader completes the readers pcscd has, by the spec --reader takes.
 func TestCompleteReadersFromPCSC(t *testing.T) {
-	d := pcscdtest.Start(t, 1)
-	d.Setenv(t)
+	d := pcscdtest.Setup(t, 1)
 	c := newCLI(t)
 	want := "pcsc:" + d.ReaderName(0)
 	got := completions(t, c, "encode", "--reader", "")

@@ -3,7 +3,6 @@
 package cmd
 
 import (
-	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -18,15 +17,10 @@ import (
 // batch show, batch export and journal check read a copy, and what they
 // say is what the journal holds once the station has stopped.
 func TestReadersWorkWhileAPCSCStationRuns(t *testing.T) {
-	d := pcscdtest.Start(t, 2)
-	d.Setenv(t)
+	d := pcscdtest.Setup(t, 2)
 	c := newCLI(t)
 	for i := range 2 {
-		card, err := vpcd.Insert(context.Background(), d.Addr(i), sim.New(sim.Options{}), vpcd.Options{})
-		if err != nil {
-			t.Fatalf("insert into reader %d: %v", i, err)
-		}
-		t.Cleanup(func() { card.Remove() })
+		d.Insert(t, i, sim.New(sim.Options{}), vpcd.Options{})
 	}
 	kf := c.write("master.key", testKeyHex, 0o600)
 	c.must(0, "batch", "new", "--journal", "j.db", "--id", "b1", "--sku", "SKU-PCSC", "--target", "10", "--key-version", "1", "--template", demoTemplate, "--test")

@@ -17,25 +17,10 @@ import (
 // reader; tagline readers sees it and tagline encode personalises it over
 // the real PC/SC stack.
 func TestSimAndEncodeThroughPCSC(t *testing.T) {
-	d := pcscdtest.Start(t, 2)
-	d.Setenv(t)
+	d := pcscdtest.Setup(t, 2)
 	c := newCLI(t)
 	name := d.ReaderName(0)
-
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	sc := *c
-	sc.ctx, sc.stdout = ctx, &syncBuffer{}
-	inserted := sc.stdout.when("the tag stays in the reader")
-	simDone := make(chan result, 1)
-	go func() { simDone <- sc.run("sim", "--vpcd", d.Addr(0), "--uid", "04A1B2C3D4E5F6") }()
-	select {
-	case <-inserted:
-	case r := <-simDone:
-		t.Fatalf("sim ended: %s", r)
-	case <-time.After(20 * time.Second):
-		t.Fatal("sim did not insert its tag")
-	}
+	stopSim := simInReader(t, c, d.Addr(0), "04A1B2C3D4E5F6")
 
 	// pcscd notices the card within its polling period.
 	found := false
@@ -104,22 +89,46 @@ func TestSimAndEncodeThroughPCSC(t *testing.T) {
 		t.Errorf("journal after re-encode: %+v", rep.Report)
 	}
 
-	cancel()
+	if r := stopSim(); r.code != 0 || !strings.Contains(r.stdout, "removed tag 04A1B2C3D4E5F6 (personalised, key version 1,") {
+		t.Errorf("sim: %s", r)
+	}
+}
+
+// simInReader runs tagline sim with a tag of uid in the vpcd slot at addr
+// until the tag stays in the reader; stop ends it and returns what it
+// said.
+func simInReader(t *testing.T, c *cli, addr, uid string) (stop func() result) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	sc := *c
+	sc.ctx, sc.stdout = ctx, &syncBuffer{}
+	inserted := sc.stdout.when("the tag stays in the reader")
+	done := make(chan result, 1)
+	go func() { done <- sc.run("sim", "--vpcd", addr, "--uid", uid) }()
 	select {
-	case r := <-simDone:
-		if r.code != 0 || !strings.Contains(r.stdout, "removed tag 04A1B2C3D4E5F6 (personalised, key version 1,") {
-			t.Errorf("sim: %s", r)
-		}
+	case <-inserted:
+	case r := <-done:
+		t.Fatalf("sim ended: %s", r)
 	case <-time.After(20 * time.Second):
-		t.Fatal("sim did not stop")
+		t.Fatal("sim did not insert its tag")
+	}
+	return func() result {
+		cancel()
+		select {
+		case r := <-done:
+			return r
+		case <-time.After(20 * time.Second):
+			t.Fatal("sim did not stop")
+		}
+		return result{}
 	}
 }
 
 // sim --on-enter swaps in a fresh tag on each line of input and ends with
 // the input; --every swaps on a timer.
 func TestSimOnEnterAndEvery(t *testing.T) {
-	d := pcscdtest.Start(t, 2)
-	d.Setenv(t)
+	d := pcscdtest.Setup(t, 2)
 	c := newCLI(t)
 	c.stdin = "\n\n"
 	r := c.must(0, "sim", "--vpcd", d.Addr(0), "--on-enter")

@@ -3,7 +3,6 @@
 package cmd
 
 import (
-	"context"
 	"testing"
 
 	"github.com/tagline-station/tagline/internal/pcscdtest"
@@ -16,18 +15,10 @@ import (
 // report as NAME, leaving a row stuck at "starting"), and --json names
 // each result after its lane.
 func TestPCSCLaneNamesAndAliases(t *testing.T) {
-	d := pcscdtest.Start(t, 2)
-	d.Setenv(t)
+	d := pcscdtest.Setup(t, 2)
 	c := newCLI(t)
-	insert := func(i int) {
-		card, err := vpcd.Insert(context.Background(), d.Addr(i), sim.New(sim.Options{}), vpcd.Options{})
-		if err != nil {
-			t.Fatalf("insert into reader %d: %v", i, err)
-		}
-		t.Cleanup(func() { card.Remove() })
-	}
-	insert(0)
-	insert(1)
+	d.Insert(t, 0, sim.New(sim.Options{}), vpcd.Options{})
+	d.Insert(t, 1, sim.New(sim.Options{}), vpcd.Options{})
 	kf := c.write("master.key", testKeyHex, 0o600)
 	c.must(0, "batch", "new", "--journal", "j.db", "--id", "b1", "--sku", "SKU-PCSC", "--target", "4", "--key-version", "1", "--template", demoTemplate, "--test")
 	specs := "left=pcsc:" + d.ReaderName(0) + ",pcsc:" + d.ReaderName(1)

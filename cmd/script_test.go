@@ -26,7 +26,7 @@ func TestMain(m *testing.M) {
 	// tests see "pcscd not running" until one of them starts a daemon there.
 	// (Subprocesses started by testscript get their own value.)
 	if os.Getenv(pcscdtest.EnvSocket) == "" {
-		_ = os.Setenv(pcscdtest.EnvSocket, pcscdtest.SocketPath())
+		pcscdtest.UseSocket()
 	}
 	testscript.Main(m, map[string]func(){
 		"tagline": func() { os.Exit(Execute(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },

@@ -283,27 +283,10 @@ func padTo(s string, w int) string {
 	return s + strings.Repeat(" ", max(w-ansi.StringWidth(s), 0))
 }
 
-// detailLinesIn are the Why and Do lines for a panel: the label on the
-// first line, the text wrapped under it, a narrower indent than the
-// single screen's.
+// detailLinesIn are the Why and Do lines for a panel, with a narrower
+// indent than the single screen's.
 func (m Model) detailLinesIn(ds []detail, w int) []string {
-	const indent = 6 // " Why: "
-	var out []string
-	for _, d := range ds {
-		wrapped := strings.Split(ansi.Wrap(d.text, max(w-indent-1, 10), ""), "\n")
-		for i, t := range wrapped {
-			t = clip(strings.TrimRight(t, " "), w-indent)
-			if d.strong {
-				t = m.st.bold.Render(t)
-			}
-			label := strings.Repeat(" ", indent)
-			if i == 0 {
-				label = fmt.Sprintf(" %-5s", d.label+":")
-			}
-			out = append(out, m.st.bold.Render(label)+t)
-		}
-	}
-	return out
+	return m.labelled(ds, w, 1, 5) // " Why: "
 }
 
 // viewCompactStats is progress and counts on one line, for grids on

@@ -251,19 +251,18 @@ func (m Model) bigLines(scr screen, w, rows int) []string {
 
 // bandLine centres text on a full-width line of the state's band.
 func (m Model) bandLine(kind State, text string, w int) string {
-	text = clip(text, w)
-	tw := ansi.StringWidth(text)
-	left := (w - tw) / 2
-	line := strings.Repeat(" ", left) + text + strings.Repeat(" ", w-tw-left)
-	if !m.st.color {
-		return strings.TrimRight(line, " ")
-	}
-	return m.st.band[kind].Render(line)
+	return m.trimPlain(m.band(kind, text, w, true))
 }
 
 // detailLines are "Why:", "Do:" lines, wrapped under their label.
 func (m Model) detailLines(ds []detail, w int) []string {
-	const indent = 8 // "  Why:  "
+	return m.labelled(ds, w, 2, 6) // "  Why:  "
+}
+
+// labelled are detail lines: each label pad cells in and labelW wide on
+// its first line, the text wrapped under it.
+func (m Model) labelled(ds []detail, w, pad, labelW int) []string {
+	indent := pad + labelW
 	var out []string
 	for _, d := range ds {
 		wrapped := strings.Split(ansi.Wrap(d.text, max(w-indent-1, 10), ""), "\n")
@@ -274,7 +273,7 @@ func (m Model) detailLines(ds []detail, w int) []string {
 			}
 			label := strings.Repeat(" ", indent)
 			if i == 0 {
-				label = fmt.Sprintf("  %-6s", d.label+":")
+				label = strings.Repeat(" ", pad) + fmt.Sprintf("%-*s", labelW, d.label+":")
 			}
 			out = append(out, m.st.bold.Render(label)+t)
 		}

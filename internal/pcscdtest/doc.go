@@ -52,7 +52,10 @@
 // a second Start waits until the first daemon's test has cleaned up. Tests
 // set the variable with Daemon.Setenv (or t.Setenv with Daemon.Env) before
 // their first PC/SC call; every later daemon in the same process reuses the
-// same path, so the cached name stays right.
+// same path, so the cached name stays right. Setup is Start and Setenv in
+// one, Daemon.Insert puts a tag into a reader until the test ends, and
+// UseSocket is what a TestMain calls to point the whole process at
+// SocketPath: the set-ups every PC/SC test of tagline begins with.
 //
 // The package uses no cgo: readiness is the log line plus the vpcd ports
 // being in the LISTEN state (read from /proc/net/tcp), not a PC/SC call. It

@@ -1,7 +1,6 @@
 package pcscdtest
 
 import (
-	"context"
 	"os"
 	"strings"
 	"syscall"
@@ -54,15 +53,7 @@ func TestReaderPortMapping(t *testing.T) {
 	if strings.Join(names, "|") != strings.Join(want, "|") {
 		t.Fatalf("ReaderNames() = %q", names)
 	}
-	insert := func(i int) *vpcd.Card {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		card, err := vpcd.Insert(ctx, d.Addr(i), nullTag{}, vpcd.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return card
-	}
+	insert := func(i int) *vpcd.Card { return d.Insert(t, i, nullTag{}, vpcd.Options{}) }
 	cards := make([]*vpcd.Card, d.Readers())
 	for i := range cards {
 		cards[i] = insert(i)

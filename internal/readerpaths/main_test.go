@@ -31,7 +31,7 @@ import (
 // and keeps libnfc quiet (it reads LIBNFC_LOG_LEVEL once, at nfc_init).
 // Neither variable needs cgo to be set, so this file has no build tag.
 func TestMain(m *testing.M) {
-	os.Setenv(pcscdtest.EnvSocket, pcscdtest.SocketPath())
+	pcscdtest.UseSocket()
 	if os.Getenv("LIBNFC_LOG_LEVEL") == "" {
 		os.Setenv("LIBNFC_LOG_LEVEL", "0")
 	}

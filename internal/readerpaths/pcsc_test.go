@@ -34,7 +34,7 @@ type pcscEnv struct {
 // vpcd driver is missing, unless CI=true) and opens the stack.
 func startPCSC(tb testing.TB, n int) *pcscEnv {
 	tb.Helper()
-	d := pcscdtest.Start(tb, n)
+	d := pcscdtest.Setup(tb, n)
 	st, err := pcsc.Open(testCtx(tb))
 	if err != nil {
 		tb.Fatalf("pcsc.Open: %v", err)
@@ -55,12 +55,7 @@ func startPCSC(tb testing.TB, n int) *pcscEnv {
 // insert puts tag into vpcd reader i (the card is removed at cleanup).
 func (e *pcscEnv) insert(tb testing.TB, i int, tag reader.Emulated, opts vpcd.Options) *vpcd.Card {
 	tb.Helper()
-	card, err := vpcd.Insert(testCtx(tb), e.d.Addr(i), tag, opts)
-	if err != nil {
-		tb.Fatalf("insert into reader %d: %v", i, err)
-	}
-	tb.Cleanup(func() { card.Remove() })
-	return card
+	return e.d.Insert(tb, i, tag, opts)
 }
 
 // waitTag waits until pcscd has seen the tag in reader i (it polls vpcd

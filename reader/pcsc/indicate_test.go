@@ -64,17 +64,13 @@ func TestIndicateRefusedByTheTagIsHarmless(t *testing.T) {
 	d, st := setup(t, 2)
 	tag := sim.New(sim.Options{})
 	rec := &recording{Emulated: tag}
-	card, err := vpcd.Insert(testCtx(t), d.Addr(0), rec, vpcd.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { card.Remove() })
+	d.Insert(t, 0, rec, vpcd.Options{})
 	r := openReader(t, st, d.ReaderName(0))
 	tg := waitTag(t, r)
 	tg.Close()
 	before := len(rec.commands())
 
-	err = indicator(t, r).Indicate(testCtx(t), false)
+	err := indicator(t, r).Indicate(testCtx(t), false)
 	if !errors.Is(err, ErrNoIndicator) {
 		t.Fatalf("Indicate on a reader that passes the command to the tag: %v, want ErrNoIndicator", err)
 	}
@@ -102,11 +98,7 @@ func TestIndicateRefusedByTheTagIsHarmless(t *testing.T) {
 func TestIndicateOnAReaderWithLights(t *testing.T) {
 	d, st := setup(t, 2)
 	rec := &recording{Emulated: fakeTag{}, lights: true}
-	card, err := vpcd.Insert(testCtx(t), d.Addr(0), rec, vpcd.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { card.Remove() })
+	d.Insert(t, 0, rec, vpcd.Options{})
 	r := openReader(t, st, d.ReaderName(0))
 	waitTag(t, r).Close()
 	before := len(rec.commands())

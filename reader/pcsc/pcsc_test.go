@@ -32,7 +32,7 @@ const childMode = "TAGLINE_PCSC_TEST_CHILD"
 // first call, and every pcscdtest daemon of this process uses that path.
 func TestMain(m *testing.M) {
 	if os.Getenv(childMode) == "" {
-		os.Setenv(pcscdtest.EnvSocket, pcscdtest.SocketPath())
+		pcscdtest.UseSocket()
 	}
 	os.Exit(m.Run())
 }
@@ -75,8 +75,7 @@ func testCtx(t testing.TB) context.Context {
 // setup starts a private pcscd with n vpcd readers and opens the stack.
 func setup(t testing.TB, n int, opts ...Option) (*pcscdtest.Daemon, *Stack) {
 	t.Helper()
-	d := pcscdtest.Start(t, n)
-	d.Setenv(t)
+	d := pcscdtest.Setup(t, n)
 	st, err := Open(testCtx(t), opts...)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
@@ -85,14 +84,10 @@ func setup(t testing.TB, n int, opts ...Option) (*pcscdtest.Daemon, *Stack) {
 	return d, st
 }
 
+// insert puts a fakeTag into reader i.
 func insert(t testing.TB, d *pcscdtest.Daemon, i int, opts vpcd.Options) *vpcd.Card {
 	t.Helper()
-	card, err := vpcd.Insert(testCtx(t), d.Addr(i), fakeTag{}, opts)
-	if err != nil {
-		t.Fatalf("insert into reader %d: %v", i, err)
-	}
-	t.Cleanup(func() { card.Remove() })
-	return card
+	return d.Insert(t, i, fakeTag{}, opts)
 }
 
 func openReader(t testing.TB, st *Stack, name string) reader.Reader {

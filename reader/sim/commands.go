@@ -84,9 +84,9 @@ func (t *Tag) native(cmd apdu.Command) []byte {
 	case apdu.InsSetConfiguration:
 		return t.setPICCConfiguration(cmd.Data)
 	case apdu.InsAuthenticateEV2First:
-		return t.authPart1(cmd.Data, true)
+		return t.authPart1(cmd.Data, pendAuthFirst)
 	case apdu.InsAuthenticateEV2NonFirst:
-		return t.authPart1(cmd.Data, false)
+		return t.authPart1(cmd.Data, pendAuthNonFirst)
 	case apdu.InsGetKeyVersion:
 		return t.getKeyVersion(cmd.Data)
 	case apdu.InsChangeKey:

@@ -31,7 +31,7 @@ func (t *Tag) lrpNative(cmd apdu.Command) ([]byte, bool) {
 		}
 		p := t.pend
 		t.pend = pending{}
-		return t.lrpAuthPart2(p, cmd.Data), true
+		return t.authPart2(p, cmd.Data), true
 	case apdu.InsAuthenticateEV2First:
 		asksLRP := len(cmd.Data) >= 3 && cmd.Data[1] >= 1 && cmd.Data[2]&ev2.PCDCap2LRP != 0
 		switch {
@@ -41,7 +41,7 @@ func (t *Tag) lrpNative(cmd apdu.Command) ([]byte, bool) {
 			return t.fail(apdu.SWPermissionDenied), true
 		case t.lrp:
 			t.pend = pending{}
-			return t.lrpAuthPart1(cmd.Data), true
+			return t.authPart1(cmd.Data, pendAuthLRP), true
 		}
 	case apdu.InsAuthenticateEV2NonFirst:
 		if t.lrp && t.appSelected {
@@ -56,69 +56,6 @@ func (t *Tag) lrpNative(cmd apdu.Command) ([]byte, bool) {
 		return t.setConfiguration(cmd.Data), true
 	}
 	return nil, false
-}
-
-// lrpAuthPart1 checks the key like AuthenticateEV2First and answers
-// AuthMode 01 || RndB in clear with 91AF.
-func (t *Tag) lrpAuthPart1(data []byte) []byte {
-	if len(data) < 2 || data[1] > 6 || len(data) < 2+int(data[1]) {
-		return t.fail(apdu.SWLengthError)
-	}
-	p := pending{kind: pendAuthLRP, keyNo: data[0]}
-	copy(p.pcdCap[:], data[2:2+int(data[1])])
-	if p.keyNo >= NumKeys {
-		return t.fail(apdu.SWNoSuchKey)
-	}
-	t.sess = nil
-	k := &t.keys[p.keyNo]
-	if k.totFail >= t.opts.TotFailCtrLimit {
-		return t.fail(apdu.SWPermissionDenied)
-	}
-	if k.delay > 0 {
-		k.delay--
-		return t.fail(apdu.SWAuthDelay)
-	}
-	rndB, err := t.random(16)
-	if err != nil {
-		return t.fail(apdu.SWMemoryError)
-	}
-	p.rndB = rndB
-	t.pend = p
-	return append(append([]byte{ev2.AuthModeLRP}, rndB...), okNative, 0xAF)
-}
-
-// lrpAuthPart2 checks RndA || PCDResponse and answers PICCData ||
-// PICCResponse; the session starts with EncCtr 1.
-func (t *Tag) lrpAuthPart2(p pending, data []byte) []byte {
-	if len(data) != 32 {
-		return t.fail(apdu.SWLengthError)
-	}
-	k := &t.keys[p.keyNo]
-	rndA := data[:16]
-	master := ev2.LRPSessionMasterKey(k.key, rndA, p.rndB)
-	if ev2.LRPCheckPCDResponse(master, rndA, p.rndB, data[16:]) != nil {
-		k.totFail++
-		k.seqFail++
-		if k.seqFail >= t.opts.AuthDelayAfter {
-			k.delay = t.opts.AuthDelayResponses
-		}
-		t.nvm++
-		return t.fail(apdu.SWAuthError)
-	}
-	b, err := t.random(4)
-	if err != nil {
-		return t.fail(apdu.SWMemoryError)
-	}
-	var ti [4]byte
-	copy(ti[:], b)
-	k.seqFail, k.delay = 0, 0
-	if k.totFail > 0 {
-		k.totFail = max(0, k.totFail-t.opts.TotFailCtrDecr)
-		t.nvm++
-	}
-	ans := ev2.LRPFirstAnswer(master, rndA, p.rndB, ti, lrpPDCap2, p.pcdCap)
-	t.sess = ev2.NewLRPSession(master, ti, p.keyNo, 1)
-	return append(ans, okNative, 0x00)
 }
 
 // setConfiguration models option 05 (PDCap2) only, the LRP switch: key 0,

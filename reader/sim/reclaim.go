@@ -7,20 +7,5 @@ package sim
 func (t *Tag) IsReclaimed() bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for _, k := range t.keys {
-		if !k.key.IsZero() || k.ver != 0 {
-			return false
-		}
-	}
-	fresh := factoryFiles()
-	if len(fresh) != len(t.files) {
-		return false
-	}
-	for i, f := range fresh {
-		g := t.files[i]
-		if g.no != f.no || g.set != f.set || string(g.data) != string(f.data) {
-			return false
-		}
-	}
-	return true
+	return t.asShipped(false)
 }

@@ -604,7 +604,12 @@ func (t *Tag) IsFactoryFresh() bool {
 	return t.factoryFresh()
 }
 
-func (t *Tag) factoryFresh() bool {
+func (t *Tag) factoryFresh() bool { return t.asShipped(true) }
+
+// asShipped reports whether keys, key versions, file settings and file
+// contents are as shipped, and with counters whether the SDM read counter
+// is zero too.
+func (t *Tag) asShipped(counters bool) bool {
 	for _, k := range t.keys {
 		if !k.key.IsZero() || k.ver != 0 {
 			return false
@@ -616,7 +621,7 @@ func (t *Tag) factoryFresh() bool {
 	}
 	for i, f := range fresh {
 		g := t.files[i]
-		if g.no != f.no || g.set != f.set || g.ctr != 0 || string(g.data) != string(f.data) {
+		if g.no != f.no || g.set != f.set || counters && g.ctr != 0 || string(g.data) != string(f.data) {
 			return false
 		}
 	}
