@@ -146,13 +146,20 @@ func loadFile(name string) error {
 	return nil
 }
 
-// All returns every vector of the *_vectors.json files.
-func All(t testing.TB) []Vector {
+// loaded loads the vector files once, failing the test when they do not
+// load.
+func loaded(t testing.TB) {
 	t.Helper()
 	once.Do(load)
 	if loadErr != nil {
 		t.Fatalf("loading vectors: %v", loadErr)
 	}
+}
+
+// All returns every vector of the *_vectors.json files.
+func All(t testing.TB) []Vector {
+	t.Helper()
+	loaded(t)
 	return all
 }
 
@@ -186,10 +193,7 @@ func Named(t testing.TB, name string) Vector {
 // SDMBackendKDF returns the cases of sdm_backend_kdf.json.
 func SDMBackendKDF(t testing.TB) []KDFCase {
 	t.Helper()
-	once.Do(load)
-	if loadErr != nil {
-		t.Fatalf("loading vectors: %v", loadErr)
-	}
+	loaded(t)
 	return kdf
 }
 
