@@ -69,6 +69,7 @@ type lifeFlow struct {
 	res  LifeResult
 	uid  []byte
 	ndef []byte // the NDEF file as read, before any change
+	rid  bool   // the run may hold random-ID tags (life_randomid.go)
 }
 
 func (f *lifeFlow) fail(step Step, err error) error {
@@ -121,6 +122,11 @@ func (f *lifeFlow) start(ctx context.Context, readerUID []byte, tmpl *sdm.Templa
 			// A random-ID tag: the PICCData that one of our meta-read
 			// keys decrypts names it; the journal must still vouch.
 			f.uid = picc
+		case f.rid && len(v.UID) == 7:
+			// A random-ID tag without a SUN message of ours.
+			if f.uid, err = f.sessionUID(ctx, known); err != nil {
+				return err
+			}
 		default:
 			return f.fail(StepInspect, fmt.Errorf("%w: neither the reader nor the tag's version nor a sun message of ours names it; nothing was tried", ErrNoUID))
 		}

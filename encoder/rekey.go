@@ -22,6 +22,10 @@ type RekeyJob struct {
 	// LRP says the batch's tags are in LRP mode: their NDEF file has
 	// Template's LRP layout, which the read-back expects.
 	LRP bool
+	// RandomID: the run's tags may have random ID on, so one that says so
+	// and that no SUN message of Known names is named through its key 1
+	// (life_randomid.go).
+	RandomID bool
 	// Known are derivers whose SUN messages may name a tag whose reader
 	// UID is not its own (random ID); To is tried as well.
 	Known []*keys.Deriver
@@ -40,7 +44,7 @@ type RekeyJob struct {
 // version, keys 1 to 4 that still hold it, key 0 last, and read back as
 // a phone does with the new keys.
 func Rekey(ctx context.Context, card reader.Card, job RekeyJob, opts Options) (LifeResult, error) {
-	f := &lifeFlow{c: New(card, opts)}
+	f := &lifeFlow{c: New(card, opts), rid: job.RandomID}
 	if job.To == nil || job.Template == nil || job.To.Version() == 0 {
 		return f.res, fmt.Errorf("%w: a rekey needs the new keys (version 1 to 255) and the template", ErrJob)
 	}

@@ -29,6 +29,8 @@ type ResetJob struct {
 	Bound Bound
 	// BeforeWrite records the journal's operation before the first change.
 	BeforeWrite func(ctx context.Context, uid []byte) error
+	// RandomID is RekeyJob.RandomID.
+	RandomID bool
 }
 
 // Reset brings one of our tags back to the factory state: keys all zero
@@ -40,7 +42,7 @@ type ResetJob struct {
 // factory's is therefore done, and a torn one is finished by running
 // Reset again, with the one key 0 its version names.
 func Reset(ctx context.Context, card reader.Card, job ResetJob, opts Options) (LifeResult, error) {
-	f := &lifeFlow{c: New(card, opts)}
+	f := &lifeFlow{c: New(card, opts), rid: job.RandomID}
 	if err := f.start(ctx, job.ReaderUID, job.Template, job.Known, 0); err != nil {
 		return f.res, err
 	}

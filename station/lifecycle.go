@@ -197,7 +197,7 @@ func (l *Life) Rekey(ctx context.Context, tag reader.Tag, readerName string) Lif
 		return d, nil
 	}
 	job := encoder.RekeyJob{To: l.to, Template: l.tmpl, ReaderUID: tag.UID(), Bound: bound,
-		Known: l.known(), EncData: l.encData(), LRP: l.cfg.Batch.LRP}
+		Known: l.known(), EncData: l.encData(), LRP: l.cfg.Batch.LRP, RandomID: l.randomIDRun()}
 	began := false
 	job.BeforeWrite = func(ctx context.Context, uid []byte) error {
 		o, err := l.cfg.Journal.BeginOp(batch.Op{Kind: batch.OpRekey, UID: manifest.UIDOf(uid), BatchID: l.cfg.Batch.ID, ToVersion: l.cfg.ToVersion, MasterKCV: l.kcv})
@@ -254,7 +254,7 @@ func (l *Life) Reset(ctx context.Context, tag reader.Tag, readerName string) Lif
 		}
 		return d, nil
 	}
-	job := encoder.ResetJob{ReaderUID: tag.UID(), Template: l.tmpl, Known: l.known(), Bound: bound}
+	job := encoder.ResetJob{ReaderUID: tag.UID(), Template: l.tmpl, Known: l.known(), Bound: bound, RandomID: l.randomIDRun()}
 	began := false
 	job.BeforeWrite = func(ctx context.Context, uid []byte) error {
 		if reclaimed {
@@ -328,7 +328,7 @@ func (l *Life) fill(res *LifeResult, r encoder.LifeResult) {
 // known are the derivers whose SUN messages may name a random-ID tag.
 func (l *Life) known() []*keys.Deriver {
 	if l.cfg.Batch == nil {
-		return nil
+		return l.randomIDKnown()
 	}
 	d, err := l.deriver(*l.cfg.Batch, l.cfg.Batch.KeyVersion)
 	if err != nil {

@@ -210,7 +210,12 @@ func (t *Tag) versionNext(p pending, data []byte) []byte {
 		t.pend = pending{kind: pendVersion, part: 3, maced: p.maced}
 		return append(append([]byte(nil), versionSW...), okNative, 0xAF)
 	}
-	part3 := append(append([]byte(nil), t.uid...), versionBatch...)
+	uid := t.uid
+	if t.randomID {
+		// A random-ID tag names no UID before a session (randomid.go).
+		uid = make([]byte, len(t.uid))
+	}
+	part3 := append(append([]byte(nil), uid...), versionBatch...)
 	if !p.maced || t.sess == nil {
 		return append(part3, okNative, 0x00)
 	}
