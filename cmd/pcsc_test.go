@@ -97,7 +97,7 @@ func TestSimAndEncodeThroughPCSC(t *testing.T) {
 // simInReader runs tagline sim with a tag of uid in the vpcd slot at addr
 // until the tag stays in the reader; stop ends it and returns what it
 // said.
-func simInReader(t *testing.T, c *cli, addr, uid string) (stop func() result) {
+func simInReader(t *testing.T, c *cli, addr, uid string, flags ...string) (stop func() result) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -105,7 +105,7 @@ func simInReader(t *testing.T, c *cli, addr, uid string) (stop func() result) {
 	sc.ctx, sc.stdout = ctx, &syncBuffer{}
 	inserted := sc.stdout.when("the tag stays in the reader")
 	done := make(chan result, 1)
-	go func() { done <- sc.run("sim", "--vpcd", addr, "--uid", uid) }()
+	go func() { done <- sc.run(append([]string{"sim", "--vpcd", addr, "--uid", uid}, flags...)...) }()
 	select {
 	case <-inserted:
 	case r := <-done:

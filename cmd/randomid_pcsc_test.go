@@ -3,10 +3,8 @@
 package cmd
 
 import (
-	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/tagline-station/tagline/internal/pcscdtest"
 )
@@ -20,14 +18,7 @@ func TestRandomIDThroughPCSC(t *testing.T) {
 	d.Setenv(t)
 	c := newCLI(t)
 	name := d.ReaderName(0)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	sc := *c
-	sc.ctx, sc.stdout = ctx, &syncBuffer{}
-	inserted := sc.stdout.when("the tag stays in the reader")
-	simDone := make(chan result, 1)
-	go func() { simDone <- sc.run("sim", "--vpcd", d.Addr(0), "--uid", "04B1B2C3D4E5F8") }()
-	waitOrFail(t, inserted, 20*time.Second, "sim to insert its tag")
+	stopSim := simInReader(t, c, d.Addr(0), "04B1B2C3D4E5F8")
 
 	kf := c.write("master.key", testKeyHex, 0o600)
 	c.must(0, "batch", "new", "--journal", "j.db", "--id", "b1", "--sku", "SKU-PCSC", "--target", "1", "--key-version", "1",
@@ -49,13 +40,7 @@ func TestRandomIDThroughPCSC(t *testing.T) {
 	}
 	c.must(0, "journal", "check", "--journal", "j.db")
 
-	cancel()
-	select {
-	case r := <-simDone:
-		if r.code != 0 || !strings.Contains(r.stdout, "removed tag 04B1B2C3D4E5F8 (") || !strings.Contains(r.stdout, "random id on") {
-			t.Errorf("sim: %s", r)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("sim did not stop")
+	if r := stopSim(); r.code != 0 || !strings.Contains(r.stdout, "removed tag 04B1B2C3D4E5F8 (") || !strings.Contains(r.stdout, "random id on") {
+		t.Errorf("sim: %s", r)
 	}
 }

@@ -3,7 +3,6 @@
 package cmd
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -20,18 +19,9 @@ func TestTagTamperThroughPCSC(t *testing.T) {
 	d.Setenv(t)
 	c := newCLI(t)
 	name := d.ReaderName(0)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	sc := *c
-	sc.ctx, sc.stdout = ctx, &syncBuffer{}
-	inserted := sc.stdout.when("the tag stays in the reader")
-	simDone := make(chan result, 1)
 	const openAfter = 3 * time.Second
 	start := time.Now()
-	go func() {
-		simDone <- sc.run("sim", "--vpcd", d.Addr(0), "--uid", "04B1B2C3D4E5F9", "--tt", "--open-loop-after", openAfter.String())
-	}()
-	waitOrFail(t, inserted, 20*time.Second, "sim to insert its tag")
+	stopSim := simInReader(t, c, d.Addr(0), "04B1B2C3D4E5F9", "--tt", "--open-loop-after", openAfter.String())
 
 	kf := c.write("master.key", testKeyHex, 0o600)
 	c.must(0, "batch", "new", "--journal", "j.db", "--id", "b1", "--sku", "SKU-TT", "--target", "1", "--key-version", "1",
@@ -55,13 +45,7 @@ func TestTagTamperThroughPCSC(t *testing.T) {
 	if got := verify(); got != string(sdm.TamperOpened) {
 		t.Fatalf("after the cut: tamper %q", got)
 	}
-	cancel()
-	select {
-	case r := <-simDone:
-		if r.code != 0 || !strings.Contains(r.stdout, "tamper status OO") {
-			t.Errorf("sim: %s", r)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("sim did not stop")
+	if r := stopSim(); r.code != 0 || !strings.Contains(r.stdout, "tamper status OO") {
+		t.Errorf("sim: %s", r)
 	}
 }
