@@ -14,8 +14,7 @@ import (
 // on, then rekeyed and reset by its real UID, each a separate process;
 // random ID stays on after the reset, as it does on a real chip.
 func TestRandomIDThroughPCSC(t *testing.T) {
-	d := pcscdtest.Start(t, 1)
-	d.Setenv(t)
+	d := pcscdtest.Setup(t, 1)
 	c := newCLI(t)
 	name := d.ReaderName(0)
 	stopSim := simInReader(t, c, d.Addr(0), "04B1B2C3D4E5F8")

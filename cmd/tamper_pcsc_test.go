@@ -15,8 +15,7 @@ import (
 // {tt} template and verified with its loop closed; sim then cuts the loop
 // (--open-loop-after) and the next verification reports it opened.
 func TestTagTamperThroughPCSC(t *testing.T) {
-	d := pcscdtest.Start(t, 1)
-	d.Setenv(t)
+	d := pcscdtest.Setup(t, 1)
 	c := newCLI(t)
 	name := d.ReaderName(0)
 	const openAfter = 3 * time.Second
