@@ -65,4 +65,14 @@
 //     learnt from the 919D with which it refuses the other mode's
 //     AuthenticateFirst before any cryptogram, so it costs no failure. A
 //     job without LRP refuses an LRP tag (ErrLRPMode) before any write.
+//   - Random ID (randomid.go): a Job with RandomID turns it on after key 0
+//     and before the LRP switch and the read-back, so a tag taken away
+//     before it is finished on its next presentation; a reader that shows
+//     no UID cannot tell it is on, so the command is sent again, which
+//     changes nothing on a tag that has it. Rekey and reset name a
+//     random-ID tag by its SUN message, else by key 1 and GetCardUID
+//     (life_randomid.go); the journal must still vouch for it.
+//   - TagTamper (tamper.go): a template with {tt} writes the tamper-status
+//     mirror; a chip without the loop refuses it (ErrNoTagTamper) before
+//     any key is changed.
 package encoder

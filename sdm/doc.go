@@ -29,4 +29,9 @@
 //     LRP mode) or, for plain mirrors, by trying the AES MAC then the LRP
 //     MAC; Template.LRP is the layout the encoder writes for an LRP tag
 //     and verifies LRP taps only.
+//   - TagTamper (tamper.go): {tt} is encrypted file data whose first two
+//     plaintext bytes the chip fills with the loop's status (SDMOptions
+//     bit 3, TTStatusOffset = SDMENCOffset, written after PICCDataOffset),
+//     so the status is read only from a message whose MAC verified, and
+//     Verified.Tamper is empty for a template without {tt}.
 package sdm

@@ -11,6 +11,10 @@
 //     it open, so the same tag presented again is finished, not forgotten.
 //   - A batch is encoded only with the key derivation it was created with
 //     (New refuses a Deriver of another scheme).
+//   - Tally (tally.go) is the one count of a run for the screen, the
+//     closing summary and the exit code: each tag judged by its last
+//     attempt, the pace over the last results of any outcome. It is a
+//     value; a copy never changes when the original is added to.
 //   - Every failed or duplicate result is counted once in the batch's
 //     journal counters (by FailIntent, BeginIntent's refusal, or
 //     CountOutcome for tags refused before an intent), so batch show

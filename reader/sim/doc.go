@@ -119,6 +119,17 @@
 // (8 of PICCRand, then the padding) where AES mode draws 5.
 // AuthenticateLRPNonFirst is not modelled (answered 919D).
 //
+// Random ID (randomid.go): SetConfiguration option 00 with UseRID turns it
+// on for good under a key-0 session; from then on each activation answers
+// anticollision with a new 08xxxxxx UID (from crypto/rand, never Rand),
+// GetVersion names no UID, and GetCardUID, Read_Sig and the SUN message
+// keep the real one (RealUID).
+//
+// TagTamper (tamper.go): Options.TagTamper makes an NTAG 424 DNA TT whose
+// loop tests open and close; its status is written over TTStatusOffset
+// before the tag encrypts and MACs what it mirrors. A tag without it
+// refuses SDMOptions bit 3 (919E), as an NTAG 424 DNA does.
+//
 // Read_Sig (originality.go) answers an ECDSA secp224r1 signature of the
 // UID as a real tag does (plain, or CommMode.Full in a session), but made
 // with a test key of ours (OriginalityTestKey), never NXP's: a station
