@@ -66,17 +66,6 @@ CREATE TABLE IF NOT EXISTS tagline_idempotency (
 );
 `
 
-const tapSQL = `
-WITH upd AS (
-	UPDATE tagline_bindings SET last_ctr = $2, last_tap_at = now()
-	WHERE uid = $1 AND key_version = $3 AND last_ctr < $2
-	RETURNING sku, batch_id, station_id, seq, key_version, master_kcv, template_hash, outcome, read_ctr, completed_at, last_ctr
-)
-SELECT true, sku, batch_id, station_id, seq, key_version, master_kcv, template_hash, outcome, read_ctr, completed_at, last_ctr FROM upd
-UNION ALL
-SELECT false, sku, batch_id, station_id, seq, key_version, master_kcv, template_hash, outcome, read_ctr, completed_at, last_ctr
-FROM tagline_bindings WHERE uid = $1 AND NOT EXISTS (SELECT 1 FROM upd)`
-
 // The WHERE clause is the Bind verdict of store.Classify on an existing
 // row (the same station, a higher seq); GREATEST keeps invariant 4 of
 // store. A row the WHERE clause leaves alone is still locked, so the
@@ -112,6 +101,7 @@ type Store struct {
 	pool *pgxpool.Pool
 	own  bool
 	now  func() time.Time
+	taps *tapGroups // taps.go
 }
 
 // Options tune New.
@@ -173,7 +163,9 @@ func NewFromPool(ctx context.Context, pool *pgxpool.Pool) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres schema: %w", err)
 	}
-	return &Store{pool: pool, now: time.Now}, nil
+	s := &Store{pool: pool, now: time.Now}
+	s.taps = startTapGroups(s)
+	return s, nil
 }
 
 // Pool is the store's connection pool.
@@ -181,6 +173,7 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
 // Close closes the pool if New opened it.
 func (s *Store) Close() error {
+	s.taps.close()
 	if s.own {
 		s.pool.Close()
 	}
@@ -192,36 +185,7 @@ func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 
 // Tap implements store.Store with one statement (invariant 1).
 func (s *Store) Tap(ctx context.Context, uid string, ctr uint32, kv byte) (store.Tap, error) {
-	var t store.Tap
-	var accepted bool
-	var b manifest.Binding
-	var seq, readCtr, last int64
-	var kv16 int16
-	err := s.pool.QueryRow(ctx, tapSQL, uid, int64(ctr), int16(kv)).Scan(&accepted, &b.SKU, &b.BatchID, &b.StationID, &seq,
-		&kv16, &b.MasterKCV, &b.TemplateHash, &b.Outcome, &readCtr, &b.CompletedAt, &last)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return store.Tap{Result: store.Unknown}, nil
-	}
-	if err != nil {
-		return t, fmt.Errorf("tap %s: %w", uid, err)
-	}
-	b.UID, b.Seq, b.KeyVersion, b.ReadCtr = manifest.UID(uid), uint64(seq), byte(kv16), uint32(readCtr)
-	b.CompletedAt = b.CompletedAt.UTC()
-	t.Binding, t.LastCtr = b, uint32(last)
-	switch {
-	case accepted:
-		t.Result = store.Accepted
-	case b.KeyVersion != kv:
-		t.Result = store.OtherKeyVersion
-	default:
-		// Not above the last accepted counter, either in this snapshot or
-		// after waiting for a concurrent tap of the same tag that won.
-		t.Result = store.Replayed
-		if t.LastCtr < ctr {
-			t.LastCtr = ctr
-		}
-	}
-	return t, nil
+	return s.taps.tap(ctx, uid, ctr, kv)
 }
 
 // Lookup implements store.Store.

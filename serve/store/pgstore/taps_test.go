@@ -1,0 +1,85 @@
+package pgstore_test
+
+import (
+	"bytes"
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tagline-station/tagline/internal/pgtest"
+	"github.com/tagline-station/tagline/manifest"
+	"github.com/tagline-station/tagline/serve/store"
+	"github.com/tagline-station/tagline/serve/store/pgstore"
+)
+
+// Group-committed taps decide each tap as one statement per tap would:
+// many concurrent taps of a few tags, the same counter sent several
+// times, accept each counter value of a tag at most once, the highest
+// always, and leave last_ctr at the highest; a tag not bound is unknown.
+func TestGroupedTapsAcceptEachCounterOnce(t *testing.T) {
+	pg := pgtest.Start(t)
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, pg.CreateDB(t, "taps"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	st, err := pgstore.NewFromPool(ctx, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	const tags, ctrs, copies = 3, 40, 3
+	body := ingestChunks(tags, tags)[0]
+	c, err := manifest.ParseChunk(bytes.NewReader(body), manifest.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.ApplySync(ctx, store.Upload{Key: "k", BodySHA256: "x", Chunk: c}); err != nil {
+		t.Fatal(err)
+	}
+	var accepted [tags][ctrs + 2]atomic.Int32
+	var wg sync.WaitGroup
+	for tg := range tags {
+		uid := string(c.Records[tg].UID)
+		for ctr := 2; ctr <= ctrs+1; ctr++ { // the binding's read counter is 1
+			for range copies {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					res, err := st.Tap(ctx, uid, uint32(ctr), 1)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if res.Result == store.Accepted {
+						accepted[tg][ctr].Add(1)
+					}
+				}()
+			}
+		}
+	}
+	wg.Wait()
+	for tg := range tags {
+		for ctr := 2; ctr <= ctrs+1; ctr++ {
+			if n := accepted[tg][ctr].Load(); n > 1 {
+				t.Errorf("tag %d counter %d accepted %d times", tg, ctr, n)
+			}
+		}
+		if accepted[tg][ctrs+1].Load() != 1 {
+			t.Errorf("tag %d: the highest counter was not accepted", tg)
+		}
+		if _, last, ok, err := st.Lookup(ctx, string(c.Records[tg].UID)); err != nil || !ok || last != ctrs+1 {
+			t.Errorf("tag %d: last counter %d, %v", tg, last, err)
+		}
+	}
+	if res, err := st.Tap(ctx, "04FFFFFFFFFFFF", 5, 1); err != nil || res.Result != store.Unknown {
+		t.Errorf("unbound tag: %+v %v", res, err)
+	}
+	if res, err := st.Tap(ctx, string(c.Records[0].UID), 99, 2); err != nil || res.Result != store.OtherKeyVersion {
+		t.Errorf("other key version: %+v %v", res, err)
+	}
+}
