@@ -59,4 +59,12 @@
 // serves. PruneIdempotency deletes idempotency records older than a time
 // (serve: 30 days, hourly); a key replayed after that is applied again by
 // seq, which changes nothing already applied.
+//
+// Taps are group-committed (taps.go): each committer decides the taps
+// waiting when it is free in one statement, so one transaction and one
+// WAL flush, and answers each only after it committed. Two taps of one tag
+// never share a statement (the second waits for the next group), so every
+// counter value is decided against the one before it, as with a statement
+// per tap; across instances the row lock and READ COMMITTED's re-check do
+// what they did for one tap.
 package pgstore
