@@ -106,7 +106,8 @@
 // Every tap answered (each result, bad_mac and malformed included) is kept
 // in the store's history (Config.History; store.History: the bbolt
 // buckets history_taps and history_alerts, or the PostgreSQL tables
-// tagline_taps and tagline_alerts, indexed by time): time, result, UID,
+// tagline_taps, partitioned by month, and tagline_alerts, indexed by
+// time): time, result, UID,
 // SKU, batch, counter, key version. No IP address is kept unless
 // HistoryConfig.KeepIP; a coarse place is kept only when a trusted proxy
 // sets HistoryConfig.PlaceHeader. The recorder writes in batches (up to

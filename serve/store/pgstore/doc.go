@@ -52,7 +52,16 @@
 // (UTC day, SKU, batch, result → n), backfilled from the taps kept, and
 // kept by AppendTaps in the transaction of the taps it counts: the view
 // reads them in one GROUPING SETS scan, whose cost follows days × SKUs ×
-// batches, not taps. Pruning removes whole days from the counts. Migrate applies each pending version
+// batches, not taps. Pruning removes whole days from the counts. 5 adds
+// the journal each station syncs from; 6 partitions tagline_taps by
+// month of tap time (partitions.go): the history kept before becomes the
+// partition tagline_taps_p0 of everything up to the month after both its
+// newest tap and the migration, and each later month gets its partition
+// tagline_taps_pYYYYMM on its first batch (this month's and the next are
+// made when the history opens). A month's inserts touch only its
+// partition's index, and pruning drops the months wholly before the
+// retention instead of deleting their rows; the rest (the month that
+// straddles it, and p0) is pruned by DELETE. Migrate applies each pending version
 // once, in its own transaction under the schema's advisory lock. Online
 // migrations (every one so far) run when serve opens the history; one
 // that is not waits for `tagline serve migrate`, run while no instance

@@ -12,7 +12,8 @@ import (
 )
 
 // HistorySchema is the tap history: append-only, indexed by time for the
-// brand's view and for pruning.
+// brand's view and for pruning. Migration 6 (PartitionSchema) partitions
+// its taps by month.
 const HistorySchema = `
 CREATE TABLE IF NOT EXISTS tagline_taps (
 	at          timestamptz NOT NULL,
@@ -50,7 +51,11 @@ CREATE TABLE IF NOT EXISTS tagline_tap_days (
 	PRIMARY KEY (day, sku, batch_id, result)
 );`
 
-type history struct{ pool *pgxpool.Pool }
+type history struct {
+	pool   *pgxpool.Pool
+	months months
+	now    func() time.Time
+}
 
 type dayKey struct {
 	day                time.Time
@@ -63,16 +68,31 @@ func (s *Store) History(ctx context.Context) (store.History, error) {
 	if _, err := Migrate(ctx, s.pool, true); err != nil {
 		return nil, fmt.Errorf("postgres migrations: %w", err)
 	}
-	return &history{pool: s.pool}, nil
+	h := &history{pool: s.pool, months: months{have: map[time.Time]bool{}}, now: s.now}
+	// This month's and the next month's partitions exist before the first
+	// tap, so that no batch at a month's turn waits for a DDL statement.
+	now := h.now()
+	if err := h.months.ensure(ctx, h.pool, now, monthOf(now).AddDate(0, 1, 0)); err != nil {
+		return nil, err
+	}
+	return h, nil
 }
 
 // AppendTaps writes a batch with COPY and adds it to the daily counts,
-// in one transaction.
+// in one transaction, after making the partitions of its months.
 func (h *history) AppendTaps(ctx context.Context, taps []store.TapEvent) error {
 	counts := map[dayKey]int64{}
+	var ats []time.Time
 	for i := range taps {
 		t := taps[i].At.UTC()
-		counts[dayKey{time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC), taps[i].SKU, taps[i].Batch, taps[i].Result}]++
+		day := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+		if i == 0 || !day.Equal(ats[len(ats)-1]) {
+			ats = append(ats, day)
+		}
+		counts[dayKey{day, taps[i].SKU, taps[i].Batch, taps[i].Result}]++
+	}
+	if err := h.months.ensure(ctx, h.pool, ats...); err != nil {
+		return err
 	}
 	var days []time.Time
 	var skus, batches, results []string
@@ -107,11 +127,16 @@ func (h *history) AppendAlerts(ctx context.Context, alerts []store.Alert) error 
 	return err
 }
 
+// Prune drops the month partitions wholly before before, then deletes
+// what is left before it from the others.
 func (h *history) Prune(ctx context.Context, before time.Time) (int64, error) {
-	var n int64
 	// The daily counts lose whole days only: the days before before's.
 	if _, err := h.pool.Exec(ctx, `DELETE FROM tagline_tap_days WHERE day < ($1::timestamptz AT TIME ZONE 'UTC')::date`, before); err != nil {
 		return 0, err
+	}
+	n, err := dropMonthsBefore(ctx, h.pool, &h.months, before)
+	if err != nil {
+		return n, err
 	}
 	for _, q := range []string{`DELETE FROM tagline_taps WHERE at < $1`, `DELETE FROM tagline_alerts WHERE at < $1`} {
 		tag, err := h.pool.Exec(ctx, q, before)

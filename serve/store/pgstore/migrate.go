@@ -36,6 +36,7 @@ INSERT INTO tagline_tap_days (day, sku, batch_id, result, n)
 SELECT (at AT TIME ZONE 'UTC')::date, sku, batch_id, result, count(*) FROM tagline_taps GROUP BY 1, 2, 3, 4
 ON CONFLICT (day, sku, batch_id, result) DO UPDATE SET n = EXCLUDED.n;`, true},
 	{5, "the journal each station syncs from", StationJournalsSchema, true},
+	{6, "tap history partitioned by month", PartitionSchema, true},
 }
 
 const migrationsTable = `CREATE TABLE IF NOT EXISTS tagline_schema_migrations (

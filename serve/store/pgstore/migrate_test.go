@@ -38,10 +38,10 @@ func TestMigrateInPlace(t *testing.T) {
 	}
 
 	applied, err := pgstore.Migrate(ctx, pool, true)
-	if err != nil || !slices.Equal(applied, []int{1, 2, 3, 4, 5}) {
+	if err != nil || !slices.Equal(applied, []int{1, 2, 3, 4, 5, 6}) {
 		t.Fatalf("applied %v, %v", applied, err)
 	}
-	if v, err := pgstore.SchemaVersion(ctx, pool); err != nil || v != 5 {
+	if v, err := pgstore.SchemaVersion(ctx, pool); err != nil || v != 6 {
 		t.Fatalf("version %d, %v", v, err)
 	}
 	st, err := pgstore.NewFromPool(ctx, pool)
@@ -89,7 +89,7 @@ func TestMigrateOfflineWaits(t *testing.T) {
 	t.Cleanup(func() { pgstore.Migrations = saved })
 	pgstore.Migrations = append(slices.Clone(saved), pgstore.Migration{Version: 99, Name: "rewrite", SQL: `ALTER TABLE tagline_taps ADD COLUMN agent text`})
 	applied, err := pgstore.Migrate(ctx, pool, true)
-	if err == nil || !strings.Contains(err.Error(), "tagline serve migrate") || len(applied) != 5 {
+	if err == nil || !strings.Contains(err.Error(), "tagline serve migrate") || len(applied) != 6 {
 		t.Fatalf("online only: %v %v", applied, err)
 	}
 	if applied, err := pgstore.Migrate(ctx, pool, false); err != nil || !slices.Equal(applied, []int{99}) {
@@ -120,8 +120,15 @@ func TestMigrateBackfillsDailyCounts(t *testing.T) {
 		('2026-03-02T11:00:00Z', '04A1', 'SKU-A', 'b1', 'replayed', 3, 1)`); err != nil {
 		t.Fatal(err)
 	}
-	if applied, err := pgstore.Migrate(ctx, pool, true); err != nil || !slices.Equal(applied, []int{4, 5}) {
+	if applied, err := pgstore.Migrate(ctx, pool, true); err != nil || !slices.Equal(applied, []int{4, 5, 6}) {
 		t.Fatalf("applied %v, %v", applied, err)
+	}
+	// Migration 6 kept the taps, now in the partition of the history from
+	// before partitioning.
+	var kind string
+	var kept int
+	if err := pool.QueryRow(ctx, `SELECT c.relkind::text, (SELECT count(*) FROM tagline_taps_p0) FROM pg_class c WHERE c.relname = 'tagline_taps'`).Scan(&kind, &kept); err != nil || kind != "p" || kept != 3 {
+		t.Fatalf("tagline_taps kind %q with %d taps in p0, %v", kind, kept, err)
 	}
 	st, err := pgstore.NewFromPool(ctx, pool)
 	if err != nil {
