@@ -62,7 +62,7 @@ func benchHistory(b *testing.B, cfg serve.Config) {
 
 // BenchmarkAdminSummary times the brand's view's queries over a history
 // of 100,000 taps on bbolt and 1,000,000 and 10,000,000 on PostgreSQL,
-// all spread over the same year.
+// all spread over the same year, with an alert for each replayed tap.
 //
 //	go test -run '^$' -bench BenchmarkAdminSummary -benchtime 10x -timeout 30m ./serve/
 func BenchmarkAdminSummary(b *testing.B) {
@@ -97,21 +97,31 @@ func benchSummary(b *testing.B, cfg serve.Config, n int) {
 	step := 30 * time.Second * time.Duration(1000000) / time.Duration(n) // a year, whatever n
 	results := []string{"genuine", "genuine", "genuine", "replayed", "bad_mac"}
 	batchBuf := make([]store.TapEvent, 0, 10000)
+	// Every replayed tap raises an alert, as serve does: a fifth of the
+	// taps.
+	var alerts []store.Alert
 	for i := 0; i < n; i++ {
-		batchBuf = append(batchBuf, store.TapEvent{At: t0.Add(time.Duration(i) * step), UID: manifest.UID(fmt.Sprintf("04%012X", i%50000)),
-			SKU: fmt.Sprintf("SKU-%d", i%20), Batch: fmt.Sprintf("b%d", i%200), Result: results[i%len(results)], Ctr: uint32(i), KeyVersion: 1})
+		ev := store.TapEvent{At: t0.Add(time.Duration(i) * step), UID: manifest.UID(fmt.Sprintf("04%012X", i%50000)),
+			SKU: fmt.Sprintf("SKU-%d", i%20), Batch: fmt.Sprintf("b%d", i%200), Result: results[i%len(results)], Ctr: uint32(i), KeyVersion: 1}
+		batchBuf = append(batchBuf, ev)
+		if ev.Result == "replayed" {
+			alerts = append(alerts, store.Alert{At: ev.At, Kind: store.AlertCounterTwice, UID: ev.UID, SKU: ev.SKU, Ctr: ev.Ctr, Detail: "a counter at or below the last accepted one"})
+		}
 		if len(batchBuf) == cap(batchBuf) || i == n-1 {
 			if err := h.AppendTaps(ctx, batchBuf); err != nil {
 				b.Fatal(err)
 			}
-			batchBuf = batchBuf[:0]
+			if err := h.AppendAlerts(ctx, alerts); err != nil {
+				b.Fatal(err)
+			}
+			batchBuf, alerts = batchBuf[:0], alerts[:0]
 		}
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		sum, err := h.Summary(ctx, t0)
-		if err != nil || sum.Taps != n {
-			b.Fatalf("%d taps, %v", sum.Taps, err)
+		if err != nil || sum.Taps != n || sum.ByResult["replayed"] != n/len(results) || len(sum.Alerts) != store.MaxSummaryAlerts {
+			b.Fatalf("%d taps, %d replayed, %d alerts listed, %v", sum.Taps, sum.ByResult["replayed"], len(sum.Alerts), err)
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/summary")

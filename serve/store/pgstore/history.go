@@ -51,6 +51,17 @@ CREATE TABLE IF NOT EXISTS tagline_tap_days (
 	PRIMARY KEY (day, sku, batch_id, result)
 );`
 
+// AlertDaysSchema is the rollup of alerts the brand's view reads: alerts
+// per UTC day and kind, kept by AppendAlerts in the transaction that adds
+// them (a replayed URL raises one, so alerts can be as many as taps).
+const AlertDaysSchema = `
+CREATE TABLE IF NOT EXISTS tagline_alert_days (
+	day  date NOT NULL,
+	kind text NOT NULL,
+	n    bigint NOT NULL,
+	PRIMARY KEY (day, kind)
+);`
+
 type history struct {
 	pool   *pgxpool.Pool
 	months months
@@ -117,22 +128,50 @@ ON CONFLICT (day, sku, batch_id, result) DO UPDATE SET n = d.n + EXCLUDED.n`, da
 	})
 }
 
+// AppendAlerts writes a batch with COPY and adds it to the daily alert
+// counts, in one transaction.
 func (h *history) AppendAlerts(ctx context.Context, alerts []store.Alert) error {
-	_, err := h.pool.CopyFrom(ctx, pgx.Identifier{"tagline_alerts"},
-		[]string{"at", "kind", "uid", "sku", "ctr", "detail"},
-		pgx.CopyFromSlice(len(alerts), func(i int) ([]any, error) {
-			a := &alerts[i]
-			return []any{a.At, a.Kind, a.UID, a.SKU, int64(a.Ctr), a.Detail}, nil
-		}))
-	return err
+	type key struct {
+		day  time.Time
+		kind string
+	}
+	counts := map[key]int64{}
+	for i := range alerts {
+		t := alerts[i].At.UTC()
+		counts[key{time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC), alerts[i].Kind}]++
+	}
+	var days []time.Time
+	var kinds []string
+	var ns []int64
+	for k, n := range counts {
+		days, kinds, ns = append(days, k.day), append(kinds, k.kind), append(ns, n)
+	}
+	return pgx.BeginFunc(ctx, h.pool, func(tx pgx.Tx) error {
+		_, err := tx.CopyFrom(ctx, pgx.Identifier{"tagline_alerts"},
+			[]string{"at", "kind", "uid", "sku", "ctr", "detail"},
+			pgx.CopyFromSlice(len(alerts), func(i int) ([]any, error) {
+				a := &alerts[i]
+				return []any{a.At, a.Kind, a.UID, a.SKU, int64(a.Ctr), a.Detail}, nil
+			}))
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO tagline_alert_days AS d (day, kind, n)
+SELECT * FROM unnest($1::date[], $2::text[], $3::bigint[])
+ON CONFLICT (day, kind) DO UPDATE SET n = d.n + EXCLUDED.n`, days, kinds, ns)
+		return err
+	})
 }
 
 // Prune drops the month partitions wholly before before, then deletes
 // what is left before it from the others.
 func (h *history) Prune(ctx context.Context, before time.Time) (int64, error) {
 	// The daily counts lose whole days only: the days before before's.
-	if _, err := h.pool.Exec(ctx, `DELETE FROM tagline_tap_days WHERE day < ($1::timestamptz AT TIME ZONE 'UTC')::date`, before); err != nil {
-		return 0, err
+	for _, q := range []string{`DELETE FROM tagline_tap_days WHERE day < ($1::timestamptz AT TIME ZONE 'UTC')::date`,
+		`DELETE FROM tagline_alert_days WHERE day < ($1::timestamptz AT TIME ZONE 'UTC')::date`} {
+		if _, err := h.pool.Exec(ctx, q, before); err != nil {
+			return 0, err
+		}
 	}
 	n, err := dropMonthsBefore(ctx, h.pool, &h.months, before)
 	if err != nil {
@@ -183,7 +222,7 @@ GROUP BY GROUPING SETS ((sku, result), (batch_id, result), (day), (result))`, si
 	if err != nil {
 		return sum, err
 	}
-	rows, err = h.pool.Query(ctx, `SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), count(*) FROM tagline_alerts WHERE at >= $1 GROUP BY 1`, since)
+	rows, err = h.pool.Query(ctx, `SELECT to_char(day, 'YYYY-MM-DD'), sum(n)::bigint FROM tagline_alert_days WHERE day >= $1 GROUP BY 1`, sinceDay)
 	if err != nil {
 		return sum, err
 	}

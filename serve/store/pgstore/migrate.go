@@ -37,6 +37,9 @@ SELECT (at AT TIME ZONE 'UTC')::date, sku, batch_id, result, count(*) FROM tagli
 ON CONFLICT (day, sku, batch_id, result) DO UPDATE SET n = EXCLUDED.n;`, true},
 	{5, "the journal each station syncs from", StationJournalsSchema, true},
 	{6, "tap history partitioned by month", PartitionSchema, true},
+	{7, "daily alert counts for the brand's view", AlertDaysSchema + `
+INSERT INTO tagline_alert_days (day, kind, n)
+SELECT (at AT TIME ZONE 'UTC')::date, kind, count(*) FROM tagline_alerts GROUP BY 1, 2;`, true},
 }
 
 const migrationsTable = `CREATE TABLE IF NOT EXISTS tagline_schema_migrations (

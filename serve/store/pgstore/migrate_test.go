@@ -38,10 +38,10 @@ func TestMigrateInPlace(t *testing.T) {
 	}
 
 	applied, err := pgstore.Migrate(ctx, pool, true)
-	if err != nil || !slices.Equal(applied, []int{1, 2, 3, 4, 5, 6}) {
+	if err != nil || !slices.Equal(applied, []int{1, 2, 3, 4, 5, 6, 7}) {
 		t.Fatalf("applied %v, %v", applied, err)
 	}
-	if v, err := pgstore.SchemaVersion(ctx, pool); err != nil || v != 6 {
+	if v, err := pgstore.SchemaVersion(ctx, pool); err != nil || v != 7 {
 		t.Fatalf("version %d, %v", v, err)
 	}
 	st, err := pgstore.NewFromPool(ctx, pool)
@@ -89,7 +89,7 @@ func TestMigrateOfflineWaits(t *testing.T) {
 	t.Cleanup(func() { pgstore.Migrations = saved })
 	pgstore.Migrations = append(slices.Clone(saved), pgstore.Migration{Version: 99, Name: "rewrite", SQL: `ALTER TABLE tagline_taps ADD COLUMN agent text`})
 	applied, err := pgstore.Migrate(ctx, pool, true)
-	if err == nil || !strings.Contains(err.Error(), "tagline serve migrate") || len(applied) != 6 {
+	if err == nil || !strings.Contains(err.Error(), "tagline serve migrate") || len(applied) != 7 {
 		t.Fatalf("online only: %v %v", applied, err)
 	}
 	if applied, err := pgstore.Migrate(ctx, pool, false); err != nil || !slices.Equal(applied, []int{99}) {
@@ -98,7 +98,8 @@ func TestMigrateOfflineWaits(t *testing.T) {
 }
 
 // A database at version 3 with a tap history gets its daily counts from
-// migration 4, so the brand's view still shows the taps kept before.
+// migrations 4 and 7, so the brand's view still shows the taps and alerts
+// kept before.
 func TestMigrateBackfillsDailyCounts(t *testing.T) {
 	pg := pgtest.Start(t)
 	ctx := context.Background()
@@ -120,7 +121,11 @@ func TestMigrateBackfillsDailyCounts(t *testing.T) {
 		('2026-03-02T11:00:00Z', '04A1', 'SKU-A', 'b1', 'replayed', 3, 1)`); err != nil {
 		t.Fatal(err)
 	}
-	if applied, err := pgstore.Migrate(ctx, pool, true); err != nil || !slices.Equal(applied, []int{4, 5, 6}) {
+	if _, err := pool.Exec(ctx, `INSERT INTO tagline_alerts (at, kind, uid, sku, ctr, detail) VALUES
+		('2026-03-02T11:00:00Z', 'counter_seen_twice', '04A1', 'SKU-A', 3, '')`); err != nil {
+		t.Fatal(err)
+	}
+	if applied, err := pgstore.Migrate(ctx, pool, true); err != nil || !slices.Equal(applied, []int{4, 5, 6, 7}) {
 		t.Fatalf("applied %v, %v", applied, err)
 	}
 	// Migration 6 kept the taps, now in the partition of the history from
@@ -139,7 +144,7 @@ func TestMigrateBackfillsDailyCounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	sum, err := h.Summary(ctx, time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
-	if err != nil || sum.Taps != 3 || sum.BySKU["SKU-A"] != 2 || sum.ByDay["2026-03-01"] != 2 || sum.ByResult["replayed"] != 1 {
+	if err != nil || sum.Taps != 3 || sum.BySKU["SKU-A"] != 2 || sum.ByDay["2026-03-01"] != 2 || sum.ByResult["replayed"] != 1 || sum.AlertsByDay["2026-03-02"] != 1 || len(sum.Alerts) != 1 {
 		t.Fatalf("summary after backfill: %+v %v", sum, err)
 	}
 }
