@@ -40,6 +40,11 @@ ON CONFLICT (day, sku, batch_id, result) DO UPDATE SET n = EXCLUDED.n;`, true},
 	{7, "daily alert counts for the brand's view", AlertDaysSchema + `
 INSERT INTO tagline_alert_days (day, kind, n)
 SELECT (at AT TIME ZONE 'UTC')::date, kind, count(*) FROM tagline_alerts GROUP BY 1, 2;`, true},
+	// A tap rewrites its tag's row (last_ctr, last_tap_at, in no index);
+	// with room left on the row's page the new version stays there (a HOT
+	// update) and no index gains an entry. Pages written before keep no
+	// room until their rows move once.
+	{8, "room on binding pages for in-place tap updates", `ALTER TABLE tagline_bindings SET (fillfactor = 80);`, true},
 }
 
 const migrationsTable = `CREATE TABLE IF NOT EXISTS tagline_schema_migrations (

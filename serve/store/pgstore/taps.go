@@ -25,18 +25,22 @@ const (
 	tapWorkers  = 2
 )
 
+// tapGroupSQL accepts the taps of a group whose counter is above the
+// tag's last accepted one under the key version it is bound with, and
+// returns their bindings. The others (replays, another key version, tags
+// not bound) are rare and read by tapReadSQL after it.
 const tapGroupSQL = `
-WITH r AS (
-	SELECT * FROM unnest($1::text[], $2::bigint[], $3::smallint[], $4::int[]) AS r(uid, ctr, kv, i)
-), upd AS (
-	UPDATE tagline_bindings b SET last_ctr = r.ctr, last_tap_at = now()
-	FROM r WHERE b.uid = r.uid AND b.key_version = r.kv AND b.last_ctr < r.ctr
-	RETURNING r.i, b.sku, b.batch_id, b.station_id, b.seq, b.key_version, b.master_kcv, b.template_hash, b.outcome, b.read_ctr, b.completed_at, b.last_ctr
-)
-SELECT i, true, sku, batch_id, station_id, seq, key_version, master_kcv, template_hash, outcome, read_ctr, completed_at, last_ctr FROM upd
-UNION ALL
+UPDATE tagline_bindings b SET last_ctr = r.ctr, last_tap_at = now()
+FROM unnest($1::text[], $2::bigint[], $3::smallint[], $4::int[]) AS r(uid, ctr, kv, i)
+WHERE b.uid = r.uid AND b.key_version = r.kv AND b.last_ctr < r.ctr
+RETURNING r.i, true, b.sku, b.batch_id, b.station_id, b.seq, b.key_version, b.master_kcv, b.template_hash, b.outcome, b.read_ctr, b.completed_at, b.last_ctr`
+
+// tapReadSQL reads the bindings of the taps tapGroupSQL did not accept,
+// after its commit: what a statement per tap would have seen after
+// waiting for a concurrent tap of the same tag.
+const tapReadSQL = `
 SELECT r.i, false, b.sku, b.batch_id, b.station_id, b.seq, b.key_version, b.master_kcv, b.template_hash, b.outcome, b.read_ctr, b.completed_at, b.last_ctr
-FROM r JOIN tagline_bindings b ON b.uid = r.uid WHERE NOT EXISTS (SELECT 1 FROM upd WHERE upd.i = r.i)`
+FROM unnest($1::text[], $2::int[]) AS r(uid, i) JOIN tagline_bindings b ON b.uid = r.uid`
 
 type tapReq struct {
 	uid   string
@@ -168,12 +172,34 @@ func (g *tapGroups) decide(group []*tapReq) {
 	if err == nil {
 		err = scanTaps(rows, group, answers)
 	}
+	if err == nil {
+		err = g.readOthers(ctx, group, answers)
+	}
 	for i, r := range group {
 		if err != nil {
 			answers[i] = tapReply{err: fmt.Errorf("tap %s: %w", r.uid, err)}
 		}
 		r.reply <- answers[i]
 	}
+}
+
+// readOthers reads the bindings of the taps the group did not accept.
+func (g *tapGroups) readOthers(ctx context.Context, group []*tapReq, answers []tapReply) error {
+	var uids []string
+	var idx []int32
+	for i := range answers {
+		if answers[i].t.Result == store.Unknown {
+			uids, idx = append(uids, group[i].uid), append(idx, int32(i))
+		}
+	}
+	if len(uids) == 0 {
+		return nil
+	}
+	rows, err := g.s.pool.Query(ctx, tapReadSQL, uids, idx)
+	if err != nil {
+		return err
+	}
+	return scanTaps(rows, group, answers)
 }
 
 func scanTaps(rows pgx.Rows, group []*tapReq, answers []tapReply) error {
