@@ -61,7 +61,12 @@
 // made when the history opens). A month's inserts touch only its
 // partition's index, and pruning drops the months wholly before the
 // retention instead of deleting their rows; the rest (the month that
-// straddles it, and p0) is pruned by DELETE. Migrate applies each pending version
+// straddles it, and p0) is pruned by DELETE. The partitions' one index
+// is BRIN on tap time (taps arrive in time order, and only pruning reads
+// them). 7 adds the daily alert counts (tagline_alert_days), kept like
+// the tap counts; 8 leaves a fifth of each binding page free, so that a
+// tap's update of last_ctr stays on its page and touches no index.
+// Migrate applies each pending version
 // once, in its own transaction under the schema's advisory lock. Online
 // migrations (every one so far) run when serve opens the history; one
 // that is not waits for `tagline serve migrate`, run while no instance
@@ -71,7 +76,12 @@
 //
 // Taps are group-committed (taps.go): each committer decides the taps
 // waiting when it is free in one statement, so one transaction and one
-// WAL flush, and answers each only after it committed. Two taps of one tag
+// WAL flush, and answers each only after it committed. The statement
+// accepts; the taps it did not accept are read by a second one after its
+// commit, as a statement per tap would have seen them after waiting. New
+// sets plan_cache_mode=force_generic_plan on its connections (unless the
+// DSN sets it): the statements take arrays, and custom plans made
+// PostgreSQL plan every group again. Two taps of one tag
 // never share a statement (the second waits for the next group), so every
 // counter value is decided against the one before it, as with a statement
 // per tap; across instances the row lock and READ COMMITTED's re-check do
