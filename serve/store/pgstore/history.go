@@ -15,17 +15,7 @@ import (
 // brand's view and for pruning. Migration 6 (PartitionSchema) partitions
 // its taps by month.
 const HistorySchema = `
-CREATE TABLE IF NOT EXISTS tagline_taps (
-	at          timestamptz NOT NULL,
-	uid         text NOT NULL,
-	sku         text NOT NULL,
-	batch_id    text NOT NULL,
-	result      text NOT NULL,
-	ctr         bigint NOT NULL,
-	key_version smallint NOT NULL,
-	place       text NOT NULL DEFAULT '',
-	ip          text NOT NULL DEFAULT ''
-);
+CREATE TABLE IF NOT EXISTS tagline_taps ` + tapColumns + `;
 CREATE INDEX IF NOT EXISTS tagline_taps_at ON tagline_taps (at);
 CREATE TABLE IF NOT EXISTS tagline_alerts (
 	at     timestamptz NOT NULL,
@@ -37,6 +27,19 @@ CREATE TABLE IF NOT EXISTS tagline_alerts (
 );
 CREATE INDEX IF NOT EXISTS tagline_alerts_at ON tagline_alerts (at);
 `
+
+// tapColumns are a tap's columns, the same before and after partitioning.
+const tapColumns = `(
+	at          timestamptz NOT NULL,
+	uid         text NOT NULL,
+	sku         text NOT NULL,
+	batch_id    text NOT NULL,
+	result      text NOT NULL,
+	ctr         bigint NOT NULL,
+	key_version smallint NOT NULL,
+	place       text NOT NULL DEFAULT '',
+	ip          text NOT NULL DEFAULT ''
+)`
 
 // TapDaysSchema is the rollup the brand's view reads: taps per UTC day,
 // SKU, batch and result, kept by AppendTaps in the transaction that adds

@@ -6,9 +6,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/tagline-station/tagline/internal/pgtest"
 	"github.com/tagline-station/tagline/serve/store"
 	"github.com/tagline-station/tagline/serve/store/pgstore"
 )
@@ -17,13 +14,8 @@ import (
 // at once; the same journal claims it again freely, another gets
 // ErrOtherJournal and the holder.
 func TestClaimJournal(t *testing.T) {
-	pg := pgtest.Start(t)
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, pg.CreateDB(t, "claim"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
+	pool := newPool(t, "claim")
 	st, err := pgstore.NewFromPool(ctx, pool)
 	if err != nil {
 		t.Fatal(err)

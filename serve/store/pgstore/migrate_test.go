@@ -7,9 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/tagline-station/tagline/internal/pgtest"
 	"github.com/tagline-station/tagline/serve/store/pgstore"
 )
 
@@ -17,13 +14,8 @@ import (
 // is upgraded in place: every migration applies once, the data stay, the
 // admin view's indexes exist, and old idempotency records can be pruned.
 func TestMigrateInPlace(t *testing.T) {
-	pg := pgtest.Start(t)
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, pg.CreateDB(t, "old"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
+	pool := newPool(t, "old")
 	// Today's release: NewFromPool creates the unversioned schema.
 	if _, err := pool.Exec(ctx, pgstore.Schema); err != nil {
 		t.Fatal(err)
@@ -78,13 +70,8 @@ func TestMigrateInPlace(t *testing.T) {
 // A migration that is not online is not run on start: the message says to
 // run tagline serve migrate, which runs it.
 func TestMigrateOfflineWaits(t *testing.T) {
-	pg := pgtest.Start(t)
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, pg.CreateDB(t, "offline"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
+	pool := newPool(t, "offline")
 	saved := pgstore.Migrations
 	t.Cleanup(func() { pgstore.Migrations = saved })
 	pgstore.Migrations = append(slices.Clone(saved), pgstore.Migration{Version: 99, Name: "rewrite", SQL: `ALTER TABLE tagline_taps ADD COLUMN agent text`})
@@ -101,16 +88,11 @@ func TestMigrateOfflineWaits(t *testing.T) {
 // migrations 4 and 7, so the brand's view still shows the taps and alerts
 // kept before.
 func TestMigrateBackfillsDailyCounts(t *testing.T) {
-	pg := pgtest.Start(t)
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, pg.CreateDB(t, "v3"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
+	pool := newPool(t, "v3")
 	saved := pgstore.Migrations
 	pgstore.Migrations = saved[:3]
-	_, err = pgstore.Migrate(ctx, pool, true)
+	_, err := pgstore.Migrate(ctx, pool, true)
 	pgstore.Migrations = saved
 	if err != nil {
 		t.Fatal(err)

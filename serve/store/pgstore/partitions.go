@@ -27,17 +27,7 @@ import (
 const PartitionSchema = `
 ALTER TABLE tagline_taps RENAME TO tagline_taps_p0;
 DROP INDEX tagline_taps_at_cover;
-CREATE TABLE tagline_taps (
-	at          timestamptz NOT NULL,
-	uid         text NOT NULL,
-	sku         text NOT NULL,
-	batch_id    text NOT NULL,
-	result      text NOT NULL,
-	ctr         bigint NOT NULL,
-	key_version smallint NOT NULL,
-	place       text NOT NULL DEFAULT '',
-	ip          text NOT NULL DEFAULT ''
-) PARTITION BY RANGE (at);
+CREATE TABLE tagline_taps ` + tapColumns + ` PARTITION BY RANGE (at);
 CREATE INDEX tagline_taps_at_brin ON tagline_taps USING brin (at);
 DO $$
 DECLARE upto timestamptz;

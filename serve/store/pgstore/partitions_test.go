@@ -9,7 +9,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/tagline-station/tagline/internal/pgtest"
 	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/serve/store"
 	"github.com/tagline-station/tagline/serve/store/pgstore"
@@ -20,17 +19,12 @@ import (
 // drops the months wholly before the retention and deletes what is left
 // before it, and says how many taps went.
 func TestTapHistoryPartitionedByMonth(t *testing.T) {
-	pg := pgtest.Start(t)
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, pg.CreateDB(t, "parts"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
+	pool := newPool(t, "parts")
 	// A history kept before partitioning, in an old month.
 	saved := pgstore.Migrations
 	pgstore.Migrations = saved[:5]
-	_, err = pgstore.Migrate(ctx, pool, true)
+	_, err := pgstore.Migrate(ctx, pool, true)
 	pgstore.Migrations = saved
 	if err != nil {
 		t.Fatal(err)

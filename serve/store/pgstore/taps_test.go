@@ -7,9 +7,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/tagline-station/tagline/internal/pgtest"
 	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/serve/store"
 	"github.com/tagline-station/tagline/serve/store/pgstore"
@@ -20,13 +17,8 @@ import (
 // times, accept each counter value of a tag at most once, the highest
 // always, and leave last_ctr at the highest; a tag not bound is unknown.
 func TestGroupedTapsAcceptEachCounterOnce(t *testing.T) {
-	pg := pgtest.Start(t)
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, pg.CreateDB(t, "taps"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
+	pool := newPool(t, "taps")
 	st, err := pgstore.NewFromPool(ctx, pool)
 	if err != nil {
 		t.Fatal(err)
