@@ -46,8 +46,8 @@ const benchConns = 24
 //
 //	http1     net/http client, 24 connections, one request at a time each
 //	h2c       net/http client over unencrypted HTTP/2, 24 concurrent streams
-//	raw16,32, a minimal hand-written HTTP/1.1 client (keep-alive, no
-//	raw64     pipelining), 16, 32 or 64 connections, one request at a time each
+//	raw16,24, a minimal hand-written HTTP/1.1 client (keep-alive, no
+//	raw32,64  pipelining), 16, 24, 32 or 64 connections, one request at a time each
 //
 // and, for the cost of the HTTP stack alone, http1/healthz (GET /healthz).
 // On a 2-core virtual machine the client's CPU is a large part of the
@@ -56,7 +56,7 @@ const benchConns = 24
 //
 //	go test -run '^$' -bench BenchmarkTaps -benchtime 5s ./serve/
 func BenchmarkTaps(b *testing.B) {
-	clients := []string{"http1", "h2c", "raw16", "raw32", "raw64"}
+	clients := []string{"http1", "h2c", "raw16", "raw24", "raw32", "raw64"}
 	b.Run("store=bolt", func(b *testing.B) {
 		cfg := baseConfig(b)
 		cfg.DBPath = filepath.Join(b.TempDir(), "serve.db")
@@ -219,7 +219,7 @@ func runTaps(b *testing.B, base string, srv *serve.Server, client string) {
 				}
 			})
 		}
-	case "raw16", "raw32", "raw64":
+	case "raw16", "raw24", "raw32", "raw64":
 		conns, _ := strconv.Atoi(client[3:])
 		const depth = 1 // one request at a time per connection: no pipelining
 		addr := strings.TrimPrefix(base, "http://")
