@@ -60,6 +60,7 @@ demo reads no config file: it never touches the station's journal or
 master key unless they are passed as flags.`,
 		Example: `  tagline demo
   tagline demo --count 20 --json
+  tagline demo --serve                     # then open the printed URL in a browser
   tagline demo --enc
   tagline demo --lrp --kdf sdm-backend --master-key-file ./sdm-backend.key --json
   tagline demo --tt --kdf sdm-backend --master-key-file ./sdm-backend.key --json
