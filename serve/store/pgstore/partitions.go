@@ -17,8 +17,10 @@ import (
 // partition tagline_taps_p0 of everything before the first month after
 // both its newest tap and now. Attaching it reads it once to check the
 // bound and once to build its BRIN index, under a lock that holds history
-// writes (not taps) for that long: 4 s for 10,000,000 taps on a two-core
-// machine (the recorder buffers taps meanwhile).
+// writes for that long: 4 s for 10,000,000 taps on a two-core machine.
+// An instance migrates on start, before it serves; other instances
+// serving meanwhile buffer their history (16,384 taps), then their taps
+// wait too.
 //
 // The taps' only index is a BRIN index of tap time: the brand's view
 // reads the daily counts, so the taps are read only by pruning, and taps
