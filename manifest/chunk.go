@@ -178,7 +178,9 @@ func (p *chunkParser) next(n int) (done bool, err error) {
 		return false, fmt.Errorf("%w: line %d is not valid UTF-8", ErrChunk, n)
 	}
 	var rec wireRecord
-	if err := json.Unmarshal(line, &rec); err != nil {
+	if b, ok := decodeCanonical(line); ok {
+		rec = wireRecord{Type: "binding", Binding: b}
+	} else if err := json.Unmarshal(line, &rec); err != nil {
 		return false, fmt.Errorf("%w: line %d is not a JSON object of this format", ErrChunk, n)
 	}
 	if rec.Type == "trailer" {
