@@ -17,6 +17,9 @@
 //  3. A receiver trusts nothing: ParseChunk reads lines bounded by MaxLine,
 //     refuses the whole chunk on one bad line (ErrChunk), and returns
 //     records only after the trailer's count, checksum and cursor agreed.
+//     What it accepts is what encoding/json accepts: lines in
+//     AppendRecord's own form are read without reflection (canonical.go),
+//     and only where encoding/json reads the same values (fuzzed).
 //  4. Outcome words are spelled once, here, and Outcome.Passed is the one
 //     meaning of PASS.
 //  5. A UID has one form above the chip, UID (upper-case hex); UIDOf is
