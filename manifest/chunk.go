@@ -178,8 +178,15 @@ func (p *chunkParser) next(n int) (done bool, err error) {
 		return false, fmt.Errorf("%w: line %d is not valid UTF-8", ErrChunk, n)
 	}
 	var rec wireRecord
-	if err := json.Unmarshal(line, &rec); err != nil {
-		return false, fmt.Errorf("%w: line %d is not a JSON object of this format", ErrChunk, n)
+	var prev *Binding
+	if k := len(p.c.Records); k > 0 {
+		prev = &p.c.Records[k-1].Binding
+	}
+	if !decodeRecord(line, &rec, prev) {
+		rec = wireRecord{}
+		if err := json.Unmarshal(line, &rec); err != nil {
+			return false, fmt.Errorf("%w: line %d is not a JSON object of this format", ErrChunk, n)
+		}
 	}
 	if rec.Type == "trailer" {
 		return true, p.trailer(n, line)
