@@ -75,15 +75,21 @@ func wantAck(t *testing.T, what string, got store.Applied, err error, new, bindi
 // conflict, a record held before is not new.
 func TestApplySyncFreshAndHeld(t *testing.T) {
 	pg := pgtest.Start(t)
-	st, _ := newStore(t, pg, "apply")
+	st, pool := newStore(t, pg, "apply")
 	ctx := context.Background()
 	const u1, u2, u3 = "04000000000001", "04000000000002", "04000000000003"
 
 	first := upload(t, "line-1:1-3", "line-1", 0, rec{1, u1}, rec{2, u2}, rec{3, u1})
 	res, err := st.ApplySync(ctx, first)
 	wantAck(t, "fresh chunk", res, err, 3, 2, 0)
-	if b, _, ok, err := st.Lookup(ctx, u1); err != nil || !ok || b.Seq != 3 || b.ReadCtr != 3 {
-		t.Fatalf("%s bound to seq %d (ctr %d), want 3: %v", u1, b.Seq, b.ReadCtr, err)
+	if b, last, ok, err := st.Lookup(ctx, u1); err != nil || !ok || b.Seq != 3 || b.ReadCtr != 3 || last != 3 || b != store.FromRecord(&first.Chunk.Records[2]) {
+		t.Fatalf("%s bound to %+v (last ctr %d), want seq 3's record: %v", u1, b, last, err)
+	}
+	for _, r := range first.Chunk.Records {
+		var line string
+		if err := pool.QueryRow(ctx, `SELECT line FROM tagline_records WHERE station_id = 'line-1' AND seq = $1`, int64(r.Seq)).Scan(&line); err != nil || line != string(r.Line) {
+			t.Fatalf("record %d kept as %q, sent as %q: %v", r.Seq, line, r.Line, err)
+		}
 	}
 
 	res, err = st.ApplySync(ctx, upload(t, "line-2:1-2", "line-2", 0, rec{1, u2}, rec{2, u3}))
