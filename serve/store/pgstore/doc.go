@@ -37,7 +37,13 @@
 // INSERT ... ON CONFLICT DO UPDATE WHERE same station AND higher seq
 // (store invariant 4); the rows it leaves alone are locked by it, so the
 // bindings then read to classify the rest as conflicts are those decided
-// against, even when two stations upload the same new UID at once.
+// against, even when two stations upload the same new UID at once. A
+// chunk that meets nothing held (no record in its seq range, no binding of
+// its UIDs: the bulk of a journal's first sync) is instead written with
+// two COPYs under a savepoint, every record new and every UID's latest
+// record its binding; a row another transaction commits in between fails
+// the COPY on the unique index, and the chunk then goes the INSERT way
+// from the savepoint.
 //
 // # Migrations
 //

@@ -288,28 +288,16 @@ func (s *Store) ApplySync(ctx context.Context, up store.Upload) (store.Applied, 
 func (s *Store) apply(ctx context.Context, tx pgx.Tx, up store.Upload, now time.Time, res *store.Applied) error {
 	c, ack := up.Chunk, &res.Ack
 	*ack = store.SyncAck{Station: c.Station, AckedSeq: c.NextSince, Count: len(c.Records)}
-	n := len(c.Records)
-	seqs, uids, lines := make([]int64, n), make([]string, n), make([]string, n)
-	for i := range c.Records {
-		seqs[i], uids[i], lines[i] = int64(c.Records[i].Seq), string(c.Records[i].UID), string(c.Records[i].Line)
-	}
-	tag, err := tx.Exec(ctx, recordsSQL, c.Station, seqs, uids, lines)
+	latest := latestOf(c.Records)
+	fresh, err := copyFresh(ctx, tx, c, latest)
 	if err != nil {
 		return err
 	}
-	ack.New = int(tag.RowsAffected())
-	applied, err := s.upsertLatest(ctx, tx, c)
-	if err != nil {
+	if fresh {
+		ack.New, ack.Bindings = len(c.Records), len(latest)
+	} else if err := s.merge(ctx, tx, c, latest, now, res); err != nil {
 		return err
 	}
-	ack.Bindings = len(applied)
-	if res.Conflicts, err = conflictsOf(ctx, tx, c, applied, now); err != nil {
-		return err
-	}
-	if err := keepConflicts(ctx, tx, c.Station, res.Conflicts, now); err != nil {
-		return err
-	}
-	ack.Conflicts = len(res.Conflicts)
 	if _, err := tx.Exec(ctx, `INSERT INTO tagline_stations (station_id, acked_upto, last_upload_at) VALUES ($1, $2, now())
 		ON CONFLICT (station_id) DO UPDATE SET acked_upto = GREATEST(tagline_stations.acked_upto, EXCLUDED.acked_upto), last_upload_at = now()`,
 		c.Station, int64(c.NextSince)); err != nil {
@@ -323,30 +311,148 @@ func (s *Store) apply(ctx context.Context, tx pgx.Tx, up store.Upload, now time.
 	return err
 }
 
-// upsertLatest offers each UID's latest record of the chunk as its binding
-// and returns the UIDs it bound. One row per UID per statement (ON
-// CONFLICT cannot touch a row twice): within a chunk, all of one station,
-// the highest seq is the one to offer.
-func (s *Store) upsertLatest(ctx context.Context, tx pgx.Tx, c *manifest.Chunk) (map[string]bool, error) {
-	n := len(c.Records)
-	latest := make(map[string]int, n)
-	order := make([]string, 0, n)
-	for i := range c.Records {
-		u := c.Records[i].UID
-		if _, ok := latest[string(u)]; !ok {
-			order = append(order, string(u))
+// latestOf returns the index of each UID's latest record, in the order
+// the UIDs first appear: ON CONFLICT cannot touch a row twice in one
+// statement, nor COPY add it twice, so each UID is offered once, and
+// within a chunk, all of one station, the highest seq is the one to offer.
+func latestOf(recs []manifest.Record) []int {
+	at := make(map[manifest.UID]int, len(recs))
+	order := make([]int, 0, len(recs))
+	for i := range recs {
+		if j, ok := at[recs[i].UID]; ok {
+			order[j] = i
+			continue
 		}
-		latest[string(u)] = i
+		at[recs[i].UID] = len(order)
+		order = append(order, i)
 	}
-	m := len(order)
+	return order
+}
+
+// heldSQL says whether the database holds a record in the chunk's seq
+// range or a binding of one of its UIDs: only then can a row of the chunk
+// meet an existing one.
+const heldSQL = `SELECT EXISTS (SELECT 1 FROM tagline_records WHERE station_id = $1 AND seq BETWEEN $2 AND $3)
+	OR EXISTS (SELECT 1 FROM tagline_bindings WHERE uid = ANY($4::text[]))`
+
+// copyFresh stores a chunk that meets nothing held with COPY, which
+// PostgreSQL writes in batches rather than as one speculative insertion
+// per row, and says whether it did. Every record is then new and every
+// UID's latest record becomes its binding (store.Classify: no binding
+// yet), so there are no conflicts. A row committed by another transaction
+// since the check (two stations binding one new UID at once) fails the
+// COPY on its unique index; the savepoint is then rolled back and merge
+// decides, which waits for and sees that row.
+func copyFresh(ctx context.Context, tx pgx.Tx, c *manifest.Chunk, latest []int) (bool, error) {
+	if len(c.Records) == 0 {
+		return true, nil
+	}
+	lo, hi := c.Records[0].Seq, c.Records[0].Seq
+	for i := range c.Records {
+		lo, hi = min(lo, c.Records[i].Seq), max(hi, c.Records[i].Seq)
+	}
+	uids := make([]string, len(latest))
+	for i, j := range latest {
+		uids[i] = string(c.Records[j].UID)
+	}
+	var held bool
+	if err := tx.QueryRow(ctx, heldSQL, c.Station, int64(lo), int64(hi), uids).Scan(&held); err != nil || held {
+		return false, err
+	}
+	sp, err := tx.Begin(ctx)
+	if err != nil {
+		return false, err
+	}
+	_, err = sp.CopyFrom(ctx, pgx.Identifier{"tagline_records"}, []string{"station_id", "seq", "uid", "line"}, &recordRows{c: c, i: -1})
+	if err == nil {
+		_, err = sp.CopyFrom(ctx, pgx.Identifier{"tagline_bindings"},
+			[]string{"uid", "sku", "batch_id", "station_id", "seq", "key_version", "master_kcv", "template_hash", "outcome", "read_ctr", "completed_at", "last_ctr"},
+			&bindingRows{c: c, latest: latest, i: -1})
+	}
+	if err == nil {
+		return true, sp.Commit(ctx)
+	}
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "23505" {
+		return false, err
+	}
+	return false, sp.Rollback(ctx)
+}
+
+// recordRows are a chunk's records as rows of tagline_records.
+type recordRows struct {
+	c   *manifest.Chunk
+	i   int
+	row [4]any
+}
+
+func (r *recordRows) Next() bool { r.i++; return r.i < len(r.c.Records) }
+func (r *recordRows) Err() error { return nil }
+func (r *recordRows) Values() ([]any, error) {
+	rec := &r.c.Records[r.i]
+	r.row = [4]any{r.c.Station, int64(rec.Seq), string(rec.UID), rec.Line}
+	return r.row[:], nil
+}
+
+// bindingRows are the latest record of each UID as rows of
+// tagline_bindings, last_ctr starting at read_ctr (store invariant 4).
+type bindingRows struct {
+	c      *manifest.Chunk
+	latest []int
+	i      int
+	row    [12]any
+}
+
+func (r *bindingRows) Next() bool { r.i++; return r.i < len(r.latest) }
+func (r *bindingRows) Err() error { return nil }
+func (r *bindingRows) Values() ([]any, error) {
+	b := &r.c.Records[r.latest[r.i]]
+	r.row = [12]any{string(b.UID), b.SKU, b.BatchID, r.c.Station, int64(b.Seq), int16(b.KeyVersion), b.MasterKCV, b.TemplateHash,
+		string(b.Outcome), int64(b.ReadCtr), b.CompletedAt, int64(b.ReadCtr)}
+	return r.row[:], nil
+}
+
+// merge stores a chunk that meets rows held: records new by station and
+// seq, bindings by store.Classify, and the conflicts.
+func (s *Store) merge(ctx context.Context, tx pgx.Tx, c *manifest.Chunk, latest []int, now time.Time, res *store.Applied) error {
+	ack := &res.Ack
+	n := len(c.Records)
+	seqs, uids, lines := make([]int64, n), make([]string, n), make([]string, n)
+	for i := range c.Records {
+		seqs[i], uids[i], lines[i] = int64(c.Records[i].Seq), string(c.Records[i].UID), string(c.Records[i].Line)
+	}
+	tag, err := tx.Exec(ctx, recordsSQL, c.Station, seqs, uids, lines)
+	if err != nil {
+		return err
+	}
+	ack.New = int(tag.RowsAffected())
+	applied, err := s.upsertLatest(ctx, tx, c, latest)
+	if err != nil {
+		return err
+	}
+	ack.Bindings = len(applied)
+	if res.Conflicts, err = conflictsOf(ctx, tx, c, applied, now); err != nil {
+		return err
+	}
+	if err := keepConflicts(ctx, tx, c.Station, res.Conflicts, now); err != nil {
+		return err
+	}
+	ack.Conflicts = len(res.Conflicts)
+	return nil
+}
+
+// upsertLatest offers each UID's latest record of the chunk (latestOf) as
+// its binding and returns the UIDs it bound.
+func (s *Store) upsertLatest(ctx context.Context, tx pgx.Tx, c *manifest.Chunk, latest []int) (map[string]bool, error) {
+	m := len(latest)
 	var (
 		bu, sku, bid, kcv, th, oc = make([]string, m), make([]string, m), make([]string, m), make([]string, m), make([]string, m), make([]string, m)
 		bseq, rctr                = make([]int64, m), make([]int64, m)
 		kvs                       = make([]int16, m)
 		cat                       = make([]time.Time, m)
 	)
-	for i, u := range order {
-		b := store.FromRecord(&c.Records[latest[u]])
+	for i, j := range latest {
+		b := store.FromRecord(&c.Records[j])
 		bu[i], sku[i], bid[i], kcv[i], th[i], oc[i] = string(b.UID), b.SKU, b.BatchID, b.MasterKCV, b.TemplateHash, string(b.Outcome)
 		bseq[i], rctr[i], kvs[i], cat[i] = int64(b.Seq), int64(b.ReadCtr), int16(b.KeyVersion), b.CompletedAt
 	}
