@@ -84,10 +84,11 @@
 // waiting when it is free in one statement, so one transaction and one
 // WAL flush, and answers each only after it committed. The statement
 // accepts; the taps it did not accept are read by a second one after its
-// commit, as a statement per tap would have seen them after waiting. New
-// sets plan_cache_mode=force_generic_plan on its connections (unless the
-// DSN sets it): the statements take arrays, and custom plans made
-// PostgreSQL plan every group again. Two taps of one tag
+// commit, as a statement per tap would have seen them after waiting. The
+// committer runs on its own connection, taken out of the pool, with
+// plan_cache_mode=force_generic_plan: the statements take arrays, and
+// custom plans made PostgreSQL plan every group again. Only there: the
+// sync statements need their custom plans (ten times slower without). Two taps of one tag
 // never share a statement (the second waits for the next group), so every
 // counter value is decided against the one before it, as with a statement
 // per tap; across instances the row lock and READ COMMITTED's re-check do

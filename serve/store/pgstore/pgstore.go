@@ -122,14 +122,6 @@ func New(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if opts.MaxConns > 0 {
 		cfg.MaxConns = opts.MaxConns
 	}
-	// Every statement of the store is prepared once per connection and
-	// takes its rows as arrays, whose size the planner cannot see; left
-	// to choose, PostgreSQL planned each group of taps anew, which was
-	// half of its CPU per tap. The generic plan is the same plan. A DSN
-	// that sets the mode keeps its own.
-	if _, set := cfg.ConnConfig.RuntimeParams["plan_cache_mode"]; !set {
-		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
-	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)

@@ -75,3 +75,40 @@ func TestGroupedTapsAcceptEachCounterOnce(t *testing.T) {
 		t.Errorf("other key version: %+v %v", res, err)
 	}
 }
+
+// The committer's connection is its own: when PostgreSQL drops it, the
+// group that meets the dead connection fails and the next one runs on a
+// new connection.
+func TestTapsAfterTheCommittersConnectionDies(t *testing.T) {
+	ctx := context.Background()
+	pool := newPool(t, "tapconn")
+	st, err := pgstore.NewFromPool(ctx, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	c, err := manifest.ParseChunk(bytes.NewReader(ingestChunks(1, 1)[0]), manifest.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.ApplySync(ctx, store.Upload{Key: "k", BodySHA256: "x", Chunk: c}); err != nil {
+		t.Fatal(err)
+	}
+	uid := string(c.Records[0].UID)
+	if res, err := st.Tap(ctx, uid, 2, 1); err != nil || res.Result != store.Accepted {
+		t.Fatalf("first tap: %+v %v", res, err)
+	}
+	var killed int
+	if err := pool.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE datname = current_database() AND pid <> pg_backend_pid()`).Scan(&killed); err != nil || killed == 0 {
+		t.Fatalf("terminated %d backends, %v", killed, err)
+	}
+	// The group on the dead connection may fail; the next must not.
+	res, err := st.Tap(ctx, uid, 3, 1)
+	if err != nil {
+		res, err = st.Tap(ctx, uid, 3, 1)
+	}
+	if err != nil || res.Result != store.Accepted || res.LastCtr != 3 {
+		t.Fatalf("tap after the connection died: %+v %v", res, err)
+	}
+}
