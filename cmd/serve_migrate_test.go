@@ -15,11 +15,11 @@ func TestServeMigrate(t *testing.T) {
 	pg := pgtest.Start(t)
 	dsn := pg.CreateDB(t, "migrate")
 	r := c.must(0, "serve", "migrate", "--store", dsn)
-	if !strings.Contains(r.stdout, "schema at version 8; applied [1 2 3 4 5 6 7 8]") {
+	if !strings.Contains(r.stdout, "schema at version 9; applied [1 2 3 4 5 6 7 8 9]") {
 		t.Fatalf("first run: %s", r)
 	}
 	r = c.must(0, "serve", "migrate", "--store", dsn)
-	if !strings.Contains(r.stdout, "schema at version 8; applied []") {
+	if !strings.Contains(r.stdout, "schema at version 9; applied []") {
 		t.Fatalf("second run: %s", r)
 	}
 }

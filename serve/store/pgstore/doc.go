@@ -71,7 +71,9 @@
 // is BRIN on tap time (taps arrive in time order, and only pruning reads
 // them). 7 adds the daily alert counts (tagline_alert_days), kept like
 // the tap counts; 8 leaves a fifth of each binding page free, so that a
-// tap's update of last_ctr stays on its page and touches no index.
+// tap's update of last_ctr stays on its page and touches no index; 9
+// drops tagline_bindings (sku, batch_id), which no query reads since the
+// view counts from the daily counts.
 // Migrate applies each pending version
 // once, in its own transaction under the schema's advisory lock. Online
 // migrations (every one so far) run when serve opens the history; one

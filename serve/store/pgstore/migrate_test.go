@@ -30,10 +30,10 @@ func TestMigrateInPlace(t *testing.T) {
 	}
 
 	applied, err := pgstore.Migrate(ctx, pool, true)
-	if err != nil || !slices.Equal(applied, []int{1, 2, 3, 4, 5, 6, 7, 8}) {
+	if err != nil || !slices.Equal(applied, []int{1, 2, 3, 4, 5, 6, 7, 8, 9}) {
 		t.Fatalf("applied %v, %v", applied, err)
 	}
-	if v, err := pgstore.SchemaVersion(ctx, pool); err != nil || v != 8 {
+	if v, err := pgstore.SchemaVersion(ctx, pool); err != nil || v != 9 {
 		t.Fatalf("version %d, %v", v, err)
 	}
 	st, err := pgstore.NewFromPool(ctx, pool)
@@ -44,11 +44,15 @@ func TestMigrateInPlace(t *testing.T) {
 	if err != nil || !ok || b.SKU != "SKU-A" || b.BatchID != "b1" || last != 9 {
 		t.Fatalf("binding after migration: %+v %d %v %v", b, last, ok, err)
 	}
-	for _, idx := range []string{"tagline_taps_at_brin", "tagline_idempotency_created", "tagline_bindings_sku_batch", "tagline_alerts_at"} {
+	for _, idx := range []string{"tagline_taps_at_brin", "tagline_idempotency_created", "tagline_alerts_at"} {
 		var n int
 		if err := pool.QueryRow(ctx, `SELECT count(*) FROM pg_indexes WHERE indexname = $1`, idx).Scan(&n); err != nil || n != 1 {
 			t.Errorf("index %s: %d %v", idx, n, err)
 		}
+	}
+	var unread int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM pg_indexes WHERE indexname = 'tagline_bindings_sku_batch'`).Scan(&unread); err != nil || unread != 0 {
+		t.Errorf("the unread index of bindings by SKU and batch: %d %v", unread, err)
 	}
 	if applied, err := pgstore.Migrate(ctx, pool, true); err != nil || len(applied) != 0 {
 		t.Fatalf("second run applied %v, %v", applied, err)
@@ -76,7 +80,7 @@ func TestMigrateOfflineWaits(t *testing.T) {
 	t.Cleanup(func() { pgstore.Migrations = saved })
 	pgstore.Migrations = append(slices.Clone(saved), pgstore.Migration{Version: 99, Name: "rewrite", SQL: `ALTER TABLE tagline_taps ADD COLUMN agent text`})
 	applied, err := pgstore.Migrate(ctx, pool, true)
-	if err == nil || !strings.Contains(err.Error(), "tagline serve migrate") || len(applied) != 8 {
+	if err == nil || !strings.Contains(err.Error(), "tagline serve migrate") || len(applied) != 9 {
 		t.Fatalf("online only: %v %v", applied, err)
 	}
 	if applied, err := pgstore.Migrate(ctx, pool, false); err != nil || !slices.Equal(applied, []int{99}) {
@@ -107,7 +111,7 @@ func TestMigrateBackfillsDailyCounts(t *testing.T) {
 		('2026-03-02T11:00:00Z', 'counter_seen_twice', '04A1', 'SKU-A', 3, '')`); err != nil {
 		t.Fatal(err)
 	}
-	if applied, err := pgstore.Migrate(ctx, pool, true); err != nil || !slices.Equal(applied, []int{4, 5, 6, 7, 8}) {
+	if applied, err := pgstore.Migrate(ctx, pool, true); err != nil || !slices.Equal(applied, []int{4, 5, 6, 7, 8, 9}) {
 		t.Fatalf("applied %v, %v", applied, err)
 	}
 	// Migration 6 kept the taps, now in the partition of the history from
