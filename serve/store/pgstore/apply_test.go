@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -168,5 +170,38 @@ func TestApplySyncRaceWithCopy(t *testing.T) {
 	}
 	if b, _, ok, err := st.Lookup(ctx, u); err != nil || !ok || b.StationID != "line-2" {
 		t.Fatalf("%s bound to %q, want line-2's binding kept: %v", u, b.StationID, err)
+	}
+}
+
+// Two stations uploading the same new UIDs at once, in opposite orders,
+// both get an answer: the rows are locked in UID order, so one chunk
+// waits for the other and then holds its records as conflicts, where
+// locking in the chunk's order deadlocked one of them (40P01).
+func TestOppositeChunksOfTheSameUIDsDoNotDeadlock(t *testing.T) {
+	pg := pgtest.Start(t)
+	st, _ := newStore(t, pg, "opposite")
+	ctx := context.Background()
+	const n = 1000
+	for round := range 6 {
+		var up, down []rec
+		for i := range n {
+			up = append(up, rec{uint64(i + 1), manifest.UID(fmt.Sprintf("04%02X%010X", round, i))})
+			down = append(down, rec{uint64(i + 1), manifest.UID(fmt.Sprintf("04%02X%010X", round, n-1-i))})
+		}
+		a := upload(t, fmt.Sprintf("a%d:1-%d", round, n), fmt.Sprintf("a%d", round), 0, up...)
+		b := upload(t, fmt.Sprintf("b%d:1-%d", round, n), fmt.Sprintf("b%d", round), 0, down...)
+		var wg sync.WaitGroup
+		var resA, resB store.Applied
+		var errA, errB error
+		wg.Go(func() { resA, errA = st.ApplySync(ctx, a) })
+		wg.Go(func() { resB, errB = st.ApplySync(ctx, b) })
+		wg.Wait()
+		if errA != nil || errB != nil {
+			t.Fatalf("round %d: %v / %v", round, errA, errB)
+		}
+		if got := resA.Ack.Bindings + resB.Ack.Bindings; got != n || resA.Ack.Conflicts+resB.Ack.Conflicts != n {
+			t.Fatalf("round %d: bindings %d+%d, conflicts %d+%d; want %d of each in all", round,
+				resA.Ack.Bindings, resB.Ack.Bindings, resA.Ack.Conflicts, resB.Ack.Conflicts, n)
+		}
 	}
 }

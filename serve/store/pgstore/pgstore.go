@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -303,10 +305,12 @@ func (s *Store) apply(ctx context.Context, tx pgx.Tx, up store.Upload, now time.
 	return err
 }
 
-// latestOf returns the index of each UID's latest record, in the order
-// the UIDs first appear: ON CONFLICT cannot touch a row twice in one
-// statement, nor COPY add it twice, so each UID is offered once, and
-// within a chunk, all of one station, the highest seq is the one to offer.
+// latestOf returns the index of each UID's latest record, in UID order:
+// ON CONFLICT cannot touch a row twice in one statement, nor COPY add it
+// twice, so each UID is offered once, and within a chunk, all of one
+// station, the highest seq is the one to offer. In UID order, two chunks
+// binding the same UIDs lock their rows in the same order, so one waits
+// for the other instead of both deadlocking.
 func latestOf(recs []manifest.Record) []int {
 	at := make(map[manifest.UID]int, len(recs))
 	order := make([]int, 0, len(recs))
@@ -318,6 +322,7 @@ func latestOf(recs []manifest.Record) []int {
 		at[recs[i].UID] = len(order)
 		order = append(order, i)
 	}
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(string(recs[a].UID), string(recs[b].UID)) })
 	return order
 }
 
