@@ -25,6 +25,7 @@ type Gate struct {
 	onHold func(err error)    // a hold began (err) or ended (nil)
 	admit  func(string) error // may a tag start on this reader now?
 	enters int                // tags started
+	inTag  int                // tags started and not yet left
 }
 
 // Pause makes lanes wait before their next tag and cancels their waits
@@ -141,7 +142,31 @@ func (g *Gate) enter(reader string) bool {
 		return false
 	}
 	g.enters++
+	g.inTag++
 	return true
+}
+
+// leave says a tag that entered has its result. A stop that finds no tag
+// in progress here cancels the lanes at once: counted under the gate's
+// lock, a tag that entered just before the stop is waited for even when
+// its arrival has not reached the dispatcher yet.
+func (g *Gate) leave() {
+	if g == nil {
+		return
+	}
+	g.mu.Lock()
+	g.inTag--
+	g.mu.Unlock()
+}
+
+// inProgress is the number of tags entered and not yet left.
+func (g *Gate) inProgress() int {
+	if g == nil {
+		return 0
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.inTag
 }
 
 // pausedChan is closed once the gate is paused.

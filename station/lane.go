@@ -114,6 +114,7 @@ func (s *Station) Lane(ctx context.Context, r reader.Reader, opts LaneOptions, e
 		emit(Event{Kind: EvArrived, UID: manifest.UIDOf(tag.UID())})
 		res := s.Encode(ctx, tag, name)
 		_ = tag.Close()
+		opts.Gate.leave()
 		n++
 		if batch.IsWriteFailure(res.Err) {
 			opts.Gate.hold(res.Err)

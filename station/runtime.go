@@ -403,6 +403,9 @@ func (d *dispatcher) holdChanged(err error) {
 }
 
 func (d *dispatcher) anyBusy() bool {
+	if d.rt.gate.inProgress() > 0 {
+		return true
+	}
 	for _, b := range d.busy {
 		if b {
 			return true
