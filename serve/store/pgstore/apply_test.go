@@ -13,21 +13,16 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/tagline-station/tagline/internal/pgtest"
 	"github.com/tagline-station/tagline/manifest"
 	"github.com/tagline-station/tagline/serve/store"
 	"github.com/tagline-station/tagline/serve/store/pgstore"
 )
 
-func newStore(t *testing.T, pg *pgtest.Server, db string) (*pgstore.Store, *pgxpool.Pool) {
+// newStore is a store over a fresh database, closed when the test ends.
+func newStore(t *testing.T, db string) (*pgstore.Store, *pgxpool.Pool) {
 	t.Helper()
-	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, pg.CreateDB(t, db))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	st, err := pgstore.NewFromPool(ctx, pool)
+	pool := newPool(t, db)
+	st, err := pgstore.NewFromPool(context.Background(), pool)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,8 +71,7 @@ func wantAck(t *testing.T, what string, got store.Applied, err error, new, bindi
 // a UID wins, another station's binding is kept and the record held as a
 // conflict, a record held before is not new.
 func TestApplySyncFreshAndHeld(t *testing.T) {
-	pg := pgtest.Start(t)
-	st, pool := newStore(t, pg, "apply")
+	st, pool := newStore(t, "apply")
 	ctx := context.Background()
 	const u1, u2, u3 = "04000000000001", "04000000000002", "04000000000003"
 
@@ -126,8 +120,7 @@ func TestApplySyncFreshAndHeld(t *testing.T) {
 // nothing held fails the chunk's COPY; the chunk is then merged and its
 // record held as a conflict, not lost and not failed.
 func TestApplySyncRaceWithCopy(t *testing.T) {
-	pg := pgtest.Start(t)
-	st, pool := newStore(t, pg, "race")
+	st, pool := newStore(t, "race")
 	ctx := context.Background()
 	const u = "04000000000009"
 	other, err := pool.Begin(ctx)
@@ -178,8 +171,7 @@ func TestApplySyncRaceWithCopy(t *testing.T) {
 // waits for the other and then holds its records as conflicts, where
 // locking in the chunk's order deadlocked one of them (40P01).
 func TestOppositeChunksOfTheSameUIDsDoNotDeadlock(t *testing.T) {
-	pg := pgtest.Start(t)
-	st, _ := newStore(t, pg, "opposite")
+	st, _ := newStore(t, "opposite")
 	ctx := context.Background()
 	const n = 1000
 	for round := range 6 {
