@@ -43,7 +43,9 @@
 // two COPYs under a savepoint, every record new and every UID's latest
 // record its binding; a row another transaction commits in between fails
 // the COPY on the unique index, and the chunk then goes the INSERT way
-// from the savepoint.
+// from the savepoint. Both ways write the UIDs in UID order, so two
+// chunks of the same UIDs lock them in one order: one waits for the
+// other, neither deadlocks.
 //
 // # Migrations
 //
