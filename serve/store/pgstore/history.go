@@ -68,7 +68,6 @@ CREATE TABLE IF NOT EXISTS tagline_alert_days (
 type history struct {
 	pool   *pgxpool.Pool
 	months months
-	now    func() time.Time
 }
 
 type dayKey struct {
@@ -82,10 +81,10 @@ func (s *Store) History(ctx context.Context) (store.History, error) {
 	if _, err := Migrate(ctx, s.pool, true); err != nil {
 		return nil, fmt.Errorf("postgres migrations: %w", err)
 	}
-	h := &history{pool: s.pool, months: months{have: map[time.Time]bool{}}, now: s.now}
+	h := &history{pool: s.pool, months: months{have: map[time.Time]bool{}}}
 	// This month's and the next month's partitions exist before the first
 	// tap, so that no batch at a month's turn waits for a DDL statement.
-	now := h.now()
+	now := s.now()
 	if err := h.months.ensure(ctx, h.pool, now, monthOf(now).AddDate(0, 1, 0)); err != nil {
 		return nil, err
 	}
@@ -96,16 +95,15 @@ func (s *Store) History(ctx context.Context) (store.History, error) {
 // in one transaction, after making the partitions of its months.
 func (h *history) AppendTaps(ctx context.Context, taps []store.TapEvent) error {
 	counts := map[dayKey]int64{}
-	var ats []time.Time
+	var months []time.Time
 	for i := range taps {
 		t := taps[i].At.UTC()
-		day := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
-		if i == 0 || !day.Equal(ats[len(ats)-1]) {
-			ats = append(ats, day)
+		if m := monthOf(t); i == 0 || !m.Equal(months[len(months)-1]) {
+			months = append(months, m)
 		}
-		counts[dayKey{day, taps[i].SKU, taps[i].Batch, taps[i].Result}]++
+		counts[dayKey{time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC), taps[i].SKU, taps[i].Batch, taps[i].Result}]++
 	}
-	if err := h.months.ensure(ctx, h.pool, ats...); err != nil {
+	if err := h.months.ensure(ctx, h.pool, months...); err != nil {
 		return err
 	}
 	var days []time.Time
