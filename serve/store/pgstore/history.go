@@ -101,7 +101,7 @@ func (h *history) AppendTaps(ctx context.Context, taps []store.TapEvent) error {
 		if m := monthOf(t); i == 0 || !m.Equal(months[len(months)-1]) {
 			months = append(months, m)
 		}
-		counts[dayKey{time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC), taps[i].SKU, taps[i].Batch, taps[i].Result}]++
+		counts[dayKey{dayOf(t), taps[i].SKU, taps[i].Batch, taps[i].Result}]++
 	}
 	if err := h.months.ensure(ctx, h.pool, months...); err != nil {
 		return err
@@ -138,8 +138,7 @@ func (h *history) AppendAlerts(ctx context.Context, alerts []store.Alert) error 
 	}
 	counts := map[key]int64{}
 	for i := range alerts {
-		t := alerts[i].At.UTC()
-		counts[key{time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC), alerts[i].Kind}]++
+		counts[key{dayOf(alerts[i].At), alerts[i].Kind}]++
 	}
 	var days []time.Time
 	var kinds []string
@@ -190,7 +189,7 @@ func (h *history) Prune(ctx context.Context, before time.Time) (int64, error) {
 
 func (h *history) Summary(ctx context.Context, since time.Time) (store.Summary, error) {
 	sum := store.NewSummary(since)
-	sinceDay := time.Date(since.UTC().Year(), since.UTC().Month(), since.UTC().Day(), 0, 0, 0, 0, time.UTC)
+	sinceDay := dayOf(since)
 	// One scan of the daily counts for the four breakdowns; GROUPING()
 	// says which breakdown a row belongs to.
 	rows, err := h.pool.Query(ctx, `
